@@ -1,0 +1,94 @@
+/// Which rows a strategy-scoped cancel may touch: the strategy links in scope, narrowed by
+/// optional filters. Nothing outside `links` can ever be selected.
+public struct CancelScope: Sendable, Hashable {
+    /// The strategy links whose rows may be cancelled (the owner's and/or subscribers').
+    public var links: Set<StrategyLinkID>
+    public var symbol: String?
+    public var side: Side?
+    public var market: Market?
+
+    public init(links: Set<StrategyLinkID>, symbol: String? = nil, side: Side? = nil, market: Market? = nil) {
+        self.links = links
+        self.symbol = symbol
+        self.side = side
+        self.market = market
+    }
+
+    public func contains(_ row: OpenOrderRow) -> Bool {
+        links.contains(row.link)
+            && (symbol == nil || row.symbol == symbol)
+            && (side == nil || row.side == side)
+            && (market == nil || row.market == market)
+    }
+}
+
+/// One request the canceller sends: always orders named by id, never a symbol- or account-wide cancel.
+public enum CancelRequest: Sendable, Hashable {
+    /// One order (`DELETE /api/v3/order`, `/fapi/v1/order`, or `/fapi/v1/algoOrder`).
+    case single(OpenOrderRow)
+    /// Up to ten regular futures orders of one symbol (`DELETE /fapi/v1/batchOrders`).
+    case batch(symbol: String, rows: [OpenOrderRow])
+
+    public var rows: [OpenOrderRow] {
+        switch self {
+        case .single(let row): return [row]
+        case .batch(_, let rows): return rows
+        }
+    }
+}
+
+/// The cancels for one account and market.
+public struct AccountCancelPlan: Sendable, Hashable {
+    public var account: AccountID
+    public var market: Market
+    public var requests: [CancelRequest]
+    public var rowCount: Int { requests.reduce(0) { $0 + $1.rows.count } }
+}
+
+/// Selects rows for a strategy-scoped cancel and groups them into exchange requests.
+public enum CancelSelection {
+    /// Binance's `batchOrders` limit.
+    public static let futuresBatchLimit = 10
+
+    /// The rows in scope, in id order.
+    public static func select(_ rows: [OpenOrderRow], scope: CancelScope) -> [OpenOrderRow] {
+        rows.filter(scope.contains).sorted { $0.id < $1.id }
+    }
+
+    /// Groups selected rows per account and market into requests: futures regular orders in
+    /// batches of at most ten per symbol, algo and spot orders one by one. `accountOf` maps each
+    /// link to its account; a row whose link it does not know is not cancelled.
+    public static func plan(
+        _ rows: [OpenOrderRow], scope: CancelScope, accountOf: [StrategyLinkID: AccountID]
+    ) -> [AccountCancelPlan] {
+        struct Key: Hashable, Comparable {
+            var account: AccountID
+            var market: Market
+            static func < (a: Key, b: Key) -> Bool { (a.account, a.market) < (b.account, b.market) }
+        }
+        var groups: [Key: [OpenOrderRow]] = [:]
+        for row in select(rows, scope: scope) {
+            guard let account = accountOf[row.link] else { continue }
+            groups[Key(account: account, market: row.market), default: []].append(row)
+        }
+        return groups.keys.sorted().map { key in
+            let rows = groups[key]!
+            var requests: [CancelRequest] = []
+            if key.market == .futures {
+                var bySymbol: [String: [OpenOrderRow]] = [:]
+                for row in rows where !row.exchangeOrderID.isAlgo { bySymbol[row.symbol, default: []].append(row) }
+                for symbol in bySymbol.keys.sorted() {
+                    let list = bySymbol[symbol]!
+                    for start in stride(from: 0, to: list.count, by: futuresBatchLimit) {
+                        let chunk = Array(list[start..<min(start + futuresBatchLimit, list.count)])
+                        requests.append(chunk.count == 1 ? .single(chunk[0]) : .batch(symbol: symbol, rows: chunk))
+                    }
+                }
+                for row in rows where row.exchangeOrderID.isAlgo { requests.append(.single(row)) }
+            } else {
+                requests = rows.map(CancelRequest.single)
+            }
+            return AccountCancelPlan(account: key.account, market: key.market, requests: requests)
+        }
+    }
+}

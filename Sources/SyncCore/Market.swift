@@ -1,0 +1,133 @@
+/// The exchange product an order lives in. `open_orders.market_type` / `strategies.market_type`.
+public enum Market: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    /// Binance spot (`/api/v3`).
+    case spot = "SPOT"
+    /// Binance USDⓈ-M futures (`/fapi/v1`), including the Algo service for conditional orders.
+    case futures = "FUTURES"
+
+    /// Strict parse of a stored value (`SPOT`, `FUTURES`, and the origin app's synonyms
+    /// `FUTURE`, `DERIVATIVE`, `DERIVATIVES`), case-insensitive. Nil for anything else.
+    public init?(stored text: String) {
+        switch text.uppercased() {
+        case "SPOT": self = .spot
+        case "FUTURES", "FUTURE", "DERIVATIVE", "DERIVATIVES": self = .futures
+        default: return nil
+        }
+    }
+
+    /// The origin webhook's lenient rule: FUTURE/FUTURES/DERIVATIVE(S) mean futures, anything
+    /// else spot.
+    public init(webhookValue text: String) {
+        self = Market(stored: text) ?? .spot
+    }
+
+    public static func < (lhs: Market, rhs: Market) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// `BUY` or `SELL`.
+public enum Side: String, Sendable, Hashable, Codable, CaseIterable {
+    case buy = "BUY"
+    case sell = "SELL"
+
+    /// Case-insensitive parse.
+    public init?(parsing text: String) {
+        self.init(rawValue: text.uppercased())
+    }
+}
+
+/// An order type as the exchange or the origin app names it (`LIMIT`, `STOP_MARKET`, …).
+/// Open-ended: an unknown type is kept verbatim rather than rejected.
+public struct OrderType: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue.uppercased() }
+    public init(_ text: String) { self.init(rawValue: text) }
+    public var description: String { rawValue }
+
+    public static let limit = OrderType("LIMIT")
+    public static let market = OrderType("MARKET")
+    public static let limitMaker = OrderType("LIMIT_MAKER")
+    public static let stopLoss = OrderType("STOP_LOSS")
+    public static let stopLossLimit = OrderType("STOP_LOSS_LIMIT")
+    public static let takeProfit = OrderType("TAKE_PROFIT")
+    public static let takeProfitLimit = OrderType("TAKE_PROFIT_LIMIT")
+    public static let stop = OrderType("STOP")
+    public static let stopMarket = OrderType("STOP_MARKET")
+    public static let stopLimit = OrderType("STOP_LIMIT")
+    public static let takeProfitMarket = OrderType("TAKE_PROFIT_MARKET")
+    public static let trailingStopMarket = OrderType("TRAILING_STOP_MARKET")
+
+    /// Whether the order rests until a trigger price (on USDⓈ-M futures these live in the Algo
+    /// service since 2025-12-09).
+    public var isConditional: Bool {
+        switch rawValue {
+        case "STOP", "STOP_MARKET", "STOP_LIMIT", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
+            "TAKE_PROFIT_LIMIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET":
+            return true
+        default:
+            return false
+        }
+    }
+}
+
+/// An order's status as the exchange reports it (spot, futures and the futures Algo service).
+public enum ExchangeOrderStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Accepted, resting, nothing filled.
+    case new = "NEW"
+    /// Pending leg of an order list (spot).
+    case pendingNew = "PENDING_NEW"
+    /// Resting with part filled.
+    case partiallyFilled = "PARTIALLY_FILLED"
+    /// Completely filled (final).
+    case filled = "FILLED"
+    /// Cancelled by the user or elsewhere (final).
+    case canceled = "CANCELED"
+    /// Documented as unused; treated as still open.
+    case pendingCancel = "PENDING_CANCEL"
+    /// Rejected (final).
+    case rejected = "REJECTED"
+    /// Expired by time-in-force or the exchange (final).
+    case expired = "EXPIRED"
+    /// Expired by self-trade prevention (final).
+    case expiredInMatch = "EXPIRED_IN_MATCH"
+    /// Algo service: the trigger is being evaluated (open).
+    case triggering = "TRIGGERING"
+    /// Algo service: triggered, a regular order was placed in its stead (final for the algo order).
+    case triggered = "TRIGGERED"
+    /// Algo service: finished (final).
+    case finished = "FINISHED"
+
+    /// Whether the order can still trade or be cancelled.
+    public var isOpen: Bool {
+        switch self {
+        case .new, .pendingNew, .partiallyFilled, .pendingCancel, .triggering: return true
+        default: return false
+        }
+    }
+
+    /// The state an open order has in `open_orders.status`; nil for final statuses.
+    public var openState: OpenState? {
+        switch self {
+        case .partiallyFilled: return .partiallyFilled
+        case .new, .pendingNew, .pendingCancel, .triggering: return .open
+        default: return nil
+        }
+    }
+}
+
+/// The two states an `open_orders` row can truthfully have while its order rests.
+public enum OpenState: String, Sendable, Hashable, Codable {
+    /// Stored as `OPEN`.
+    case open = "OPEN"
+    /// Stored as `PARTIALLY_FILLED`.
+    case partiallyFilled = "PARTIALLY_FILLED"
+
+    /// Reads `open_orders.status` as written by the origin app (`OPEN`/`NEW` → open,
+    /// `PARTIALLY_FILLED`); nil for anything else (`PENDING`, `CANCELLING`, …).
+    public init?(storedStatus text: String) {
+        switch text.uppercased() {
+        case "OPEN", "NEW": self = .open
+        case "PARTIALLY_FILLED": self = .partiallyFilled
+        default: return nil
+        }
+    }
+}

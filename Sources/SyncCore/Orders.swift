@@ -1,0 +1,188 @@
+/// One order as the exchange lists or reports it.
+public struct ExchangeOrder: Sendable, Hashable, Codable {
+    /// `orderId`, or `algo:<algoId>` for a conditional order of the futures Algo service.
+    public var id: ExchangeOrderID
+    /// `clientOrderId` (`clientAlgoId` for algo orders); where ownership tags live.
+    public var clientOrderID: String?
+    public var symbol: String
+    public var side: Side
+    public var type: OrderType
+    public var status: ExchangeOrderStatus
+    /// Limit price; zero for market and stop-market orders.
+    public var price: Amount
+    /// Trigger price of conditional orders; nil or zero otherwise.
+    public var stopPrice: Amount?
+    /// `origQty`.
+    public var quantity: Amount
+    /// `executedQty`.
+    public var executedQuantity: Amount
+    /// Creation time (`time` / `createTime`), ms.
+    public var time: Millis
+
+    public init(
+        id: ExchangeOrderID, clientOrderID: String?, symbol: String, side: Side, type: OrderType,
+        status: ExchangeOrderStatus, price: Amount, stopPrice: Amount? = nil, quantity: Amount,
+        executedQuantity: Amount, time: Millis
+    ) {
+        self.id = id
+        self.clientOrderID = clientOrderID
+        self.symbol = symbol
+        self.side = side
+        self.type = type
+        self.status = status
+        self.price = price
+        self.stopPrice = stopPrice
+        self.quantity = quantity
+        self.executedQuantity = executedQuantity
+        self.time = time
+    }
+
+    /// Whether this is a conditional order of the futures Algo service.
+    public var isAlgo: Bool { id.isAlgo }
+}
+
+/// How much of the account's open orders a listing is known to contain.
+public enum ListingCoverage: Sendable, Hashable {
+    /// Every open order in the listing's scope is in it (for futures: regular and algo both).
+    case complete
+    /// Some of it was fetched (e.g. regular orders but not algo orders). Changes nothing.
+    case partial(reason: String)
+    /// Nothing usable was fetched. Changes nothing.
+    case failed(reason: String)
+
+    public var isComplete: Bool { if case .complete = self { return true } else { return false } }
+    /// `complete`, `partial` or `failed`.
+    public var label: String {
+        switch self {
+        case .complete: return "complete"
+        case .partial: return "partial"
+        case .failed: return "failed"
+        }
+    }
+    public var reason: String? {
+        switch self {
+        case .complete: return nil
+        case .partial(let r), .failed(let r): return r
+        }
+    }
+}
+
+/// Which symbols a listing covers: all (a no-symbol `openOrders`) or only some (per-symbol calls).
+public enum ListingScope: Sendable, Hashable {
+    case allSymbols
+    case symbols(Set<String>)
+
+    public func covers(_ symbol: String) -> Bool {
+        switch self {
+        case .allSymbols: return true
+        case .symbols(let set): return set.contains(symbol)
+        }
+    }
+}
+
+/// The exchange's open orders of one account in one market, with what the fetch achieved.
+public struct ExchangeListing: Sendable, Hashable {
+    public var coverage: ListingCoverage
+    public var scope: ListingScope
+    public var orders: [ExchangeOrder]
+
+    public init(coverage: ListingCoverage, scope: ListingScope = .allSymbols, orders: [ExchangeOrder]) {
+        self.coverage = coverage
+        self.scope = scope
+        self.orders = orders
+    }
+
+    public static func failed(_ reason: String) -> ExchangeListing {
+        ExchangeListing(coverage: .failed(reason: reason), orders: [])
+    }
+}
+
+/// One `open_orders` row as ordersync reads it.
+public struct OpenOrderRow: Sendable, Hashable, Codable {
+    public var id: OpenOrderRowID
+    public var link: StrategyLinkID
+    public var exchangeOrderID: ExchangeOrderID
+    public var symbol: String
+    public var side: Side
+    public var orderType: OrderType
+    public var price: Amount?
+    public var stopPrice: Amount?
+    public var quantity: Amount
+    public var filledQuantity: Amount
+    /// `open_orders.status` verbatim (`OPEN`, `PARTIALLY_FILLED`, or the origin app's other values).
+    public var status: String
+    /// The row's `market_type`, or its strategy's when the row has none.
+    public var market: Market
+    public var createdAt: Millis
+    public var updatedAt: Millis
+
+    public init(
+        id: OpenOrderRowID, link: StrategyLinkID, exchangeOrderID: ExchangeOrderID, symbol: String,
+        side: Side, orderType: OrderType, price: Amount?, stopPrice: Amount? = nil, quantity: Amount,
+        filledQuantity: Amount, status: String, market: Market, createdAt: Millis, updatedAt: Millis
+    ) {
+        self.id = id
+        self.link = link
+        self.exchangeOrderID = exchangeOrderID
+        self.symbol = symbol
+        self.side = side
+        self.orderType = orderType
+        self.price = price
+        self.stopPrice = stopPrice
+        self.quantity = quantity
+        self.filledQuantity = filledQuantity
+        self.status = status
+        self.market = market
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A strategy's link to an account (`strategy_accounts` joined with `strategies`).
+public struct StrategyLink: Sendable, Hashable, Codable {
+    public var id: StrategyLinkID
+    public var strategy: StrategyID
+    public var account: AccountID
+    /// The strategy's market (`strategies.market_type`).
+    public var market: Market
+    /// The link and its strategy are both active.
+    public var isActive: Bool
+
+    public init(id: StrategyLinkID, strategy: StrategyID, account: AccountID, market: Market, isActive: Bool) {
+        self.id = id
+        self.strategy = strategy
+        self.account = account
+        self.market = market
+        self.isActive = isActive
+    }
+}
+
+/// An exchange order no strategy can be shown to own, as kept in `sync_orphans`.
+public struct OrphanRecord: Sendable, Hashable, Codable {
+    public var account: AccountID
+    public var market: Market
+    /// The order as last seen.
+    public var order: ExchangeOrder
+    public var firstSeen: Millis
+    public var lastSeen: Millis
+    public var timesSeen: Int
+
+    public init(account: AccountID, market: Market, order: ExchangeOrder, firstSeen: Millis, lastSeen: Millis, timesSeen: Int) {
+        self.account = account
+        self.market = market
+        self.order = order
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.timesSeen = timesSeen
+    }
+}
+
+/// The answer to a targeted order query (`GET /api/v3/order`, `/fapi/v1/order`, algo order).
+public enum TargetedQueryResult: Sendable, Hashable {
+    /// The exchange knows the order and says this.
+    case found(ExchangeOrder)
+    /// The exchange answered that it does not know the order (-2013).
+    case notFound
+    /// The query failed (transport, 5xx, rate limit); nothing is known.
+    case failed(reason: String)
+}

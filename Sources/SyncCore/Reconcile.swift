@@ -1,0 +1,408 @@
+/// The evidence rules of a reconciliation pass (ARCHITECTURE §2–3).
+public struct ReconcilePolicy: Sendable {
+    /// Orders and rows younger than this are in flight and left alone (ms). Default 10 s.
+    public var grace: Millis
+    /// Consecutive misses on complete listings after which a row is queried. Default 3.
+    public var confirmations: Int
+    /// Targeted order queries per account and market per pass. Default 10.
+    public var maxQueriesPerPass: Int
+    /// Who owns an order that has no row.
+    public var attributor: Attributor
+
+    public init(grace: Millis = 10_000, confirmations: Int = 3, maxQueriesPerPass: Int = 10, attributor: Attributor = Attributor()) {
+        precondition(grace >= 0 && confirmations >= 1 && maxQueriesPerPass >= 0)
+        self.grace = grace
+        self.confirmations = confirmations
+        self.maxQueriesPerPass = maxQueriesPerPass
+        self.attributor = attributor
+    }
+}
+
+/// Everything the decision for one account and market depends on.
+public struct ReconcileInput: Sendable {
+    public var account: AccountID
+    public var market: Market
+    /// The exchange side, with its coverage.
+    public var listing: ExchangeListing
+    /// `open_orders` rows of every strategy link on this account, in this market.
+    public var rows: [OpenOrderRow]
+    /// Every strategy link on this account (any market): who can own what.
+    public var links: [StrategyLink]
+    /// This account and market's entries of the orphan registry.
+    public var orphans: [OrphanRecord]
+    /// Consecutive misses recorded by earlier passes, by exchange order id.
+    public var misses: [ExchangeOrderID: Int]
+    /// Answers to the targeted queries the first decision asked for (empty the first time).
+    public var queryResults: [ExchangeOrderID: TargetedQueryResult]
+    public var now: Millis
+
+    public init(
+        account: AccountID, market: Market, listing: ExchangeListing, rows: [OpenOrderRow],
+        links: [StrategyLink], orphans: [OrphanRecord] = [], misses: [ExchangeOrderID: Int] = [:],
+        queryResults: [ExchangeOrderID: TargetedQueryResult] = [:], now: Millis
+    ) {
+        self.account = account
+        self.market = market
+        self.listing = listing
+        self.rows = rows
+        self.links = links
+        self.orphans = orphans
+        self.misses = misses
+        self.queryResults = queryResults
+        self.now = now
+    }
+}
+
+/// What reconciliation found about one order (ARCHITECTURE §3).
+public enum FindingKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// On both sides, same state. No action.
+    case matched
+    /// On both sides, but status, filled quantity, price or quantity differ: the row is updated.
+    case drifted
+    /// A row the complete listing did not show: a miss is counted; after enough misses the
+    /// order is queried.
+    case staleSuspected = "stale_suspected"
+    /// A targeted query gave a final status: the row is removed and kept in history.
+    case closed
+    /// A missed row whose query gave no final status (not found, or the query failed): kept,
+    /// flagged, never closed without the exchange's word.
+    case unresolved
+    /// Listed, no row, and the evidence names its owner: a row is inserted for that link.
+    case adopted = "orphan_adopted"
+    /// Listed, no row, no evidence of an owner: registered in the orphan registry and reported;
+    /// never cancelled, never assigned.
+    case foreignOrphan = "orphan_foreign"
+    /// A registered orphan the complete listing no longer shows: removed from the registry.
+    case orphanGone = "orphan_gone"
+    /// Younger than the grace period on either side: left alone this pass.
+    case inFlight = "in_flight"
+    /// The listing failed or was partial: nothing is decided for this account and market.
+    case unknown
+}
+
+/// One field of a row that differs from the exchange.
+public struct FieldChange: Sendable, Hashable, Codable {
+    public var field: String
+    public var from: String
+    public var to: String
+    public init(field: String, from: String, to: String) {
+        self.field = field
+        self.from = from
+        self.to = to
+    }
+}
+
+/// The exchange's values a drifted row is brought to.
+public struct RowUpdate: Sendable, Hashable {
+    public var status: OpenState
+    public var filledQuantity: Amount
+    public var quantity: Amount
+    public var price: Amount
+    public var stopPrice: Amount?
+
+    public init(order: ExchangeOrder, status: OpenState) {
+        self.status = status
+        self.filledQuantity = order.executedQuantity
+        self.quantity = order.quantity
+        self.price = order.price
+        self.stopPrice = order.stopPrice
+    }
+}
+
+/// A change the shell makes to the database. There is deliberately no case that cancels an
+/// order: the reconciler never cancels anything.
+public enum PlanAction: Sendable, Hashable {
+    /// Bring a row to the exchange's values, only if the row still has the `updatedAt` it was
+    /// read with (so a concurrent write by the origin app wins and is re-examined next pass).
+    case updateRow(OpenOrderRowID, readUpdatedAt: Millis, RowUpdate)
+    /// Remove a row whose order the exchange reports final, recording it in history.
+    case closeRow(OpenOrderRow, finalStatus: ExchangeOrderStatus, filledQuantity: Amount)
+    /// Insert a row for an order attributed to a link.
+    case adopt(StrategyLinkID, ExchangeOrder)
+    /// Store the number of consecutive complete listings that missed the row.
+    case recordMiss(ExchangeOrderID, consecutive: Int)
+    /// Forget the miss count (the order was seen, or its row is gone).
+    case clearMisses(ExchangeOrderID)
+    /// Add an order to the orphan registry.
+    case registerOrphan(ExchangeOrder)
+    /// Refresh a registered orphan's last-seen time and details (bookkeeping, not a change).
+    case refreshOrphan(ExchangeOrder)
+    /// Remove an order from the orphan registry.
+    case forgetOrphan(ExchangeOrderID)
+
+    /// Whether the action writes `open_orders`.
+    public var changesOpenOrders: Bool {
+        switch self {
+        case .updateRow, .closeRow, .adopt: return true
+        default: return false
+        }
+    }
+
+    /// Whether the action only refreshes a report-keeping timestamp.
+    public var isRefresh: Bool {
+        if case .refreshOrphan = self { return true } else { return false }
+    }
+}
+
+/// One finding with the actions it implies.
+public struct Finding: Sendable, Hashable {
+    public var kind: FindingKind
+    public var exchangeOrderID: ExchangeOrderID?
+    public var clientOrderID: String?
+    public var symbol: String?
+    public var side: Side?
+    /// The owning link: the row's, or the one an adoption names.
+    public var link: StrategyLinkID?
+    public var row: OpenOrderRowID?
+    /// One line for people.
+    public var detail: String
+    /// Field differences (drifted findings).
+    public var changes: [FieldChange]
+    public var actions: [PlanAction]
+
+    public init(
+        kind: FindingKind, exchangeOrderID: ExchangeOrderID? = nil, clientOrderID: String? = nil,
+        symbol: String? = nil, side: Side? = nil, link: StrategyLinkID? = nil, row: OpenOrderRowID? = nil,
+        detail: String, changes: [FieldChange] = [], actions: [PlanAction] = []
+    ) {
+        self.kind = kind
+        self.exchangeOrderID = exchangeOrderID
+        self.clientOrderID = clientOrderID
+        self.symbol = symbol
+        self.side = side
+        self.link = link
+        self.row = row
+        self.detail = detail
+        self.changes = changes
+        self.actions = actions
+    }
+}
+
+/// An order the shell should query before deciding again.
+public struct OrderQuery: Sendable, Hashable {
+    public var id: ExchangeOrderID
+    public var symbol: String
+}
+
+/// The decision for one account and market.
+public struct ReconcilePlan: Sendable, Hashable {
+    public var account: AccountID
+    public var market: Market
+    public var coverage: ListingCoverage
+    /// Orders in the listing.
+    public var listed: Int
+    /// Rows considered.
+    public var rows: Int
+    public var findings: [Finding]
+    /// Targeted queries to run; then decide again with their answers in `queryResults`.
+    public var queries: [OrderQuery]
+    /// Actions no finding reports (miss counts of rows that no longer exist).
+    public var housekeeping: [PlanAction]
+
+    /// Every action, in order.
+    public var actions: [PlanAction] { findings.flatMap(\.actions) + housekeeping }
+    /// The actions that change state (everything but orphan refreshes).
+    public var changes: [PlanAction] { actions.filter { !$0.isRefresh } }
+
+    public func count(_ kind: FindingKind) -> Int { findings.reduce(0) { $0 + ($1.kind == kind ? 1 : 0) } }
+}
+
+/// The reconciliation decision: a pure function of its input and policy.
+public enum Reconciler {
+    /// Decides what to do for one account and market.
+    ///
+    /// Run it once; if the plan has `queries`, run them, put the answers in
+    /// `input.queryResults` and run it again: the second plan is the one to apply.
+    public static func decide(_ input: ReconcileInput, policy: ReconcilePolicy) -> ReconcilePlan {
+        let rows = input.rows.filter { $0.market == input.market }.sorted { $0.id < $1.id }
+        var plan = ReconcilePlan(
+            account: input.account, market: input.market, coverage: input.listing.coverage,
+            listed: input.listing.orders.count, rows: rows.count, findings: [], queries: [], housekeeping: [])
+
+        // Absence is not evidence: without a complete listing nothing is decided.
+        guard input.listing.coverage.isComplete else {
+            plan.findings.append(Finding(
+                kind: .unknown,
+                detail: "listing \(input.listing.coverage.label): \(input.listing.coverage.reason ?? "")"))
+            return plan
+        }
+
+        let now = input.now
+        let scope = input.listing.scope
+        let orders = input.listing.orders
+        var index: [String: Int] = [:]
+        index.reserveCapacity(orders.count)
+        var algoByVenueID: [Substring: Int] = [:]
+        for (i, order) in orders.enumerated() {
+            index[order.id.rawValue] = i
+            if order.isAlgo { algoByVenueID[order.id.venueID] = i }
+        }
+        var consumed = [Bool](repeating: false, count: orders.count)
+        var queryBudget = policy.maxQueriesPerPass - input.queryResults.count
+
+        for row in rows {
+            guard scope.covers(row.symbol) else { continue }
+            let priorMisses = input.misses[row.exchangeOrderID] ?? 0
+            var position = index[row.exchangeOrderID.rawValue]
+            // The origin app may hold a conditional futures order under its plain algoId.
+            if position == nil, row.orderType.isConditional, !row.exchangeOrderID.isAlgo {
+                position = algoByVenueID[row.exchangeOrderID.rawValue[...]]
+            }
+            if let position {
+                consumed[position] = true
+                plan.findings.append(compare(row, with: orders[position], priorMisses: priorMisses, now: now, policy: policy, via: "listing"))
+                continue
+            }
+            // Not listed.
+            if now - row.createdAt < policy.grace {
+                plan.findings.append(finding(.inFlight, row: row, detail: "row created \(now - row.createdAt) ms ago, not listed yet"))
+                continue
+            }
+            let misses = priorMisses + 1
+            if let answer = input.queryResults[row.exchangeOrderID] {
+                switch answer {
+                case .found(let order) where !order.status.isOpen:
+                    var f = finding(.closed, row: row, detail: "exchange reports \(order.status.rawValue), filled \(order.executedQuantity) of \(order.quantity)")
+                    f.actions = [.closeRow(row, finalStatus: order.status, filledQuantity: order.executedQuantity)]
+                    plan.findings.append(f)
+                case .found(let order):
+                    plan.findings.append(compare(row, with: order, priorMisses: priorMisses, now: now, policy: policy, via: "query (missing from the listing)"))
+                case .notFound:
+                    var f = finding(.unresolved, row: row, detail: "missed \(misses) time(s); the exchange does not know the order (-2013); kept until it gives a final status")
+                    f.actions = [.recordMiss(row.exchangeOrderID, consecutive: misses)]
+                    plan.findings.append(f)
+                case .failed(let reason):
+                    var f = finding(.unresolved, row: row, detail: "missed \(misses) time(s); order query failed: \(reason)")
+                    f.actions = [.recordMiss(row.exchangeOrderID, consecutive: misses)]
+                    plan.findings.append(f)
+                }
+                continue
+            }
+            var f = finding(.staleSuspected, row: row, detail: "missed by \(misses) complete listing(s) of \(policy.confirmations) before a query")
+            f.actions = [.recordMiss(row.exchangeOrderID, consecutive: misses)]
+            if misses >= policy.confirmations {
+                if queryBudget > 0 {
+                    queryBudget -= 1
+                    plan.queries.append(OrderQuery(id: row.exchangeOrderID, symbol: row.symbol))
+                    f.detail = "missed by \(misses) complete listing(s); querying the order"
+                } else {
+                    f.detail = "missed by \(misses) complete listing(s); query deferred (\(policy.maxQueriesPerPass) per pass)"
+                }
+            }
+            plan.findings.append(f)
+        }
+
+        // Listed orders without a row.
+        let linksByID = Dictionary(input.links.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var registered: [ExchangeOrderID: OrphanRecord] = [:]
+        for record in input.orphans where record.market == input.market { registered[record.order.id] = record }
+        var listedIDs = Set<ExchangeOrderID>()
+        listedIDs.reserveCapacity(orders.count)
+        let unmatched = orders.indices.filter { !consumed[$0] }.map { orders[$0] }.sorted { $0.id < $1.id }
+        for order in orders { listedIDs.insert(order.id) }
+        for order in unmatched where order.status.isOpen {
+            let wasRegistered = registered[order.id] != nil
+            switch policy.attributor.attribute(order, account: input.account, market: input.market, links: linksByID) {
+            case .owned(let link, let evidence):
+                if now - order.time < policy.grace, !wasRegistered {
+                    plan.findings.append(finding(.inFlight, order: order, link: link, detail: "placed \(now - order.time) ms ago; its row may still be on its way"))
+                    continue
+                }
+                var f = finding(.adopted, order: order, link: link, detail: "adopted into strategy link \(link) by \(evidence)")
+                f.actions = [.adopt(link, order)]
+                if wasRegistered { f.actions.append(.forgetOrphan(order.id)) }
+                plan.findings.append(f)
+            case .unattributed(let conflict):
+                if now - order.time < policy.grace, !wasRegistered {
+                    plan.findings.append(finding(.inFlight, order: order, detail: "placed \(now - order.time) ms ago; its row may still be on its way"))
+                    continue
+                }
+                let why = conflict.map { "; \($0)" } ?? ""
+                if let record = registered[order.id] {
+                    var f = finding(.foreignOrphan, order: order, detail: "no owner evidence, seen \(record.timesSeen + 1) time(s) since \(UTC.iso8601(record.firstSeen))\(why)")
+                    f.actions = [.refreshOrphan(order)]
+                    plan.findings.append(f)
+                } else {
+                    var f = finding(.foreignOrphan, order: order, detail: "no owner evidence; registered\(why)")
+                    f.actions = [.registerOrphan(order)]
+                    plan.findings.append(f)
+                }
+            }
+        }
+
+        // Registered orphans that are gone from a complete listing.
+        for record in registered.values.sorted(by: { $0.order.id < $1.order.id })
+        where !listedIDs.contains(record.order.id) && scope.covers(record.order.symbol) {
+            var f = finding(.orphanGone, order: record.order, detail: "no longer listed (first seen \(UTC.iso8601(record.firstSeen)), seen \(record.timesSeen) time(s))")
+            f.actions = [.forgetOrphan(record.order.id)]
+            plan.findings.append(f)
+        }
+
+        // Miss counts of rows that no longer exist.
+        if !input.misses.isEmpty {
+            let existing = Set(input.rows.map(\.exchangeOrderID))
+            for id in input.misses.keys.sorted() where !existing.contains(id) {
+                plan.housekeeping.append(.clearMisses(id))
+            }
+        }
+        return plan
+    }
+
+    /// A row and the exchange's view of its order.
+    private static func compare(
+        _ row: OpenOrderRow, with order: ExchangeOrder, priorMisses: Int, now: Millis, policy: ReconcilePolicy, via source: String
+    ) -> Finding {
+        let clear: [PlanAction] = priorMisses > 0 ? [.clearMisses(row.exchangeOrderID)] : []
+        guard let state = order.status.openState else {
+            // Listed with a final status (the listing raced a fill): the exchange's word is final.
+            var f = finding(.closed, row: row, detail: "\(source) reports \(order.status.rawValue), filled \(order.executedQuantity) of \(order.quantity)")
+            f.actions = [.closeRow(row, finalStatus: order.status, filledQuantity: order.executedQuantity)]
+            return f
+        }
+        let changes = differences(row, order, state)
+        if changes.isEmpty {
+            var f = finding(.matched, row: row, detail: source == "listing" ? "" : "seen by \(source)")
+            f.actions = clear
+            return f
+        }
+        if now - row.updatedAt < policy.grace {
+            var f = finding(.inFlight, row: row, detail: "differs from the exchange but was updated \(now - row.updatedAt) ms ago")
+            f.changes = changes
+            f.actions = clear
+            return f
+        }
+        var f = finding(.drifted, row: row, detail: changes.map { "\($0.field) \($0.from) → \($0.to)" }.joined(separator: ", "))
+        f.changes = changes
+        f.actions = [.updateRow(row.id, readUpdatedAt: row.updatedAt, RowUpdate(order: order, status: state))] + clear
+        return f
+    }
+
+    /// The fields in which a row differs from its order (amounts compared exactly).
+    public static func differences(_ row: OpenOrderRow, _ order: ExchangeOrder, _ state: OpenState) -> [FieldChange] {
+        var changes: [FieldChange] = []
+        if OpenState(storedStatus: row.status) != state {
+            changes.append(FieldChange(field: "status", from: row.status, to: state.rawValue))
+        }
+        if row.filledQuantity != order.executedQuantity {
+            changes.append(FieldChange(field: "filled_quantity", from: row.filledQuantity.description, to: order.executedQuantity.description))
+        }
+        if row.quantity != order.quantity {
+            changes.append(FieldChange(field: "quantity", from: row.quantity.description, to: order.quantity.description))
+        }
+        if (row.price ?? .zero) != order.price {
+            changes.append(FieldChange(field: "price", from: row.price?.description ?? "null", to: order.price.description))
+        }
+        if (row.stopPrice ?? .zero) != (order.stopPrice ?? .zero) {
+            changes.append(FieldChange(field: "stop_price", from: row.stopPrice?.description ?? "null", to: order.stopPrice?.description ?? "null"))
+        }
+        return changes
+    }
+
+    private static func finding(_ kind: FindingKind, row: OpenOrderRow, detail: String) -> Finding {
+        Finding(kind: kind, exchangeOrderID: row.exchangeOrderID, symbol: row.symbol, side: row.side, link: row.link, row: row.id, detail: detail)
+    }
+
+    private static func finding(_ kind: FindingKind, order: ExchangeOrder, link: StrategyLinkID? = nil, detail: String) -> Finding {
+        Finding(kind: kind, exchangeOrderID: order.id, clientOrderID: order.clientOrderID, symbol: order.symbol, side: order.side, link: link, detail: detail)
+    }
+}

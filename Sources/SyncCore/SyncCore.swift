@@ -1,0 +1,17 @@
+// SyncCore — the pure decision core of ordersync.
+//
+// Purpose: everything ordersync *decides* lives here, as functions of their inputs: the model
+// (typed ids, markets, statuses, exact amounts), the reconciliation decision (ARCHITECTURE §3),
+// client-order-id tags and attribution, DB-scoped cancel selection, the drift report and the
+// scenario fixture format.
+//
+// Invariants kept here:
+// - No I/O, no clock reads, no logging, no randomness: `now` and every fact arrive as arguments,
+//   so the same inputs always give the same plan.
+// - The reconciliation plan type has no way to express a cancel (`PlanAction` has no such case).
+// - A listing whose coverage is not `.complete` yields no action at all.
+// - Attribution needs evidence: a tag naming a link on the same account and market, or an
+//   operator claim. Nothing is ever assigned to a "first" strategy.
+// - Cancel selection returns only rows whose strategy link is in the requested scope.
+//
+// Imports: the standard library and FoundationEssentials (JSON coding) only.
