@@ -41,8 +41,11 @@ let package = Package(
             path: "Benchmarks/ordersync-bench",
             swiftSettings: strict),
 
-        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore"], swiftSettings: strict),
-        .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "SyncCore"], swiftSettings: strict),
+        // Test doubles and generators as real code (seeded RNG, random worlds, an in-memory model).
+        .target(name: "SyncTestSupport", dependencies: ["SyncCore"], swiftSettings: strict),
+
+        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTestSupport"], swiftSettings: strict),
+        .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "SyncCore", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "OrderSyncAppTests",
             dependencies: ["OrderSyncApp", "OrderStore", "SyncCore", .product(name: "GRDB", package: "GRDB.swift")],

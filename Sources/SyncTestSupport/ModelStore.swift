@@ -1,0 +1,78 @@
+import SyncCore
+
+/// An in-memory stand-in for the database side, applying plans with the store's semantics
+/// (conditional update, close into history, adopt unless a row exists, miss and orphan books).
+public struct ModelStore: Sendable {
+    public var rows: [ExchangeOrderID: OpenOrderRow] = [:]
+    public var misses: [World.Key: [ExchangeOrderID: Int]] = [:]
+    public var orphans: [World.Key: [ExchangeOrderID: OrphanRecord]] = [:]
+    public var history: [(row: OpenOrderRow, status: ExchangeOrderStatus, filled: Amount)] = []
+    private var nextID: Int64 = 1_000_000
+
+    public init(rows: [OpenOrderRow]) {
+        for row in rows { self.rows[row.exchangeOrderID] = row }
+    }
+
+    public func input(_ world: World, _ key: World.Key, listing: ExchangeListing? = nil) -> ReconcileInput {
+        ReconcileInput(
+            account: key.account, market: key.market, listing: listing ?? world.listing(key),
+            rows: rows.values.filter { r in r.market == key.market && world.links.contains { $0.id == r.link && $0.account == key.account } },
+            links: world.links.filter { $0.account == key.account },
+            orphans: Array((orphans[key] ?? [:]).values), misses: misses[key] ?? [:], now: world.now)
+    }
+
+    public mutating func apply(_ plan: ReconcilePlan, now: Millis) {
+        let key = World.Key(account: plan.account, market: plan.market)
+        for action in plan.actions {
+            switch action {
+            case .updateRow(let id, let readUpdatedAt, let u):
+                guard let (eid, row) = rows.first(where: { $0.value.id == id }), row.updatedAt == readUpdatedAt else { continue }
+                var r = row
+                r.status = u.status.rawValue
+                r.filledQuantity = u.filledQuantity
+                r.quantity = u.quantity
+                r.price = u.price
+                r.stopPrice = u.stopPrice
+                r.updatedAt = now
+                rows[eid] = r
+            case .closeRow(let row, let status, let filled):
+                guard rows[row.exchangeOrderID]?.id == row.id else { continue }
+                rows[row.exchangeOrderID] = nil
+                misses[key]?[row.exchangeOrderID] = nil
+                history.append((row, status, filled))
+            case .adopt(let link, let o):
+                guard rows[o.id] == nil, let state = o.status.openState else { continue }
+                nextID += 1
+                rows[o.id] = OpenOrderRow(
+                    id: OpenOrderRowID(nextID), link: link, exchangeOrderID: o.id, symbol: o.symbol, side: o.side, orderType: o.type,
+                    price: o.price, stopPrice: o.stopPrice, quantity: o.quantity, filledQuantity: o.executedQuantity,
+                    status: state.rawValue, market: plan.market, createdAt: o.time, updatedAt: now)
+            case .recordMiss(let id, let count):
+                misses[key, default: [:]][id] = count
+            case .clearMisses(let id):
+                misses[key]?[id] = nil
+            case .registerOrphan(let o), .refreshOrphan(let o):
+                let old = orphans[key]?[o.id]
+                orphans[key, default: [:]][o.id] = OrphanRecord(
+                    account: plan.account, market: plan.market, order: o, firstSeen: old?.firstSeen ?? now, lastSeen: now,
+                    timesSeen: (old?.timesSeen ?? 0) + 1)
+            case .forgetOrphan(let id):
+                orphans[key]?[id] = nil
+            }
+        }
+    }
+
+    /// One pass as the runtime runs it: decide, run the asked-for queries against the world's
+    /// truth, decide again with the answers, apply. Returns the applied plan.
+    @discardableResult
+    public mutating func pass(_ world: World, _ key: World.Key, policy: ReconcilePolicy, listing: ExchangeListing? = nil) -> ReconcilePlan {
+        var input = self.input(world, key, listing: listing)
+        var plan = Reconciler.decide(input, policy: policy)
+        if !plan.queries.isEmpty {
+            for q in plan.queries { input.queryResults[q.id] = world.query(key, q.id) }
+            plan = Reconciler.decide(input, policy: policy)
+        }
+        apply(plan, now: world.now)
+        return plan
+    }
+}

@@ -1,0 +1,21 @@
+// SyncTestSupport — generators and an in-memory model for property tests and benchmarks.
+// Deterministic: every random choice comes from a seeded generator.
+import SyncCore
+
+/// SplitMix64: a small, fast, seedable generator. Same seed, same sequence, on every platform.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// The seed for property tests: `ORDERSYNC_SEED` from the environment, else `fallback`.
+    public static func seed(fallback: UInt64, environment: [String: String]) -> UInt64 {
+        environment["ORDERSYNC_SEED"].flatMap { UInt64($0) } ?? fallback
+    }
+}
