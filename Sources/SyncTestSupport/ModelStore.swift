@@ -17,7 +17,9 @@ public struct ModelStore: Sendable {
         ReconcileInput(
             account: key.account, market: key.market, listing: listing ?? world.listing(key),
             rows: rows.values.filter { r in r.market == key.market && world.links.contains { $0.id == r.link && $0.account == key.account } },
-            links: world.links.filter { $0.account == key.account },
+            // Every link of the world, not only this account's: the decision itself must refuse
+            // evidence naming another account's link, whatever its caller passes.
+            links: world.links,
             orphans: Array((orphans[key] ?? [:]).values), misses: misses[key] ?? [:], now: world.now)
     }
 
