@@ -9,6 +9,7 @@ import Foundation
 
 /// What the decision for one account needs from the database.
 public struct AccountState: Sendable {
+    public var account: AccountID
     /// Rows of every link on the account, all markets.
     public var rows: [OpenOrderRow]
     /// Every link on the account.
@@ -19,7 +20,7 @@ public struct AccountState: Sendable {
     /// The part of the state for one market, as the decision's input.
     public func input(market: Market, listing: ExchangeListing, now: Millis) -> ReconcileInput {
         ReconcileInput(
-            account: links.first?.account ?? AccountID(0), market: market, listing: listing,
+            account: account, market: market, listing: listing,
             rows: rows.filter { $0.market == market }, links: links,
             orphans: orphans.filter { $0.market == market }, misses: misses, now: now)
     }
@@ -47,28 +48,27 @@ extension OrderDatabase {
                     throw StoreError.loadRejected(item: item, message: error.message ?? error.description)
                 }
             }
-            let stamp = UTC.sqlDateTime(now)
             for (i, u) in scenario.users.enumerated() {
-                try run("users[\(i)]", "INSERT INTO users (id, username, webhook_token, is_active, created_at) VALUES (?, ?, ?, ?, ?)",
-                        [u.id.rawValue, u.username, u.webhookToken?.reveal(), u.isActive, stamp])
+                try run("users[\(i)]", "INSERT INTO users (id, username, webhook_token, is_active) VALUES (?, ?, ?, ?)",
+                        [u.id.rawValue, u.username, u.webhookToken?.reveal(), u.isActive])
             }
             for (i, a) in scenario.accounts.enumerated() {
                 try run("accounts[\(i)]", """
-                    INSERT INTO accounts (id, user_id, name, exchange, public_api, secret_api, is_testnet, is_active, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [a.id.rawValue, a.user.rawValue, a.name, a.exchange, a.apiKey, a.apiSecret.reveal(), a.isTestnet, a.isActive, stamp])
+                    INSERT INTO accounts (id, user_id, name, exchange, public_api, secret_api, is_testnet, is_active)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [a.id.rawValue, a.user.rawValue, a.name, a.exchange, a.apiKey, a.apiSecret.reveal(), a.isTestnet, a.isActive])
             }
             for (i, s) in scenario.strategies.enumerated() {
                 try run("strategies[\(i)]", """
-                    INSERT INTO strategies (id, user_id, name, group_name, market_type, is_active, is_public, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [s.id.rawValue, s.user.rawValue, s.name, s.groupName, s.market.rawValue, s.isActive, s.isPublic, stamp])
+                    INSERT INTO strategies (id, user_id, name, group_name, market_type, is_active, is_public)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, [s.id.rawValue, s.user.rawValue, s.name, s.groupName, s.market.rawValue, s.isActive, s.isPublic])
             }
             for (i, l) in scenario.links.enumerated() {
                 try run("strategy_accounts[\(i)]", """
-                    INSERT INTO strategy_accounts (id, strategy_id, account_id, weight, leverage, is_active, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, [l.id.rawValue, l.strategy.rawValue, l.account.rawValue, l.weight, l.leverage, l.isActive, stamp])
+                    INSERT INTO strategy_accounts (id, strategy_id, account_id, weight, leverage, is_active)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """, [l.id.rawValue, l.strategy.rawValue, l.account.rawValue, l.weight, l.leverage, l.isActive])
             }
             for (i, o) in scenario.dbOrders.enumerated() {
                 let created = UTC.sqlDateTime(now - o.ageMs)
@@ -190,7 +190,7 @@ extension OrderDatabase {
             for r in try Row.fetchAll(db, sql: "SELECT exchange_order_id, misses FROM sync_misses WHERE account_id = ?", arguments: [account.rawValue]) {
                 misses[ExchangeOrderID(r["exchange_order_id"])] = r["misses"]
             }
-            return AccountState(rows: rows, links: links, orphans: orphans, misses: misses)
+            return AccountState(account: account, rows: rows, links: links, orphans: orphans, misses: misses)
         }
     }
 

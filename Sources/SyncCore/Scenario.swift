@@ -30,6 +30,20 @@ public struct Scenario: Sendable {
     public var dbOrders: [DBOrder]
     public var exchangeOrders: [ExchangeSideOrder]
 
+    public init(
+        name: String, description: String, users: [UserRecord], accounts: [AccountRecord], strategies: [StrategyRecord],
+        links: [StrategyLinkRecord], dbOrders: [DBOrder], exchangeOrders: [ExchangeSideOrder]
+    ) {
+        self.name = name
+        self.description = description
+        self.users = users
+        self.accounts = accounts
+        self.strategies = strategies
+        self.links = links
+        self.dbOrders = dbOrders
+        self.exchangeOrders = exchangeOrders
+    }
+
     /// An `open_orders` row of the scenario; times are ages so a scenario never goes stale.
     public struct DBOrder: Sendable, Hashable {
         public var id: OpenOrderRowID?
@@ -45,6 +59,26 @@ public struct Scenario: Sendable {
         public var status: String
         public var market: Market
         public var ageMs: Millis
+
+        public init(
+            id: OpenOrderRowID?, link: StrategyLinkID, exchangeOrderID: ExchangeOrderID, symbol: String, side: Side,
+            orderType: OrderType, price: Amount?, stopPrice: Amount?, quantity: Amount, filledQuantity: Amount, status: String,
+            market: Market, ageMs: Millis
+        ) {
+            self.id = id
+            self.link = link
+            self.exchangeOrderID = exchangeOrderID
+            self.symbol = symbol
+            self.side = side
+            self.orderType = orderType
+            self.price = price
+            self.stopPrice = stopPrice
+            self.quantity = quantity
+            self.filledQuantity = filledQuantity
+            self.status = status
+            self.market = market
+            self.ageMs = ageMs
+        }
     }
 
     /// An order on the exchange side, for the simulator.

@@ -46,7 +46,7 @@ public enum UTC {
                     i += 1
                 }
                 guard digits > 0 else { return nil }
-                for _ in digits..<3 where digits < 3 { millis *= 10 }
+                if digits < 3 { for _ in digits..<3 { millis *= 10 } }
             }
             let rest = String(decoding: b[i...], as: UTF8.self)
             guard ["", "Z", "+00:00", "+0000"].contains(rest) else { return nil }
