@@ -37,7 +37,7 @@ let package = Package(
         // Release-mode benchmarks (`swift run -c release ordersync-bench …`).
         .executableTarget(
             name: "ordersync-bench",
-            dependencies: ["SyncCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["SyncCore"],
             path: "Benchmarks/ordersync-bench",
             swiftSettings: strict),
 

@@ -1,0 +1,142 @@
+import Foundation
+import GRDB
+import Testing
+
+/// The real `ordersync` binary, as a person or cron runs it.
+@Suite struct CLITests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let seedScenario = root.appendingPathComponent("fixtures/scenarios/seed-isolation.json").path
+
+    /// The binary built beside the test bundle.
+    static func binary() throws -> String {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [dir, dir.deletingLastPathComponent()] {
+            let path = candidate.appendingPathComponent("ordersync").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        let fallback = root.appendingPathComponent(".build/debug/ordersync").path
+        try #require(FileManager.default.isExecutableFile(atPath: fallback), "ordersync binary not built")
+        return fallback
+    }
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    static func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try binary())
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    static func tempDir() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ordersync-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// Every row of every table, as text: "unchanged" means this is equal.
+    static func dump(_ path: String) throws -> [String] {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            var lines: [String] = []
+            for table in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") {
+                lines += try Row.fetchAll(db, sql: "SELECT * FROM \(table.quotedDatabaseIdentifier)").map { "\(table) \($0)" }
+            }
+            return lines
+        }
+    }
+
+    @Test func migrateLoadAndCountFive() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("x.sqlite").path
+        let migrate = try Self.run(["migrate", "--db", db])
+        #expect(migrate.status == 0)
+        #expect(migrate.stdout.contains("applied v1-seed-tables, v1-indexes, v1-sync-tables"))
+        let load = try Self.run(["load", "--db", db, "--scenario", Self.seedScenario])
+        #expect(load.status == 0, "\(load.stderr)")
+        #expect(load.stdout.contains("5 open orders"))
+        let count = try DatabaseQueue(path: db).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM open_orders") }
+        #expect(count == 5)
+        let before = try Self.dump(db)
+        let again = try Self.run(["migrate", "--db", db])
+        #expect(again.status == 0 && again.stdout.contains("up to date"))
+        #expect(try Self.dump(db) == before)
+    }
+
+    @Test(arguments: [
+        ("malformed", "{\"users\": [\n  {\"id\": 1,, }\n", "line 2, column 12: expected a quoted key"),
+        ("unknown-link", "\"strategy_account_id\": 2, \"exchange_order_id\": \"8100005\"=>\"strategy_account_id\": 7, \"exchange_order_id\": \"8100005\"",
+         "db_orders[4].strategy_account_id: no strategy_accounts row with id 7"),
+        ("duplicate", "\"exchange_order_id\": \"8100005\"=>\"exchange_order_id\": \"8100001\"", "db_orders[4].exchange_order_id: duplicate exchange_order_id \"8100001\""),
+        ("non-decimal", "\"price\": \"72000\"=>\"price\": \"72k\"", "db_orders[4].price: \"72k\" is not a decimal amount"),
+        ("typo", "\"quantity\": \"0.020\"}=>\"qty\": \"0.020\"}", "db_orders[2].qty: unknown key"),
+        ("bad-market", "\"market_type\": \"FUTURES\"}=>\"market_type\": \"OPTIONS\"}", "strategies[0].market_type: \"OPTIONS\" is not SPOT or FUTURES"),
+    ])
+    func badScenariosExitNonZeroNamingFileAndItemAndChangeNothing(name: String, edit: String, message: String) throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("x.sqlite").path
+        #expect(try Self.run(["load", "--db", db, "--scenario", Self.seedScenario]).status == 0)
+        let before = try Self.dump(db)
+
+        let file = dir.appendingPathComponent("\(name).json")
+        var text = try String(contentsOfFile: Self.seedScenario, encoding: .utf8)
+        if name == "malformed" {
+            text = edit
+        } else {
+            let parts = edit.components(separatedBy: "=>")
+            let range = try #require(text.range(of: parts[0]), "fixture changed: \(parts[0])")
+            text.replaceSubrange(range, with: parts[1])
+        }
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let result = try Self.run(["load", "--db", db, "--scenario", file.path])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(file.path), "\(result.stderr)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(try Self.dump(db) == before)
+    }
+
+    @Test func aScenarioThatCollidesWithTheDatabaseWritesNothing() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("x.sqlite").path
+        #expect(try Self.run(["load", "--db", db, "--scenario", Self.seedScenario]).status == 0)
+        let before = try Self.dump(db)
+        let result = try Self.run(["load", "--db", db, "--scenario", Self.seedScenario])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("users[0]") && result.stderr.contains("nothing was written"))
+        #expect(try Self.dump(db) == before)
+    }
+
+    @Test func helpAndVersion() throws {
+        for command in [[], ["migrate"], ["load"]] {
+            let help = try Self.run(command + ["--help"])
+            #expect(help.status == 0 && help.stdout.contains("USAGE"))
+        }
+        #expect(try Self.run(["--version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+        let missing = try Self.run(["load", "--db", "/tmp/never.sqlite"])
+        #expect(missing.status != 0 && missing.stderr.contains("--scenario"))
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/never.sqlite"))
+    }
+
+    @Test func secretsNeverReachOutput() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("x.sqlite").path
+        for result in [try Self.run(["load", "--db", db, "--scenario", Self.seedScenario]),
+                       try Self.run(["load", "--db", db, "--scenario", Self.seedScenario])] {
+            for secret in ["simsecret-account-x-do-not-log", "tok-alice-", "tok-bob-"] {
+                #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret))
+            }
+        }
+    }
+}
