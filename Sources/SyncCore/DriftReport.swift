@@ -6,16 +6,18 @@ import Foundation
 
 /// Counts of findings by kind. JSON keys are the `FindingKind` raw values.
 public struct FindingCounts: Sendable, Hashable, Codable {
-    private var counts: [FindingKind: Int] = [:]
+    /// One count per kind, in `FindingKind.allCases` order (dense, so equal counts are equal values).
+    private var counts = [Int](repeating: 0, count: FindingKind.allCases.count)
+    private static let position = Dictionary(uniqueKeysWithValues: FindingKind.allCases.enumerated().map { ($1, $0) })
 
     public init() {}
     public init(_ findings: [Finding]) {
-        for f in findings { counts[f.kind, default: 0] += 1 }
+        for f in findings { self[f.kind] += 1 }
     }
 
     public subscript(kind: FindingKind) -> Int {
-        get { counts[kind] ?? 0 }
-        set { counts[kind] = newValue }
+        get { counts[Self.position[kind]!] }
+        set { counts[Self.position[kind]!] = newValue }
     }
 
     public static func + (a: FindingCounts, b: FindingCounts) -> FindingCounts {
@@ -34,7 +36,7 @@ public struct FindingCounts: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
         for kind in FindingKind.allCases {
-            counts[kind] = try c.decodeIfPresent(Int.self, forKey: Key(stringValue: kind.rawValue)) ?? 0
+            self[kind] = try c.decodeIfPresent(Int.self, forKey: Key(stringValue: kind.rawValue)) ?? 0
         }
     }
 

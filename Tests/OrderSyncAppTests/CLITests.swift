@@ -139,4 +139,17 @@ import Testing
             }
         }
     }
+
+    @Test func demoReconcilesEveryCaseAndSelectsOnlyTheStrategysRows() throws {
+        let text = try Self.run(["demo"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("Second pass on the same exchange state: 0 change(s)"))
+        #expect(text.stdout.contains("selects 5 of 8 open_orders rows"))
+        #expect(!text.stdout.contains("5005") && !text.stdout.contains("cancel 5100"))  // grid-private's row, the manual order
+        let json = try Self.run(["demo", "--format", "json"])
+        let report = try #require(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let totals = try #require(report["totals"] as? [String: Int])
+        #expect(totals["drifted"] == 1 && totals["closed"] == 1 && totals["orphan_adopted"] == 1 && totals["orphan_foreign"] == 1 && totals["in_flight"] == 1)
+        #expect(try Self.run(["demo", "--format", "yaml"]).status != 0)
+    }
 }
