@@ -74,13 +74,7 @@ public struct OrderDatabase: Sendable {
     /// Opens (creating if needed) a database file with WAL, a busy timeout and foreign keys on,
     /// and migrates it.
     public static func open(path: String) throws -> OrderDatabase {
-        let pool: DatabasePool
-        do {
-            pool = try DatabasePool(path: path, configuration: configuration())
-        } catch let error as DatabaseError {
-            throw StoreError.database("cannot open \(path): \(error.message ?? error.description)")
-        }
-        let db = OrderDatabase(writer: pool)
+        let db = OrderDatabase(writer: try DatabaseOpener.unmigrated(path))
         try db.migrate()
         return db
     }

@@ -98,6 +98,16 @@ public struct World: Sendable {
                 market: link.market, createdAt: now - age, updatedAt: now - age)
         }
 
+        // A row for an order id the exchange has never had.
+        func unlistedRow(link: StrategyLink, symbol: String, age: Millis) -> OpenOrderRow {
+            nextOrder += 1
+            nextRow += 1
+            return OpenOrderRow(
+                id: OpenOrderRowID(nextRow), link: link.id, exchangeOrderID: .regular(nextOrder), symbol: symbol, side: .buy,
+                orderType: .limit, price: amount("1"), quantity: amount("1"), filledQuantity: .zero, status: "OPEN",
+                market: link.market, createdAt: now - age, updatedAt: now - age)
+        }
+
         for link in links {
             let key = Key(account: link.account, market: link.market)
             world.truth[key, default: []] = world.truth[key] ?? []
@@ -128,21 +138,10 @@ public struct World: Sendable {
                     let o = place(key, link: link.id, client: client, status: .new, age: young, conditional: conditional, rng: &rng)
                     if tagged { world.attributable[o.id] = link.id } else { world.foreign.insert(o.id) }
                 case 6: // in flight: a young row whose order is not listed yet
-                    let young = Millis.random(in: 0..<World.grace, using: &rng)
-                    nextOrder += 1
-                    world.rows.append(OpenOrderRow(
-                        id: OpenOrderRowID(nextRow + 1), link: link.id, exchangeOrderID: .regular(nextOrder), symbol: "BTCUSDT",
-                        side: .buy, orderType: .limit, price: amount("1"), quantity: amount("1"), filledQuantity: .zero,
-                        status: "OPEN", market: link.market, createdAt: now - young, updatedAt: now - young))
-                    nextRow += 1
+                    world.rows.append(unlistedRow(link: link, symbol: "BTCUSDT", age: Millis.random(in: 0..<World.grace, using: &rng)))
                 case 7: // a row whose order the exchange never had
                     guard rowsForUnknownOrders else { fallthrough }
-                    nextOrder += 1
-                    world.rows.append(OpenOrderRow(
-                        id: OpenOrderRowID(nextRow + 1), link: link.id, exchangeOrderID: .regular(nextOrder), symbol: "ETHUSDT",
-                        side: .sell, orderType: .limit, price: amount("2"), quantity: amount("1"), filledQuantity: .zero,
-                        status: "OPEN", market: link.market, createdAt: now - old, updatedAt: now - old))
-                    nextRow += 1
+                    world.rows.append(unlistedRow(link: link, symbol: "ETHUSDT", age: old))
                 default: // drift in a quantity that is only textually different: no drift
                     let o = place(key, link: link.id, client: client, status: .new, age: old, conditional: conditional, rng: &rng)
                     world.rows.append(row(for: o, link: link, age: old, rng: &rng))
