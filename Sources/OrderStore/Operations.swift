@@ -328,18 +328,4 @@ extension OrderDatabase {
         for action in plan.housekeeping { _ = try perform(action) }
         return result
     }
-
-    // MARK: Inspection
-
-    /// Rows in `sync_order_history`, newest last (tests, reports).
-    public func historyCount() async throws -> Int {
-        try await writer.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sync_order_history") ?? 0 }
-    }
-
-    /// The orphan registry.
-    public func orphans() async throws -> [OrphanRecord] {
-        try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM sync_orphans ORDER BY account_id, market, exchange_order_id").compactMap(Self.decodeOrphan)
-        }
-    }
 }

@@ -203,8 +203,6 @@ public struct ReconcilePlan: Sendable, Hashable {
     public var actions: [PlanAction] { findings.flatMap(\.actions) + housekeeping }
     /// The actions that change state (everything but orphan refreshes).
     public var changes: [PlanAction] { actions.filter { !$0.isRefresh } }
-
-    public func count(_ kind: FindingKind) -> Int { findings.reduce(0) { $0 + ($1.kind == kind ? 1 : 0) } }
 }
 
 /// The reconciliation decision: a pure function of its input and policy.

@@ -89,26 +89,6 @@ public struct Scenario: Sendable {
         public var ageMs: Millis
     }
 
-    /// The scenario's rows as they would be read back at `now`.
-    public func rows(now: Millis) -> [OpenOrderRow] {
-        dbOrders.enumerated().map { i, o in
-            OpenOrderRow(
-                id: o.id ?? OpenOrderRowID(Int64(i + 1)), link: o.link, exchangeOrderID: o.exchangeOrderID, symbol: o.symbol,
-                side: o.side, orderType: o.orderType, price: o.price, stopPrice: o.stopPrice, quantity: o.quantity,
-                filledQuantity: o.filledQuantity, status: o.status, market: o.market,
-                createdAt: now - o.ageMs, updatedAt: now - o.ageMs)
-        }
-    }
-
-    /// The links with their strategies' markets and activity.
-    public var strategyLinks: [StrategyLink] {
-        let strategies = Dictionary(uniqueKeysWithValues: self.strategies.map { ($0.id, $0) })
-        return links.compactMap { link in
-            guard let s = strategies[link.strategy] else { return nil }
-            return StrategyLink(id: link.id, strategy: s.id, account: link.account, market: s.market, isActive: link.isActive && s.isActive)
-        }
-    }
-
     public static let defaultAgeMs: Millis = 3_600_000
 
     /// Parses and validates a scenario. `file` names the source in errors.
