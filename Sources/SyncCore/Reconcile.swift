@@ -300,21 +300,19 @@ public enum Reconciler {
         for order in orders { listedIDs.insert(order.id) }
         for order in unmatched where order.status.isOpen {
             let wasRegistered = registered[order.id] != nil
-            switch policy.attributor.attribute(order, account: input.account, market: input.market, links: linksByID) {
+            let attribution = policy.attributor.attribute(order, account: input.account, market: input.market, links: linksByID)
+            if now - order.time < policy.grace, !wasRegistered {
+                let link: StrategyLinkID? = if case .owned(let link, _) = attribution { link } else { nil }
+                plan.findings.append(finding(.inFlight, order: order, link: link, detail: "placed \(now - order.time) ms ago; its row may still be on its way"))
+                continue
+            }
+            switch attribution {
             case .owned(let link, let evidence):
-                if now - order.time < policy.grace, !wasRegistered {
-                    plan.findings.append(finding(.inFlight, order: order, link: link, detail: "placed \(now - order.time) ms ago; its row may still be on its way"))
-                    continue
-                }
                 var f = finding(.adopted, order: order, link: link, detail: "adopted into strategy link \(link) by \(evidence)")
                 f.actions = [.adopt(link, order)]
                 if wasRegistered { f.actions.append(.forgetOrphan(order.id)) }
                 plan.findings.append(f)
             case .unattributed(let conflict):
-                if now - order.time < policy.grace, !wasRegistered {
-                    plan.findings.append(finding(.inFlight, order: order, detail: "placed \(now - order.time) ms ago; its row may still be on its way"))
-                    continue
-                }
                 let why = conflict.map { "; \($0)" } ?? ""
                 if let record = registered[order.id] {
                     var f = finding(.foreignOrphan, order: order, detail: "no owner evidence, seen \(record.timesSeen + 1) time(s) since \(UTC.iso8601(record.firstSeen))\(why)")
