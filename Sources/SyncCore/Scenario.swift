@@ -373,9 +373,12 @@ struct Validator {
         return value
     }
 
-    func unique<K: Hashable>(_ keys: [K], _ path: (Int) -> String, _ what: (K) -> String) throws(ScenarioError) {
+    /// Keys must be unique; nil keys (absent optional values) are skipped. Errors name the item's
+    /// own index.
+    func unique<K: Hashable>(_ keys: [K?], _ path: (Int) -> String, _ what: (K) -> String) throws(ScenarioError) {
         var seen: [K: Int] = [:]
         for (i, key) in keys.enumerated() {
+            guard let key else { continue }
             if let first = seen[key] { throw fail(path(i), "duplicate \(what(key)) (first at [\(first)])") }
             seen[key] = i
         }
@@ -388,7 +391,7 @@ struct Validator {
 
         try unique(users.map(\.id), { "users[\($0)].id" }, { "id \($0)" })
         try unique(users.map(\.username), { "users[\($0)].username" }, { "username \"\($0)\"" })
-        try unique(users.compactMap(\.webhookToken), { _ in "users" }, { _ in "webhook_token" })
+        try unique(users.map(\.webhookToken), { "users[\($0)].webhook_token" }, { _ in "webhook_token" })
         try unique(accounts.map(\.id), { "accounts[\($0)].id" }, { "id \($0)" })
         try unique(strategies.map(\.id), { "strategies[\($0)].id" }, { "id \($0)" })
         try unique(strategies.map(\.groupName), { "strategies[\($0)].group_name" }, { "group_name \"\($0)\"" })
@@ -443,7 +446,7 @@ struct Validator {
         let linkMarket = Dictionary(uniqueKeysWithValues: outLinks.map { ($0.id, strategyByID[$0.strategy]!.market) })
 
         try unique(dbOrders.map(\.exchangeOrderId), { "db_orders[\($0)].exchange_order_id" }, { "exchange_order_id \"\($0)\"" })
-        try unique(dbOrders.compactMap(\.id), { _ in "db_orders" }, { "id \($0)" })
+        try unique(dbOrders.map(\.id), { "db_orders[\($0)].id" }, { "id \($0)" })
         var outRows: [Scenario.DBOrder] = []
         for (i, o) in dbOrders.enumerated() {
             let p = "db_orders[\(i)]"
