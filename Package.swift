@@ -17,6 +17,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "4.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Pure core: model, reconciliation decision, cancel selection, tags, reports, scenarios.
@@ -27,17 +33,38 @@ let package = Package(
             name: "OrderStore",
             dependencies: ["SyncCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
+        // A Binance-compatible exchange (spot + USDⓈ-M futures subset): a library and a server.
+        // Meets ordersync's client only on the wire.
+        .target(
+            name: "BinanceSimulator",
+            dependencies: [
+                "SyncCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict),
         // Composition root: builds every service from options; called by `main` and by tests.
-        .target(name: "OrderSyncApp", dependencies: ["SyncCore", "OrderStore"], swiftSettings: strict),
+        .target(name: "OrderSyncApp", dependencies: ["SyncCore", "OrderStore", "BinanceSimulator"], swiftSettings: strict),
         // Thin @main: the subcommand tree.
         .executableTarget(
             name: "ordersync",
-            dependencies: ["OrderSyncApp", "SyncCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "OrderSyncApp", "SyncCore", "BinanceSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         // Release-mode benchmarks (`swift run -c release ordersync-bench …`).
         .executableTarget(
             name: "ordersync-bench",
-            dependencies: ["SyncCore"],
+            dependencies: [
+                "SyncCore", "BinanceSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Benchmarks/ordersync-bench",
             swiftSettings: strict),
 
@@ -46,6 +73,15 @@ let package = Package(
 
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "SyncCore", "SyncTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "BinanceSimulatorTests",
+            dependencies: [
+                "BinanceSimulator", "SyncCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "OrderSyncAppTests",
             dependencies: ["OrderSyncApp", "OrderStore", "SyncCore", .product(name: "GRDB", package: "GRDB.swift")],

@@ -172,3 +172,51 @@ public struct Amount: Hashable, Comparable, Sendable, CustomStringConvertible, C
         try container.encode(description)
     }
 }
+
+extension Amount {
+    /// The two significands at a common exponent, or nil if scaling would overflow.
+    private static func aligned(_ a: Amount, _ b: Amount) -> (Int64, Int64, Int)? {
+        let e = min(Int(a.exponent), Int(b.exponent))
+        func scale(_ x: Amount) -> Int64? {
+            var s = x.significand
+            for _ in 0..<(Int(x.exponent) - e) {
+                let (r, o) = s.multipliedReportingOverflow(by: 10)
+                if o { return nil }
+                s = r
+            }
+            return s
+        }
+        guard let sa = scale(a), let sb = scale(b) else { return nil }
+        return (sa, sb, e)
+    }
+
+    /// The exact sum, or nil when it does not fit in 18 digits.
+    public func adding(_ other: Amount) -> Amount? {
+        guard let (a, b, e) = Self.aligned(self, other) else { return nil }
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        guard !overflow else { return nil }
+        return Amount("\(sum)e\(e)")
+    }
+
+    /// The exact difference, or nil when it does not fit in 18 digits.
+    public func subtracting(_ other: Amount) -> Amount? {
+        guard let (a, b, e) = Self.aligned(self, other) else { return nil }
+        let (difference, overflow) = a.subtractingReportingOverflow(b)
+        guard !overflow else { return nil }
+        return Amount("\(difference)e\(e)")
+    }
+
+    /// Whether this is a whole multiple of `step` (a tick or lot size). False for a zero step.
+    public func isMultiple(of step: Amount) -> Bool {
+        guard !step.isZero, let (a, b, _) = Self.aligned(self, step) else { return false }
+        return a % b == 0
+    }
+
+    /// At least `decimals` decimals, padded with zeros (`"0.40"`, `"1.00000000"`); never rounded.
+    public func padded(decimals: Int) -> String {
+        let text = description
+        let have = text.firstIndex(of: ".").map { text.distance(from: $0, to: text.endIndex) - 1 } ?? 0
+        guard have < decimals else { return text }
+        return text + (have == 0 ? "." : "") + String(repeating: "0", count: decimals - have)
+    }
+}

@@ -1,3 +1,5 @@
+// SyncTestSupport — generators and an in-memory model for property tests and benchmarks.
+// Deterministic: every random choice comes from a seeded generator (SyncCore.SeededGenerator).
 import SyncCore
 
 /// A random world for property tests: accounts, strategies sharing them (some public with

@@ -1,8 +1,4 @@
-// SyncTestSupport — generators and an in-memory model for property tests and benchmarks.
-// Deterministic: every random choice comes from a seeded generator.
-import SyncCore
-
-/// SplitMix64: a small, fast, seedable generator. Same seed, same sequence, on every platform.
+/// SplitMix64: a small, fast, seedable generator (pure: the state is the value). Same seed, same sequence, on every platform.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
     public init(seed: UInt64) { state = seed }

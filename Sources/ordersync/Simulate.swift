@@ -1,0 +1,58 @@
+import ArgumentParser
+import BinanceSimulator
+import Foundation
+import Logging
+import OrderSyncApp
+import ServiceLifecycle
+
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the Binance-compatible simulator (spot /api/v3 and futures /fapi/v1 on one port).",
+        discussion: """
+            Loads the scenario's accounts (api_key/api_secret) and exchange orders, prints the base URL, and serves until \
+            SIGINT or SIGTERM. The unsigned control API is under /_sim/ (truth, stats, act, place, faults, limits, mark).
+            """)
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port: Int = 0
+
+    @Option(help: "Address to bind.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: ArgumentHelp("Scenario JSON file (fixtures/README.md).", valueName: "file"))
+    var scenario: String?
+
+    @Option(name: .customLong("latency-ms"), help: "Latency added to every signed request, in ms.")
+    var latencyMs: Int = 0
+
+    @Option(help: "Seed for faults and generated ids.")
+    var seed: UInt64 = 1
+
+    @Option(name: .customLong("fault-rate"), help: "Probability (0–1) that a signed request meets a fault, spread over every fault kind.")
+    var faultRate: Double = 0
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a port (0–65535)") }
+        guard latencyMs >= 0 else { throw ValidationError("--latency-ms must not be negative") }
+        guard (0...1).contains(faultRate) else { throw ValidationError("--fault-rate \(faultRate) must be between 0 and 1") }
+    }
+
+    func run() async throws {
+        let exchange: Exchange
+        do {
+            exchange = try await SimulatorSetup.exchange(scenarioPath: scenario, latencyMs: latencyMs, faultRate: faultRate, seed: seed)
+        } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        let host = self.host
+        let app = Simulator(exchange: exchange).application(host: host, port: port) { bound in
+            print("simulator listening on http://\(host):\(bound) (spot /api/v3, futures /fapi/v1, control /_sim/)")
+            fflush(nil)
+        }
+        var logger = Logger(label: "ordersync.simulate")
+        logger.logLevel = .warning
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
