@@ -7,11 +7,14 @@ import Synchronization
 import SyncCore
 import Testing
 
-/// A clock tests move by hand.
+/// A clock tests move by hand; `wall()` follows real time (for clients that stamp real time).
 final class ManualClock: Sendable {
     private let value: Mutex<Millis>
-    init(_ start: Millis = 1_800_000_000_000) { value = Mutex(start) }
-    var now: Millis { value.withLock { $0 } }
+    private let live: Bool
+    init(_ start: Millis = 1_800_000_000_000) { value = Mutex(start); live = false }
+    private init(live: Void) { value = Mutex(0); self.live = true }
+    static func wall() -> ManualClock { ManualClock(live: ()) }
+    var now: Millis { value.withLock { $0 } + (live ? Int64(Date().timeIntervalSince1970 * 1000) : 0) }
     func advance(_ ms: Millis) { value.withLock { $0 += ms } }
     var source: @Sendable () -> Millis { { [self] in self.now } }
 }
