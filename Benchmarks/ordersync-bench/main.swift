@@ -1,4 +1,8 @@
-// ordersync-bench — release-mode benchmarks. `swift run -c release ordersync-bench decide`.
+// ordersync-bench — release-mode benchmarks.
+//
+//   ordersync-bench decide [--accounts N] [--orders N] [--runs N]
+//   ordersync-bench simulator --url URL --key K --secret S [--connections 50] [--requests 20000] [--runs 5]
+//     (scripts/bench-simulator starts a release `ordersync simulate` and runs this against it)
 //
 // decide: the pure reconciliation decision over A accounts × N orders each, with 2% of each
 // kind of drift (partial fill, stale closed by query, stale first miss, adoptable orphan, foreign
@@ -12,11 +16,15 @@ struct Options {
     var runs = 5
 }
 
-func parse() -> Options {
+func parse() async -> Options {
     var o = Options()
     var args = CommandLine.arguments.dropFirst()
+    if args.first == "simulator" {
+        await SimulatorBench.main(Array(args.dropFirst()))
+        exit(0)
+    }
     guard args.first == "decide" else {
-        FileHandle.standardError.write(Data("usage: ordersync-bench decide [--accounts N] [--orders N] [--runs N]\n".utf8))
+        FileHandle.standardError.write(Data("usage: ordersync-bench decide [--accounts N] [--orders N] [--runs N] | simulator --url URL --key K --secret S [--connections N] [--requests N] [--runs N]\n".utf8))
         exit(2)
     }
     args = args.dropFirst()
@@ -46,7 +54,7 @@ func peakRSSMB() -> Double {
     return kb / 1024
 }
 
-let options = parse()
+let options = await parse()
 let now: Millis = 1_800_000_000_000
 let codec = ClientOrderTagCodec.default
 let policy = ReconcilePolicy()

@@ -12,10 +12,20 @@ public enum SimulatorSetup {
     /// The wall clock in milliseconds (the simulator's time source outside tests).
     public static let wallClock: @Sendable () -> Millis = { Int64(Date().timeIntervalSince1970 * 1000) }
 
-    public static func exchange(scenarioPath: String?, latencyMs: Int, faultRate: Double, seed: UInt64) async throws(AppError) -> Exchange {
+    /// - Parameters:
+    ///   - weightLimit: request weight per window for both products (nil: the real 6000 spot / 2400 futures).
+    ///   - windowSeconds: the weight window (60 on the real exchange).
+    public static func exchange(
+        scenarioPath: String?, latencyMs: Int, faultRate: Double, seed: UInt64, weightLimit: Int? = nil, windowSeconds: Int = 60
+    ) async throws(AppError) -> Exchange {
         var faults = FaultSettings.uniform(faultRate)
         faults.latencyMs = latencyMs
-        let exchange = Exchange(configuration: SimulatorConfiguration(faults: faults, seed: seed), clock: wallClock)
+        var limits = RateLimits(windowSeconds: windowSeconds)
+        if let weightLimit {
+            limits.spotWeight = weightLimit
+            limits.futuresWeight = weightLimit
+        }
+        let exchange = Exchange(configuration: SimulatorConfiguration(limits: limits, faults: faults, seed: seed), clock: wallClock)
         if let scenarioPath {
             let scenario = try OrderSyncApp.readScenario(scenarioPath)
             await exchange.load(scenario)

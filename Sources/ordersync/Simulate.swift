@@ -31,7 +31,15 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .customLong("fault-rate"), help: "Probability (0–1) that a signed request meets a fault, spread over every fault kind.")
     var faultRate: Double = 0
 
+    @Option(name: .customLong("weight-limit"), help: "Request weight per window for both products (default: the real 6000 spot, 2400 futures).")
+    var weightLimit: Int?
+
+    @Option(name: .customLong("window-seconds"), help: "Length of the weight window in seconds (the real one is 60).")
+    var windowSeconds: Int = 60
+
     func validate() throws {
+        if let weightLimit, weightLimit <= 0 { throw ValidationError("--weight-limit must be positive") }
+        guard windowSeconds > 0 else { throw ValidationError("--window-seconds must be positive") }
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a port (0–65535)") }
         guard latencyMs >= 0 else { throw ValidationError("--latency-ms must not be negative") }
         guard (0...1).contains(faultRate) else { throw ValidationError("--fault-rate \(faultRate) must be between 0 and 1") }
@@ -40,7 +48,9 @@ struct Simulate: AsyncParsableCommand {
     func run() async throws {
         let exchange: Exchange
         do {
-            exchange = try await SimulatorSetup.exchange(scenarioPath: scenario, latencyMs: latencyMs, faultRate: faultRate, seed: seed)
+            exchange = try await SimulatorSetup.exchange(
+                scenarioPath: scenario, latencyMs: latencyMs, faultRate: faultRate, seed: seed, weightLimit: weightLimit,
+                windowSeconds: windowSeconds)
         } catch {
             printError(error.description)
             throw ExitCode(2)
