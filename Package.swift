@@ -89,7 +89,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "OrderSyncAppTests",
-            dependencies: ["OrderSyncApp", "OrderStore", "SyncCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "OrderSyncApp", "OrderStore", "SyncCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict),
     ]
 )

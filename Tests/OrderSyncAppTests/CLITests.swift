@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import GRDB
 import Testing
 
@@ -152,4 +155,50 @@ import Testing
         #expect(totals["drifted"] == 1 && totals["closed"] == 1 && totals["orphan_adopted"] == 1 && totals["orphan_foreign"] == 1 && totals["in_flight"] == 1)
         #expect(try Self.run(["demo", "--format", "yaml"]).status != 0)
     }
+
+    @Test func simulateServesTheScenarioAndStopsOnSIGTERM() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.binary())
+        process.arguments = ["simulate", "--port", "0", "--scenario", Self.seedScenario]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        // Poll the output (bounded) for the URL it prints.
+        var text = ""
+        let deadline = Date().addingTimeInterval(20)
+        while !text.contains("listening on") && Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { try await Task.sleep(for: .milliseconds(20)) } else { text += String(decoding: chunk, as: UTF8.self) }
+        }
+        let base = try #require(text.split(separator: " ").first { $0.hasPrefix("http://127.0.0.1:") }.map(String.init), "\(text)")
+        // A signed request with the scenario's key pair lists its five futures orders.
+        let query = "symbol=BTCUSDT&timestamp=\(Int64(Date().timeIntervalSince1970 * 1000))"
+        let signature = hmacHex(secret: "simsecret-account-x-do-not-log", payload: query)
+        var request = URLRequest(url: URL(string: "\(base)/fapi/v1/openOrders?\(query)&signature=\(signature)")!)
+        request.setValue("simkey-account-x", forHTTPHeaderField: "X-MBX-APIKEY")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        let orders = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        #expect(orders.compactMap { $0["orderId"] as? Int }.sorted() == [8100001, 8100002, 8100003, 8100004, 8100005])
+        process.terminate()  // SIGTERM
+        let stop = Date().addingTimeInterval(20)
+        while process.isRunning && Date() < stop { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!process.isRunning && process.terminationStatus == 0)
+    }
+
+    @Test func simulateRejectsBadOptionsByName() throws {
+        let rate = try Self.run(["simulate", "--fault-rate", "2"])
+        #expect(rate.status != 0 && rate.stderr.contains("--fault-rate"))
+        let port = try Self.run(["simulate", "--port", "70000"])
+        #expect(port.status != 0 && port.stderr.contains("--port"))
+        let missing = try Self.run(["simulate", "--scenario", "/nonexistent/s.json"])
+        #expect(missing.status == 2 && missing.stderr.contains("/nonexistent/s.json"))
+    }
+}
+
+import Crypto
+func hmacHex(secret: String, payload: String) -> String {
+    HMAC<SHA256>.authenticationCode(for: Array(payload.utf8), using: SymmetricKey(data: Array(secret.utf8)))
+        .map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
 }
