@@ -1,0 +1,221 @@
+import SyncCore
+
+/// How a cancel ended. Every case but `.failed` carries the exchange's word.
+public enum CancelOutcome: Sendable, Hashable {
+    /// The order is CANCELED (by this request, or — after an unknown outcome — as the query showed).
+    case cancelled(ExchangeOrder)
+    /// The order was already final (filled, cancelled elsewhere, expired, rejected): the query's answer.
+    case alreadyFinal(ExchangeOrder)
+    /// The exchange does not know the order.
+    case notFound
+    /// Nothing is known for sure (the typed error says why).
+    case failed(BinanceError)
+
+    /// The order's final state, when the exchange gave it.
+    public var finalOrder: ExchangeOrder? {
+        switch self {
+        case .cancelled(let o), .alreadyFinal(let o): return o
+        default: return nil
+        }
+    }
+}
+
+/// How to name an order in a query.
+public enum OrderLookup: Sendable, Hashable {
+    /// By `orderId`, or `algo:<algoId>` for an algo order.
+    case id(ExchangeOrderID)
+    /// By client order id (`clientAlgoId` when `algo`).
+    case client(String, algo: Bool)
+}
+
+/// One account's operations. Cancels always name orders; there is no account- or symbol-wide cancel.
+public struct AccountClient: Sendable {
+    let session: BinanceSession
+    let credentials: Credentials
+
+    // MARK: Reads
+
+    /// The account's open orders in a market (one symbol, or all). On futures the Algo service's
+    /// conditional orders are merged in (ids `algo:<algoId>`). Never throws: the coverage says
+    /// what was fetched (partial when one of the two futures listings failed).
+    public func openOrders(_ market: Market, symbol: String? = nil) async -> ExchangeListing {
+        let scope: ListingScope = symbol.map { .symbols([$0]) } ?? .allSymbols
+        let params: [(String, String)] = symbol.map { [("symbol", $0)] } ?? []
+        if market == .spot {
+            do {
+                let orders = try await regularOrders(.spot, params, weight: symbol == nil ? 80 : 6)
+                return ExchangeListing(coverage: .complete, scope: scope, orders: orders)
+            } catch {
+                return ExchangeListing(coverage: .failed(reason: error.description), scope: scope, orders: [])
+            }
+        }
+        async let regular = result { () async throws(BinanceError) in try await regularOrders(.futures, params, weight: symbol == nil ? 40 : 1) }
+        async let algo = result { () async throws(BinanceError) in try await algoOrders(params, weight: symbol == nil ? 40 : 1) }
+        switch (await regular, await algo) {
+        case (.success(let r), .success(let a)):
+            return ExchangeListing(coverage: .complete, scope: scope, orders: r + a)
+        case (.success(let r), .failure(let e)):
+            return ExchangeListing(coverage: .partial(reason: "algo orders: \(e)"), scope: scope, orders: r)
+        case (.failure(let e), .success(let a)):
+            return ExchangeListing(coverage: .partial(reason: "regular orders: \(e)"), scope: scope, orders: a)
+        case (.failure(let e), .failure):
+            return ExchangeListing(coverage: .failed(reason: e.description), scope: scope, orders: [])
+        }
+    }
+
+    private func result<T: Sendable>(_ body: () async throws(BinanceError) -> T) async -> Result<T, BinanceError> {
+        do { return .success(try await body()) } catch { return .failure(error) }
+    }
+
+    private func regularOrders(_ market: Market, _ params: [(String, String)], weight: Int) async throws(BinanceError) -> [ExchangeOrder] {
+        let path = market == .spot ? "/api/v3/openOrders" : "/fapi/v1/openOrders"
+        let body = try await session.perform(.init(market: market, method: "GET", path: path, params: params, weight: weight, idempotent: true), credentials: credentials)
+        return try Wire.decode([Wire.Order].self, body, "GET \(path)").map { o throws(BinanceError) in try o.exchangeOrder() }
+    }
+
+    private func algoOrders(_ params: [(String, String)], weight: Int) async throws(BinanceError) -> [ExchangeOrder] {
+        let body = try await session.perform(.init(market: .futures, method: "GET", path: "/fapi/v1/openAlgoOrders", params: params, weight: weight, idempotent: true), credentials: credentials)
+        return try Wire.decode([Wire.AlgoOrder].self, body, "GET /fapi/v1/openAlgoOrders").map { o throws(BinanceError) in try o.exchangeOrder() }
+    }
+
+    /// One order, open or final. Throws `.notFound` when the exchange does not know it.
+    public func order(_ market: Market, symbol: String, _ lookup: OrderLookup) async throws(BinanceError) -> ExchangeOrder {
+        let algoParams: [(String, String)]?
+        switch lookup {
+        case .id(let id) where id.isAlgo: algoParams = [("algoId", String(id.venueID))]
+        case .client(let client, algo: true): algoParams = [("clientAlgoId", client)]
+        default: algoParams = nil
+        }
+        if let algoParams {
+            let body = try await session.perform(.init(market: .futures, method: "GET", path: "/fapi/v1/algoOrder", params: algoParams, weight: 1, idempotent: true), credentials: credentials)
+            return try Wire.decode(Wire.AlgoOrder.self, body, "GET /fapi/v1/algoOrder").exchangeOrder()
+        }
+        let path = market == .spot ? "/api/v3/order" : "/fapi/v1/order"
+        var params = [("symbol", symbol)]
+        switch lookup {
+        case .id(let id): params.append(("orderId", id.rawValue))
+        case .client(let client, _): params.append(("origClientOrderId", client))
+        }
+        let body = try await session.perform(.init(market: market, method: "GET", path: path, params: params, weight: market == .spot ? 4 : 1, idempotent: true), credentials: credentials)
+        return try Wire.decode(Wire.Order.self, body, "GET \(path)").exchangeOrder()
+    }
+
+    /// The exchange's clock.
+    public func serverTime(_ market: Market) async throws(BinanceError) -> Millis {
+        try await session.publicGet(Wire.ServerTime.self, market: market, path: market == .spot ? "/api/v3/time" : "/fapi/v1/time").serverTime
+    }
+
+    // MARK: Cancels
+
+    /// Cancels one order by id. Unknown outcomes and -2011 are settled by querying the order.
+    public func cancel(_ market: Market, symbol: String, _ id: ExchangeOrderID) async -> CancelOutcome {
+        for _ in 0..<2 {
+            do {
+                return .cancelled(try await sendCancel(market, symbol: symbol, id))
+            } catch let error where error.code == -2011 || error.kind == .notFound {
+                // Not cancellable: it is final, or unknown. Ask.
+                return await settle(market, symbol: symbol, id, afterUnknown: false)
+            } catch let error where error.kind == .unknownOutcome || error.kind == .decoding {
+                let settled = await settle(market, symbol: symbol, id, afterUnknown: true)
+                if case .failed(let e) = settled, e.kind == .rejected, e.code == nil { continue }  // still open: try again
+                return settled
+            } catch {
+                return .failed(error)
+            }
+        }
+        return .failed(BinanceError(.unknownOutcome, "order \(id) still open after repeated cancels"))
+    }
+
+    private func sendCancel(_ market: Market, symbol: String, _ id: ExchangeOrderID) async throws(BinanceError) -> ExchangeOrder {
+        if id.isAlgo {
+            _ = try await session.perform(.init(market: .futures, method: "DELETE", path: "/fapi/v1/algoOrder", params: [("algoId", String(id.venueID))], weight: 1, idempotent: false), credentials: credentials)
+            // The answer holds no order: read its state.
+            let order = try await order(.futures, symbol: symbol, .id(id))
+            return order
+        }
+        let path = market == .spot ? "/api/v3/order" : "/fapi/v1/order"
+        let body = try await session.perform(.init(market: market, method: "DELETE", path: path, params: [("symbol", symbol), ("orderId", id.rawValue)], weight: 1, idempotent: false), credentials: credentials)
+        return try Wire.decode(Wire.Order.self, body, "DELETE \(path)").exchangeOrder(cancelResponse: true)
+    }
+
+    /// The order's real state after a -2011 or an unknown outcome. An order still open is reported
+    /// as `.failed(rejected without code)` so `cancel` can try again.
+    private func settle(_ market: Market, symbol: String, _ id: ExchangeOrderID, afterUnknown: Bool) async -> CancelOutcome {
+        do {
+            let order = try await order(market, symbol: symbol, .id(id))
+            if order.status == .canceled && afterUnknown { return .cancelled(order) }
+            if !order.status.isOpen { return .alreadyFinal(order) }
+            return .failed(BinanceError(.rejected, "order \(id) is still \(order.status.rawValue)"))
+        } catch let error where error.kind == .notFound {
+            return .notFound
+        } catch {
+            return .failed(BinanceError(.unknownOutcome, "order \(id): cancel outcome unknown and the query failed (\(error))"))
+        }
+    }
+
+    /// Cancels many orders of one symbol: futures regular orders in `batchOrders` of at most ten
+    /// (per-item -2011 settled by query), algo and spot orders one by one, spot with bounded
+    /// parallelism. Returns one outcome per id, in the order given.
+    public func cancel(_ market: Market, symbol: String, _ ids: [ExchangeOrderID]) async -> [(ExchangeOrderID, CancelOutcome)] {
+        var outcomes: [ExchangeOrderID: CancelOutcome] = [:]
+        let batchable = market == .futures ? ids.filter { !$0.isAlgo } : []
+        let singles = ids.filter { !batchable.contains($0) }
+        for start in stride(from: 0, to: batchable.count, by: CancelSelection.futuresBatchLimit) {
+            let chunk = Array(batchable[start..<min(start + CancelSelection.futuresBatchLimit, batchable.count)])
+            for (id, outcome) in await cancelBatch(symbol: symbol, chunk) { outcomes[id] = outcome }
+        }
+        let width = max(1, session.configuration.spotCancelParallelism)
+        await withTaskGroup(of: (ExchangeOrderID, CancelOutcome).self) { group in
+            var next = 0
+            func launch() {
+                let id = singles[next]
+                next += 1
+                group.addTask { (id, await cancel(market, symbol: symbol, id)) }
+            }
+            while next < min(width, singles.count) { launch() }
+            for await (id, outcome) in group {
+                outcomes[id] = outcome
+                if next < singles.count { launch() }
+            }
+        }
+        return ids.map { ($0, outcomes[$0] ?? .failed(BinanceError(.unknownOutcome, "no outcome"))) }
+    }
+
+    private func cancelBatch(symbol: String, _ ids: [ExchangeOrderID]) async -> [(ExchangeOrderID, CancelOutcome)] {
+        if ids.count == 1 { return [(ids[0], await cancel(.futures, symbol: symbol, ids[0]))] }
+        let list = "[" + ids.map(\.rawValue).joined(separator: ",") + "]"
+        do {
+            let body = try await session.perform(.init(market: .futures, method: "DELETE", path: "/fapi/v1/batchOrders", params: [("symbol", symbol), ("orderIdList", list)], weight: 1, idempotent: false), credentials: credentials)
+            let items = try Wire.decode([Wire.BatchItem].self, body, "DELETE /fapi/v1/batchOrders")
+            var byID: [ExchangeOrderID: ExchangeOrder] = [:]
+            for case .order(let o) in items { if let order = try? o.exchangeOrder() { byID[order.id] = order } }
+            // Items are matched by the order they carry; ids answered with an error are settled one by one.
+            var out: [(ExchangeOrderID, CancelOutcome)] = []
+            for id in ids {
+                if let order = byID[id] {
+                    out.append((id, order.status == .canceled ? .cancelled(order) : .alreadyFinal(order)))
+                } else {
+                    out.append((id, await settle(.futures, symbol: symbol, id, afterUnknown: false).retryIfOpen { await cancel(.futures, symbol: symbol, id) }))
+                }
+            }
+            return out
+        } catch let error where error.kind == .unknownOutcome || error.kind == .decoding {
+            // The batch may or may not have been applied: settle each order (and cancel the open ones).
+            var out: [(ExchangeOrderID, CancelOutcome)] = []
+            for id in ids {
+                out.append((id, await settle(.futures, symbol: symbol, id, afterUnknown: true).retryIfOpen { await cancel(.futures, symbol: symbol, id) }))
+            }
+            return out
+        } catch {
+            return ids.map { ($0, .failed(error)) }
+        }
+    }
+}
+
+extension CancelOutcome {
+    /// When settling found the order still open, cancel it (singly) instead.
+    func retryIfOpen(_ again: () async -> CancelOutcome) async -> CancelOutcome {
+        if case .failed(let e) = self, e.kind == .rejected, e.code == nil { return await again() }
+        return self
+    }
+}
