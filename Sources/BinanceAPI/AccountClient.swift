@@ -63,19 +63,34 @@ public struct AccountClient: Sendable {
         }
     }
 
+    /// A read, decoded; an unreadable body (truncated, garbled) is read again, within the
+    /// session's attempt budget.
+    private func read<T: Decodable>(_ type: T.Type, _ call: BinanceSession.Call) async throws(BinanceError) -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let body = try await session.perform(call, credentials: credentials)
+            do {
+                return try Wire.decode(type, body, call.endpoint)
+            } catch where attempt < session.configuration.maxAttempts {
+                continue
+            }
+        }
+    }
+
     private func result<T: Sendable>(_ body: () async throws(BinanceError) -> T) async -> Result<T, BinanceError> {
         do { return .success(try await body()) } catch { return .failure(error) }
     }
 
     private func regularOrders(_ market: Market, _ params: [(String, String)], weight: Int) async throws(BinanceError) -> [ExchangeOrder] {
         let path = market == .spot ? "/api/v3/openOrders" : "/fapi/v1/openOrders"
-        let body = try await session.perform(.init(market: market, method: "GET", path: path, params: params, weight: weight, idempotent: true), credentials: credentials)
-        return try Wire.decode([Wire.Order].self, body, "GET \(path)").map { o throws(BinanceError) in try o.exchangeOrder() }
+        return try await read([Wire.Order].self, .init(market: market, method: "GET", path: path, params: params, weight: weight, idempotent: true))
+            .map { o throws(BinanceError) in try o.exchangeOrder() }
     }
 
     private func algoOrders(_ params: [(String, String)], weight: Int) async throws(BinanceError) -> [ExchangeOrder] {
-        let body = try await session.perform(.init(market: .futures, method: "GET", path: "/fapi/v1/openAlgoOrders", params: params, weight: weight, idempotent: true), credentials: credentials)
-        return try Wire.decode([Wire.AlgoOrder].self, body, "GET /fapi/v1/openAlgoOrders").map { o throws(BinanceError) in try o.exchangeOrder() }
+        return try await read([Wire.AlgoOrder].self, .init(market: .futures, method: "GET", path: "/fapi/v1/openAlgoOrders", params: params, weight: weight, idempotent: true))
+            .map { o throws(BinanceError) in try o.exchangeOrder() }
     }
 
     /// One order, open or final. Throws `.notFound` when the exchange does not know it.
@@ -87,8 +102,8 @@ public struct AccountClient: Sendable {
         default: algoParams = nil
         }
         if let algoParams {
-            let body = try await session.perform(.init(market: .futures, method: "GET", path: "/fapi/v1/algoOrder", params: algoParams, weight: 1, idempotent: true), credentials: credentials)
-            return try Wire.decode(Wire.AlgoOrder.self, body, "GET /fapi/v1/algoOrder").exchangeOrder()
+            return try await read(Wire.AlgoOrder.self, .init(market: .futures, method: "GET", path: "/fapi/v1/algoOrder", params: algoParams, weight: 1, idempotent: true))
+                .exchangeOrder()
         }
         let path = market == .spot ? "/api/v3/order" : "/fapi/v1/order"
         var params = [("symbol", symbol)]
@@ -96,8 +111,8 @@ public struct AccountClient: Sendable {
         case .id(let id): params.append(("orderId", id.rawValue))
         case .client(let client, _): params.append(("origClientOrderId", client))
         }
-        let body = try await session.perform(.init(market: market, method: "GET", path: path, params: params, weight: market == .spot ? 4 : 1, idempotent: true), credentials: credentials)
-        return try Wire.decode(Wire.Order.self, body, "GET \(path)").exchangeOrder()
+        return try await read(Wire.Order.self, .init(market: market, method: "GET", path: path, params: params, weight: market == .spot ? 4 : 1, idempotent: true))
+            .exchangeOrder()
     }
 
     /// The exchange's clock.

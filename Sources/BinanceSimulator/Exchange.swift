@@ -426,6 +426,8 @@ public actor Exchange {
             order.cumQuote += remaining.doubleValue * price.doubleValue
             order.status = algo ? .finished : .filled
         case .partialFill:
+            // An algo order triggers into a regular order; it does not fill in parts itself.
+            guard !algo else { throw APIError.invalidParam("action") }
             // Default: half of what remains, rounded down to whole lots (at least one lot).
             let step = symbols[order.symbol]?.stepSize ?? Amount("0.001")!
             let lots = max(Int64(remaining.doubleValue / step.doubleValue / 2), 1)

@@ -8,9 +8,12 @@ import SyncCore
 public struct SimulatorContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// The connection, so a "dropped connection" fault can really close it.
+    let channel: any Channel
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        channel = source.channel
     }
     /// Bodies up to 64 KiB; larger ones are refused with 413 before they are read.
     public var maxUploadSize: Int { 64 * 1024 }
@@ -107,10 +110,9 @@ public struct SimulatorResponder: HTTPResponder {
             if let retry = error.retryAfter { headers["Retry-After"] = String(retry) }
             return Self.json(error.status, Wire.error(error), headers)
         } catch is DropConnection {
-            // A body that fails before its first byte: the connection is closed mid-response.
-            var response = Response(status: .ok, headers: [.contentType: "application/json;charset=UTF-8"])
-            response.body = ResponseBody { _ in throw DropConnection() }
-            return response
+            // The connection is closed before any byte of a response.
+            try? await context.channel.close()
+            return Response(status: .ok)
         }
     }
 
