@@ -79,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "ordersync-bench",
             dependencies: [
-                "SyncCore",
+                "SyncCore", "BinanceAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import OrderSyncApp
 import ServiceLifecycle
+import SyncCore
 
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,7 +38,11 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .customLong("window-seconds"), help: "Length of the weight window in seconds (the real one is 60).")
     var windowSeconds: Int = 60
 
+    @Option(name: .customLong("extra-accounts"), help: "Add N accounts (ids 1001…, keys key-1…key-N, secrets secret-1…secret-N), e.g. for benchmarks.")
+    var extraAccounts: Int = 0
+
     func validate() throws {
+        guard (0...100_000).contains(extraAccounts) else { throw ValidationError("--extra-accounts must be between 0 and 100000") }
         if let weightLimit, weightLimit <= 0 { throw ValidationError("--weight-limit must be positive") }
         guard windowSeconds > 0 else { throw ValidationError("--window-seconds must be positive") }
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a port (0–65535)") }
@@ -54,6 +59,9 @@ struct Simulate: AsyncParsableCommand {
         } catch {
             printError(error.description)
             throw ExitCode(2)
+        }
+        for i in stride(from: 1, through: extraAccounts, by: 1) {
+            await exchange.addAccount(AccountID(Int64(1000 + i)), apiKey: "key-\(i)", secret: "secret-\(i)")
         }
         let host = self.host
         let app = Simulator(exchange: exchange).application(host: host, port: port) { bound in
