@@ -203,7 +203,8 @@ actor HostRegistry {
     let configuration: ClientConfiguration
     let clock: ClientClock
     var governors: [String: WeightGovernor] = [:]
-    var ready: Set<String> = []
+    /// One setup per host; callers that arrive while it runs wait for the same one.
+    var setups: [String: Task<Bool, Never>] = [:]
 
     init(configuration: ClientConfiguration, clock: ClientClock) {
         self.configuration = configuration
@@ -220,23 +221,31 @@ actor HostRegistry {
         return g
     }
 
-    /// The governor, after learning the host's limits and clock once (failures are retried on the
-    /// next call; the configured limits stand meanwhile).
+    /// The governor, once the host's limits (`exchangeInfo`) and clock (`time`) are learned.
+    /// Concurrent first callers share one setup; a failed setup is tried again by the next call
+    /// (the configured limits stand meanwhile).
     func ready(_ base: String, market: Market, session: BinanceSession) async -> WeightGovernor {
         let g = governor(base, market: market)
         let key = "\(base) \(market.rawValue)"
-        guard !ready.contains(key) else { return g }
-        ready.insert(key)
-        let info = market == .spot ? "/api/v3/exchangeInfo" : "/fapi/v1/exchangeInfo"
-        if let exchange = try? await session.publicGet(Wire.ExchangeInfo.self, market: market, path: info),
-           let weight = exchange.rateLimits.first(where: { $0.rateLimitType == "REQUEST_WEIGHT" }) {
-            let unit: Millis = ["SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000][weight.interval] ?? 60_000
-            await g.learn(limit: weight.limit, windowMs: unit * Millis(weight.intervalNum))
+        let setup: Task<Bool, Never>
+        if let running = setups[key] {
+            setup = running
         } else {
-            ready.remove(key)
+            setup = Task { await self.learn(base, market: market, session: session, governor: g) }
+            setups[key] = setup
         }
-        await resync(base, market: market, session: session)
+        if await setup.value == false, setups[key] == setup { setups[key] = nil }
         return g
+    }
+
+    private func learn(_ base: String, market: Market, session: BinanceSession, governor g: WeightGovernor) async -> Bool {
+        let info = market == .spot ? "/api/v3/exchangeInfo" : "/fapi/v1/exchangeInfo"
+        guard let exchange = try? await session.publicGet(Wire.ExchangeInfo.self, market: market, path: info),
+              let weight = exchange.rateLimits.first(where: { $0.rateLimitType == "REQUEST_WEIGHT" }) else { return false }
+        let unit: Millis = ["SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000][weight.interval] ?? 60_000
+        await g.learn(limit: weight.limit, windowMs: unit * Millis(weight.intervalNum))
+        await resync(base, market: market, session: session)
+        return true
     }
 
     /// Measures the server-time offset (server time minus the local midpoint of the request).
