@@ -63,8 +63,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict),
+        // Shell: reconcile passes over the ports (store, exchange), per-account locks, bounded
+        // parallelism across accounts.
+        .target(name: "SyncRuntime", dependencies: ["SyncCore"], swiftSettings: strict),
         // Composition root: builds every service from options; called by `main` and by tests.
-        .target(name: "OrderSyncApp", dependencies: ["SyncCore", "OrderStore", "BinanceSimulator"], swiftSettings: strict),
+        .target(name: "OrderSyncApp", dependencies: ["SyncCore", "SyncRuntime", "OrderStore", "BinanceAPI", "BinanceSimulator"], swiftSettings: strict),
         // Thin @main: the subcommand tree.
         .executableTarget(
             name: "ordersync",
@@ -91,6 +94,7 @@ let package = Package(
         .target(name: "SyncTestSupport", dependencies: ["SyncCore"], swiftSettings: strict),
 
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SyncRuntimeTests", dependencies: ["SyncRuntime", "SyncCore", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "SyncCore", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "BinanceSimulatorTests",

@@ -102,6 +102,8 @@ public struct FaultSettings: Sendable, Hashable {
     public var latencyJitterMs: Int = 0
     /// The exchange's clock runs this many ms ahead of the host's (negative: behind).
     public var clockSkewMs: Int64 = 0
+    /// Every signed request of these accounts fails with HTTP 500 (a listing that keeps failing).
+    public var failingAccounts: Set<AccountID> = []
 
     public init() {}
 

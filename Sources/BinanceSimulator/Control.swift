@@ -9,7 +9,7 @@ import SyncCore
 ///     GET  /_sim/stats                 wide-cancel calls and requests served, by endpoint
 ///     POST /_sim/act     {"account_id":1,"market":"FUTURES","order_id":5,"algo":false,"action":"fill|partial_fill|expire|cancel","quantity":"0.001"}
 ///     POST /_sim/place   {"account_id":1,"market":"SPOT","symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"60000","quantity":"0.01","time_in_force":"GTC","client_order_id":"manual1"}
-///     POST /_sim/faults  {"server_error":0.1,"unknown_after_apply":0,"timeout_after_apply":0,"drop_connection":0,"rate_limit_storm":0,"truncate_body":0,"latency_ms":0,"latency_jitter_ms":0,"clock_skew_ms":0}
+///     POST /_sim/faults  {"server_error":0.1,"unknown_after_apply":0,"timeout_after_apply":0,"drop_connection":0,"rate_limit_storm":0,"truncate_body":0,"latency_ms":0,"latency_jitter_ms":0,"clock_skew_ms":0,"failing_accounts":[3]}
 ///     POST /_sim/limits  {"spot_weight":6000,"futures_weight":2400,"window_seconds":60,"violations_before_ban":5,"ban_seconds":120}
 ///     POST /_sim/mark    {"symbol":"BTCUSDT","price":"64000"}
 enum Control {
@@ -45,6 +45,7 @@ enum Control {
         var latency_ms: Int?
         var latency_jitter_ms: Int?
         var clock_skew_ms: Int64?
+        var failing_accounts: [Int64]?
     }
 
     struct Limits: Decodable {
@@ -121,6 +122,7 @@ enum Control {
                 s.latencyMs = f.latency_ms ?? 0
                 s.latencyJitterMs = f.latency_jitter_ms ?? 0
                 s.clockSkewMs = f.clock_skew_ms ?? 0
+                s.failingAccounts = Set((f.failing_accounts ?? []).map(AccountID.init))
                 await exchange.setFaults(s)
                 return ok(.object([("ok", .bool(true))]))
             case (.post, "/_sim/limits"):

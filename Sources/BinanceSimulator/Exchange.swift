@@ -157,6 +157,8 @@ public actor Exchange {
 
     public var symbolSpecs: [SymbolSpec] { symbols.values.sorted { $0.symbol < $1.symbol } }
 
+    func accountID(forKey key: String) -> AccountID? { accounts[key]?.id }
+
     /// The secret of an API key, for signature checks; nil for an unknown key.
     func secret(forKey key: String) -> String? { accounts[key]?.secret }
 

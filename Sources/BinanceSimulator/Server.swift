@@ -93,6 +93,9 @@ public struct SimulatorResponder: HTTPResponder {
                     }
                 }
                 apiKey = try await authenticate(request: request, rawQuery: rawQuery, rawBody: rawBody, params: params)
+                if !faults.failingAccounts.isEmpty, let account = await exchange.accountID(forKey: apiKey), faults.failingAccounts.contains(account) {
+                    throw APIError.unknownError
+                }
             }
             let result = try await endpoint.handler(exchange, Call(params: params, apiKey: apiKey))
             if endpoint.placesOrder { headers["X-MBX-ORDER-COUNT-10S"] = String(await exchange.countOrder(key: apiKey)) }

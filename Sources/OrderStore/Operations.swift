@@ -7,34 +7,8 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// What the decision for one account needs from the database.
-public struct AccountState: Sendable {
-    public var account: AccountID
-    /// Rows of every link on the account, all markets.
-    public var rows: [OpenOrderRow]
-    /// Every link on the account.
-    public var links: [StrategyLink]
-    public var orphans: [OrphanRecord]
-    public var misses: [ExchangeOrderID: Int]
 
-    /// The part of the state for one market, as the decision's input.
-    public func input(market: Market, listing: ExchangeListing, now: Millis) -> ReconcileInput {
-        ReconcileInput(
-            account: account, market: market, listing: listing,
-            rows: rows.filter { $0.market == market }, links: links,
-            orphans: orphans.filter { $0.market == market }, misses: misses, now: now)
-    }
-}
-
-/// How a plan's actions went.
-public struct ApplyResult: Sendable, Hashable {
-    /// Actions that changed something.
-    public var applied = 0
-    /// Actions skipped because the row changed since it was read (re-examined next pass).
-    public var skipped = 0
-}
-
-extension OrderDatabase {
+extension OrderDatabase: ReconcileStore {
     // MARK: Loading a scenario
 
     /// Writes the DB side of a scenario (users, accounts, strategies, links, `open_orders`) in one
@@ -179,7 +153,7 @@ extension OrderDatabase {
     }
 
     /// Everything the decision for one account needs, read in one snapshot.
-    public func accountState(_ account: AccountID) async throws -> AccountState {
+    public func accountSnapshot(_ account: AccountID) async throws -> AccountSnapshot {
         try await writer.read { db in
             let rows = try Row.fetchAll(db, sql: Self.rowSelect + " WHERE sa.account_id = ? ORDER BY o.id", arguments: [account.rawValue])
                 .map(Self.decodeRow)
@@ -190,7 +164,7 @@ extension OrderDatabase {
             for r in try Row.fetchAll(db, sql: "SELECT exchange_order_id, misses FROM sync_misses WHERE account_id = ?", arguments: [account.rawValue]) {
                 misses[ExchangeOrderID(r["exchange_order_id"])] = r["misses"]
             }
-            return AccountState(account: account, rows: rows, links: links, orphans: orphans, misses: misses)
+            return AccountSnapshot(account: account, rows: rows, links: links, orphans: orphans, misses: misses)
         }
     }
 

@@ -16,7 +16,7 @@ public enum ScenarioPass {
                                              reason: "exchange \(account.exchange) is not supported"))
                 continue
             }
-            let state = try await db.accountState(account.id)
+            let state = try await db.accountSnapshot(account.id)
             // Markets in which the account has strategy links (never "the first strategy's").
             for market in Set(state.links.map(\.market)).sorted() {
                 let all = exchange.exchangeOrders.filter { $0.account == account.id && $0.market == market }.map { $0.order(now: now) }

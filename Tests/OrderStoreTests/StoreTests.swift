@@ -120,7 +120,7 @@ import SyncTestSupport
                                          attributor: Attributor(claims: try ClaimSet(world.claims)))
             let run = try await db.beginRun(trigger: "test", now: world.now)
             func decide(_ key: World.Key) async throws -> ReconcilePlan {
-                let state = try await db.accountState(key.account)
+                let state = try await db.accountSnapshot(key.account)
                 var input = state.input(market: key.market, listing: world.listing(key), now: world.now)
                 var plan = Reconciler.decide(input, policy: policy)
                 for q in plan.queries { input.queryResults[q.id] = world.query(key, q.id) }

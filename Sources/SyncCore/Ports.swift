@@ -1,0 +1,59 @@
+/// What the decision for one account needs from the database, read in one snapshot.
+public struct AccountSnapshot: Sendable {
+    public var account: AccountID
+    /// Rows of every link on the account, all markets.
+    public var rows: [OpenOrderRow]
+    /// Every strategy link on the account.
+    public var links: [StrategyLink]
+    public var orphans: [OrphanRecord]
+    public var misses: [ExchangeOrderID: Int]
+
+    public init(account: AccountID, rows: [OpenOrderRow], links: [StrategyLink], orphans: [OrphanRecord], misses: [ExchangeOrderID: Int]) {
+        self.account = account
+        self.rows = rows
+        self.links = links
+        self.orphans = orphans
+        self.misses = misses
+    }
+
+    /// The markets to reconcile: those of the account's links and rows (never "the first strategy's").
+    public var markets: [Market] { Set(links.map(\.market) + rows.map(\.market)).sorted() }
+
+    /// The part of the snapshot for one market, as the decision's input.
+    public func input(market: Market, listing: ExchangeListing, now: Millis) -> ReconcileInput {
+        ReconcileInput(
+            account: account, market: market, listing: listing, rows: rows.filter { $0.market == market }, links: links,
+            orphans: orphans.filter { $0.market == market }, misses: misses, now: now)
+    }
+}
+
+/// How a plan's actions went.
+public struct ApplyResult: Sendable, Hashable {
+    /// Actions that changed something.
+    public var applied = 0
+    /// Actions skipped because the row changed since it was read (re-examined next pass).
+    public var skipped = 0
+    public init() {}
+}
+
+/// The database as the runtime uses it (OrderStore implements it).
+public protocol ReconcileStore: Sendable {
+    /// Every account, active or not.
+    func accounts() async throws -> [AccountRecord]
+    func accountSnapshot(_ account: AccountID) async throws -> AccountSnapshot
+    func beginRun(trigger: String, now: Millis) async throws -> Int64
+    /// Applies one account-market plan with its findings in one transaction.
+    func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis) async throws -> ApplyResult
+    func finishRun(_ id: Int64, report: DriftReport) async throws
+}
+
+/// The exchange as the runtime uses it (BinanceAPI implements it). Reads only: the reconciler
+/// never cancels anything.
+public protocol ExchangeGateway: Sendable {
+    /// Whether ordersync can talk to this account's exchange.
+    func supports(_ account: AccountRecord) -> Bool
+    /// The account's open orders in a market; never throws (the coverage says what happened).
+    func listing(_ account: AccountRecord, market: Market, symbol: String?) async -> ExchangeListing
+    /// One order's state.
+    func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult
+}

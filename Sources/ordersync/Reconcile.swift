@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import OrderSyncApp
+import SyncCore
+
+extension FailOn: ExpressibleByArgument {}
+
+struct ReconcileCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "One reconciliation pass over every active account; the drift report on stdout.",
+        discussion: """
+            Lists each account's open orders (spot, futures and futures algo orders) in every market it has strategies in, \
+            compares them with open_orders, repairs what the evidence settles (partial fills, rows closed with the \
+            exchange's final status, tagged orphans adopted) and reports the rest. Never cancels anything.
+            Exit status: 0 nothing matches --fail-on; 1 findings match --fail-on; 2 an account could not be listed, or bad input.
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(name: .customLong("spot-url"), help: "Spot REST base URL.")
+    var spotURL = "https://api.binance.com"
+    @Option(name: .customLong("futures-url"), help: "USDⓈ-M futures REST base URL.")
+    var futuresURL = "https://fapi.binance.com"
+    @Option(name: .customLong("testnet-spot-url"), help: "Spot base URL for accounts with is_testnet.")
+    var testnetSpotURL = "https://testnet.binance.vision"
+    @Option(name: .customLong("testnet-futures-url"), help: "Futures base URL for accounts with is_testnet.")
+    var testnetFuturesURL = "https://demo-fapi.binance.com"
+    @Option(name: .customLong("account"), help: "Only this account id (repeatable).")
+    var accounts: [Int64] = []
+    @Option(help: "Output: text or json.")
+    var format: Demo.Format = .text
+    @Option(name: .customLong("fail-on"), help: "Exit 1 when the report has: none, orphans, stale or any findings.")
+    var failOn: FailOn = .none
+    @Flag(name: .customLong("no-color"), help: "Plain text (the text report has no colour yet; accepted for scripts).")
+    var noColor = false
+    @Option(name: .customLong("grace-ms"), help: "Orders and rows younger than this are in flight.")
+    var graceMs: Int64 = 10_000
+    @Option(help: "Consecutive misses on complete listings before a row is queried.")
+    var confirmations = 3
+    @Option(name: .customLong("max-queries"), help: "Targeted order queries per account and market per pass.")
+    var maxQueries = 10
+    @Option(name: .customLong("tag-prefix"), help: "Prefix of ordersync's client-order-id tags.")
+    var tagPrefix = "os1"
+
+    func validate() throws {
+        guard graceMs >= 0 else { throw ValidationError("--grace-ms must not be negative") }
+        guard confirmations >= 1 else { throw ValidationError("--confirmations must be at least 1") }
+        guard maxQueries >= 0 else { throw ValidationError("--max-queries must not be negative") }
+        for url in [spotURL, futuresURL, testnetSpotURL, testnetFuturesURL] where URL(string: url)?.scheme?.hasPrefix("http") != true {
+            throw ValidationError("\(url) is not an http(s) URL")
+        }
+        guard accounts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--account takes positive account ids") }
+    }
+
+    func run() async throws {
+        var options = ReconcileOptions(databasePath: database.db)
+        options.spotURL = spotURL
+        options.futuresURL = futuresURL
+        options.testnetSpotURL = testnetSpotURL
+        options.testnetFuturesURL = testnetFuturesURL
+        options.accounts = accounts.isEmpty ? nil : Set(accounts.map(AccountID.init))
+        options.graceMs = graceMs
+        options.confirmations = confirmations
+        options.maxQueriesPerPass = maxQueries
+        options.tagPrefix = tagPrefix
+        options.environment = ProcessInfo.processInfo.environment
+        let report: DriftReport
+        do {
+            report = try await OrderSyncApp.reconcile(options)
+        } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        print(format == .json ? report.json() : report.text(), terminator: format == .json ? "\n" : "")
+        if report.sections.contains(where: { $0.coverage == "failed" || $0.coverage == "partial" }) { throw ExitCode(2) }
+        if failOn.matches(report) { throw ExitCode(1) }
+    }
+}
