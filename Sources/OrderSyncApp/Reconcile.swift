@@ -22,6 +22,8 @@ public struct ReconcileOptions: Sendable {
     public var confirmations = 3
     public var maxQueriesPerPass = 10
     public var tagPrefix = "os1"
+    /// Operator claims (at most one link per account and symbol).
+    public var claims: [OperatorClaim] = []
     public var parallelism = 16
     public var environment: [String: String] = [:]
 
@@ -48,14 +50,13 @@ public enum FailOn: String, Sendable, CaseIterable {
 extension OrderSyncApp {
     /// One reconciliation pass (`ordersync reconcile`): the report, after it was recorded in the DB.
     public static func reconcile(_ options: ReconcileOptions, trigger: String = "cli") async throws(AppError) -> DriftReport {
-        let policy: ReconcilePolicy
-        do {
-            let tags = try ClientOrderTagCodec(prefix: options.tagPrefix)
-            policy = ReconcilePolicy(grace: options.graceMs, confirmations: options.confirmations,
-                                     maxQueriesPerPass: options.maxQueriesPerPass, attributor: Attributor(tags: tags))
-        } catch {
+        let tags: ClientOrderTagCodec, claims: ClaimSet
+        do { tags = try ClientOrderTagCodec(prefix: options.tagPrefix) } catch {
             throw AppError("tag prefix \"\(options.tagPrefix)\" must be 1–8 letters or digits")
         }
+        do { claims = try ClaimSet(options.claims) } catch { throw AppError("claims: \(error)") }
+        let policy = ReconcilePolicy(grace: options.graceMs, confirmations: options.confirmations,
+                                     maxQueriesPerPass: options.maxQueriesPerPass, attributor: Attributor(tags: tags, claims: claims))
         let db = try openDatabase(options.databasePath)
         let gateway = BinanceGateway(
             main: BinanceSession(configuration: ClientConfiguration(spotURL: options.spotURL, futuresURL: options.futuresURL)),
@@ -70,5 +71,21 @@ extension OrderSyncApp {
             await gateway.shutdown()
             throw AppError("\(options.databasePath): \(error)")
         }
+    }
+}
+
+extension OperatorClaim {
+    /// Parses `ACCOUNT:SYMBOL[:SIDE]=LINK`, e.g. `1:BTCUSDT:BUY=4`.
+    public init?(argument: String) {
+        let halves = argument.split(separator: "=")
+        guard halves.count == 2, let link = Int64(halves[1]), link > 0 else { return nil }
+        let parts = halves[0].split(separator: ":")
+        guard (2...3).contains(parts.count), let account = Int64(parts[0]), account > 0, !parts[1].isEmpty else { return nil }
+        var side: Side?
+        if parts.count == 3 {
+            guard let s = Side(parsing: String(parts[2])) else { return nil }
+            side = s
+        }
+        self.init(account: AccountID(account), symbol: parts[1].uppercased(), side: side, link: StrategyLinkID(link))
     }
 }

@@ -42,6 +42,8 @@ struct ReconcileCommand: AsyncParsableCommand {
     var maxQueries = 10
     @Option(name: .customLong("tag-prefix"), help: "Prefix of ordersync's client-order-id tags.")
     var tagPrefix = "os1"
+    @Option(name: .customLong("claim"), help: ArgumentHelp("Orders on ACCOUNT and SYMBOL (and SIDE) without a row belong to strategy link LINK (repeatable).", valueName: "ACCOUNT:SYMBOL[:SIDE]=LINK"))
+    var claims: [String] = []
 
     func validate() throws {
         guard graceMs >= 0 else { throw ValidationError("--grace-ms must not be negative") }
@@ -51,6 +53,10 @@ struct ReconcileCommand: AsyncParsableCommand {
             throw ValidationError("\(url) is not an http(s) URL")
         }
         guard accounts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--account takes positive account ids") }
+        for claim in claims where OperatorClaim(argument: claim) == nil {
+            throw ValidationError("--claim \(claim): expected ACCOUNT:SYMBOL[:SIDE]=LINK, e.g. 1:BTCUSDT:BUY=4")
+        }
+        do { _ = try ClaimSet(claims.compactMap(OperatorClaim.init(argument:))) } catch { throw ValidationError("--claim: \(error)") }
     }
 
     func run() async throws {
@@ -64,6 +70,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         options.confirmations = confirmations
         options.maxQueriesPerPass = maxQueries
         options.tagPrefix = tagPrefix
+        options.claims = claims.compactMap(OperatorClaim.init(argument:))
         options.environment = ProcessInfo.processInfo.environment
         let report: DriftReport
         do {

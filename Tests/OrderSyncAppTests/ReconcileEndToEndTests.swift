@@ -1,0 +1,129 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import GRDB
+import Testing
+
+/// `ordersync reconcile` (the real binary) against `ordersync simulate` (the real binary) and a
+/// temporary SQLite database: every case of issue #5 classified and repaired as the rules say.
+@Suite struct ReconcileEndToEndTests {
+    static let scenario = CLITests.root.appendingPathComponent("fixtures/scenarios/reconcile-cases.json").path
+
+    /// Starts the simulator on a free port; returns its base URL and the process.
+    static func simulator(_ scenario: String) async throws -> (String, Process) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CLITests.binary())
+        process.arguments = ["simulate", "--port", "0", "--scenario", scenario]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        var text = ""
+        let deadline = Date().addingTimeInterval(20)
+        while !text.contains("listening on") && Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { try await Task.sleep(for: .milliseconds(20)) } else { text += String(decoding: chunk, as: UTF8.self) }
+        }
+        let base = try #require(text.split(separator: " ").first { $0.hasPrefix("http://127.0.0.1:") }.map(String.init), "\(text)")
+        return (base, process)
+    }
+
+    static func post(_ url: String, _ body: String) async throws {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(body.utf8)
+        let (_, response) = try await URLSession.shared.data(for: request)
+        try #require((response as? HTTPURLResponse)?.statusCode == 200)
+    }
+
+    static func get(_ url: String) async throws -> Any {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: url)!)
+        return try JSONSerialization.jsonObject(with: data)
+    }
+
+    struct Pass {
+        var status: Int32
+        var json: [String: Any]
+        func section(_ account: Int, _ market: String) -> [String: Any]? {
+            (json["sections"] as? [[String: Any]])?.first { $0["account_id"] as? Int == account && ($0["market"] as? String) == market }
+        }
+        func findings(_ kind: String) -> [[String: Any]] {
+            ((json["sections"] as? [[String: Any]]) ?? []).flatMap { ($0["findings"] as? [[String: Any]]) ?? [] }.filter { $0["kind"] as? String == kind }
+        }
+        var totals: [String: Int] { (json["totals"] as? [String: Int]) ?? [:] }
+    }
+
+    @Test func everyCaseIsClassifiedAndRepairedByTheRules() async throws {
+        let dir = try CLITests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("cases.sqlite").path
+        #expect(try CLITests.run(["load", "--db", db, "--scenario", Self.scenario]).status == 0)
+        let (base, simulator) = try await Self.simulator(Self.scenario)
+        defer { simulator.terminate() }
+        try await Self.post(base + "/_sim/faults", #"{"failing_accounts":[3]}"#)
+
+        func reconcile(_ extra: [String]) throws -> Pass {
+            let result = try CLITests.run(["reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--format", "json",
+                                           "--claim", "1:ETHUSDT=5"] + extra)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr) \(result.stdout)")
+            return Pass(status: result.status, json: json)
+        }
+        func rows(_ sql: String) throws -> [Row] { try DatabaseQueue(path: db).read { try Row.fetchAll($0, sql: sql) } }
+
+        // Pass 1: every account; account 3's listing fails → exit 2, and its row is untouched.
+        let first = try reconcile([])
+        #expect(first.status == 2)
+        #expect(first.section(3, "FUTURES")?["coverage"] as? String == "failed")
+        #expect(try rows("SELECT * FROM open_orders WHERE exchange_order_id = '7300'").count == 1)
+        let futures = try #require(first.section(1, "FUTURES"))
+        let counts = try #require(futures["counts"] as? [String: Int])
+        #expect(counts["matched"] == 2, "7001 and the algo order 9100: \(counts)")
+        #expect(counts["drifted"] == 1 && counts["orphan_foreign"] == 1 && counts["in_flight"] == 1 && counts["orphan_adopted"] == 2, "\(counts)")
+        #expect(first.section(1, "SPOT")?["counts"].flatMap { $0 as? [String: Int] }?["matched"] == 1)
+        #expect(first.section(2, "FUTURES")?["counts"].flatMap { $0 as? [String: Int] }?["stale_suspected"] == 2)
+        #expect(first.findings("drifted").first?["exchange_order_id"] as? String == "7002")
+        #expect(first.findings("orphan_foreign").map { $0["exchange_order_id"] as? String } == ["7100"])
+        #expect(first.findings("in_flight").map { $0["exchange_order_id"] as? String } == ["7102"])
+        let adopted = Dictionary(uniqueKeysWithValues: first.findings("orphan_adopted").map { ($0["exchange_order_id"] as! String, $0["strategy_account_id"] as! Int) })
+        #expect(adopted == ["7101": 1, "7103": 5], "tag → link 1, claim → link 5")
+        let partial = try #require(try rows("SELECT filled_quantity, status FROM open_orders WHERE exchange_order_id = '7002'").first)
+        #expect(partial["filled_quantity"] as Double == 0.004 && partial["status"] as String == "PARTIALLY_FILLED")
+
+        // Passes 2 and 3 (accounts 1 and 2, grace 0 from now on): the third consecutive miss is
+        // queried and the rows close with the exchange's final status.
+        let second = try reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
+        #expect(second.status == 0)
+        #expect(try rows("SELECT * FROM open_orders WHERE exchange_order_id IN ('7003', '7004')").count == 2)
+        _ = try reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
+        let history = try rows("SELECT exchange_order_id, final_status, filled_quantity FROM sync_order_history ORDER BY exchange_order_id")
+        #expect(history.map { "\($0["exchange_order_id"] as String) \($0["final_status"] as String) \($0["filled_quantity"] as String)" }
+                == ["7003 FILLED 0.01", "7004 CANCELED 0"])
+        #expect(try rows("SELECT * FROM open_orders WHERE exchange_order_id IN ('7003', '7004')").isEmpty)
+
+        // Another pass with no exchange change makes zero changes; exit codes follow --fail-on.
+        let stable = try reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
+        let quiet = try reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
+        for kind in ["drifted", "closed", "orphan_adopted", "orphan_gone", "stale_suspected", "unresolved"] {
+            #expect(quiet.totals[kind] == 0, "\(kind) in a pass with no exchange change")
+        }
+        #expect(stable.totals == quiet.totals)
+        #expect(quiet.totals["orphan_foreign"] == 2, "7100 and, now past grace, 7102")
+        #expect(try CLITests.run(["reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--account", "1", "--account", "2", "--grace-ms", "0", "--claim", "1:ETHUSDT=5", "--fail-on", "orphans"]).status == 1)
+        #expect(try CLITests.run(["reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--account", "1", "--account", "2", "--grace-ms", "0", "--claim", "1:ETHUSDT=5", "--fail-on", "stale"]).status == 0)
+        let text = try CLITests.run(["reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--account", "1", "--grace-ms", "0", "--claim", "1:ETHUSDT=5", "--fail-on", "any"])
+        #expect(text.status == 1 && text.stdout.contains("orphan_foreign BTCUSDT SELL order 7100 (manual-hedge)"))
+
+        // The manual order is still live, nothing was ever cancelled, the orphan is registered.
+        let truth = try #require(try await Self.get(base + "/_sim/truth") as? [[String: Any]])
+        #expect(truth.first { $0["order_id"] as? Int == 7100 }?["status"] as? String == "NEW")
+        let stats = try #require(try await Self.get(base + "/_sim/stats") as? [String: Any])
+        #expect((stats["wide_cancels"] as? [String: Int])?.isEmpty == true)
+        #expect(((stats["requests"] as? [String: Int]) ?? [:]).keys.allSatisfy { !$0.hasPrefix("DELETE") && !$0.hasPrefix("POST") })
+        #expect(try rows("SELECT * FROM sync_orphans WHERE exchange_order_id = '7100'").first?["times_seen"] as Int? ?? 0 >= 5)
+        #expect(try rows("SELECT count(*) AS n FROM sync_runs WHERE status IS NOT 'running'").first?["n"] as Int? == 8)
+
+        // Bad input is named and exits 2.
+        let bad = try CLITests.run(["reconcile", "--db", db, "--claim", "1:BTCUSDT=1", "--claim", "1:BTCUSDT=2"])
+        #expect(bad.status != 0 && bad.stderr.contains("claimed by more than one"))
+    }
+}
