@@ -65,14 +65,17 @@ let package = Package(
             swiftSettings: strict),
         // Shell: reconcile passes over the ports (store, exchange), per-account locks, bounded
         // parallelism across accounts.
-        .target(name: "SyncRuntime", dependencies: ["SyncCore"], swiftSettings: strict),
+        .target(
+            name: "SyncRuntime",
+            dependencies: ["SyncCore", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: strict),
         // Composition root: builds every service from options; called by `main` and by tests.
         .target(name: "OrderSyncApp", dependencies: ["SyncCore", "SyncRuntime", "OrderStore", "BinanceAPI", "BinanceSimulator"], swiftSettings: strict),
         // Thin @main: the subcommand tree.
         .executableTarget(
             name: "ordersync",
             dependencies: [
-                "OrderSyncApp", "SyncCore", "BinanceSimulator",
+                "OrderSyncApp", "SyncCore", "SyncRuntime", "BinanceSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -50,6 +50,25 @@ public enum FailOn: String, Sendable, CaseIterable {
 extension OrderSyncApp {
     /// One reconciliation pass (`ordersync reconcile`): the report, after it was recorded in the DB.
     public static func reconcile(_ options: ReconcileOptions, trigger: String = "cli") async throws(AppError) -> DriftReport {
+        let (runner, gateway) = try makeRunner(options)
+        do {
+            let report = try await runner.pass(only: options.accounts, trigger: trigger)
+            await gateway.shutdown()
+            return report
+        } catch {
+            await gateway.shutdown()
+            throw AppError("\(options.databasePath): \(error)")
+        }
+    }
+
+    /// The scheduled reconciler (`ordersync serve`) and the gateway to shut down after it.
+    public static func reconcileService(_ options: ReconcileOptions, interval: Duration,
+                                        onPass: @escaping @Sendable (Result<DriftReport, any Error>) -> Void) throws(AppError) -> (ReconcileService, BinanceGateway) {
+        let (runner, gateway) = try makeRunner(options)
+        return (ReconcileService(runner: runner, interval: interval, onPass: onPass), gateway)
+    }
+
+    static func makeRunner(_ options: ReconcileOptions) throws(AppError) -> (ReconcileRunner, BinanceGateway) {
         let tags: ClientOrderTagCodec, claims: ClaimSet
         do { tags = try ClientOrderTagCodec(prefix: options.tagPrefix) } catch {
             throw AppError("tag prefix \"\(options.tagPrefix)\" must be 1–8 letters or digits")
@@ -63,14 +82,7 @@ extension OrderSyncApp {
             testnet: BinanceSession(configuration: ClientConfiguration(spotURL: options.testnetSpotURL, futuresURL: options.testnetFuturesURL)),
             environment: options.environment)
         let runner = ReconcileRunner(store: db, gateway: gateway, policy: policy, parallelism: options.parallelism, now: SimulatorSetup.wallClock)
-        do {
-            let report = try await runner.pass(only: options.accounts, trigger: trigger)
-            await gateway.shutdown()
-            return report
-        } catch {
-            await gateway.shutdown()
-            throw AppError("\(options.databasePath): \(error)")
-        }
+        return (runner, gateway)
     }
 }
 

@@ -5,17 +5,8 @@ import SyncCore
 
 extension FailOn: ExpressibleByArgument {}
 
-struct ReconcileCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "reconcile",
-        abstract: "One reconciliation pass over every active account; the drift report on stdout.",
-        discussion: """
-            Lists each account's open orders (spot, futures and futures algo orders) in every market it has strategies in, \
-            compares them with open_orders, repairs what the evidence settles (partial fills, rows closed with the \
-            exchange's final status, tagged orphans adopted) and reports the rest. Never cancels anything.
-            Exit status: 0 nothing matches --fail-on; 1 findings match --fail-on; 2 an account could not be listed, or bad input.
-            """)
-
+/// Flags shared by `reconcile` and `serve`.
+struct ReconcileFlags: ParsableArguments {
     @OptionGroup var database: DatabaseOptions
 
     @Option(name: .customLong("spot-url"), help: "Spot REST base URL.")
@@ -28,12 +19,6 @@ struct ReconcileCommand: AsyncParsableCommand {
     var testnetFuturesURL = "https://demo-fapi.binance.com"
     @Option(name: .customLong("account"), help: "Only this account id (repeatable).")
     var accounts: [Int64] = []
-    @Option(help: "Output: text or json.")
-    var format: Demo.Format = .text
-    @Option(name: .customLong("fail-on"), help: "Exit 1 when the report has: none, orphans, stale or any findings.")
-    var failOn: FailOn = .none
-    @Flag(name: .customLong("no-color"), help: "Plain text (the text report has no colour yet; accepted for scripts).")
-    var noColor = false
     @Option(name: .customLong("grace-ms"), help: "Orders and rows younger than this are in flight.")
     var graceMs: Int64 = 10_000
     @Option(help: "Consecutive misses on complete listings before a row is queried.")
@@ -44,11 +29,14 @@ struct ReconcileCommand: AsyncParsableCommand {
     var tagPrefix = "os1"
     @Option(name: .customLong("claim"), help: ArgumentHelp("Orders on ACCOUNT and SYMBOL (and SIDE) without a row belong to strategy link LINK (repeatable).", valueName: "ACCOUNT:SYMBOL[:SIDE]=LINK"))
     var claims: [String] = []
+    @Option(help: "Accounts reconciled at once.")
+    var parallelism = 16
 
     func validate() throws {
         guard graceMs >= 0 else { throw ValidationError("--grace-ms must not be negative") }
         guard confirmations >= 1 else { throw ValidationError("--confirmations must be at least 1") }
         guard maxQueries >= 0 else { throw ValidationError("--max-queries must not be negative") }
+        guard parallelism >= 1 else { throw ValidationError("--parallelism must be at least 1") }
         for url in [spotURL, futuresURL, testnetSpotURL, testnetFuturesURL] where URL(string: url)?.scheme?.hasPrefix("http") != true {
             throw ValidationError("\(url) is not an http(s) URL")
         }
@@ -59,22 +47,47 @@ struct ReconcileCommand: AsyncParsableCommand {
         do { _ = try ClaimSet(claims.compactMap(OperatorClaim.init(argument:))) } catch { throw ValidationError("--claim: \(error)") }
     }
 
+    var options: ReconcileOptions {
+        var o = ReconcileOptions(databasePath: database.db)
+        o.spotURL = spotURL
+        o.futuresURL = futuresURL
+        o.testnetSpotURL = testnetSpotURL
+        o.testnetFuturesURL = testnetFuturesURL
+        o.accounts = accounts.isEmpty ? nil : Set(accounts.map(AccountID.init))
+        o.graceMs = graceMs
+        o.confirmations = confirmations
+        o.maxQueriesPerPass = maxQueries
+        o.tagPrefix = tagPrefix
+        o.claims = claims.compactMap(OperatorClaim.init(argument:))
+        o.parallelism = parallelism
+        o.environment = ProcessInfo.processInfo.environment
+        return o
+    }
+}
+
+struct ReconcileCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "One reconciliation pass over every active account; the drift report on stdout.",
+        discussion: """
+            Lists each account's open orders (spot, futures and futures algo orders) in every market it has strategies in, \
+            compares them with open_orders, repairs what the evidence settles (partial fills, rows closed with the \
+            exchange's final status, tagged or claimed orphans adopted) and reports the rest. Never cancels anything.
+            Exit status: 0 nothing matches --fail-on; 1 findings match --fail-on; 2 an account could not be listed, or bad input.
+            """)
+
+    @OptionGroup var flags: ReconcileFlags
+    @Option(help: "Output: text or json.")
+    var format: Demo.Format = .text
+    @Option(name: .customLong("fail-on"), help: "Exit 1 when the report has: none, orphans, stale or any findings.")
+    var failOn: FailOn = .none
+    @Flag(name: .customLong("no-color"), help: "Plain text (the text report has no colour yet; accepted for scripts).")
+    var noColor = false
+
     func run() async throws {
-        var options = ReconcileOptions(databasePath: database.db)
-        options.spotURL = spotURL
-        options.futuresURL = futuresURL
-        options.testnetSpotURL = testnetSpotURL
-        options.testnetFuturesURL = testnetFuturesURL
-        options.accounts = accounts.isEmpty ? nil : Set(accounts.map(AccountID.init))
-        options.graceMs = graceMs
-        options.confirmations = confirmations
-        options.maxQueriesPerPass = maxQueries
-        options.tagPrefix = tagPrefix
-        options.claims = claims.compactMap(OperatorClaim.init(argument:))
-        options.environment = ProcessInfo.processInfo.environment
         let report: DriftReport
         do {
-            report = try await OrderSyncApp.reconcile(options)
+            report = try await OrderSyncApp.reconcile(flags.options)
         } catch {
             printError(error.description)
             throw ExitCode(2)

@@ -126,4 +126,36 @@ import Testing
         let bad = try CLITests.run(["reconcile", "--db", db, "--claim", "1:BTCUSDT=1", "--claim", "1:BTCUSDT=2"])
         #expect(bad.status != 0 && bad.stderr.contains("claimed by more than one"))
     }
+
+    @Test func serveRunsPassesAndStopsCleanlyOnSIGTERM() async throws {
+        let dir = try CLITests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("serve.sqlite").path
+        #expect(try CLITests.run(["load", "--db", db, "--scenario", Self.scenario]).status == 0)
+        let (base, simulator) = try await Self.simulator(Self.scenario)
+        defer { simulator.terminate() }
+
+        let serve = Process()
+        serve.executableURL = URL(fileURLWithPath: try CLITests.binary())
+        serve.arguments = ["serve", "--db", db, "--spot-url", base, "--futures-url", base, "--interval-seconds", "0.2", "--confirmations", "1"]
+        let out = Pipe()
+        serve.standardOutput = out
+        try serve.run()
+        defer { if serve.isRunning { serve.terminate() } }
+        var text = ""
+        let deadline = Date().addingTimeInterval(30)
+        while text.components(separatedBy: "\n").filter({ $0.hasPrefix("pass ") }).count < 3 && Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { try await Task.sleep(for: .milliseconds(20)) } else { text += String(decoding: chunk, as: UTF8.self) }
+        }
+        let lines = text.components(separatedBy: "\n").filter { $0.hasPrefix("pass ") }
+        #expect(lines.count >= 3, "\(text)")
+        #expect(lines.first?.contains("3 accounts") == true && lines.first?.contains("errors 0") == true, "\(text)")
+        serve.terminate()  // SIGTERM
+        let stop = Date().addingTimeInterval(20)
+        while serve.isRunning && Date() < stop { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!serve.isRunning && serve.terminationStatus == 0)
+        let runs = try DatabaseQueue(path: db).read { try Row.fetchAll($0, sql: "SELECT status FROM sync_runs") }
+        #expect(runs.count >= 3 && runs.allSatisfy { ($0["status"] as String) != "running" }, "no run left half-recorded")
+    }
 }
