@@ -156,22 +156,20 @@ import Testing
         #expect(try Self.run(["demo", "--format", "yaml"]).status != 0)
     }
 
-    @Test func simulateServesTheScenarioAndStopsOnSIGTERM() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.binary())
-        process.arguments = ["simulate", "--port", "0", "--scenario", Self.seedScenario]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        // Poll the output (bounded) for the URL it prints.
+    /// Reads a pipe until `done` holds for what was read, or 30 s pass (bounded, polling).
+    static func read(_ pipe: Pipe, until done: (String) -> Bool) async throws -> String {
         var text = ""
-        let deadline = Date().addingTimeInterval(20)
-        while !text.contains("listening on") && Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
+        let deadline = Date().addingTimeInterval(30)
+        while !done(text) && Date() < deadline {
+            let chunk = pipe.fileHandleForReading.availableData
             if chunk.isEmpty { try await Task.sleep(for: .milliseconds(20)) } else { text += String(decoding: chunk, as: UTF8.self) }
         }
-        let base = try #require(text.split(separator: " ").first { $0.hasPrefix("http://127.0.0.1:") }.map(String.init), "\(text)")
+        return text
+    }
+
+    @Test func simulateServesTheScenarioAndStopsOnSIGTERM() async throws {
+        let (base, process) = try await ReconcileEndToEndTests.simulator(Self.seedScenario)
+        defer { if process.isRunning { process.terminate() } }
         // A signed request with the scenario's key pair lists its five futures orders.
         let query = "symbol=BTCUSDT&timestamp=\(Int64(Date().timeIntervalSince1970 * 1000))"
         let signature = hmacHex(secret: "simsecret-account-x-do-not-log", payload: query)

@@ -18,12 +18,7 @@ import Testing
         let out = Pipe()
         process.standardOutput = out
         try process.run()
-        var text = ""
-        let deadline = Date().addingTimeInterval(20)
-        while !text.contains("listening on") && Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { try await Task.sleep(for: .milliseconds(20)) } else { text += String(decoding: chunk, as: UTF8.self) }
-        }
+        let text = try await CLITests.read(out) { $0.contains("listening on") }
         let base = try #require(text.split(separator: " ").first { $0.hasPrefix("http://127.0.0.1:") }.map(String.init), "\(text)")
         return (base, process)
     }
@@ -142,12 +137,7 @@ import Testing
         serve.standardOutput = out
         try serve.run()
         defer { if serve.isRunning { serve.terminate() } }
-        var text = ""
-        let deadline = Date().addingTimeInterval(30)
-        while text.components(separatedBy: "\n").filter({ $0.hasPrefix("pass ") }).count < 3 && Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { try await Task.sleep(for: .milliseconds(20)) } else { text += String(decoding: chunk, as: UTF8.self) }
-        }
+        let text = try await CLITests.read(out) { $0.components(separatedBy: "\n").filter { $0.hasPrefix("pass ") }.count >= 3 }
         let lines = text.components(separatedBy: "\n").filter { $0.hasPrefix("pass ") }
         #expect(lines.count >= 3, "\(text)")
         #expect(lines.first?.contains("3 accounts") == true && lines.first?.contains("errors 0") == true, "\(text)")
