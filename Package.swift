@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // Pure core: model, reconciliation decision, cancel selection, tags, reports, scenarios.
@@ -70,7 +71,10 @@ let package = Package(
             dependencies: ["SyncCore", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict),
         // Composition root: builds every service from options; called by `main` and by tests.
-        .target(name: "OrderSyncApp", dependencies: ["SyncCore", "SyncRuntime", "OrderStore", "BinanceAPI", "BinanceSimulator"], swiftSettings: strict),
+        .target(
+            name: "OrderSyncApp",
+            dependencies: ["SyncCore", "SyncRuntime", "OrderStore", "BinanceAPI", "BinanceSimulator", .product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: strict),
         // Thin @main: the subcommand tree.
         .executableTarget(
             name: "ordersync",

@@ -24,10 +24,32 @@ public struct ReconcileOptions: Sendable {
     public var tagPrefix = "os1"
     /// Operator claims (at most one link per account and symbol).
     public var claims: [OperatorClaim] = []
+    /// Foreign client-order-id conventions (name, regex with a `link` group).
+    public var conventions: [(name: String, pattern: String)] = []
     public var parallelism = 16
+    public var weightBudget = 0.8
+    public var recvWindowMs = 5000
     public var environment: [String: String] = [:]
 
     public init(databasePath: String) { self.databasePath = databasePath }
+
+    /// Options from a configuration (flags are applied on top by the CLI).
+    public init(config: OrdersyncConfig, databasePath: String) {
+        self.databasePath = databasePath
+        spotURL = config.spotURL
+        futuresURL = config.futuresURL
+        testnetSpotURL = config.testnetSpotURL
+        testnetFuturesURL = config.testnetFuturesURL
+        graceMs = config.graceMs
+        confirmations = config.confirmations
+        maxQueriesPerPass = config.maxQueriesPerPass
+        tagPrefix = config.tagPrefix
+        claims = config.claims
+        conventions = config.conventions
+        parallelism = config.parallelism
+        weightBudget = config.weightBudget
+        recvWindowMs = config.recvWindowMs
+    }
 }
 
 /// Which findings make `reconcile` exit 1.
@@ -74,12 +96,22 @@ extension OrderSyncApp {
             throw AppError("tag prefix \"\(options.tagPrefix)\" must be 1–8 letters or digits")
         }
         do { claims = try ClaimSet(options.claims) } catch { throw AppError("claims: \(error)") }
-        let policy = ReconcilePolicy(grace: options.graceMs, confirmations: options.confirmations,
-                                     maxQueriesPerPass: options.maxQueriesPerPass, attributor: Attributor(tags: tags, claims: claims))
+        var conventions: [ForeignTagConvention] = []
+        for c in options.conventions {
+            do { conventions.append(try ForeignTagConvention(name: c.name, pattern: c.pattern)) } catch { throw AppError("\(error)") }
+        }
+        let policy = ReconcilePolicy(grace: options.graceMs, confirmations: options.confirmations, maxQueriesPerPass: options.maxQueriesPerPass,
+                                     attributor: Attributor(tags: tags, conventions: conventions, claims: claims))
         let db = try openDatabase(options.databasePath)
+        func client(_ spot: String, _ futures: String) -> ClientConfiguration {
+            var c = ClientConfiguration(spotURL: spot, futuresURL: futures)
+            c.weightBudget = options.weightBudget
+            c.recvWindow = options.recvWindowMs
+            return c
+        }
         let gateway = BinanceGateway(
-            main: BinanceSession(configuration: ClientConfiguration(spotURL: options.spotURL, futuresURL: options.futuresURL)),
-            testnet: BinanceSession(configuration: ClientConfiguration(spotURL: options.testnetSpotURL, futuresURL: options.testnetFuturesURL)),
+            main: BinanceSession(configuration: client(options.spotURL, options.futuresURL)),
+            testnet: BinanceSession(configuration: client(options.testnetSpotURL, options.testnetFuturesURL)),
             environment: options.environment)
         let runner = ReconcileRunner(store: db, gateway: gateway, policy: policy, parallelism: options.parallelism, now: SimulatorSetup.wallClock)
         return (runner, gateway)

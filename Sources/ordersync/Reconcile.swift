@@ -5,63 +5,71 @@ import SyncCore
 
 extension FailOn: ExpressibleByArgument {}
 
-/// Flags shared by `reconcile` and `serve`.
+/// Flags shared by `reconcile` and `serve`. A flag given overrides `ORDERSYNC_<SECTION>_<KEY>`,
+/// which overrides the config file, which overrides the default.
 struct ReconcileFlags: ParsableArguments {
-    @OptionGroup var database: DatabaseOptions
-
-    @Option(name: .customLong("spot-url"), help: "Spot REST base URL.")
-    var spotURL = "https://api.binance.com"
-    @Option(name: .customLong("futures-url"), help: "USDⓈ-M futures REST base URL.")
-    var futuresURL = "https://fapi.binance.com"
+    @Option(name: .long, help: ArgumentHelp("Configuration file (TOML; every key in config/ordersync.example.toml).", valueName: "file"))
+    var config: String?
+    @Option(name: .long, help: ArgumentHelp("SQLite database file (or [database] path).", valueName: "path"))
+    var db: String?
+    @Option(name: .customLong("spot-url"), help: "Spot REST base URL [exchange] spot_url.")
+    var spotURL: String?
+    @Option(name: .customLong("futures-url"), help: "USDⓈ-M futures REST base URL [exchange] futures_url.")
+    var futuresURL: String?
     @Option(name: .customLong("testnet-spot-url"), help: "Spot base URL for accounts with is_testnet.")
-    var testnetSpotURL = "https://testnet.binance.vision"
+    var testnetSpotURL: String?
     @Option(name: .customLong("testnet-futures-url"), help: "Futures base URL for accounts with is_testnet.")
-    var testnetFuturesURL = "https://demo-fapi.binance.com"
+    var testnetFuturesURL: String?
     @Option(name: .customLong("account"), help: "Only this account id (repeatable).")
     var accounts: [Int64] = []
-    @Option(name: .customLong("grace-ms"), help: "Orders and rows younger than this are in flight.")
-    var graceMs: Int64 = 10_000
-    @Option(help: "Consecutive misses on complete listings before a row is queried.")
-    var confirmations = 3
-    @Option(name: .customLong("max-queries"), help: "Targeted order queries per account and market per pass.")
-    var maxQueries = 10
-    @Option(name: .customLong("tag-prefix"), help: "Prefix of ordersync's client-order-id tags.")
-    var tagPrefix = "os1"
-    @Option(name: .customLong("claim"), help: ArgumentHelp("Orders on ACCOUNT and SYMBOL (and SIDE) without a row belong to strategy link LINK (repeatable).", valueName: "ACCOUNT:SYMBOL[:SIDE]=LINK"))
+    @Option(name: .customLong("grace-ms"), help: "Orders and rows younger than this are in flight (default 10000).")
+    var graceMs: Int64?
+    @Option(help: "Consecutive misses on complete listings before a row is queried (default 3).")
+    var confirmations: Int?
+    @Option(name: .customLong("max-queries"), help: "Targeted order queries per account and market per pass (default 10).")
+    var maxQueries: Int?
+    @Option(name: .customLong("tag-prefix"), help: "Prefix of ordersync's client-order-id tags (default os1).")
+    var tagPrefix: String?
+    @Option(name: .customLong("claim"), help: ArgumentHelp("Orders on ACCOUNT and SYMBOL (and SIDE) without a row belong to strategy link LINK (repeatable; added to the file's claims).", valueName: "ACCOUNT:SYMBOL[:SIDE]=LINK"))
     var claims: [String] = []
-    @Option(help: "Accounts reconciled at once.")
-    var parallelism = 16
+    @Option(help: "Accounts reconciled at once (default 16).")
+    var parallelism: Int?
 
     func validate() throws {
-        guard graceMs >= 0 else { throw ValidationError("--grace-ms must not be negative") }
-        guard confirmations >= 1 else { throw ValidationError("--confirmations must be at least 1") }
-        guard maxQueries >= 0 else { throw ValidationError("--max-queries must not be negative") }
-        guard parallelism >= 1 else { throw ValidationError("--parallelism must be at least 1") }
-        for url in [spotURL, futuresURL, testnetSpotURL, testnetFuturesURL] where URL(string: url)?.scheme?.hasPrefix("http") != true {
+        if let graceMs, graceMs < 0 { throw ValidationError("--grace-ms must not be negative") }
+        if let confirmations, confirmations < 1 { throw ValidationError("--confirmations must be at least 1") }
+        if let maxQueries, maxQueries < 0 { throw ValidationError("--max-queries must not be negative") }
+        if let parallelism, parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
+        for url in [spotURL, futuresURL, testnetSpotURL, testnetFuturesURL].compactMap({ $0 }) where URL(string: url)?.scheme?.hasPrefix("http") != true {
             throw ValidationError("\(url) is not an http(s) URL")
         }
         guard accounts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--account takes positive account ids") }
         for claim in claims where OperatorClaim(argument: claim) == nil {
             throw ValidationError("--claim \(claim): expected ACCOUNT:SYMBOL[:SIDE]=LINK, e.g. 1:BTCUSDT:BUY=4")
         }
-        do { _ = try ClaimSet(claims.compactMap(OperatorClaim.init(argument:))) } catch { throw ValidationError("--claim: \(error)") }
     }
 
-    var options: ReconcileOptions {
-        var o = ReconcileOptions(databasePath: database.db)
-        o.spotURL = spotURL
-        o.futuresURL = futuresURL
-        o.testnetSpotURL = testnetSpotURL
-        o.testnetFuturesURL = testnetFuturesURL
+    /// The options: defaults, then the file, the environment, and the flags given.
+    func options() throws(AppError) -> (ReconcileOptions, OrdersyncConfig) {
+        let environment = ProcessInfo.processInfo.environment
+        let file = try OrdersyncConfig.load(path: config, environment: environment)
+        guard let path = db ?? file.databasePath else {
+            throw AppError("no database: give --db or [database] path in --config")
+        }
+        var o = ReconcileOptions(config: file, databasePath: path)
+        if let spotURL { o.spotURL = spotURL }
+        if let futuresURL { o.futuresURL = futuresURL }
+        if let testnetSpotURL { o.testnetSpotURL = testnetSpotURL }
+        if let testnetFuturesURL { o.testnetFuturesURL = testnetFuturesURL }
         o.accounts = accounts.isEmpty ? nil : Set(accounts.map(AccountID.init))
-        o.graceMs = graceMs
-        o.confirmations = confirmations
-        o.maxQueriesPerPass = maxQueries
-        o.tagPrefix = tagPrefix
-        o.claims = claims.compactMap(OperatorClaim.init(argument:))
-        o.parallelism = parallelism
-        o.environment = ProcessInfo.processInfo.environment
-        return o
+        if let graceMs { o.graceMs = graceMs }
+        if let confirmations { o.confirmations = confirmations }
+        if let maxQueries { o.maxQueriesPerPass = maxQueries }
+        if let tagPrefix { o.tagPrefix = tagPrefix }
+        if let parallelism { o.parallelism = parallelism }
+        o.claims += claims.compactMap(OperatorClaim.init(argument:))
+        o.environment = environment
+        return (o, file)
     }
 }
 
@@ -87,7 +95,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     func run() async throws {
         let report: DriftReport
         do {
-            report = try await OrderSyncApp.reconcile(flags.options)
+            report = try await OrderSyncApp.reconcile(try flags.options().0)
         } catch {
             printError(error.description)
             throw ExitCode(2)

@@ -13,17 +13,19 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: "SIGTERM or SIGINT lets the pass in flight finish its writes, then exits 0.")
 
     @OptionGroup var flags: ReconcileFlags
-    @Option(name: .customLong("interval-seconds"), help: "Seconds between the end of one pass and the start of the next.")
-    var intervalSeconds: Double = 30
+    @Option(name: .customLong("interval-seconds"), help: "Seconds between the end of one pass and the start of the next ([reconcile] interval_seconds, default 30).")
+    var intervalSeconds: Double?
 
     func validate() throws {
-        guard intervalSeconds > 0 else { throw ValidationError("--interval-seconds must be positive") }
+        if let intervalSeconds, intervalSeconds <= 0 { throw ValidationError("--interval-seconds must be positive") }
     }
 
     func run() async throws {
         let (service, gateway): (ReconcileService, BinanceGateway)
         do {
-            (service, gateway) = try OrderSyncApp.reconcileService(flags.options, interval: .milliseconds(Int64(intervalSeconds * 1000))) { result in
+            let (options, file) = try flags.options()
+            let interval = intervalSeconds ?? file.intervalSeconds
+            (service, gateway) = try OrderSyncApp.reconcileService(options, interval: .milliseconds(Int64(interval * 1000))) { result in
                 switch result {
                 case .success(let report): print(report.summaryLine)
                 case .failure(let error): print("pass failed: \(error)")

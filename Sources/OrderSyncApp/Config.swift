@@ -1,0 +1,179 @@
+import SyncCore
+import TOMLKit
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The configuration file (`config/ordersync.example.toml` documents every key). Each key has a
+/// default; `ORDERSYNC_<SECTION>_<KEY>` overrides the file; command-line flags override both.
+/// Unknown keys and wrong types are errors naming the key.
+public struct OrdersyncConfig: Sendable {
+    public var databasePath: String?
+    public var spotURL = "https://api.binance.com"
+    public var futuresURL = "https://fapi.binance.com"
+    public var testnetSpotURL = "https://testnet.binance.vision"
+    public var testnetFuturesURL = "https://demo-fapi.binance.com"
+    public var weightBudget = 0.8
+    public var recvWindowMs = 5000
+    public var intervalSeconds = 30.0
+    public var graceMs: Millis = 10_000
+    public var confirmations = 3
+    public var maxQueriesPerPass = 10
+    public var parallelism = 16
+    public var tagPrefix = "os1"
+    public var conventions: [(name: String, pattern: String)] = []
+    public var claims: [OperatorClaim] = []
+
+    public init() {}
+
+    enum Kind { case string, int, double }
+
+    /// The scalar keys: section, key, type, and where the value goes.
+    static let scalars: [(section: String, key: String, kind: Kind, set: @Sendable (inout OrdersyncConfig, Any) -> String?)] = [
+        ("database", "path", .string, { c, v in c.databasePath = v as? String; return nil }),
+        ("exchange", "spot_url", .string, { c, v in url(v, &c.spotURL) }),
+        ("exchange", "futures_url", .string, { c, v in url(v, &c.futuresURL) }),
+        ("exchange", "testnet_spot_url", .string, { c, v in url(v, &c.testnetSpotURL) }),
+        ("exchange", "testnet_futures_url", .string, { c, v in url(v, &c.testnetFuturesURL) }),
+        ("exchange", "weight_budget", .double, { c, v in
+            let d = v as! Double
+            guard d > 0 && d <= 1 else { return "must be in (0, 1]" }
+            c.weightBudget = d
+            return nil
+        }),
+        ("exchange", "recv_window_ms", .int, { c, v in
+            let i = v as! Int
+            guard (1...60_000).contains(i) else { return "must be 1 to 60000" }
+            c.recvWindowMs = i
+            return nil
+        }),
+        ("reconcile", "interval_seconds", .double, { c, v in
+            let d = v as! Double
+            guard d > 0 else { return "must be positive" }
+            c.intervalSeconds = d
+            return nil
+        }),
+        ("reconcile", "grace_ms", .int, { c, v in nonNegative(v) { c.graceMs = Millis($0) } }),
+        ("reconcile", "confirmations", .int, { c, v in atLeastOne(v) { c.confirmations = $0 } }),
+        ("reconcile", "max_queries_per_pass", .int, { c, v in nonNegative(v) { c.maxQueriesPerPass = $0 } }),
+        ("reconcile", "parallelism", .int, { c, v in atLeastOne(v) { c.parallelism = $0 } }),
+        ("attribution", "tag_prefix", .string, { c, v in
+            let s = v as! String
+            guard (try? ClientOrderTagCodec(prefix: s)) != nil else { return "must be 1–8 letters or digits" }
+            c.tagPrefix = s
+            return nil
+        }),
+    ]
+
+    static func url(_ v: Any, _ target: inout String) -> String? {
+        let s = v as! String
+        guard s.hasPrefix("http://") || s.hasPrefix("https://") else { return "must be an http(s) URL" }
+        target = s.hasSuffix("/") ? String(s.dropLast()) : s
+        return nil
+    }
+    static func nonNegative(_ v: Any, _ set: (Int) -> Void) -> String? {
+        let i = v as! Int
+        guard i >= 0 else { return "must not be negative" }
+        set(i)
+        return nil
+    }
+    static func atLeastOne(_ v: Any, _ set: (Int) -> Void) -> String? {
+        let i = v as! Int
+        guard i >= 1 else { return "must be at least 1" }
+        set(i)
+        return nil
+    }
+
+    /// Reads `path` (nil: defaults only), then the environment.
+    public static func load(path: String?, environment: [String: String]) throws(AppError) -> OrdersyncConfig {
+        var config = OrdersyncConfig()
+        if let path {
+            let text: String
+            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw AppError("\(path): cannot read the file") }
+            let table: TOMLTable
+            do {
+                table = try TOMLTable(string: text)
+            } catch let error as TOMLParseError {
+                throw AppError("\(path): line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+            } catch {
+                throw AppError("\(path): not valid TOML")
+            }
+            try config.apply(table, file: path)
+        }
+        for entry in scalars {
+            let name = "ORDERSYNC_\(entry.section.uppercased())_\(entry.key.uppercased())"
+            guard let raw = environment[name] else { continue }
+            let value: Any?
+            switch entry.kind {
+            case .string: value = raw
+            case .int: value = Int(raw)
+            case .double: value = Double(raw)
+            }
+            guard let value else { throw AppError("\(name)=\(raw): expected \(entry.kind == .int ? "an integer" : "a number")") }
+            if let problem = entry.set(&config, value) { throw AppError("\(name): \(problem)") }
+        }
+        return config
+    }
+
+    mutating func apply(_ table: TOMLTable, file: String) throws(AppError) {
+        let sections = Set(Self.scalars.map(\.section))
+        for sectionName in table.keys {
+            guard sections.contains(sectionName), let section = table[sectionName]?.table else {
+                throw AppError("\(file): \(sectionName): unknown section (known: \(sections.sorted().joined(separator: ", ")))")
+            }
+            for key in section.keys {
+                let path = "\(sectionName).\(key)"
+                if sectionName == "attribution" && (key == "conventions" || key == "claims") {
+                    try applyList(section[key], key: key, file: file)
+                    continue
+                }
+                guard let entry = Self.scalars.first(where: { $0.section == sectionName && $0.key == key }) else {
+                    let known = Self.scalars.filter { $0.section == sectionName }.map(\.key) + (sectionName == "attribution" ? ["conventions", "claims"] : [])
+                    throw AppError("\(file): \(path): unknown key (known: \(known.sorted().joined(separator: ", ")))")
+                }
+                let raw = section[key]
+                let value: Any?
+                switch entry.kind {
+                case .string: value = raw?.string
+                case .int: value = raw?.int
+                case .double: value = raw?.double ?? raw?.int.map(Double.init)
+                }
+                guard let value else {
+                    throw AppError("\(file): \(path): expected \(entry.kind == .string ? "a string" : entry.kind == .int ? "an integer" : "a number")")
+                }
+                if let problem = entry.set(&self, value) { throw AppError("\(file): \(path): \(problem)") }
+            }
+        }
+    }
+
+    mutating func applyList(_ raw: (any TOMLValueConvertible)?, key: String, file: String) throws(AppError) {
+        guard let array = raw?.array else { throw AppError("\(file): attribution.\(key): expected an array of tables ([[attribution.\(key)]])") }
+        for (i, item) in array.enumerated() {
+            let path = "attribution.\(key)[\(i)]"
+            guard let t = item.table else { throw AppError("\(file): \(path): expected a table") }
+            if key == "conventions" {
+                guard let name = t["name"]?.string, let pattern = t["pattern"]?.string, t.keys.count == 2 else {
+                    throw AppError("\(file): \(path): needs exactly name and pattern (strings)")
+                }
+                do { _ = try ForeignTagConvention(name: name, pattern: pattern) } catch { throw AppError("\(file): \(path): \(error)") }
+                conventions.append((name, pattern))
+            } else {
+                guard let account = t["account_id"]?.int, let symbol = t["symbol"]?.string, let link = t["strategy_account_id"]?.int,
+                      account > 0, link > 0, Set(t.keys).isSubset(of: ["account_id", "symbol", "side", "strategy_account_id"]) else {
+                    throw AppError("\(file): \(path): needs account_id, symbol, strategy_account_id (and optionally side)")
+                }
+                var side: Side?
+                if let text = t["side"]?.string {
+                    guard let s = Side(parsing: text) else { throw AppError("\(file): \(path).side: BUY or SELL") }
+                    side = s
+                } else if t["side"] != nil {
+                    throw AppError("\(file): \(path).side: BUY or SELL")
+                }
+                claims.append(OperatorClaim(account: AccountID(Int64(account)), symbol: symbol.uppercased(), side: side, link: StrategyLinkID(Int64(link))))
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import OrderSyncApp
+import SyncCore
+import Testing
+
+@Suite struct ConfigTests {
+    static func write(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ordersync-config-\(UUID().uuidString).toml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func theExampleFileLoadsWithTheDefaults() throws {
+        let config = try OrdersyncConfig.load(path: CLITests.root.appendingPathComponent("config/ordersync.example.toml").path, environment: [:])
+        let defaults = OrdersyncConfig()
+        #expect(config.spotURL == defaults.spotURL && config.graceMs == defaults.graceMs && config.confirmations == defaults.confirmations)
+        #expect(config.weightBudget == 0.8 && config.recvWindowMs == 5000 && config.intervalSeconds == 30 && config.tagPrefix == "os1")
+        #expect(config.databasePath == nil && config.claims.isEmpty && config.conventions.isEmpty)
+    }
+
+    @Test func valuesListsAndTheEnvironmentApplyInOrder() throws {
+        let path = try Self.write("""
+            [database]
+            path = "/tmp/x.sqlite"
+            [exchange]
+            futures_url = "http://127.0.0.1:9/"
+            weight_budget = 0.5
+            [reconcile]
+            grace_ms = 2500
+            interval_seconds = 5
+            [[attribution.conventions]]
+            name = "webserver"
+            pattern = '^web_(?<link>[0-9]+)_'
+            [[attribution.claims]]
+            account_id = 1
+            symbol = "btcusdt"
+            side = "SELL"
+            strategy_account_id = 4
+            """)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let c = try OrdersyncConfig.load(path: path, environment: ["ORDERSYNC_RECONCILE_GRACE_MS": "700", "ORDERSYNC_RECONCILE_CONFIRMATIONS": "1"])
+        #expect(c.databasePath == "/tmp/x.sqlite" && c.futuresURL == "http://127.0.0.1:9" && c.weightBudget == 0.5 && c.intervalSeconds == 5)
+        #expect(c.graceMs == 700 && c.confirmations == 1, "the environment overrides the file")
+        #expect(c.conventions.map(\.name) == ["webserver"])
+        #expect(c.claims == [OperatorClaim(account: AccountID(1), symbol: "BTCUSDT", side: .sell, link: StrategyLinkID(4))])
+    }
+
+    @Test(arguments: [
+        ("[reconcile]\ngrace = 5\n", "reconcile.grace: unknown key"),
+        ("[reconcile]\ngrace_ms = \"soon\"\n", "reconcile.grace_ms: expected an integer"),
+        ("[reconcile]\nconfirmations = 0\n", "reconcile.confirmations: must be at least 1"),
+        ("[exchange]\nspot_url = \"ftp://x\"\n", "exchange.spot_url: must be an http(s) URL"),
+        ("[exchange]\nweight_budget = 1.5\n", "exchange.weight_budget: must be in (0, 1]"),
+        ("[webhooks]\nlisten = \"x\"\n", "webhooks: unknown section"),
+        ("[reconcile]\ngrace_ms = = 3\n", "line 2"),
+        ("[[attribution.claims]]\naccount_id = 1\nsymbol = \"BTCUSDT\"\n", "attribution.claims[0]: needs account_id, symbol, strategy_account_id"),
+        ("[[attribution.conventions]]\nname = \"x\"\npattern = \"^web_([0-9]+)\"\n", "attribution.conventions[0]"),
+    ])
+    func badFilesNameTheKey(text: String, message: String) throws {
+        let path = try Self.write(text)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let error = #expect(throws: AppError.self) { try OrdersyncConfig.load(path: path, environment: [:]) }
+        #expect(error?.description.contains(path) == true && error?.description.contains(message) == true, "\(error?.description ?? "")")
+    }
+
+    @Test func badEnvironmentValuesNameTheVariable() {
+        let error = #expect(throws: AppError.self) { try OrdersyncConfig.load(path: nil, environment: ["ORDERSYNC_RECONCILE_PARALLELISM": "many"]) }
+        #expect(error?.description.contains("ORDERSYNC_RECONCILE_PARALLELISM=many: expected an integer") == true)
+    }
+
+    @Test func theCLIReadsTheDatabaseFromTheFileAndExitsTwoOnABadKey() throws {
+        let dir = try CLITests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("c.sqlite").path
+        let bad = try Self.write("[reconcile]\nconfirm = 2\n")
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        let result = try CLITests.run(["reconcile", "--config", bad, "--db", db])
+        #expect(result.status == 2 && result.stderr.contains("reconcile.confirm: unknown key"))
+        #expect(!FileManager.default.fileExists(atPath: db), "nothing opened on bad config")
+        let noDB = try CLITests.run(["reconcile"])
+        #expect(noDB.status == 2 && noDB.stderr.contains("no database"))
+        // A file naming the database (an empty one: no accounts, nothing to list) is enough.
+        let good = try Self.write("[database]\npath = \"\(db)\"\n")
+        defer { try? FileManager.default.removeItem(atPath: good) }
+        let run = try CLITests.run(["reconcile", "--config", good, "--format", "json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(FileManager.default.fileExists(atPath: db))
+    }
+}
