@@ -101,7 +101,7 @@ let package = Package(
         .target(name: "SyncTestSupport", dependencies: ["SyncCore"], swiftSettings: strict),
 
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SyncRuntimeTests", dependencies: ["SyncRuntime", "SyncCore", "SyncTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SyncRuntimeTests", dependencies: ["SyncRuntime", "SyncCore", "SyncTestSupport", "OrderStore"], swiftSettings: strict),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "SyncCore", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "BinanceSimulatorTests",

@@ -38,19 +38,27 @@ public struct AccountClient: Sendable {
     /// The account's open orders in a market (one symbol, or all). On futures the Algo service's
     /// conditional orders are merged in (ids `algo:<algoId>`). Never throws: the coverage says
     /// what was fetched (partial when one of the two futures listings failed).
+    /// The request weight of one `openOrders(market, symbol:)` (futures: regular and algo together).
+    public static func listingWeight(_ market: Market, bySymbol: Bool) -> Int {
+        switch market {
+        case .spot: return bySymbol ? 6 : 80
+        case .futures: return bySymbol ? 1 + 1 : 40 + 40
+        }
+    }
+
     public func openOrders(_ market: Market, symbol: String? = nil) async -> ExchangeListing {
         let scope: ListingScope = symbol.map { .symbols([$0]) } ?? .allSymbols
         let params: [(String, String)] = symbol.map { [("symbol", $0)] } ?? []
         if market == .spot {
             do {
-                let orders = try await regularOrders(.spot, params, weight: symbol == nil ? 80 : 6)
+                let orders = try await regularOrders(.spot, params, weight: Self.listingWeight(.spot, bySymbol: symbol != nil))
                 return ExchangeListing(coverage: .complete, scope: scope, orders: orders)
             } catch {
                 return ExchangeListing(coverage: .failed(reason: error.description), scope: scope, orders: [])
             }
         }
-        async let regular = result { () async throws(BinanceError) in try await regularOrders(.futures, params, weight: symbol == nil ? 40 : 1) }
-        async let algo = result { () async throws(BinanceError) in try await algoOrders(params, weight: symbol == nil ? 40 : 1) }
+        async let regular = result { () async throws(BinanceError) in try await regularOrders(.futures, params, weight: Self.listingWeight(.futures, bySymbol: symbol != nil) / 2) }
+        async let algo = result { () async throws(BinanceError) in try await algoOrders(params, weight: Self.listingWeight(.futures, bySymbol: symbol != nil) / 2) }
         switch (await regular, await algo) {
         case (.success(let r), .success(let a)):
             return ExchangeListing(coverage: .complete, scope: scope, orders: r + a)

@@ -80,7 +80,8 @@ extension OrderDatabase: ReconcileStore {
 
     static func fetchLinks(_ db: Database, account: AccountID?) throws -> [StrategyLink] {
         var sql = """
-            SELECT sa.id, sa.strategy_id, sa.account_id, sa.is_active AS link_active, s.is_active AS strategy_active, s.market_type
+            SELECT sa.id, sa.strategy_id, sa.account_id, sa.is_active AS link_active, s.is_active AS strategy_active, s.market_type,
+                   s.group_name
             FROM strategy_accounts sa JOIN strategies s ON s.id = sa.strategy_id
             """
         var arguments: StatementArguments = []
@@ -93,7 +94,7 @@ extension OrderDatabase: ReconcileStore {
             }
             return StrategyLink(
                 id: StrategyLinkID(r["id"]), strategy: StrategyID(r["strategy_id"]), account: AccountID(r["account_id"]),
-                market: market, isActive: (r["link_active"] ?? false) && (r["strategy_active"] ?? false))
+                market: market, isActive: (r["link_active"] ?? false) && (r["strategy_active"] ?? false), groupName: r["group_name"] ?? "")
         }
     }
 
@@ -164,7 +165,11 @@ extension OrderDatabase: ReconcileStore {
             for r in try Row.fetchAll(db, sql: "SELECT exchange_order_id, misses FROM sync_misses WHERE account_id = ?", arguments: [account.rawValue]) {
                 misses[ExchangeOrderID(r["exchange_order_id"])] = r["misses"]
             }
-            return AccountSnapshot(account: account, rows: rows, links: links, orphans: orphans, misses: misses)
+            var sweeps: [Market: Int] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT market, passes_since FROM sync_sweeps WHERE account_id = ?", arguments: [account.rawValue]) {
+                if let market = Market(stored: r["market"]) { sweeps[market] = r["passes_since"] }
+            }
+            return AccountSnapshot(account: account, rows: rows, links: links, orphans: orphans, misses: misses, passesSinceSweep: sweeps)
         }
     }
 
@@ -300,6 +305,17 @@ extension OrderDatabase: ReconcileStore {
                                  changes, outcomes.first ?? (finding.actions.isEmpty ? "none" : "applied"), now])
         }
         for action in plan.housekeeping { _ = try perform(action) }
+        if plan.coverage.isComplete {
+            if plan.scope == .allSymbols {
+                try db.execute(sql: """
+                    INSERT INTO sync_sweeps (account_id, market, last_sweep_at, passes_since) VALUES (?, ?, ?, 0)
+                    ON CONFLICT(account_id, market) DO UPDATE SET last_sweep_at = excluded.last_sweep_at, passes_since = 0
+                    """, arguments: [account, market, now])
+            } else {
+                try db.execute(sql: "UPDATE sync_sweeps SET passes_since = passes_since + 1 WHERE account_id = ? AND market = ?",
+                               arguments: [account, market])
+            }
+        }
         return result
     }
 }

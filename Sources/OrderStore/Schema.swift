@@ -212,6 +212,18 @@ enum Schema {
         migrator.registerMigration("v1-sync-tables") { db in
             for ddl in syncTables { try db.execute(sql: ddl) }
         }
+        // When each account-market last had a complete no-symbol listing (request economy).
+        migrator.registerMigration("v2-sync-sweeps") { db in
+            try db.execute(sql: """
+                CREATE TABLE sync_sweeps (
+                    account_id INTEGER NOT NULL,
+                    market TEXT NOT NULL,
+                    last_sweep_at INTEGER NOT NULL,
+                    passes_since INTEGER NOT NULL DEFAULT 0 CHECK (passes_since >= 0),
+                    PRIMARY KEY (account_id, market)
+                )
+                """)
+        }
         return migrator
     }
 }

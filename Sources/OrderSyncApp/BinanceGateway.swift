@@ -20,12 +20,27 @@ public struct BinanceGateway: ExchangeGateway {
         (account.isTestnet ? testnet : main).account(try Credentials.resolve(account, environment: environment))
     }
 
-    public func listing(_ account: AccountRecord, market: Market, symbol: String?) async -> ExchangeListing {
-        do {
-            return try await client(account).openOrders(market, symbol: symbol)
-        } catch {
-            return .failed(error.description)
+    public func listing(_ account: AccountRecord, market: Market, symbols: Set<String>?) async -> ExchangeListing {
+        let client: AccountClient
+        do { client = try self.client(account) } catch { return .failed(error.description) }
+        guard let symbols else { return await client.openOrders(market, symbol: nil) }
+        // One call per symbol, concurrently; the listing is complete only if every call was.
+        return await withTaskGroup(of: (String, ExchangeListing).self) { group in
+            for symbol in symbols { group.addTask { (symbol, await client.openOrders(market, symbol: symbol)) } }
+            var orders: [ExchangeOrder] = [], problems: [String] = []
+            for await (symbol, listing) in group {
+                orders += listing.orders
+                if let reason = listing.coverage.reason { problems.append("\(symbol) \(listing.coverage.label): \(reason)") }
+            }
+            if problems.isEmpty { return ExchangeListing(coverage: .complete, scope: .symbols(symbols), orders: orders) }
+            if problems.count == symbols.count { return .failed(problems.sorted().joined(separator: "; ")) }
+            return ExchangeListing(coverage: .partial(reason: problems.sorted().joined(separator: "; ")), scope: .symbols(symbols), orders: orders)
         }
+    }
+
+    public func listingWeight(market: Market, symbols: Int?) -> Int {
+        guard let symbols else { return AccountClient.listingWeight(market, bySymbol: false) }
+        return symbols * AccountClient.listingWeight(market, bySymbol: true)
     }
 
     public func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult {

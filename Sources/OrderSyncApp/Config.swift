@@ -23,6 +23,8 @@ public struct OrdersyncConfig: Sendable {
     public var confirmations = 3
     public var maxQueriesPerPass = 10
     public var parallelism = 16
+    public var sweepEvery = 10
+    public var spread = 0.5
     public var tagPrefix = "os1"
     public var conventions: [(name: String, pattern: String)] = []
     public var claims: [OperatorClaim] = []
@@ -60,6 +62,13 @@ public struct OrdersyncConfig: Sendable {
         ("reconcile", "confirmations", .int, { c, v in atLeastOne(v) { c.confirmations = $0 } }),
         ("reconcile", "max_queries_per_pass", .int, { c, v in nonNegative(v) { c.maxQueriesPerPass = $0 } }),
         ("reconcile", "parallelism", .int, { c, v in atLeastOne(v) { c.parallelism = $0 } }),
+        ("reconcile", "sweep_every", .int, { c, v in atLeastOne(v) { c.sweepEvery = $0 } }),
+        ("reconcile", "spread", .double, { c, v in
+            let d = v as! Double
+            guard (0...1).contains(d) else { return "must be between 0 and 1" }
+            c.spread = d
+            return nil
+        }),
         ("attribution", "tag_prefix", .string, { c, v in
             let s = v as! String
             guard (try? ClientOrderTagCodec(prefix: s)) != nil else { return "must be 1–8 letters or digits" }

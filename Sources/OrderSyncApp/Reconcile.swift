@@ -27,6 +27,10 @@ public struct ReconcileOptions: Sendable {
     /// Foreign client-order-id conventions (name, regex with a `link` group).
     public var conventions: [(name: String, pattern: String)] = []
     public var parallelism = 16
+    /// A full no-symbol listing at least every this many passes per account-market.
+    public var sweepEvery = 10
+    /// Called after each account of a pass with (done, total), e.g. for a progress line.
+    public var progress: (@Sendable (Int, Int) -> Void)?
     public var weightBudget = 0.8
     public var recvWindowMs = 5000
     public var environment: [String: String] = [:]
@@ -47,6 +51,7 @@ public struct ReconcileOptions: Sendable {
         claims = config.claims
         conventions = config.conventions
         parallelism = config.parallelism
+        sweepEvery = config.sweepEvery
         weightBudget = config.weightBudget
         recvWindowMs = config.recvWindowMs
     }
@@ -84,10 +89,11 @@ extension OrderSyncApp {
     }
 
     /// The scheduled reconciler (`ordersync serve`) and the gateway to shut down after it.
-    public static func reconcileService(_ options: ReconcileOptions, interval: Duration,
+    /// `spread`: the fraction of the interval over which each pass staggers its accounts.
+    public static func reconcileService(_ options: ReconcileOptions, interval: Duration, spread: Double,
                                         onPass: @escaping @Sendable (Result<DriftReport, any Error>) -> Void) throws(AppError) -> (ReconcileService, BinanceGateway) {
         let (runner, gateway) = try makeRunner(options)
-        return (ReconcileService(runner: runner, interval: interval, onPass: onPass), gateway)
+        return (ReconcileService(runner: runner, interval: interval, spread: interval * spread, onPass: onPass), gateway)
     }
 
     static func makeRunner(_ options: ReconcileOptions) throws(AppError) -> (ReconcileRunner, BinanceGateway) {
@@ -113,7 +119,9 @@ extension OrderSyncApp {
             main: BinanceSession(configuration: client(options.spotURL, options.futuresURL)),
             testnet: BinanceSession(configuration: client(options.testnetSpotURL, options.testnetFuturesURL)),
             environment: options.environment)
-        let runner = ReconcileRunner(store: db, gateway: gateway, policy: policy, parallelism: options.parallelism, now: SimulatorSetup.wallClock)
+        var runner = ReconcileRunner(store: db, gateway: gateway, policy: policy, parallelism: options.parallelism, sweepEvery: options.sweepEvery,
+                                     now: SimulatorSetup.wallClock)
+        runner.progress = options.progress
         return (runner, gateway)
     }
 }

@@ -165,6 +165,11 @@ public struct ClaimSet: Sendable, Hashable {
         }
     }
 
+    /// The symbols claimed on an account (listed even when no row names them).
+    public func symbols(account: AccountID) -> Set<String> {
+        Set(byKey.keys.filter { $0.account == account }.map(\.symbol))
+    }
+
     /// The link that claims an order, if any claim covers its account, symbol and side.
     public func claimant(account: AccountID, symbol: String, side: Side) -> StrategyLinkID? {
         guard let claims = byKey[Key(account: account, symbol: symbol)] else { return nil }

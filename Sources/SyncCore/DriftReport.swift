@@ -54,28 +54,65 @@ public struct ReportFinding: Sendable, Hashable, Codable {
     public var symbol: String?
     public var side: Side?
     public var strategyAccountID: StrategyLinkID?
+    /// The owning strategy's `group_name`.
+    public var strategy: String?
     public var openOrderID: OpenOrderRowID?
+    public var orderType: String?
+    public var price: String?
+    public var quantity: String?
+    public var filled: String?
+    /// Age of the order (or its row) when the decision was made, ms.
+    public var ageMs: Int64?
+    /// What the pass decided to do about it (`row updated`, `row closed FILLED`, `row inserted`,
+    /// `orphan registered`, `orphan reported`, `orphan forgotten`, `miss counted`, `none`). Never a cancel.
+    public var action: String
     public var detail: String
     public var changes: [FieldChange]
 
     enum CodingKeys: String, CodingKey {
-        case kind, symbol, side, detail, changes
+        case kind, symbol, side, strategy, price, quantity, filled, action, detail, changes
         case exchangeOrderID = "exchange_order_id"
         case clientOrderID = "client_order_id"
         case strategyAccountID = "strategy_account_id"
         case openOrderID = "open_order_id"
+        case orderType = "order_type"
+        case ageMs = "age_ms"
     }
 
-    public init(_ f: Finding) {
+    public init(_ f: Finding, groups: [StrategyLinkID: String] = [:], now: Millis? = nil) {
         kind = f.kind
         exchangeOrderID = f.exchangeOrderID?.rawValue
         clientOrderID = f.clientOrderID
         symbol = f.symbol
         side = f.side
         strategyAccountID = f.link
+        strategy = f.link.flatMap { groups[$0] }.flatMap { $0.isEmpty ? nil : $0 }
         openOrderID = f.row
+        orderType = f.orderType?.rawValue
+        price = f.price?.description
+        quantity = f.quantity?.description
+        filled = f.filled?.description
+        if let now, let created = f.createdAt { ageMs = max(0, now - created) }
+        action = Self.action(f)
         detail = f.detail
         changes = f.changes
+    }
+
+    /// The decided action in a few words.
+    static func action(_ f: Finding) -> String {
+        for action in f.actions {
+            switch action {
+            case .updateRow: return "row updated"
+            case .closeRow(_, let status, _): return "row closed \(status.rawValue)"
+            case .adopt: return "row inserted"
+            case .registerOrphan: return "orphan registered"
+            case .refreshOrphan: return "orphan reported"
+            case .forgetOrphan where f.kind == .orphanGone: return "orphan forgotten"
+            default: continue
+            }
+        }
+        if f.actions.contains(where: { if case .recordMiss = $0 { true } else { false } }) { return "miss counted" }
+        return "none"
     }
 }
 
@@ -88,6 +125,8 @@ public struct ReportSection: Sendable, Hashable, Codable {
     public var market: Market?
     /// `complete`, `partial`, `failed` or `unsupported`.
     public var coverage: String
+    /// The symbols listed one by one; nil when every symbol was listed (a full sweep).
+    public var symbols: [String]?
     public var error: String?
     public var listed: Int
     public var rows: Int
@@ -96,35 +135,38 @@ public struct ReportSection: Sendable, Hashable, Codable {
     public var findings: [ReportFinding]
 
     enum CodingKeys: String, CodingKey {
-        case exchange, market, coverage, error, listed, rows, counts, findings
+        case exchange, market, coverage, symbols, error, listed, rows, counts, findings
         case accountID = "account_id"
         case accountName = "account_name"
     }
 
-    public init(plan: ReconcilePlan, accountName: String, exchange: String) {
+    /// `groups`: strategy `group_name` by link, for the findings' `strategy`.
+    public init(plan: ReconcilePlan, accountName: String, exchange: String, groups: [StrategyLinkID: String] = [:]) {
         accountID = plan.account
         self.accountName = accountName
         self.exchange = exchange
         market = plan.market
         coverage = plan.coverage.label
+        if case .symbols(let set) = plan.scope { symbols = set.sorted() }
         error = plan.coverage.reason
         listed = plan.listed
         rows = plan.rows
         counts = FindingCounts(plan.findings)
-        findings = plan.findings.filter { $0.kind != .matched }.map(ReportFinding.init)
+        findings = plan.findings.filter { $0.kind != .matched }.map { ReportFinding($0, groups: groups, now: plan.decidedAt) }
     }
 
     /// A section for an account that could not be reconciled at all.
     public static func unsupported(account: AccountID, accountName: String, exchange: String, reason: String) -> ReportSection {
         ReportSection(
-            accountID: account, accountName: accountName, exchange: exchange, market: nil, coverage: "unsupported",
+            accountID: account, accountName: accountName, exchange: exchange, market: nil, coverage: "unsupported", symbols: nil,
             error: reason, listed: 0, rows: 0, counts: FindingCounts(), findings: [])
     }
 
     public init(
-        accountID: AccountID, accountName: String, exchange: String, market: Market?, coverage: String,
+        accountID: AccountID, accountName: String, exchange: String, market: Market?, coverage: String, symbols: [String]?,
         error: String?, listed: Int, rows: Int, counts: FindingCounts, findings: [ReportFinding]
     ) {
+        self.symbols = symbols
         self.accountID = accountID
         self.accountName = accountName
         self.exchange = exchange
@@ -191,45 +233,66 @@ public struct DriftReport: Sendable, Hashable, Codable {
         var out = "ordersync drift report"
         if let runID { out += " — run \(runID)" }
         out += " (\(trigger)) \(UTC.iso8601(startedAt)), \(finishedAt - startedAt) ms\n\n"
-        var table: [[String]] = [["ACCOUNT", "EXCHANGE", "MARKET", "LISTING", "LISTED", "ROWS"] + Self.columns.map(\.0)]
+        var table: [[String]] = [["ACCOUNT", "EXCHANGE", "MARKET", "LISTING", "SCOPE", "LISTED", "ROWS"] + Self.columns.map(\.0)]
         for s in sections {
+            let scope = s.market == nil ? "-" : s.symbols.map { $0.count == 1 ? $0[0] : "\($0.count) symbols" } ?? "all"
             table.append(
-                ["\(s.accountID) \(s.accountName)", s.exchange, s.market?.rawValue ?? "-", s.coverage, String(s.listed), String(s.rows)]
+                ["\(s.accountID) \(s.accountName)", s.exchange, s.market?.rawValue ?? "-", s.coverage, scope, String(s.listed), String(s.rows)]
                     + Self.columns.map { String(s.counts[$0.1]) })
         }
         table.append(
-            ["TOTAL", "", "", errorCount == 0 ? "" : "\(errorCount) error(s)",
+            ["TOTAL", "", "", errorCount == 0 ? "" : "\(errorCount) error(s)", "",
              String(sections.reduce(0) { $0 + $1.listed }), String(sections.reduce(0) { $0 + $1.rows })]
                 + Self.columns.map { String(totals[$0.1]) })
-        let numericFrom = 4
+        out += Self.align(table, numericFrom: 5, numericThrough: table[0].count - 1)
+        let errors = sections.filter { $0.error != nil }
+        if !errors.isEmpty { out += "\n" }
+        for s in errors {
+            out += "  account \(s.accountID) \(s.market?.rawValue ?? "-"): \(s.coverage): \(s.error ?? "")\n"
+        }
+        var findings: [[String]] = [["FINDING", "STRATEGY", "ACCOUNT", "MARKET", "SYMBOL", "SIDE", "TYPE", "PRICE", "QTY", "FILLED",
+                                     "ORDER", "CLIENT ID", "AGE", "ACTION", "DETAIL"]]
+        for s in sections {
+            for f in s.findings where f.kind != .unknown {
+                findings.append([
+                    f.kind.rawValue, f.strategy ?? f.strategyAccountID.map { "link \($0)" } ?? "-", "\(s.accountID)", s.market?.rawValue ?? "-",
+                    f.symbol ?? "-", f.side?.rawValue ?? "-", f.orderType ?? "-", f.price ?? "-", f.quantity ?? "-", f.filled ?? "-",
+                    f.exchangeOrderID ?? "-", f.clientOrderID ?? "-", f.ageMs.map(Self.age) ?? "-", f.action, f.detail,
+                ])
+            }
+        }
+        if findings.count > 1 {
+            out += "\n"
+            out += Self.align(findings, numericFrom: 7, numericThrough: 9)
+        }
+        return out
+    }
+
+    /// Columns padded to their widest cell; numeric columns right-aligned; the last column unpadded.
+    static func align(_ table: [[String]], numericFrom: Int, numericThrough: Int) -> String {
         var widths = [Int](repeating: 0, count: table[0].count)
         for line in table { for (i, cell) in line.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        var out = ""
         for line in table {
             let cells = line.enumerated().map { i, cell in
                 let padding = String(repeating: " ", count: widths[i] - cell.count)
-                return i >= numericFrom ? padding + cell : cell + padding
+                return (numericFrom...numericThrough).contains(i) ? padding + cell : cell + padding
             }
             var text = cells.joined(separator: "  ")
             while text.last == " " { text.removeLast() }
             out += text + "\n"
         }
-        let errors = sections.filter { $0.error != nil }
-        let details = sections.flatMap { s in s.findings.filter { $0.kind != .inFlight }.map { (s, $0) } }
-        if !errors.isEmpty || !details.isEmpty { out += "\n" }
-        for s in errors {
-            out += "  account \(s.accountID) \(s.market?.rawValue ?? "-"): \(s.coverage): \(s.error ?? "")\n"
-        }
-        for (s, f) in details {
-            var line = "  account \(s.accountID) \(s.market?.rawValue ?? "-") \(f.kind.rawValue)"
-            if let symbol = f.symbol { line += " \(symbol)" }
-            if let side = f.side { line += " \(side.rawValue)" }
-            if let id = f.exchangeOrderID { line += " order \(id)" }
-            if let client = f.clientOrderID { line += " (\(client))" }
-            if let link = f.strategyAccountID { line += " link \(link)" }
-            if let row = f.openOrderID { line += " row \(row)" }
-            if !f.detail.isEmpty { line += ": \(f.detail)" }
-            out += line + "\n"
-        }
         return out
+    }
+
+    /// `850ms`, `12s`, `5m`, `3h`, `2d`.
+    static func age(_ ms: Int64) -> String {
+        switch ms {
+        case ..<1000: return "\(ms)ms"
+        case ..<120_000: return "\(ms / 1000)s"
+        case ..<7_200_000: return "\(ms / 60_000)m"
+        case ..<172_800_000: return "\(ms / 3_600_000)h"
+        default: return "\(ms / 86_400_000)d"
+        }
     }
 }

@@ -147,13 +147,16 @@ public struct StrategyLink: Sendable, Hashable, Codable {
     public var market: Market
     /// The link and its strategy are both active.
     public var isActive: Bool
+    /// The strategy's `group_name` (how traders and webhooks name it); empty when unknown.
+    public var groupName: String
 
-    public init(id: StrategyLinkID, strategy: StrategyID, account: AccountID, market: Market, isActive: Bool) {
+    public init(id: StrategyLinkID, strategy: StrategyID, account: AccountID, market: Market, isActive: Bool, groupName: String = "") {
         self.id = id
         self.strategy = strategy
         self.account = account
         self.market = market
         self.isActive = isActive
+        self.groupName = groupName
     }
 }
 

@@ -7,13 +7,26 @@ public struct AccountSnapshot: Sendable {
     public var links: [StrategyLink]
     public var orphans: [OrphanRecord]
     public var misses: [ExchangeOrderID: Int]
+    /// Complete listings since the last complete no-symbol sweep, by market; absent: never swept.
+    public var passesSinceSweep: [Market: Int]
 
-    public init(account: AccountID, rows: [OpenOrderRow], links: [StrategyLink], orphans: [OrphanRecord], misses: [ExchangeOrderID: Int]) {
+    public init(account: AccountID, rows: [OpenOrderRow], links: [StrategyLink], orphans: [OrphanRecord], misses: [ExchangeOrderID: Int],
+                passesSinceSweep: [Market: Int] = [:]) {
         self.account = account
         self.rows = rows
         self.links = links
         self.orphans = orphans
         self.misses = misses
+        self.passesSinceSweep = passesSinceSweep
+    }
+
+    /// The symbols a per-symbol listing must cover in a market: those of its rows and registered
+    /// orphans (so fills, cancels and departures are seen), plus `extra` (e.g. claimed symbols).
+    public func symbolsOfInterest(market: Market, extra: Set<String> = []) -> Set<String> {
+        var symbols = extra
+        for row in rows where row.market == market { symbols.insert(row.symbol) }
+        for orphan in orphans where orphan.market == market { symbols.insert(orphan.order.symbol) }
+        return symbols
     }
 
     /// The markets to reconcile: those of the account's links and rows (never "the first strategy's").
@@ -42,7 +55,8 @@ public protocol ReconcileStore: Sendable {
     func accounts() async throws -> [AccountRecord]
     func accountSnapshot(_ account: AccountID) async throws -> AccountSnapshot
     func beginRun(trigger: String, now: Millis) async throws -> Int64
-    /// Applies one account-market plan with its findings in one transaction.
+    /// Applies one account-market plan with its findings in one transaction, and counts the
+    /// listing towards the next full sweep (a complete no-symbol listing resets the count).
     func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis) async throws -> ApplyResult
     func finishRun(_ id: Int64, report: DriftReport) async throws
 }
@@ -52,8 +66,11 @@ public protocol ReconcileStore: Sendable {
 public protocol ExchangeGateway: Sendable {
     /// Whether ordersync can talk to this account's exchange.
     func supports(_ account: AccountRecord) -> Bool
-    /// The account's open orders in a market; never throws (the coverage says what happened).
-    func listing(_ account: AccountRecord, market: Market, symbol: String?) async -> ExchangeListing
+    /// The account's open orders in a market — every symbol (`symbols` nil) or only those named;
+    /// never throws (the coverage says what happened).
+    func listing(_ account: AccountRecord, market: Market, symbols: Set<String>?) async -> ExchangeListing
+    /// The request weight of that listing (`symbols`: how many; nil for every symbol).
+    func listingWeight(market: Market, symbols: Int?) -> Int
     /// One order's state.
     func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult
 }

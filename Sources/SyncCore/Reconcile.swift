@@ -159,6 +159,13 @@ public struct Finding: Sendable, Hashable {
     /// Field differences (drifted findings).
     public var changes: [FieldChange]
     public var actions: [PlanAction]
+    /// The order as the row or the exchange describes it (for the report).
+    public var orderType: OrderType?
+    public var price: Amount?
+    public var quantity: Amount?
+    public var filled: Amount?
+    /// When the order (or its row) was created, ms.
+    public var createdAt: Millis?
 
     public init(
         kind: FindingKind, exchangeOrderID: ExchangeOrderID? = nil, clientOrderID: String? = nil,
@@ -189,6 +196,10 @@ public struct ReconcilePlan: Sendable, Hashable {
     public var account: AccountID
     public var market: Market
     public var coverage: ListingCoverage
+    /// Which symbols the listing covered.
+    public var scope: ListingScope
+    /// The input's `now`: when the decision was made.
+    public var decidedAt: Millis
     /// Orders in the listing.
     public var listed: Int
     /// Rows considered.
@@ -214,8 +225,8 @@ public enum Reconciler {
     public static func decide(_ input: ReconcileInput, policy: ReconcilePolicy) -> ReconcilePlan {
         let rows = input.rows.filter { $0.market == input.market }.sorted { $0.id < $1.id }
         var plan = ReconcilePlan(
-            account: input.account, market: input.market, coverage: input.listing.coverage,
-            listed: input.listing.orders.count, rows: rows.count, findings: [], queries: [], housekeeping: [])
+            account: input.account, market: input.market, coverage: input.listing.coverage, scope: input.listing.scope,
+            decidedAt: input.now, listed: input.listing.orders.count, rows: rows.count, findings: [], queries: [], housekeeping: [])
 
         // Absence is not evidence: without a complete listing nothing is decided.
         guard input.listing.coverage.isComplete else {
@@ -261,6 +272,7 @@ public enum Reconciler {
                 switch answer {
                 case .found(let order) where !order.status.isOpen:
                     var f = finding(.closed, row: row, detail: "exchange reports \(order.status.rawValue), filled \(order.executedQuantity) of \(order.quantity)")
+                    f.filled = order.executedQuantity
                     f.actions = [.closeRow(row, finalStatus: order.status, filledQuantity: order.executedQuantity)]
                     plan.findings.append(f)
                 case .found(let order):
@@ -352,6 +364,7 @@ public enum Reconciler {
         guard let state = order.status.openState else {
             // Listed with a final status (the listing raced a fill): the exchange's word is final.
             var f = finding(.closed, row: row, detail: "\(source) reports \(order.status.rawValue), filled \(order.executedQuantity) of \(order.quantity)")
+            f.filled = order.executedQuantity
             f.actions = [.closeRow(row, finalStatus: order.status, filledQuantity: order.executedQuantity)]
             return f
         }
@@ -368,6 +381,10 @@ public enum Reconciler {
             return f
         }
         var f = finding(.drifted, row: row, detail: changes.map { "\($0.field) \($0.from) → \($0.to)" }.joined(separator: ", "))
+        // The report shows the order as the exchange has it now (the row is brought to it).
+        f.price = order.price
+        f.quantity = order.quantity
+        f.filled = order.executedQuantity
         f.changes = changes
         f.actions = [.updateRow(row.id, readUpdatedAt: row.updatedAt, RowUpdate(order: order, status: state))] + clear
         return f
@@ -395,10 +412,22 @@ public enum Reconciler {
     }
 
     private static func finding(_ kind: FindingKind, row: OpenOrderRow, detail: String) -> Finding {
-        Finding(kind: kind, exchangeOrderID: row.exchangeOrderID, symbol: row.symbol, side: row.side, link: row.link, row: row.id, detail: detail)
+        var f = Finding(kind: kind, exchangeOrderID: row.exchangeOrderID, symbol: row.symbol, side: row.side, link: row.link, row: row.id, detail: detail)
+        f.orderType = row.orderType
+        f.price = row.price
+        f.quantity = row.quantity
+        f.filled = row.filledQuantity
+        f.createdAt = row.createdAt
+        return f
     }
 
     private static func finding(_ kind: FindingKind, order: ExchangeOrder, link: StrategyLinkID? = nil, detail: String) -> Finding {
-        Finding(kind: kind, exchangeOrderID: order.id, clientOrderID: order.clientOrderID, symbol: order.symbol, side: order.side, link: link, detail: detail)
+        var f = Finding(kind: kind, exchangeOrderID: order.id, clientOrderID: order.clientOrderID, symbol: order.symbol, side: order.side, link: link, detail: detail)
+        f.orderType = order.type
+        f.price = order.price
+        f.quantity = order.quantity
+        f.filled = order.executedQuantity
+        f.createdAt = order.time
+        return f
     }
 }

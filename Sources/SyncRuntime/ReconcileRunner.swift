@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import SyncCore
 
 /// Runs reconciliation passes: for each account and market, list the exchange, read the DB,
@@ -11,39 +12,85 @@ public struct ReconcileRunner: Sendable {
     public var now: @Sendable () -> Millis
     /// Accounts reconciled at once.
     public var parallelism: Int
+    /// A complete no-symbol sweep of an account-market at least every this many passes (and on
+    /// its first pass); in between, when it is cheaper in request weight, only the symbols of its
+    /// rows, registered orphans and claims are listed. 1: always sweep.
+    public var sweepEvery: Int
+    /// Called after each account with (accounts done, accounts in the pass).
+    public var progress: (@Sendable (Int, Int) -> Void)?
 
     public init(store: any ReconcileStore, gateway: any ExchangeGateway, policy: ReconcilePolicy, locks: AccountLocks = AccountLocks(),
-                parallelism: Int = 16, now: @escaping @Sendable () -> Millis) {
+                parallelism: Int = 16, sweepEvery: Int = 10, now: @escaping @Sendable () -> Millis) {
         self.store = store
         self.gateway = gateway
         self.policy = policy
         self.locks = locks
         self.parallelism = max(1, parallelism)
+        self.sweepEvery = max(1, sweepEvery)
         self.now = now
     }
 
     /// One pass over the active accounts (or only `only`), recorded as a run with its findings.
-    public func pass(only: Set<AccountID>? = nil, trigger: String) async throws -> DriftReport {
+    ///
+    /// `spread`: start the accounts evenly over this long, each at a jittered offset, so that a
+    /// thousand accounts never list at once (the scheduled passes of `serve`). Accounts not yet
+    /// started when a graceful shutdown begins are left for the next run; started ones finish.
+    public func pass(only: Set<AccountID>? = nil, trigger: String, spread: Duration? = nil) async throws -> DriftReport {
         let started = now()
+        let clock = ContinuousClock(), origin = clock.now
         let runID = try await store.beginRun(trigger: trigger, now: started)
         let accounts = try await store.accounts().filter { $0.isActive && (only?.contains($0.id) ?? true) }
+        let offsets = Self.offsets(count: accounts.count, spread: spread, seed: UInt64(bitPattern: runID))
         var sections: [ReportSection] = []
+        var done = 0
         try await withThrowingTaskGroup(of: [ReportSection].self) { group in
             var next = 0
             func launch() {
-                let account = accounts[next]
+                let account = accounts[next], offset = offsets[next]
                 next += 1
-                group.addTask { try await reconcile(account, runID: runID) }
+                group.addTask {
+                    if offset > .zero {
+                        do {
+                            try await cancelWhenGracefulShutdown { try await clock.sleep(until: origin + offset) }
+                        } catch {
+                            return []
+                        }
+                    }
+                    if Task.isShuttingDownGracefully && offset > .zero { return [] }
+                    return try await reconcile(account, runID: runID)
+                }
             }
             while next < min(parallelism, accounts.count) { launch() }
             for try await result in group {
                 sections += result
+                done += 1
+                progress?(done, accounts.count)
                 if next < accounts.count { launch() }
             }
         }
         let report = DriftReport(runID: runID, trigger: trigger, startedAt: started, finishedAt: now(), sections: sections)
         try await store.finishRun(runID, report: report)
         return report
+    }
+
+    /// Start offsets: account i of n at spread × (i + u)/n, u uniform in [0, 1) from a seeded
+    /// generator — even spacing, jittered, never two accounts scheduled together by construction.
+    static func offsets(count: Int, spread: Duration?, seed: UInt64) -> [Duration] {
+        guard let spread, spread > .zero, count > 1 else { return Array(repeating: .zero, count: count) }
+        var rng = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 | 1)
+        return (0..<count).map { i in spread * ((Double(i) + Double.random(in: 0..<1, using: &rng)) / Double(count)) }
+    }
+
+    /// The listing for one account-market: a full sweep when one is due or when per-symbol calls
+    /// would cost more weight; otherwise only the symbols of interest (none: nothing to ask).
+    func listing(_ account: AccountRecord, _ market: Market, _ snapshot: AccountSnapshot) async -> ExchangeListing {
+        let symbols = snapshot.symbolsOfInterest(market: market, extra: policy.attributor.claims.symbols(account: account.id))
+        let sweepDue = snapshot.passesSinceSweep[market].map { $0 + 1 >= sweepEvery } ?? true
+        if sweepDue || gateway.listingWeight(market: market, symbols: symbols.count) >= gateway.listingWeight(market: market, symbols: nil) {
+            return await gateway.listing(account, market: market, symbols: nil)
+        }
+        if symbols.isEmpty { return ExchangeListing(coverage: .complete, scope: .symbols([]), orders: []) }
+        return await gateway.listing(account, market: market, symbols: symbols)
     }
 
     /// One account: every market in which it has links or rows.
@@ -54,9 +101,10 @@ public struct ReconcileRunner: Sendable {
         }
         return try await locks.withLock(account.id) {
             let snapshot = try await store.accountSnapshot(account.id)
+            let groups = Dictionary(snapshot.links.map { ($0.id, $0.groupName) }, uniquingKeysWith: { a, _ in a })
             var sections: [ReportSection] = []
             for market in snapshot.markets {
-                let listing = await gateway.listing(account, market: market, symbol: nil)
+                let listing = await listing(account, market, snapshot)
                 let time = now()
                 var input = snapshot.input(market: market, listing: listing, now: time)
                 var plan = Reconciler.decide(input, policy: policy)
@@ -67,7 +115,7 @@ public struct ReconcileRunner: Sendable {
                     plan = Reconciler.decide(input, policy: policy)
                 }
                 _ = try await store.apply(plan, runID: runID, now: time)
-                sections.append(ReportSection(plan: plan, accountName: account.name, exchange: account.exchange))
+                sections.append(ReportSection(plan: plan, accountName: account.name, exchange: account.exchange, groups: groups))
             }
             return sections
         }

@@ -1,30 +1,39 @@
 import ServiceLifecycle
 import SyncCore
 
-/// Reconciliation on a schedule, as a Service: a pass, then a wait of `interval`, until graceful
-/// shutdown. A pass that has started is never cancelled by shutdown (its writes finish); the wait is.
+/// Reconciliation on a schedule, as a Service: a pass starts every `interval` (at once if the
+/// previous one overran), its accounts staggered over `spread`, until graceful shutdown. Accounts
+/// already started finish their writes; those still waiting for their slot and the wait between
+/// passes are abandoned.
 public struct ReconcileService: Service {
     let runner: ReconcileRunner
     let interval: Duration
+    let spread: Duration
     let onPass: @Sendable (Result<DriftReport, any Error>) -> Void
 
-    public init(runner: ReconcileRunner, interval: Duration, onPass: @escaping @Sendable (Result<DriftReport, any Error>) -> Void) {
+    public init(runner: ReconcileRunner, interval: Duration, spread: Duration = .zero,
+                onPass: @escaping @Sendable (Result<DriftReport, any Error>) -> Void) {
         self.runner = runner
         self.interval = interval
+        self.spread = min(spread, interval)
         self.onPass = onPass
     }
 
     public func run() async throws {
+        let clock = ContinuousClock()
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            // Shielded from graceful shutdown: the pass runs to the end of its transactions.
-            let runner = self.runner
+            let start = clock.now
+            // Shielded from cancellation (an unstructured task): a started account runs to the end
+            // of its transactions. Graceful shutdown still reaches the staggering waits through the
+            // inherited task-local.
+            let runner = self.runner, spread = self.spread
             let result = await Task { () async -> Result<DriftReport, any Error> in
-                do { return .success(try await runner.pass(trigger: "schedule")) } catch { return .failure(error) }
+                do { return .success(try await runner.pass(trigger: "schedule", spread: spread)) } catch { return .failure(error) }
             }.value
             onPass(result)
             do {
-                let interval = self.interval
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                let next = start + interval
+                try await cancelWhenGracefulShutdown { try await clock.sleep(until: next) }
             } catch {
                 return
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OrderSyncApp
+import Synchronization
 import SyncCore
 
 extension FailOn: ExpressibleByArgument {}
@@ -34,12 +35,15 @@ struct ReconcileFlags: ParsableArguments {
     var claims: [String] = []
     @Option(help: "Accounts reconciled at once (default 16).")
     var parallelism: Int?
+    @Option(name: .customLong("sweep-every"), help: "A full no-symbol listing per account-market at least every N passes; per-symbol listings in between when cheaper (default 10; 1 = always).")
+    var sweepEvery: Int?
 
     func validate() throws {
         if let graceMs, graceMs < 0 { throw ValidationError("--grace-ms must not be negative") }
         if let confirmations, confirmations < 1 { throw ValidationError("--confirmations must be at least 1") }
         if let maxQueries, maxQueries < 0 { throw ValidationError("--max-queries must not be negative") }
         if let parallelism, parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
+        if let sweepEvery, sweepEvery < 1 { throw ValidationError("--sweep-every must be at least 1") }
         for url in [spotURL, futuresURL, testnetSpotURL, testnetFuturesURL].compactMap({ $0 }) where URL(string: url)?.scheme?.hasPrefix("http") != true {
             throw ValidationError("\(url) is not an http(s) URL")
         }
@@ -67,6 +71,7 @@ struct ReconcileFlags: ParsableArguments {
         if let maxQueries { o.maxQueriesPerPass = maxQueries }
         if let tagPrefix { o.tagPrefix = tagPrefix }
         if let parallelism { o.parallelism = parallelism }
+        if let sweepEvery { o.sweepEvery = sweepEvery }
         o.claims += claims.compactMap(OperatorClaim.init(argument:))
         o.environment = environment
         return (o, file)
@@ -94,14 +99,47 @@ struct ReconcileCommand: AsyncParsableCommand {
 
     func run() async throws {
         let report: DriftReport
+        let progress = isatty(STDERR_FILENO) == 1 ? ProgressLine(label: "reconciling") : nil
         do {
-            report = try await OrderSyncApp.reconcile(try flags.options().0)
+            var options = try flags.options().0
+            if let progress {
+                options.progress = { @Sendable done, total in progress.update(done, of: total, unit: "accounts") }
+            }
+            report = try await OrderSyncApp.reconcile(options)
+            progress?.finish()
         } catch {
+            progress?.finish()
             printError(error.description)
             throw ExitCode(2)
         }
         print(format == .json ? report.json() : report.text(), terminator: format == .json ? "\n" : "")
         if report.sections.contains(where: { $0.coverage == "failed" || $0.coverage == "partial" }) { throw ExitCode(2) }
         if failOn.matches(report) { throw ExitCode(1) }
+    }
+}
+
+/// A one-line progress indicator on stderr (a terminal only), shown once a job has run for a
+/// second and erased when it ends.
+final class ProgressLine: Sendable {
+    let label: String
+    let started = ContinuousClock.now
+    /// Whether anything was drawn (so `finish` knows to erase it).
+    private let drawn = Mutex(false)
+
+    init(label: String) { self.label = label }
+
+    func update(_ done: Int, of total: Int, unit: String) {
+        guard ContinuousClock.now - started > .seconds(1) else { return }
+        drawn.withLock { drawn in
+            FileHandle.standardError.write(Data("\r\(label): \(done)/\(total) \(unit)\u{1B}[K".utf8))
+            drawn = true
+        }
+    }
+
+    func finish() {
+        drawn.withLock { drawn in
+            if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            drawn = false
+        }
     }
 }

@@ -13,7 +13,7 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: "SIGTERM or SIGINT lets the pass in flight finish its writes, then exits 0.")
 
     @OptionGroup var flags: ReconcileFlags
-    @Option(name: .customLong("interval-seconds"), help: "Seconds between the end of one pass and the start of the next ([reconcile] interval_seconds, default 30).")
+    @Option(name: .customLong("interval-seconds"), help: "Seconds from the start of one pass to the start of the next ([reconcile] interval_seconds, default 30); accounts are staggered over [reconcile] spread of it.")
     var intervalSeconds: Double?
 
     func validate() throws {
@@ -25,7 +25,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             let (options, file) = try flags.options()
             let interval = intervalSeconds ?? file.intervalSeconds
-            (service, gateway) = try OrderSyncApp.reconcileService(options, interval: .milliseconds(Int64(interval * 1000))) { result in
+            (service, gateway) = try OrderSyncApp.reconcileService(options, interval: .milliseconds(Int64(interval * 1000)), spread: file.spread) { result in
                 switch result {
                 case .success(let report): print(report.summaryLine)
                 case .failure(let error): print("pass failed: \(error)")

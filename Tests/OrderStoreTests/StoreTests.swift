@@ -35,7 +35,7 @@ import SyncTestSupport
         let fk = try await db.writer.read { try Int.fetchOne($0, sql: "PRAGMA foreign_keys") }
         #expect(fk == 1)
         let names = try await db.writer.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'sync_%' ORDER BY name") }
-        #expect(names == ["sync_cancel_intents", "sync_findings", "sync_misses", "sync_order_history", "sync_orphans", "sync_runs"])
+        #expect(names == ["sync_cancel_intents", "sync_findings", "sync_misses", "sync_order_history", "sync_orphans", "sync_runs", "sync_sweeps"])
         let plan = try await db.writer.read { db in
             try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM open_orders WHERE strategy_account_id = 1 AND symbol = 'BTCUSDT'")
                 .map { $0["detail"] as String }
@@ -64,7 +64,7 @@ import SyncTestSupport
         }
         let columnsBefore = try await queue.read { db in try db.columns(in: "open_orders").map(\.name) }
         let db = OrderDatabase(writer: queue)
-        #expect(try db.migrate() == ["v1-seed-tables", "v1-indexes", "v1-sync-tables"])
+        #expect(try db.migrate() == ["v1-seed-tables", "v1-indexes", "v1-sync-tables", "v2-sync-sweeps"])
         #expect(try await queue.read { db in try db.columns(in: "open_orders").map(\.name) } == columnsBefore)
         try await db.load(try Self.scenario(), now: Self.now)
         #expect(try await db.openOrders().count == 5)

@@ -1,0 +1,121 @@
+import Foundation
+import OrderStore
+import Synchronization
+@testable import SyncRuntime
+import SyncCore
+import Testing
+
+/// The runner's choice of listing: a full sweep on an account-market's first pass and every
+/// `sweepEvery` passes, per-symbol listings of the rows', orphans' and claims' symbols in between
+/// when they cost less weight, and nothing counted when a listing fails.
+@Suite struct RequestEconomyTests {
+    static let now: Millis = 1_800_000_000_000
+
+    /// Records every listing asked for; answers from a fixed set of open orders.
+    final class Gateway: ExchangeGateway {
+        struct Call: Hashable { var account: Int64; var market: Market; var symbols: [String]? }
+        let calls = Mutex<[Call]>([])
+        let failing = Mutex<Set<Int64>>([])
+        let orders: [Int64: [ExchangeOrder]]
+        let symbolWeight: Int
+
+        init(orders: [Int64: [ExchangeOrder]], symbolWeight: Int = 2) {
+            self.orders = orders
+            self.symbolWeight = symbolWeight
+        }
+
+        func supports(_ account: AccountRecord) -> Bool { true }
+        func listing(_ account: AccountRecord, market: Market, symbols: Set<String>?) async -> ExchangeListing {
+            calls.withLock { $0.append(Call(account: account.id.rawValue, market: market, symbols: symbols?.sorted())) }
+            if failing.withLock({ $0.contains(account.id.rawValue) }) { return .failed("HTTP 503") }
+            let mine = (orders[account.id.rawValue] ?? []).filter { symbols?.contains($0.symbol) ?? true }
+            return ExchangeListing(coverage: .complete, scope: symbols.map { .symbols($0) } ?? .allSymbols, orders: mine)
+        }
+        func listingWeight(market: Market, symbols: Int?) -> Int { symbols.map { $0 * symbolWeight } ?? 80 }
+        func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult { .notFound }
+
+        func take() -> [Call] { calls.withLock { c in defer { c = [] }; return c } }
+    }
+
+    static let scenario = """
+        {"name": "economy",
+         "users": [{"id": 1, "username": "u"}],
+         "accounts": [{"id": 1, "user_id": 1, "name": "a1", "api_key": "k1", "api_secret": "s1"},
+                      {"id": 2, "user_id": 1, "name": "a2", "api_key": "k2", "api_secret": "s2"}],
+         "strategies": [{"id": 1, "user_id": 1, "name": "F", "group_name": "f", "market_type": "FUTURES"}],
+         "strategy_accounts": [{"id": 1, "strategy_id": 1, "account_id": 1}, {"id": 2, "strategy_id": 1, "account_id": 2}],
+         "db_orders": [
+           {"strategy_account_id": 1, "exchange_order_id": "1", "symbol": "BTCUSDT", "side": "BUY", "price": "60000", "quantity": "0.01"},
+           {"strategy_account_id": 1, "exchange_order_id": "2", "symbol": "ETHUSDT", "side": "BUY", "price": "3000", "quantity": "0.1"}]}
+        """
+
+    /// An open order as the scenario's row for it says (BTCUSDT 0.01 @ 60000, otherwise 0.1 @ 3000).
+    static func order(_ id: Int64, _ symbol: String, client: String? = nil) -> ExchangeOrder {
+        let (price, quantity) = symbol == "BTCUSDT" ? ("60000", "0.01") : ("3000", "0.1")
+        return ExchangeOrder(id: .regular(id), clientOrderID: client, symbol: symbol, side: .buy, type: OrderType("LIMIT"), status: .new,
+                             price: Amount(price)!, quantity: Amount(quantity)!, executedQuantity: .zero, time: now - 3_600_000)
+    }
+
+    static func runner(_ gateway: Gateway, sweepEvery: Int = 4, claims: [OperatorClaim] = []) async throws -> ReconcileRunner {
+        let db = try OrderDatabase.inMemory()
+        _ = try db.migrate()
+        try await db.load(try Scenario.parse(Data(scenario.utf8), file: "economy.json"), now: now - 3_600_000)
+        let policy = ReconcilePolicy(attributor: Attributor(claims: try ClaimSet(claims)))
+        return ReconcileRunner(store: db, gateway: gateway, policy: policy, sweepEvery: sweepEvery, now: { now })
+    }
+
+    @Test func sweepsFirstThenListsOnlyTheSymbolsOfInterestUntilTheNextSweep() async throws {
+        // Account 1: rows on BTCUSDT and ETHUSDT, a manual order on SOLUSDT; account 2: nothing.
+        let gateway = Gateway(orders: [1: [Self.order(1, "BTCUSDT"), Self.order(2, "ETHUSDT"), Self.order(3, "SOLUSDT", client: "manual")]])
+        let runner = try await Self.runner(gateway, claims: [OperatorClaim(account: AccountID(1), symbol: "XRPUSDT", side: nil, link: StrategyLinkID(1))])
+
+        let first = try await runner.pass(trigger: "test")
+        #expect(Set(gateway.take()) == [.init(account: 1, market: .futures, symbols: nil), .init(account: 2, market: .futures, symbols: nil)])
+        #expect(first.totals[.foreignOrphan] == 1 && first.totals[.matched] == 2)
+
+        // Passes 2–4: the rows' symbols, the registered orphan's (SOLUSDT) and the claimed one
+        // (XRPUSDT); account 2 has nothing to ask about, so it costs no request.
+        for pass in 2...4 {
+            let report = try await runner.pass(trigger: "test")
+            #expect(gateway.take() == [.init(account: 1, market: .futures, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"])], "pass \(pass)")
+            #expect(report.totals[.foreignOrphan] == 1 && report.totals[.matched] == 2 && report.totals[.orphanGone] == 0, "pass \(pass)")
+            #expect(report.sections.first { $0.accountID == AccountID(1) }?.symbols == ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"])
+        }
+        // Pass 5 (sweepEvery 4): a full sweep again.
+        _ = try await runner.pass(trigger: "test")
+        #expect(Set(gateway.take()) == [.init(account: 1, market: .futures, symbols: nil), .init(account: 2, market: .futures, symbols: nil)])
+    }
+
+    @Test func aFailedListingDoesNotCountAndExpensiveSymbolListsSweep() async throws {
+        let gateway = Gateway(orders: [1: [Self.order(1, "BTCUSDT"), Self.order(2, "ETHUSDT")]])
+        let runner = try await Self.runner(gateway, sweepEvery: 2)
+        gateway.failing.withLock { $0 = [1] }
+        _ = try await runner.pass(trigger: "test")
+        _ = try await runner.pass(trigger: "test")
+        // Account 1 never had a complete sweep: it keeps sweeping.
+        #expect(gateway.take().filter { $0.account == 1 }.map(\.symbols) == [nil, nil])
+        gateway.failing.withLock { $0 = [] }
+        _ = try await runner.pass(trigger: "test")
+        _ = try await runner.pass(trigger: "test")
+        #expect(gateway.take().filter { $0.account == 1 }.map(\.symbols) == [nil, ["BTCUSDT", "ETHUSDT"]])
+
+        // When two symbols cost more than a sweep, it sweeps every pass.
+        let costly = Gateway(orders: [1: [Self.order(1, "BTCUSDT"), Self.order(2, "ETHUSDT")]], symbolWeight: 50)
+        let runner2 = try await Self.runner(costly, sweepEvery: 10)
+        for _ in 1...3 { _ = try await runner2.pass(trigger: "test") }
+        #expect(costly.take().filter { $0.account == 1 }.map(\.symbols) == [nil, nil, nil])
+    }
+
+    @Test func staggeredStartsAreEvenJitteredAndWithinTheSpread() {
+        let spread = Duration.seconds(10)
+        let offsets = ReconcileRunner.offsets(count: 1000, spread: spread, seed: 42)
+        #expect(offsets.count == 1000)
+        for (i, offset) in offsets.enumerated() {
+            #expect(offset >= spread * (Double(i) / 1000) && offset < spread * (Double(i + 1) / 1000), "account \(i) in its own slot")
+        }
+        #expect(Set(offsets).count == 1000, "jittered, not on a grid")
+        #expect(offsets == ReconcileRunner.offsets(count: 1000, spread: spread, seed: 42), "seeded")
+        #expect(offsets != ReconcileRunner.offsets(count: 1000, spread: spread, seed: 43))
+        #expect(ReconcileRunner.offsets(count: 5, spread: nil, seed: 1) == Array(repeating: .zero, count: 5))
+    }
+}
