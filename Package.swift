@@ -89,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "ordersync-bench",
             dependencies: [
-                "SyncCore", "BinanceAPI",
+                "SyncCore", "BinanceAPI", "OrderSyncApp", "OrderStore", "SyncRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -4,6 +4,7 @@
 //   ordersync-bench simulator --url URL --key K --secret S [--connections 50] [--requests 20000] [--runs 5]
 //     (scripts/bench-simulator starts a release `ordersync simulate` and runs this against it)
 //   ordersync-bench client cpu|cancels|transport --url URL [...]   (scripts/bench-client)
+//   ordersync-bench reconcile scenario|passes [...]                  (scripts/bench-reconcile)
 //
 // decide: the pure reconciliation decision over A accounts × N orders each, with 2% of each
 // kind of drift (partial fill, stale closed by query, stale first miss, adoptable orphan, foreign
@@ -22,6 +23,10 @@ func parse() async -> Options {
     var args = CommandLine.arguments.dropFirst()
     if args.first == "client" {
         await ClientBench.main(Array(args.dropFirst()))
+        exit(0)
+    }
+    if args.first == "reconcile" {
+        await ReconcileBench.main(Array(args.dropFirst()))
         exit(0)
     }
     if args.first == "simulator" {

@@ -6,7 +6,7 @@ import SyncCore
 /// the complete truth. For tests and demos on loopback; never part of the Binance surface.
 ///
 ///     GET  /_sim/truth                 every order ever placed, with its final state
-///     GET  /_sim/stats                 wide-cancel calls and requests served, by endpoint
+///     GET  /_sim/stats                 wide-cancel calls and requests served by endpoint; weight charged and 429/418 refusals by product
 ///     POST /_sim/act     {"account_id":1,"market":"FUTURES","order_id":5,"algo":false,"action":"fill|partial_fill|expire|cancel","quantity":"0.001"}
 ///     POST /_sim/place   {"account_id":1,"market":"SPOT","symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"60000","quantity":"0.01","time_in_force":"GTC","client_order_id":"manual1"}
 ///     POST /_sim/faults  {"server_error":0.1,"unknown_after_apply":0,"timeout_after_apply":0,"drop_connection":0,"rate_limit_storm":0,"truncate_body":0,"latency_ms":0,"latency_jitter_ms":0,"clock_skew_ms":0,"failing_accounts":[3]}
@@ -80,7 +80,10 @@ enum Control {
             case (.get, "/_sim/stats"):
                 let wide = await exchange.wideCancelCalls.sorted { $0.key < $1.key }.map { ($0.key, JSON.int(Int64($0.value))) }
                 let requests = await exchange.requestCounts.sorted { $0.key < $1.key }.map { ($0.key, JSON.int(Int64($0.value))) }
-                return ok(.object([("wide_cancels", .object(wide)), ("requests", .object(requests))]))
+                let weight = await exchange.weightCounts.sorted { $0.key < $1.key }.map { ($0.key, JSON.int(Int64($0.value))) }
+                let refused = await exchange.refusedCounts.sorted { $0.key < $1.key }.map { ($0.key, JSON.int(Int64($0.value))) }
+                return ok(.object([("wide_cancels", .object(wide)), ("requests", .object(requests)), ("weight", .object(weight)),
+                                   ("rate_limited", .object(refused))]))
             case (.post, "/_sim/act"):
                 let a = try decode(Act.self)
                 guard let action = MarketAction(rawValue: a.action) else {

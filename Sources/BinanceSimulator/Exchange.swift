@@ -111,6 +111,9 @@ public actor Exchange {
     private var weights: [String: WeightWindow] = [:]
     private var wideCancels: [String: Int] = [:]
     private var requests: [String: Int] = [:]
+    /// Weight charged and requests refused (429 or 418), by product.
+    private var weightCharged: [String: Int] = [:]
+    private var refused: [String: Int] = [:]
     var rng: SeededGenerator
 
     public init(configuration: SimulatorConfiguration = SimulatorConfiguration(), clock: @escaping @Sendable () -> Millis) {
@@ -174,6 +177,7 @@ public actor Exchange {
         let windowMs = Millis(limits.windowSeconds) * 1000
         var w = weights[key] ?? WeightWindow()
         if w.bannedUntil > now {
+            refused[product.rawValue, default: 0] += 1
             throw APIError.banned(until: w.bannedUntil, retryAfter: Int((w.bannedUntil - now + 999) / 1000))
         }
         let windowStart = now - now % windowMs
@@ -181,6 +185,7 @@ public actor Exchange {
         let retryAfter = Int((windowStart + windowMs - now + 999) / 1000)
         if w.used + weight > limit {
             w.violations += 1
+            refused[product.rawValue, default: 0] += 1
             if w.violations > limits.violationsBeforeBan {
                 w.bannedUntil = now + Millis(limits.banSeconds) * 1000
                 weights[key] = w
@@ -191,6 +196,7 @@ public actor Exchange {
         }
         w.used += weight
         weights[key] = w
+        weightCharged[product.rawValue, default: 0] += weight
         return w.used
     }
 
@@ -413,6 +419,10 @@ public actor Exchange {
     public var wideCancelCalls: [String: Int] { wideCancels }
     /// Requests served, by endpoint.
     public var requestCounts: [String: Int] { requests }
+    /// Request weight charged, by product (`spot`, `futures`).
+    public var weightCounts: [String: Int] { weightCharged }
+    /// Requests refused for weight (429) or during a ban (418), by product.
+    public var refusedCounts: [String: Int] { refused }
 
     // MARK: Market activity (control API)
 

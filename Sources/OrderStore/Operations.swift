@@ -87,7 +87,7 @@ extension OrderDatabase: ReconcileStore {
         var arguments: StatementArguments = []
         if let account { sql += " WHERE sa.account_id = ?"; arguments = [account.rawValue] }
         sql += " ORDER BY sa.id"
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { r in
+        return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { r in
             let text: String = r["market_type"] ?? ""
             guard let market = Market(stored: text) else {
                 throw StoreError.invalidValue(table: "strategies", id: r["strategy_id"], column: "market_type", value: text)
@@ -107,31 +107,32 @@ extension OrderDatabase: ReconcileStore {
         JOIN strategies s ON s.id = sa.strategy_id
         """
 
+    /// Decodes a row of `rowSelect` by column position (the hot path of every pass: no column-name lookups).
     static func decodeRow(_ r: Row) throws -> OpenOrderRow {
-        let id: Int64 = r["id"]
-        func amount(_ column: String) throws -> Amount? {
-            try Values.amount(r[column], table: "open_orders", id: id, column: column)
+        let id: Int64 = r[0]
+        func amount(_ index: Int, _ column: String) throws -> Amount? {
+            try Values.amount(r[index], table: "open_orders", id: id, column: column)
         }
-        let sideText: String = r["side"] ?? ""
+        let sideText: String = r[4] ?? ""
         guard let side = Side(parsing: sideText) else {
             throw StoreError.invalidValue(table: "open_orders", id: id, column: "side", value: sideText)
         }
         // The row's own market; the strategy's when the row has none (never the account's "first").
-        let marketText: String? = r["market_type"]
-        guard let market = marketText.flatMap(Market.init(stored:)) ?? (r["strategy_market"] as String?).flatMap(Market.init(stored:)) else {
+        let marketText: String? = r[11]
+        guard let market = marketText.flatMap(Market.init(stored:)) ?? (r[14] as String?).flatMap(Market.init(stored:)) else {
             throw StoreError.invalidValue(table: "open_orders", id: id, column: "market_type", value: marketText ?? "NULL")
         }
-        guard let quantity = try amount("quantity") else {
+        guard let quantity = try amount(8, "quantity") else {
             throw StoreError.invalidValue(table: "open_orders", id: id, column: "quantity", value: "NULL")
         }
         return OpenOrderRow(
-            id: OpenOrderRowID(id), link: StrategyLinkID(r["strategy_account_id"]),
-            exchangeOrderID: ExchangeOrderID(r["exchange_order_id"]), symbol: r["symbol"], side: side,
-            orderType: OrderType(r["order_type"] ?? "LIMIT"), price: try amount("price"), stopPrice: try amount("stop_price"),
-            quantity: quantity, filledQuantity: try amount("filled_quantity") ?? .zero, status: r["status"] ?? "",
+            id: OpenOrderRowID(id), link: StrategyLinkID(r[1]),
+            exchangeOrderID: ExchangeOrderID(r[2]), symbol: r[3], side: side,
+            orderType: OrderType(r[5] ?? "LIMIT"), price: try amount(6, "price"), stopPrice: try amount(7, "stop_price"),
+            quantity: quantity, filledQuantity: try amount(9, "filled_quantity") ?? .zero, status: r[10] ?? "",
             market: market,
-            createdAt: try Values.millis(r["created_at"], table: "open_orders", id: id, column: "created_at"),
-            updatedAt: try Values.millis(r["updated_at"], table: "open_orders", id: id, column: "updated_at"))
+            createdAt: try Values.millis(r[12], table: "open_orders", id: id, column: "created_at"),
+            updatedAt: try Values.millis(r[13], table: "open_orders", id: id, column: "updated_at"))
     }
 
     /// Every `open_orders` row, ordered by id.
@@ -156,18 +157,18 @@ extension OrderDatabase: ReconcileStore {
     /// Everything the decision for one account needs, read in one snapshot.
     public func accountSnapshot(_ account: AccountID) async throws -> AccountSnapshot {
         try await writer.read { db in
-            let rows = try Row.fetchAll(db, sql: Self.rowSelect + " WHERE sa.account_id = ? ORDER BY o.id", arguments: [account.rawValue])
+            let rows = try Row.fetchAll(db.cachedStatement(sql: Self.rowSelect + " WHERE sa.account_id = ? ORDER BY o.id"), arguments: [account.rawValue])
                 .map(Self.decodeRow)
             let links = try Self.fetchLinks(db, account: account)
-            let orphans = try Row.fetchAll(db, sql: "SELECT * FROM sync_orphans WHERE account_id = ?", arguments: [account.rawValue])
+            let orphans = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM sync_orphans WHERE account_id = ?"), arguments: [account.rawValue])
                 .compactMap(Self.decodeOrphan)
             var misses: [ExchangeOrderID: Int] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT exchange_order_id, misses FROM sync_misses WHERE account_id = ?", arguments: [account.rawValue]) {
-                misses[ExchangeOrderID(r["exchange_order_id"])] = r["misses"]
+            for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT exchange_order_id, misses FROM sync_misses WHERE account_id = ?"), arguments: [account.rawValue]) {
+                misses[ExchangeOrderID(r[0])] = r[1]
             }
             var sweeps: [Market: Int] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT market, passes_since FROM sync_sweeps WHERE account_id = ?", arguments: [account.rawValue]) {
-                if let market = Market(stored: r["market"]) { sweeps[market] = r["passes_since"] }
+            for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT market, passes_since FROM sync_sweeps WHERE account_id = ?"), arguments: [account.rawValue]) {
+                if let market = Market(stored: r[0]) { sweeps[market] = r[1] }
             }
             return AccountSnapshot(account: account, rows: rows, links: links, orphans: orphans, misses: misses, passesSinceSweep: sweeps)
         }
@@ -307,13 +308,13 @@ extension OrderDatabase: ReconcileStore {
         for action in plan.housekeeping { _ = try perform(action) }
         if plan.coverage.isComplete {
             if plan.scope == .allSymbols {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO sync_sweeps (account_id, market, last_sweep_at, passes_since) VALUES (?, ?, ?, 0)
                     ON CONFLICT(account_id, market) DO UPDATE SET last_sweep_at = excluded.last_sweep_at, passes_since = 0
-                    """, arguments: [account, market, now])
+                    """).execute(arguments: [account, market, now])
             } else {
-                try db.execute(sql: "UPDATE sync_sweeps SET passes_since = passes_since + 1 WHERE account_id = ? AND market = ?",
-                               arguments: [account, market])
+                try db.cachedStatement(sql: "UPDATE sync_sweeps SET passes_since = passes_since + 1 WHERE account_id = ? AND market = ?")
+                    .execute(arguments: [account, market])
             }
         }
         return result

@@ -96,7 +96,7 @@ extension OrderSyncApp {
         return (ReconcileService(runner: runner, interval: interval, spread: interval * spread, onPass: onPass), gateway)
     }
 
-    static func makeRunner(_ options: ReconcileOptions) throws(AppError) -> (ReconcileRunner, BinanceGateway) {
+    public static func makeRunner(_ options: ReconcileOptions) throws(AppError) -> (ReconcileRunner, BinanceGateway) {
         let tags: ClientOrderTagCodec, claims: ClaimSet
         do { tags = try ClientOrderTagCodec(prefix: options.tagPrefix) } catch {
             throw AppError("tag prefix \"\(options.tagPrefix)\" must be 1–8 letters or digits")

@@ -12,9 +12,10 @@ public struct ReconcileRunner: Sendable {
     public var now: @Sendable () -> Millis
     /// Accounts reconciled at once.
     public var parallelism: Int
-    /// A complete no-symbol sweep of an account-market at least every this many passes (and on
-    /// its first pass); in between, when it is cheaper in request weight, only the symbols of its
-    /// rows, registered orphans and claims are listed. 1: always sweep.
+    /// A complete no-symbol sweep of an account-market every this many passes (and on its first
+    /// pass), phased by account so that each pass sweeps about 1/sweepEvery of the accounts; in
+    /// between, when it is cheaper in request weight, only the symbols of its rows, registered
+    /// orphans and claims are listed. 1: always sweep.
     public var sweepEvery: Int
     /// Called after each account with (accounts done, accounts in the pass).
     public var progress: (@Sendable (Int, Int) -> Void)?
@@ -81,11 +82,19 @@ public struct ReconcileRunner: Sendable {
         return (0..<count).map { i in spread * ((Double(i) + Double.random(in: 0..<1, using: &rng)) / Double(count)) }
     }
 
+    /// Whether an account-market sweeps this run: never swept, its turn ((run + account) mod
+    /// sweepEvery, so turns are spread over the runs), or sweepEvery passes without one (runs that
+    /// skipped the account, e.g. `--account`).
+    func sweepDue(account: AccountID, runID: Int64, passesSinceSweep: Int?) -> Bool {
+        guard let since = passesSinceSweep else { return true }
+        return since + 1 >= sweepEvery || (runID &+ account.rawValue) % Int64(sweepEvery) == 0
+    }
+
     /// The listing for one account-market: a full sweep when one is due or when per-symbol calls
     /// would cost more weight; otherwise only the symbols of interest (none: nothing to ask).
-    func listing(_ account: AccountRecord, _ market: Market, _ snapshot: AccountSnapshot) async -> ExchangeListing {
+    func listing(_ account: AccountRecord, _ market: Market, _ snapshot: AccountSnapshot, runID: Int64) async -> ExchangeListing {
         let symbols = snapshot.symbolsOfInterest(market: market, extra: policy.attributor.claims.symbols(account: account.id))
-        let sweepDue = snapshot.passesSinceSweep[market].map { $0 + 1 >= sweepEvery } ?? true
+        let sweepDue = sweepDue(account: account.id, runID: runID, passesSinceSweep: snapshot.passesSinceSweep[market])
         if sweepDue || gateway.listingWeight(market: market, symbols: symbols.count) >= gateway.listingWeight(market: market, symbols: nil) {
             return await gateway.listing(account, market: market, symbols: nil)
         }
@@ -104,7 +113,7 @@ public struct ReconcileRunner: Sendable {
             let groups = Dictionary(snapshot.links.map { ($0.id, $0.groupName) }, uniquingKeysWith: { a, _ in a })
             var sections: [ReportSection] = []
             for market in snapshot.markets {
-                let listing = await listing(account, market, snapshot)
+                let listing = await listing(account, market, snapshot, runID: runID)
                 let time = now()
                 var input = snapshot.input(market: market, listing: listing, now: time)
                 var plan = Reconciler.decide(input, policy: policy)

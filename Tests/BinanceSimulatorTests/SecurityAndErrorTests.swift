@@ -112,6 +112,10 @@ import Testing
             #expect(try await h.signed(.GET, "/fapi/v1/time").status == 418)
             h.clock.advance(21_000)
             #expect(try await h.signed(.GET, "/fapi/v1/openOrders", [("symbol", "BTCUSDT")]).status == 200)
+            // The control API reports the weight charged and the refusals (the 429s and 418s above).
+            let stats = try #require(try await h.raw(.GET, "/_sim/stats").json as? [String: Any])
+            #expect(stats["weight"] as? [String: Int] == ["futures": 40 + 1 + 1, "spot": 80])
+            #expect(stats["rate_limited"] as? [String: Int] == ["futures": 4])
         }
     }
 }

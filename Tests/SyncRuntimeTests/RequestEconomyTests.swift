@@ -70,20 +70,27 @@ import Testing
         let runner = try await Self.runner(gateway, claims: [OperatorClaim(account: AccountID(1), symbol: "XRPUSDT", side: nil, link: StrategyLinkID(1))])
 
         let first = try await runner.pass(trigger: "test")
+        #expect(first.runID == 1)
         #expect(Set(gateway.take()) == [.init(account: 1, market: .futures, symbols: nil), .init(account: 2, market: .futures, symbols: nil)])
         #expect(first.totals[.foreignOrphan] == 1 && first.totals[.matched] == 2)
 
-        // Passes 2–4: the rows' symbols, the registered orphan's (SOLUSDT) and the claimed one
-        // (XRPUSDT); account 2 has nothing to ask about, so it costs no request.
-        for pass in 2...4 {
+        // Runs 2–9: account 1 sweeps on its turns ((run + 1) mod 4 = 0: runs 3 and 7), otherwise
+        // lists the rows' symbols, the registered orphan's (SOLUSDT) and the claimed one (XRPUSDT);
+        // account 2 sweeps on runs 6 (and 2: (2 + 2) mod 4 = 0) and has nothing to ask otherwise.
+        var sweeps: [Int64: [Int64]] = [:]
+        for run in 2...9 {
             let report = try await runner.pass(trigger: "test")
-            #expect(gateway.take() == [.init(account: 1, market: .futures, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"])], "pass \(pass)")
-            #expect(report.totals[.foreignOrphan] == 1 && report.totals[.matched] == 2 && report.totals[.orphanGone] == 0, "pass \(pass)")
-            #expect(report.sections.first { $0.accountID == AccountID(1) }?.symbols == ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"])
+            #expect(report.runID == Int64(run))
+            for call in gateway.take() {
+                if call.symbols == nil {
+                    sweeps[call.account, default: []].append(Int64(run))
+                } else {
+                    #expect(call.account == 1 && call.symbols == ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"], "run \(run)")
+                }
+            }
+            #expect(report.totals[.foreignOrphan] == 1 && report.totals[.matched] == 2 && report.totals[.orphanGone] == 0, "run \(run)")
         }
-        // Pass 5 (sweepEvery 4): a full sweep again.
-        _ = try await runner.pass(trigger: "test")
-        #expect(Set(gateway.take()) == [.init(account: 1, market: .futures, symbols: nil), .init(account: 2, market: .futures, symbols: nil)])
+        #expect(sweeps == [1: [3, 7], 2: [2, 6]])
     }
 
     @Test func aFailedListingDoesNotCountAndExpensiveSymbolListsSweep() async throws {
@@ -97,7 +104,9 @@ import Testing
         gateway.failing.withLock { $0 = [] }
         _ = try await runner.pass(trigger: "test")
         _ = try await runner.pass(trigger: "test")
-        #expect(gateway.take().filter { $0.account == 1 }.map(\.symbols) == [nil, ["BTCUSDT", "ETHUSDT"]])
+        // Run 3 is its first complete sweep; run 4 lists symbols ((4 + 1) mod 2 ≠ 0); run 5 is its turn.
+        _ = try await runner.pass(trigger: "test")
+        #expect(gateway.take().filter { $0.account == 1 }.map(\.symbols) == [nil, ["BTCUSDT", "ETHUSDT"], nil])
 
         // When two symbols cost more than a sweep, it sweeps every pass.
         let costly = Gateway(orders: [1: [Self.order(1, "BTCUSDT"), Self.order(2, "ETHUSDT")]], symbolWeight: 50)

@@ -1,0 +1,192 @@
+/// How one order's cancel ended, as the canceller sees it.
+public enum OrderCancelOutcome: Sendable, Hashable {
+    /// The exchange says CANCELED (by this request, or — after an unknown outcome — as a query showed).
+    case cancelled(ExchangeOrder)
+    /// The order was already final (filled, cancelled elsewhere, expired): the exchange's own answer.
+    case alreadyFinal(ExchangeOrder)
+    /// The exchange does not know the order: the row stays (absence is not evidence).
+    case notFound
+    /// Nothing is known for sure; `unknown` when the request may have reached the exchange.
+    case failed(reason: String, unknown: Bool)
+
+    /// The final order, when the exchange confirmed one: only then does the row leave `open_orders`.
+    public var finalOrder: ExchangeOrder? {
+        switch self {
+        case .cancelled(let o), .alreadyFinal(let o): return o.status.isOpen ? nil : o
+        default: return nil
+        }
+    }
+
+    /// `cancelled`, `already_closed` or `failed`.
+    public var label: String {
+        switch self {
+        case .cancelled: return "cancelled"
+        case .alreadyFinal: return "already_closed"
+        case .notFound, .failed: return "failed"
+        }
+    }
+
+    /// The cancel intent's state after this outcome.
+    public var intentState: String {
+        switch self {
+        case .cancelled: return "cancelled"
+        case .alreadyFinal: return "closed"
+        case .notFound: return "failed"
+        case .failed(_, let unknown): return unknown ? "unknown" : "failed"
+        }
+    }
+}
+
+/// One order in a cancel's result.
+public struct CancelledOrder: Sendable, Hashable, Codable {
+    public var openOrderID: OpenOrderRowID
+    public var strategyAccountID: StrategyLinkID
+    public var exchangeOrderID: String
+    public var symbol: String
+    public var side: Side
+    /// `cancelled`, `already_closed` or `failed`.
+    public var outcome: String
+    /// The exchange's final status when it gave one.
+    public var finalStatus: String?
+    public var reason: String?
+
+    enum CodingKeys: String, CodingKey {
+        case symbol, side, outcome, reason
+        case openOrderID = "open_order_id"
+        case strategyAccountID = "strategy_account_id"
+        case exchangeOrderID = "exchange_order_id"
+        case finalStatus = "final_status"
+    }
+
+    public init(row: OpenOrderRow, outcome: OrderCancelOutcome) {
+        openOrderID = row.id
+        strategyAccountID = row.link
+        exchangeOrderID = row.exchangeOrderID.rawValue
+        symbol = row.symbol
+        side = row.side
+        self.outcome = outcome.label
+        finalStatus = outcome.finalOrder?.status.rawValue
+        switch outcome {
+        case .notFound: reason = "the exchange does not know the order (-2013); the row is kept for the reconciler"
+        case .failed(let r, let unknown): reason = unknown ? "outcome unknown, to be resolved by query: \(r)" : r
+        case .cancelled(let o) where o.status.isOpen, .alreadyFinal(let o) where o.status.isOpen:
+            self.outcome = "failed"
+            reason = "the exchange still reports \(o.status.rawValue)"
+        default: reason = nil
+        }
+    }
+}
+
+/// One account and market of a cancel's result.
+public struct AccountCancelResult: Sendable, Hashable, Codable {
+    public var accountID: AccountID
+    public var accountName: String
+    public var market: Market
+    public var orders: [CancelledOrder]
+    /// Set when the account could not be reached at all (unsupported exchange, bad credentials).
+    public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case market, orders, error
+        case accountID = "account_id"
+        case accountName = "account_name"
+    }
+
+    public init(accountID: AccountID, accountName: String, market: Market, orders: [CancelledOrder], error: String? = nil) {
+        self.accountID = accountID
+        self.accountName = accountName
+        self.market = market
+        self.orders = orders
+        self.error = error
+    }
+}
+
+/// The result of a strategy-scoped cancel: totals, then per account and order.
+public struct CancelReport: Sendable, Hashable, Codable {
+    public struct Totals: Sendable, Hashable, Codable {
+        public var selected = 0
+        public var cancelled = 0
+        public var alreadyClosed = 0
+        public var failed = 0
+        enum CodingKeys: String, CodingKey {
+            case selected, cancelled, failed
+            case alreadyClosed = "already_closed"
+        }
+        public init() {}
+    }
+
+    public var requestID: String
+    public var strategy: String
+    /// Whether anything was sent (false: a dry run listing what would be cancelled).
+    public var executed: Bool
+    public var totals: Totals
+    public var accounts: [AccountCancelResult]
+    public var durationMs: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case strategy, executed, totals, accounts
+        case requestID = "request_id"
+        case durationMs = "duration_ms"
+    }
+
+    public init(requestID: String, strategy: String, executed: Bool, accounts: [AccountCancelResult], durationMs: Int64) {
+        self.requestID = requestID
+        self.strategy = strategy
+        self.executed = executed
+        self.accounts = accounts.sorted { ($0.accountID, $0.market) < ($1.accountID, $1.market) }
+        self.durationMs = durationMs
+        var t = Totals()
+        for order in accounts.flatMap(\.orders) {
+            t.selected += 1
+            switch order.outcome {
+            case "cancelled": t.cancelled += 1
+            case "already_closed": t.alreadyClosed += 1
+            case "failed": t.failed += 1
+            default: break
+            }
+        }
+        totals = t
+    }
+
+    /// Lines for people: totals, then one line per order.
+    public func text() -> String {
+        var out = "\(executed ? "CANCEL_ALL_ORDER" : "Dry run: CANCEL_ALL_ORDER would cancel") \(strategy): \(totals.selected) order(s)"
+        if executed { out += " — cancelled \(totals.cancelled), already closed \(totals.alreadyClosed), failed \(totals.failed), \(durationMs) ms" }
+        out += "\n"
+        for a in accounts {
+            out += "  account \(a.accountID) \(a.accountName) \(a.market.rawValue)\(a.error.map { ": \($0)" } ?? "")\n"
+            for o in a.orders {
+                var line = "    \(o.outcome.padding(14)) \(o.symbol) \(o.side.rawValue) order \(o.exchangeOrderID) (row \(o.openOrderID), link \(o.strategyAccountID))"
+                if let s = o.finalStatus { line += " → \(s)" }
+                if let r = o.reason { line += ": \(r)" }
+                out += line + "\n"
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}
+
+/// The database as the canceller uses it (OrderStore implements it).
+public protocol CancelStore: Sendable {
+    func strategyAccess(groupName: String) async throws -> StrategyAccess?
+    func accounts() async throws -> [AccountRecord]
+    /// `open_orders` rows of these links.
+    func openOrders(links: Set<StrategyLinkID>) async throws -> [OpenOrderRow]
+    /// Records a pending intent per row before anything is sent (one transaction).
+    func recordCancelIntents(requestID: String, rows: [(row: OpenOrderRow, account: AccountID)], now: Millis) async throws
+    /// Resolves one account's intents and closes the rows whose orders the exchange confirmed
+    /// final (one transaction).
+    func resolveCancels(requestID: String, account: AccountID, outcomes: [(row: OpenOrderRow, outcome: OrderCancelOutcome)], now: Millis) async throws
+}
+
+/// The exchange as the canceller uses it: cancels that always name their orders.
+public protocol CancelGateway: Sendable {
+    func supports(_ account: AccountRecord) -> Bool
+    /// Cancels named orders of one symbol (futures regular orders in batches of ≤ 10, the rest one
+    /// by one); one outcome per id.
+    func cancel(_ account: AccountRecord, market: Market, symbol: String, ids: [ExchangeOrderID]) async -> [(ExchangeOrderID, OrderCancelOutcome)]
+}
