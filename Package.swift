@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", "4.0.0"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -70,10 +71,25 @@ let package = Package(
             name: "SyncRuntime",
             dependencies: ["SyncCore", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict),
+        // Edge: the webhook (Hummingbird), /healthz and /metrics (Prometheus text).
+        .target(
+            name: "WebhookServer",
+            dependencies: [
+                "SyncCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         // Composition root: builds every service from options; called by `main` and by tests.
         .target(
             name: "OrderSyncApp",
-            dependencies: ["SyncCore", "SyncRuntime", "OrderStore", "BinanceAPI", "BinanceSimulator", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["SyncCore", "SyncRuntime", "OrderStore", "BinanceAPI", "BinanceSimulator", "WebhookServer",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: strict),
         // Thin @main: the subcommand tree.
         .executableTarget(

@@ -3,7 +3,7 @@ import SyncCore
 
 /// The exchange port over the Binance client: one session for production URLs and one for
 /// testnet URLs (`accounts.is_testnet`), credentials resolved per account (Fernet, env overrides).
-public struct BinanceGateway: ExchangeGateway {
+public struct BinanceGateway: ExchangeGateway, CancelGateway {
     let main: BinanceSession
     let testnet: BinanceSession
     let environment: [String: String]
@@ -50,6 +50,21 @@ public struct BinanceGateway: ExchangeGateway {
             return .notFound
         } catch {
             return .failed(reason: error.description)
+        }
+    }
+
+    public func cancel(_ account: AccountRecord, market: Market, symbol: String, ids: [ExchangeOrderID]) async -> [(ExchangeOrderID, OrderCancelOutcome)] {
+        let client: AccountClient
+        do { client = try self.client(account) } catch {
+            return ids.map { ($0, .failed(reason: error.description, unknown: false)) }
+        }
+        return await client.cancel(market, symbol: symbol, ids).map { id, outcome in
+            switch outcome {
+            case .cancelled(let o): return (id, .cancelled(o))
+            case .alreadyFinal(let o): return (id, .alreadyFinal(o))
+            case .notFound: return (id, .notFound)
+            case .failed(let e): return (id, .failed(reason: e.description, unknown: e.kind == .unknownOutcome))
+            }
         }
     }
 

@@ -24,6 +24,11 @@ public struct OrdersyncConfig: Sendable {
     public var maxQueriesPerPass = 10
     public var parallelism = 16
     public var sweepEvery = 10
+    public var cancelParallelism = 64
+    public var webhookListen = "127.0.0.1:8080"
+    public var webhookRatePerSecond = 10.0
+    public var webhookBurst = 20
+    public var webhookMaxLagMs: Millis = 60_000
     public var spread = 0.5
     public var tagPrefix = "os1"
     public var conventions: [(name: String, pattern: String)] = []
@@ -69,6 +74,21 @@ public struct OrdersyncConfig: Sendable {
             c.spread = d
             return nil
         }),
+        ("cancel", "parallelism", .int, { c, v in atLeastOne(v) { c.cancelParallelism = $0 } }),
+        ("webhook", "listen", .string, { c, v in
+            let s = v as! String
+            guard listenAddress(s) != nil else { return "must be HOST:PORT, e.g. 127.0.0.1:8080" }
+            c.webhookListen = s
+            return nil
+        }),
+        ("webhook", "rate_per_second", .double, { c, v in
+            let d = v as! Double
+            guard d > 0 else { return "must be positive" }
+            c.webhookRatePerSecond = d
+            return nil
+        }),
+        ("webhook", "burst", .int, { c, v in atLeastOne(v) { c.webhookBurst = $0 } }),
+        ("webhook", "max_lag_ms", .int, { c, v in atLeastOne(v) { c.webhookMaxLagMs = Millis($0) } }),
         ("attribution", "tag_prefix", .string, { c, v in
             let s = v as! String
             guard (try? ClientOrderTagCodec(prefix: s)) != nil else { return "must be 1–8 letters or digits" }
@@ -76,6 +96,14 @@ public struct OrdersyncConfig: Sendable {
             return nil
         }),
     ]
+
+    /// `HOST:PORT` (port 0 picks a free one).
+    public static func listenAddress(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        let host = String(text[..<colon])
+        guard !host.isEmpty else { return nil }
+        return (host, port)
+    }
 
     static func url(_ v: Any, _ target: inout String) -> String? {
         let s = v as! String

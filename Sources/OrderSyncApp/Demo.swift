@@ -1,5 +1,12 @@
+import AsyncHTTPClient
+import BinanceSimulator
+import Hummingbird
+import Logging
+import NIOCore
 import OrderStore
+import ServiceLifecycle
 import SyncCore
+import WebhookServer
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -7,8 +14,12 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// `ordersync demo`: a bundled scenario in a temporary SQLite database, reconciled twice against
-/// the scenario's exchange side, then a dry-run strategy-scoped cancel selection.
+/// `ordersync demo`: the whole daemon on a bundled scenario with nothing to configure — the
+/// Binance simulator in-process on a free port, a temporary SQLite database loaded from the
+/// scenario, the real webhook server on a free port. It runs a pass and prints the drift report,
+/// sends a real HTTP CANCEL_ALL_ORDER for the public strategy, prints each order's outcome, then
+/// what remains on the exchange per strategy. Isolation held when every order of the public
+/// strategy is gone and every other order (other strategies', manual ones) is still open.
 public enum Demo {
     /// The bundled demo scenario (resolved from the source tree).
     public static let defaultScenario = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -16,54 +27,120 @@ public enum Demo {
 
     public enum Format: String, Sendable, CaseIterable { case text, json }
 
-    public static func run(scenarioPath: String, databasePath: String, format: Format, now: Millis) async throws(AppError) -> String {
+    public struct Outcome: Sendable {
+        public var output: String
+        public var isolationHeld: Bool
+    }
+
+    public static func run(scenarioPath: String, databasePath: String, format: Format) async throws(AppError) -> Outcome {
         let scenario = try OrderSyncApp.readScenario(scenarioPath)
-        let db = try OrderSyncApp.openDatabase(databasePath)
-        do {
-            try await db.load(scenario, now: now)
-        } catch {
-            throw AppError("\(scenarioPath): \(error)")
+        guard let strategy = scenario.strategies.first(where: { $0.isPublic }) ?? scenario.strategies.first,
+              let owner = scenario.users.first(where: { $0.id == strategy.user }), let token = owner.webhookToken else {
+            throw AppError("\(scenarioPath): the demo needs a strategy whose owner has a webhook_token")
         }
-        // The demo queries a missed order at its first miss so one pass shows every finding.
-        let policy = ReconcilePolicy(confirmations: 1)
+        let exchange = try await SimulatorSetup.exchange(scenarioPath: scenarioPath, latencyMs: 0, faultRate: 0, seed: 1)
+        let db = try OrderSyncApp.openDatabase(databasePath)
+        do { try await db.load(scenario, now: SimulatorSetup.wallClock()) } catch { throw AppError("\(scenarioPath): \(error)") }
         do {
-            let first = try await ScenarioPass.run(db: db, exchange: scenario, policy: policy, trigger: "demo", now: now)
-            let second = try await ScenarioPass.run(db: db, exchange: scenario, policy: policy, trigger: "demo", now: now + 1)
-            if format == .json { return first.json() + "\n" }
-
-            var out = "ordersync demo — scenario \(scenario.name), database \(databasePath)\n"
-            out += "The exchange side is read from the scenario in-process (the Binance simulator comes with issue #3).\n\n"
-            out += first.text()
-            let changes = second.totals[.drifted] + second.totals[.closed] + second.totals[.adopted] + second.totals[.orphanGone]
-            out += "\nSecond pass on the same exchange state: \(changes) change(s); \(second.totals[.foreignOrphan]) foreign orphan(s) still reported, never cancelled.\n"
-
-            // Dry-run CANCEL_ALL_ORDER for the first public strategy, symbol BTCUSDT.
-            let links = try await db.strategyLinks()
-            if let strategy = scenario.strategies.first(where: { $0.isPublic }) ?? scenario.strategies.first {
-                let scope = CancelScope(links: Set(links.filter { $0.strategy == strategy.id && $0.isActive }.map(\.id)), symbol: "BTCUSDT")
-                let rows = try await db.openOrders(links: scope.links)
-                let accountOf = Dictionary(uniqueKeysWithValues: links.map { ($0.id, $0.account) })
-                let plans = CancelSelection.plan(rows, scope: scope, accountOf: accountOf)
-                let total = try await db.openOrders().count
-                out += "\nDry run: CANCEL_ALL_ORDER group \(strategy.groupName) symbol BTCUSDT selects \(plans.reduce(0) { $0 + $1.rowCount }) of \(total) open_orders rows, only from its links \(scope.links.sorted().map(\.description).joined(separator: ", ")):\n"
-                for plan in plans {
-                    for request in plan.requests {
-                        let ids = request.rows.map(\.exchangeOrderID.rawValue).joined(separator: ", ")
-                        switch request {
-                        case .batch(let symbol, _):
-                            out += "  account \(plan.account) \(plan.market.rawValue): DELETE batchOrders \(symbol) [\(ids)]\n"
-                        case .single:
-                            out += "  account \(plan.account) \(plan.market.rawValue): cancel \(ids)\n"
-                        }
-                    }
-                }
-                out += "Other strategies' rows and orders with no row (manual, in flight) are never selected.\n"
+            let simulatorPort = AsyncStream<Int>.makeStream(), webhookPort = AsyncStream<Int>.makeStream()
+            let simulator = Simulator(exchange: exchange).application(port: 0) { simulatorPort.continuation.yield($0) }
+            var logger = Logger(label: "ordersync.demo")
+            logger.logLevel = .critical
+            let simulatorGroup = ServiceGroup(configuration: .init(services: [simulator], logger: logger))
+            async let simulatorRun: Void = simulatorGroup.run()
+            guard let simPort = await simulatorPort.stream.first(where: { _ in true }) else { throw AppError("the simulator did not start") }
+            var options = ReconcileOptions(databasePath: databasePath)
+            options.spotURL = "http://127.0.0.1:\(simPort)"
+            options.futuresURL = options.spotURL
+            options.confirmations = 1  // one pass shows every finding
+            let daemon = try Daemon(options)
+            var settings = WebhookSettings()
+            settings.port = 0
+            let server = daemon.webhook(settings).application { webhookPort.continuation.yield($0) }
+            let serverGroup = ServiceGroup(configuration: .init(services: [server], logger: logger))
+            async let serverRun: Void = serverGroup.run()
+            guard let hookPort = await webhookPort.stream.first(where: { _ in true }) else { throw AppError("the webhook did not start") }
+            let outcome: Outcome
+            do {
+                outcome = try await script(db: db, daemon: daemon, exchange: exchange, scenario: scenario, strategy: strategy.groupName,
+                                           token: token.reveal(), webhook: "http://127.0.0.1:\(hookPort)", format: format)
+            } catch {
+                await serverGroup.triggerGracefulShutdown()
+                await simulatorGroup.triggerGracefulShutdown()
+                _ = try? await (serverRun, simulatorRun)
+                await daemon.shutdown()
+                throw error
             }
-            return out
+            await serverGroup.triggerGracefulShutdown()
+            await simulatorGroup.triggerGracefulShutdown()
+            _ = try await (serverRun, simulatorRun)
+            await daemon.shutdown()
+            return outcome
         } catch let error as AppError {
             throw error
         } catch {
             throw AppError("demo: \(error)")
         }
+    }
+
+    static func script(db: OrderDatabase, daemon: Daemon, exchange: Exchange, scenario: Scenario, strategy: String, token: String,
+                       webhook: String, format: Format) async throws -> Outcome {
+        var out = "ordersync demo — scenario \(scenario.name): simulator, SQLite and the webhook server on 127.0.0.1\n\n"
+        let report = try await daemon.runner.pass(trigger: "demo")
+        daemon.passed(report)
+        out += report.text()
+
+        // Who owns what, as the database says after the pass (adopted orders included).
+        let links = Dictionary(uniqueKeysWithValues: try await db.strategyLinks().map { ($0.id, $0) })
+        var owner: [String: String] = [:]
+        for row in try await db.openOrders() { owner[row.exchangeOrderID.rawValue] = links[row.link]?.groupName ?? "?" }
+        let before = await exchange.truth().filter { $0.status.isOpen }
+
+        // A real HTTP CANCEL_ALL_ORDER, the origin app's payload.
+        let payload = #"{"group_name": "\#(strategy)", "exchange": "BINANCE", "market_type": "FUTURES", "order_type": "CANCEL_ALL_ORDER", "token": "\#(token)"}"#
+        var request = HTTPClientRequest(url: webhook + "/api/webhook")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: payload))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 1 << 22)
+        struct Reply: Decodable { var result: CancelReport }
+        guard response.status == .ok, let reply = try? JSONDecoder().decode(Reply.self, from: Data(body.readableBytesView)) else {
+            throw AppError("the webhook answered \(response.status.code): \(String(buffer: body))")
+        }
+        out += "\nPOST /api/webhook {\"group_name\": \"\(strategy)\", \"order_type\": \"CANCEL_ALL_ORDER\", …} → \(response.status.code)\n"
+        out += reply.result.text()
+
+        // What remains on the exchange, per strategy.
+        let after = await exchange.truth()
+        let stillOpen = Set(after.filter { $0.status.isOpen }.map { $0.exchangeOrder.id.rawValue })
+        var remaining: [String: [String]] = [:]
+        var held = await exchange.wideCancelCalls.isEmpty
+        for order in before {
+            let id = order.exchangeOrder.id.rawValue
+            let group = owner[id] ?? "no row (manual or foreign)"
+            let open = stillOpen.contains(id)
+            if group == strategy ? open : !open { held = false }
+            if open { remaining[group, default: []].append("\(order.symbol) \(order.side.rawValue) \(id)") }
+        }
+        out += "\nOpen on the exchange after the cancel, by owner:\n"
+        for group in remaining.keys.sorted() { out += "  \(group): \(remaining[group]!.joined(separator: ", "))\n" }
+        if remaining[strategy] == nil { out += "  \(strategy): none\n" }
+        out += held
+            ? "\nIsolation held: every \(strategy) order was cancelled by id; other strategies' and manual orders are intact; no account- or symbol-wide cancel was sent.\n"
+            : "\nISOLATION VIOLATED: see the lists above.\n"
+        if format == .json {
+            struct JSONOut: Encodable {
+                var drift_report: DriftReport
+                var cancel: CancelReport
+                var remaining: [String: [String]]
+                var isolation_held: Bool
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let data = try encoder.encode(JSONOut(drift_report: report, cancel: reply.result, remaining: remaining, isolation_held: held))
+            return Outcome(output: String(decoding: data, as: UTF8.self) + "\n", isolationHeld: held)
+        }
+        return Outcome(output: out, isolationHeld: held)
     }
 }

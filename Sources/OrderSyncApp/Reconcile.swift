@@ -27,6 +27,8 @@ public struct ReconcileOptions: Sendable {
     /// Foreign client-order-id conventions (name, regex with a `link` group).
     public var conventions: [(name: String, pattern: String)] = []
     public var parallelism = 16
+    /// Accounts cancelled at once by a strategy-scoped cancel.
+    public var cancelParallelism = 64
     /// A full no-symbol listing at least every this many passes per account-market.
     public var sweepEvery = 10
     /// Called after each account of a pass with (done, total), e.g. for a progress line.
@@ -51,6 +53,7 @@ public struct ReconcileOptions: Sendable {
         claims = config.claims
         conventions = config.conventions
         parallelism = config.parallelism
+        cancelParallelism = config.cancelParallelism
         sweepEvery = config.sweepEvery
         weightBudget = config.weightBudget
         recvWindowMs = config.recvWindowMs
@@ -86,14 +89,6 @@ extension OrderSyncApp {
             await gateway.shutdown()
             throw AppError("\(options.databasePath): \(error)")
         }
-    }
-
-    /// The scheduled reconciler (`ordersync serve`) and the gateway to shut down after it.
-    /// `spread`: the fraction of the interval over which each pass staggers its accounts.
-    public static func reconcileService(_ options: ReconcileOptions, interval: Duration, spread: Double,
-                                        onPass: @escaping @Sendable (Result<DriftReport, any Error>) -> Void) throws(AppError) -> (ReconcileService, BinanceGateway) {
-        let (runner, gateway) = try makeRunner(options)
-        return (ReconcileService(runner: runner, interval: interval, spread: interval * spread, onPass: onPass), gateway)
     }
 
     public static func makeRunner(_ options: ReconcileOptions) throws(AppError) -> (ReconcileRunner, BinanceGateway) {

@@ -92,3 +92,26 @@ public enum CancelSelection {
         }
     }
 }
+
+/// What a strategy-scoped cancel may touch: the links in scope (with their accounts) and the filters.
+public struct CancelTarget: Sendable, Hashable {
+    public var strategy: String
+    public var scope: CancelScope
+    public var accountOf: [StrategyLinkID: AccountID]
+
+    public init(strategy: String, scope: CancelScope, accountOf: [StrategyLinkID: AccountID]) {
+        self.strategy = strategy
+        self.scope = scope
+        self.accountOf = accountOf
+    }
+
+    /// The target for some of a strategy's links, narrowed by the webhook's filters (`exchange`
+    /// keeps only links whose account is on that exchange).
+    public init(access: StrategyAccess, links: [StrategyAccess.Link], symbol: String? = nil, side: Side? = nil, market: Market? = nil,
+                exchange: String? = nil) {
+        let kept = links.filter { exchange == nil || $0.exchange.uppercased() == exchange }
+        strategy = access.groupName
+        scope = CancelScope(links: Set(kept.map(\.link)), symbol: symbol, side: side, market: market)
+        accountOf = Dictionary(kept.map { ($0.link, $0.account) }, uniquingKeysWith: { a, _ in a })
+    }
+}

@@ -17,6 +17,8 @@ public struct WebhookError: Error, Sendable, Hashable, CustomStringConvertible {
         case payloadTooLarge = "payload_too_large"
         case unsupportedMediaType = "unsupported_media_type"
         case rateLimited = "rate_limited"
+        case notFound = "not_found"
+        case methodNotAllowed = "method_not_allowed"
         case internalError = "internal_error"
     }
 
@@ -34,6 +36,8 @@ public struct WebhookError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidJSON, .invalidPayload: return 400
         case .missingToken: return 401
         case .forbidden: return 403
+        case .notFound: return 404
+        case .methodNotAllowed: return 405
         case .payloadTooLarge: return 413
         case .unsupportedMediaType: return 415
         case .unsupportedOrderType, .staleTimestamp: return 422

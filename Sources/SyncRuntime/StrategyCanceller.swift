@@ -1,28 +1,5 @@
 import SyncCore
 
-/// What a strategy-scoped cancel may touch: the links in scope (with their accounts) and the filters.
-public struct CancelTarget: Sendable, Hashable {
-    public var strategy: String
-    public var scope: CancelScope
-    public var accountOf: [StrategyLinkID: AccountID]
-
-    public init(strategy: String, scope: CancelScope, accountOf: [StrategyLinkID: AccountID]) {
-        self.strategy = strategy
-        self.scope = scope
-        self.accountOf = accountOf
-    }
-
-    /// The target for some of a strategy's links, narrowed by the webhook's filters (`exchange`
-    /// keeps only links whose account is on that exchange).
-    public init(access: StrategyAccess, links: [StrategyAccess.Link], symbol: String? = nil, side: Side? = nil, market: Market? = nil,
-                exchange: String? = nil) {
-        let kept = links.filter { exchange == nil || $0.exchange.uppercased() == exchange }
-        strategy = access.groupName
-        scope = CancelScope(links: Set(kept.map(\.link)), symbol: symbol, side: side, market: market)
-        accountOf = Dictionary(kept.map { ($0.link, $0.account) }, uniquingKeysWith: { a, _ in a })
-    }
-}
-
 /// Cancels a strategy's DB-recorded orders across all its accounts at once (ARCHITECTURE §2.1):
 /// rows are selected from `open_orders` by strategy link only, each cancel names its orders, an
 /// intent is recorded before anything is sent, and a row leaves `open_orders` only when the

@@ -7,8 +7,8 @@ extension Demo.Format: ExpressibleByArgument {}
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run ordersync on a bundled scenario: temporary SQLite, two reconciliation passes, a dry-run scoped cancel.",
-        discussion: "Needs no configuration. The database is deleted afterwards unless --keep-db names a file.")
+        abstract: "The whole daemon on a bundled scenario: simulator, SQLite and webhook in-process; a pass, then a real CANCEL_ALL_ORDER.",
+        discussion: "Needs no configuration or network beyond 127.0.0.1. Exit 0 only if isolation held. The database is deleted afterwards unless --keep-db names a file.")
 
     @Option(help: ArgumentHelp("Scenario JSON file.", valueName: "file"))
     var scenario: String = Demo.defaultScenario
@@ -30,12 +30,14 @@ struct DemoCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = keepDB ?? dir.appendingPathComponent("demo.sqlite").path
+        let outcome: Demo.Outcome
         do {
-            print(try await Demo.run(scenarioPath: scenario, databasePath: path, format: format,
-                                     now: Int64(Date().timeIntervalSince1970 * 1000)), terminator: "")
+            outcome = try await Demo.run(scenarioPath: scenario, databasePath: path, format: format)
         } catch {
             printError(error.description)
             throw ExitCode(2)
         }
+        print(outcome.output, terminator: "")
+        if !outcome.isolationHeld { throw ExitCode(1) }
     }
 }

@@ -10,7 +10,7 @@ struct Ordersync: AsyncParsableCommand {
         commandName: "ordersync",
         abstract: "Keeps a trading app's open_orders table and the exchange in agreement; cancels only what a strategy owns.",
         version: ordersyncVersion,
-        subcommands: [Migrate.self, Load.self, ReconcileCommand.self, ServeCommand.self, DemoCommand.self, Simulate.self])
+        subcommands: [Migrate.self, Load.self, ReconcileCommand.self, ServeCommand.self, CancelAllCommand.self, DemoCommand.self, Simulate.self])
 }
 
 /// Options shared by every command that touches the database.

@@ -1,45 +1,72 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
 import OrderSyncApp
 import ServiceLifecycle
 import SyncRuntime
 import SyncCore
+import WebhookServer
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Reconcile on a schedule: a pass every interval, one summary line per pass on stdout, full reports in the DB.",
-        discussion: "SIGTERM or SIGINT lets the pass in flight finish its writes, then exits 0.")
+        abstract: "The daemon: reconcile on a schedule and serve the webhook (POST /api/webhook, GET /healthz, GET /metrics).",
+        discussion: """
+            One summary line per pass on stdout, full reports in the DB. The webhook takes the origin app's payload for \
+            CANCEL_ALL_ORDER and RECONCILE (docs/openapi.yaml). SIGTERM or SIGINT stops the webhook, lets the writes in \
+            flight finish, then exits 0.
+            """)
 
     @OptionGroup var flags: ReconcileFlags
     @Option(name: .customLong("interval-seconds"), help: "Seconds from the start of one pass to the start of the next ([reconcile] interval_seconds, default 30); accounts are staggered over [reconcile] spread of it.")
     var intervalSeconds: Double?
+    @Option(help: ArgumentHelp("Webhook address ([webhook] listen, default 127.0.0.1:8080; port 0 picks a free one).", valueName: "host:port"))
+    var listen: String?
 
     func validate() throws {
         if let intervalSeconds, intervalSeconds <= 0 { throw ValidationError("--interval-seconds must be positive") }
+        if let listen, OrdersyncConfig.listenAddress(listen) == nil { throw ValidationError("--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:8080") }
     }
 
     func run() async throws {
-        let (service, gateway): (ReconcileService, BinanceGateway)
+        let daemon: Daemon, interval: Double, spread: Double
+        var settings = WebhookSettings()
         do {
             let (options, file) = try flags.options()
-            let interval = intervalSeconds ?? file.intervalSeconds
-            (service, gateway) = try OrderSyncApp.reconcileService(options, interval: .milliseconds(Int64(interval * 1000)), spread: file.spread) { result in
-                switch result {
-                case .success(let report): print(report.summaryLine)
-                case .failure(let error): print("pass failed: \(error)")
-                }
-                fflush(nil)
-            }
+            daemon = try Daemon(options)
+            interval = intervalSeconds ?? file.intervalSeconds
+            spread = file.spread
+            let address = OrdersyncConfig.listenAddress(listen ?? file.webhookListen)!
+            settings.host = address.host
+            settings.port = address.port
+            settings.ratePerSecond = file.webhookRatePerSecond
+            settings.burst = file.webhookBurst
+            settings.maxLagMs = file.webhookMaxLagMs
+            settings.maxPassAgeMs = Millis(interval * 3000) + 60_000
         } catch {
             printError(error.description)
             throw ExitCode(2)
         }
+        // Every metric of the process (exchange client included) goes to the registry /metrics prints.
+        MetricsSystem.bootstrap(daemon.telemetry.factory)
+        let scheduler = daemon.scheduler(interval: .milliseconds(Int64(interval * 1000)), spread: spread) { result in
+            switch result {
+            case .success(let report): print(report.summaryLine)
+            case .failure(let error): print("pass failed: \(error)")
+            }
+            fflush(nil)
+        }
+        let host = settings.host
+        let webhook = daemon.webhook(settings).application { port in
+            print("webhook listening on http://\(host):\(port) (POST /api/webhook, GET /healthz, GET /metrics)")
+            fflush(nil)
+        }
         var logger = Logger(label: "ordersync.serve")
         logger.logLevel = .warning
-        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Started in order, stopped in reverse: the webhook stops taking requests first.
+        let group = ServiceGroup(configuration: .init(services: [scheduler, webhook], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-        await gateway.shutdown()
+        await daemon.shutdown()
     }
 }

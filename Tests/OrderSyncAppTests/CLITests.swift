@@ -143,16 +143,20 @@ import Testing
         }
     }
 
-    @Test func demoReconcilesEveryCaseAndSelectsOnlyTheStrategysRows() throws {
+    @Test func demoCancelsThePublicStrategyOverHTTPAndIsolationHolds() throws {
         let text = try Self.run(["demo"])
         #expect(text.status == 0, "\(text.stderr)")
-        #expect(text.stdout.contains("Second pass on the same exchange state: 0 change(s)"))
-        #expect(text.stdout.contains("selects 5 of 8 open_orders rows"))
-        #expect(!text.stdout.contains("5005") && !text.stdout.contains("cancel 5100"))  // grid-private's row, the manual order
+        #expect(text.stdout.contains("CANCEL_ALL_ORDER trend-public: 5 order(s) — cancelled 5, already closed 0, failed 0"), "\(text.stdout)")
+        #expect(text.stdout.contains("grid-private: ETHUSDT SELL 5005, ETHUSDT SELL 5006"))
+        #expect(text.stdout.contains("no row (manual or foreign): BTCUSDT SELL 5100, BTCUSDT BUY 5102"))
+        #expect(text.stdout.contains("Isolation held"))
+        #expect(text.stderr.isEmpty, "no noise on stderr: \(text.stderr)")
         let json = try Self.run(["demo", "--format", "json"])
-        let report = try #require(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
-        let totals = try #require(report["totals"] as? [String: Int])
+        let object = try #require(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let totals = try #require((object["drift_report"] as? [String: Any])?["totals"] as? [String: Int])
         #expect(totals["drifted"] == 1 && totals["closed"] == 1 && totals["orphan_adopted"] == 1 && totals["orphan_foreign"] == 1 && totals["in_flight"] == 1)
+        #expect(object["isolation_held"] as? Bool == true)
+        #expect(((object["cancel"] as? [String: Any])?["totals"] as? [String: Int])?["cancelled"] == 5)
         #expect(try Self.run(["demo", "--format", "yaml"]).status != 0)
     }
 

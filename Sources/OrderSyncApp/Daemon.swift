@@ -1,0 +1,102 @@
+import BinanceAPI
+import Metrics
+import OrderStore
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import SyncCore
+import SyncRuntime
+import WebhookServer
+
+/// The metrics registry `/metrics` prints, and the factory that feeds it.
+public struct Telemetry: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    public let factory: PrometheusMetricsFactory
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [.milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+                                                   .seconds(1), .seconds(2.5), .seconds(10), .seconds(30), .seconds(60)]
+        self.factory = factory
+    }
+
+    /// Records a pass: one count, findings by kind, its duration.
+    func record(_ report: DriftReport) {
+        Counter(label: "ordersync_passes_total", dimensions: [("trigger", report.trigger)], factory: factory).increment()
+        for kind in FindingKind.allCases where report.totals[kind] > 0 {
+            Counter(label: "ordersync_findings_total", dimensions: [("kind", kind.rawValue)], factory: factory).increment(by: report.totals[kind])
+        }
+        Metrics.Timer(label: "ordersync_pass_duration_seconds", dimensions: [], factory: factory)
+            .recordMilliseconds(report.finishedAt - report.startedAt)
+    }
+
+    func record(_ report: CancelReport) {
+        for (outcome, n) in [("cancelled", report.totals.cancelled), ("already_closed", report.totals.alreadyClosed), ("failed", report.totals.failed)] where n > 0 {
+            Counter(label: "ordersync_cancels_total", dimensions: [("outcome", outcome)], factory: factory).increment(by: n)
+        }
+        Metrics.Timer(label: "ordersync_cancel_duration_seconds", dimensions: [], factory: factory).recordMilliseconds(report.durationMs)
+    }
+}
+
+/// The daemon's parts, built once: store, exchange gateway, reconciler and canceller sharing one
+/// set of per-account locks, and the webhook's backend over them.
+public final class Daemon: WebhookBackend {
+    public let db: OrderDatabase
+    public let gateway: BinanceGateway
+    public let runner: ReconcileRunner
+    public let canceller: StrategyCanceller
+    public let telemetry: Telemetry
+    private let last = Mutex<Health>(Health(lastPassAt: nil, lastPassErrors: 0))
+
+    public init(_ options: ReconcileOptions, telemetry: Telemetry = Telemetry()) throws(AppError) {
+        let (runner, gateway) = try OrderSyncApp.makeRunner(options)
+        // makeRunner opened the database; the runner's store is that database.
+        guard let db = runner.store as? OrderDatabase else { throw AppError("internal: the runner's store is not the database") }
+        self.db = db
+        self.gateway = gateway
+        self.runner = runner
+        self.telemetry = telemetry
+        canceller = StrategyCanceller(store: db, gateway: gateway, locks: runner.locks, parallelism: options.cancelParallelism,
+                                      now: SimulatorSetup.wallClock)
+    }
+
+    /// Book-keeping after every pass, whatever triggered it.
+    public func passed(_ report: DriftReport) {
+        telemetry.record(report)
+        last.withLock { $0 = Health(lastPassAt: report.finishedAt, lastPassErrors: report.errorCount) }
+    }
+
+    public func strategyAccess(groupName: String) async throws -> StrategyAccess? {
+        try await db.strategyAccess(groupName: groupName)
+    }
+
+    public func cancel(_ target: CancelTarget, requestID: String) async throws -> CancelReport {
+        let report = try await canceller.execute(target, requestID: requestID)
+        telemetry.record(report)
+        return report
+    }
+
+    public func reconcile(accounts: Set<AccountID>) async throws -> DriftReport {
+        let report = try await runner.pass(only: accounts, trigger: "webhook")
+        passed(report)
+        return report
+    }
+
+    public func health() async -> Health { last.withLock { $0 } }
+
+    /// The webhook server over this daemon.
+    public func webhook(_ settings: WebhookSettings) -> WebhookServer {
+        WebhookServer(backend: self, settings: settings, registry: telemetry.registry, factory: telemetry.factory, now: SimulatorSetup.wallClock)
+    }
+
+    /// The scheduled reconciler, reporting each pass to `onPass` after the daemon's book-keeping.
+    public func scheduler(interval: Duration, spread: Double, onPass: @escaping @Sendable (Result<DriftReport, any Error>) -> Void) -> ReconcileService {
+        ReconcileService(runner: runner, interval: interval, spread: interval * spread) { [self] result in
+            if case .success(let report) = result { passed(report) }
+            onPass(result)
+        }
+    }
+
+    public func shutdown() async { await gateway.shutdown() }
+}
