@@ -141,8 +141,9 @@ let package = Package(
         .testTarget(
             name: "OrderSyncAppTests",
             dependencies: [
-                "OrderSyncApp", "OrderStore", "SyncCore", .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "OrderSyncApp", "OrderStore", "SyncCore", "BinanceSimulator", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict),
     ]

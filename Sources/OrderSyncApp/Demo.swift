@@ -38,48 +38,17 @@ public enum Demo {
               let owner = scenario.users.first(where: { $0.id == strategy.user }), let token = owner.webhookToken else {
             throw AppError("\(scenarioPath): the demo needs a strategy whose owner has a webhook_token")
         }
-        let exchange = try await SimulatorSetup.exchange(scenarioPath: scenarioPath, latencyMs: 0, faultRate: 0, seed: 1)
-        let db = try OrderSyncApp.openDatabase(databasePath)
-        do { try await db.load(scenario, now: SimulatorSetup.wallClock()) } catch { throw AppError("\(scenarioPath): \(error)") }
-        do {
-            let simulatorPort = AsyncStream<Int>.makeStream(), webhookPort = AsyncStream<Int>.makeStream()
-            let simulator = Simulator(exchange: exchange).application(port: 0) { simulatorPort.continuation.yield($0) }
-            var logger = Logger(label: "ordersync.demo")
-            logger.logLevel = .critical
-            let simulatorGroup = ServiceGroup(configuration: .init(services: [simulator], logger: logger))
-            async let simulatorRun: Void = simulatorGroup.run()
-            guard let simPort = await simulatorPort.stream.first(where: { _ in true }) else { throw AppError("the simulator did not start") }
-            var options = ReconcileOptions(databasePath: databasePath)
-            options.spotURL = "http://127.0.0.1:\(simPort)"
-            options.futuresURL = options.spotURL
+        let stack = try await LiveStack.start(scenarioPath: scenarioPath, databasePath: databasePath) { options, _ in
             options.confirmations = 1  // one pass shows every finding
-            let daemon = try Daemon(options)
-            var settings = WebhookSettings()
-            settings.port = 0
-            let server = daemon.webhook(settings).application { webhookPort.continuation.yield($0) }
-            let serverGroup = ServiceGroup(configuration: .init(services: [server], logger: logger))
-            async let serverRun: Void = serverGroup.run()
-            guard let hookPort = await webhookPort.stream.first(where: { _ in true }) else { throw AppError("the webhook did not start") }
-            let outcome: Outcome
-            do {
-                outcome = try await script(db: db, daemon: daemon, exchange: exchange, scenario: scenario, strategy: strategy.groupName,
-                                           token: token.reveal(), webhook: "http://127.0.0.1:\(hookPort)", format: format)
-            } catch {
-                await serverGroup.triggerGracefulShutdown()
-                await simulatorGroup.triggerGracefulShutdown()
-                _ = try? await (serverRun, simulatorRun)
-                await daemon.shutdown()
-                throw error
-            }
-            await serverGroup.triggerGracefulShutdown()
-            await simulatorGroup.triggerGracefulShutdown()
-            _ = try await (serverRun, simulatorRun)
-            await daemon.shutdown()
+        }
+        do {
+            let outcome = try await script(db: stack.daemon.db, daemon: stack.daemon, exchange: stack.exchange, scenario: scenario,
+                                           strategy: strategy.groupName, token: token.reveal(), webhook: stack.webhookURL, format: format)
+            await stack.stop()
             return outcome
-        } catch let error as AppError {
-            throw error
         } catch {
-            throw AppError("demo: \(error)")
+            await stack.stop()
+            throw (error as? AppError) ?? AppError("demo: \(error)")
         }
     }
 

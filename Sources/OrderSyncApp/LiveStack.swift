@@ -1,0 +1,64 @@
+import BinanceSimulator
+import Logging
+import OrderStore
+import ServiceLifecycle
+import SyncCore
+import WebhookServer
+
+/// The whole daemon in one process on loopback: the simulator on a free port loaded from a
+/// scenario, the scenario's DB side in a SQLite file, a `Daemon` pointed at the simulator and its
+/// webhook server on a free port. Used by `ordersync demo`, the end-to-end tests and benchmarks.
+public struct LiveStack: Sendable {
+    public let exchange: Exchange
+    public let daemon: Daemon
+    public let simulatorURL: String
+    public let webhookURL: String
+    let simulatorGroup: ServiceGroup
+    let serverGroup: ServiceGroup
+    let runs: Task<Void, Never>
+
+    /// Starts everything; `configure` adjusts the daemon's options and the webhook's settings.
+    public static func start(
+        scenarioPath: String, databasePath: String, latencyMs: Int = 0, weightLimit: Int? = nil,
+        configure: (inout ReconcileOptions, inout WebhookSettings) -> Void = { _, _ in }
+    ) async throws(AppError) -> LiveStack {
+        let scenario = try OrderSyncApp.readScenario(scenarioPath)
+        let exchange = try await SimulatorSetup.exchange(scenarioPath: scenarioPath, latencyMs: latencyMs, faultRate: 0, seed: 1, weightLimit: weightLimit)
+        let db = try OrderSyncApp.openDatabase(databasePath)
+        do { try await db.load(scenario, now: SimulatorSetup.wallClock()) } catch { throw AppError("\(scenarioPath): \(error)") }
+        var logger = Logger(label: "ordersync.live")
+        logger.logLevel = .critical
+        let simulatorPort = AsyncStream<Int>.makeStream(), webhookPort = AsyncStream<Int>.makeStream()
+        let simulator = Simulator(exchange: exchange).application(port: 0) { simulatorPort.continuation.yield($0) }
+        let simulatorGroup = ServiceGroup(configuration: .init(services: [simulator], logger: logger))
+        let simulatorRun = Task { try? await simulatorGroup.run() }
+        guard let simPort = await simulatorPort.stream.first(where: { _ in true }) else { throw AppError("the simulator did not start") }
+        var options = ReconcileOptions(databasePath: databasePath)
+        options.spotURL = "http://127.0.0.1:\(simPort)"
+        options.futuresURL = options.spotURL
+        var settings = WebhookSettings()
+        settings.port = 0
+        configure(&options, &settings)
+        let daemon: Daemon
+        do { daemon = try Daemon(options) } catch {
+            await simulatorGroup.triggerGracefulShutdown()
+            await simulatorRun.value
+            throw error
+        }
+        let server = daemon.webhook(settings).application { webhookPort.continuation.yield($0) }
+        let serverGroup = ServiceGroup(configuration: .init(services: [server], logger: logger))
+        let serverRun = Task { try? await serverGroup.run() }
+        guard let hookPort = await webhookPort.stream.first(where: { _ in true }) else { throw AppError("the webhook did not start") }
+        return LiveStack(exchange: exchange, daemon: daemon, simulatorURL: options.spotURL, webhookURL: "http://127.0.0.1:\(hookPort)",
+                         simulatorGroup: simulatorGroup, serverGroup: serverGroup,
+                         runs: Task { await serverRun.value; await simulatorRun.value })
+    }
+
+    /// Stops the webhook, then the simulator, and closes the daemon's HTTP clients.
+    public func stop() async {
+        await serverGroup.triggerGracefulShutdown()
+        await simulatorGroup.triggerGracefulShutdown()
+        await runs.value
+        await daemon.shutdown()
+    }
+}
