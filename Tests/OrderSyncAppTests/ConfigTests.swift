@@ -16,6 +16,9 @@ import Testing
         #expect(config.spotURL == defaults.spotURL && config.graceMs == defaults.graceMs && config.confirmations == defaults.confirmations)
         #expect(config.weightBudget == 0.8 && config.recvWindowMs == 5000 && config.intervalSeconds == 30 && config.tagPrefix == "os1")
         #expect(config.databasePath == nil && config.claims.isEmpty && config.conventions.isEmpty)
+        #expect(config.sweepEvery == defaults.sweepEvery && config.spread == defaults.spread && config.cancelParallelism == defaults.cancelParallelism)
+        #expect(config.webhookListen == defaults.webhookListen && config.webhookBurst == defaults.webhookBurst
+                && config.webhookRatePerSecond == defaults.webhookRatePerSecond && config.webhookMaxLagMs == defaults.webhookMaxLagMs)
     }
 
     @Test func valuesListsAndTheEnvironmentApplyInOrder() throws {
