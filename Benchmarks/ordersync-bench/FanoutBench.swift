@@ -112,8 +112,8 @@ enum FanoutBench {
         var phase2: [Double] = []
         for run in 1...max(1, phase2Runs) { phase2.append(await seed(parallel: 10, label: "seed Phase 2 run \(run)")) }
         var phase1: [Double] = []
-        for run in 1...max(1, phase1Runs) { phase1.append(await seed(parallel: 1, label: "seed Phase 1 run \(run)")) }
-        let o = ClientBench.median(ours), p1 = ClientBench.median(phase1), p2 = ClientBench.median(phase2)
+        for run in stride(from: 1, through: phase1Runs, by: 1) { phase1.append(await seed(parallel: 1, label: "seed Phase 1 run \(run)")) }
+        let o = ClientBench.median(ours), p1 = phase1.isEmpty ? .nan : ClientBench.median(phase1), p2 = ClientBench.median(phase2)
         print(String(format: "fanout medians: ordersync %.1f ms (target ≤ 500 ms); seed Phase 2 %.0f ms (%.1f× slower); seed Phase 1 %.0f ms (%.1f× slower) — target ≥ 20× Phase 2",
                      o, p2, p2 / o, p1, p1 / o))
     }

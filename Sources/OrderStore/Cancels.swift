@@ -63,18 +63,18 @@ extension OrderDatabase: CancelStore {
                 try resolve.execute(arguments: [state, order?.status.rawValue, reason, state == "unknown" ? nil : now, requestID, row.id.rawValue])
                 guard let order else { continue }
                 // The exchange confirmed a final state: the row leaves open_orders, into history.
-                try db.execute(sql: "DELETE FROM open_orders WHERE id = ? AND exchange_order_id = ?",
-                               arguments: [row.id.rawValue, row.exchangeOrderID.rawValue])
+                try db.cachedStatement(sql: "DELETE FROM open_orders WHERE id = ? AND exchange_order_id = ?")
+                    .execute(arguments: [row.id.rawValue, row.exchangeOrderID.rawValue])
                 guard db.changesCount > 0 else { continue }
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO sync_order_history (open_order_id, strategy_account_id, account_id, market, exchange_order_id, symbol,
                         side, order_type, price, stop_price, quantity, filled_quantity, final_status, source, run_id, created_at, closed_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'cancel', NULL, ?, ?)
-                    """, arguments: [row.id.rawValue, row.link.rawValue, account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue,
+                    """).execute(arguments: [row.id.rawValue, row.link.rawValue, account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue,
                                      row.symbol, row.side.rawValue, row.orderType.rawValue, row.price?.description, row.stopPrice?.description,
                                      row.quantity.description, order.executedQuantity.description, order.status.rawValue, row.createdAt, now])
-                try db.execute(sql: "DELETE FROM sync_misses WHERE account_id = ? AND market = ? AND exchange_order_id = ?",
-                               arguments: [account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue])
+                try db.cachedStatement(sql: "DELETE FROM sync_misses WHERE account_id = ? AND market = ? AND exchange_order_id = ?")
+                    .execute(arguments: [account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue])
             }
         }
     }

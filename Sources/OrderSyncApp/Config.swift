@@ -24,7 +24,8 @@ public struct OrdersyncConfig: Sendable {
     public var maxQueriesPerPass = 10
     public var parallelism = 16
     public var sweepEvery = 10
-    public var cancelParallelism = 64
+    public var cancelParallelism = 128
+    public var maxConnections = 256
     public var webhookListen = "127.0.0.1:8080"
     public var webhookRatePerSecond = 10.0
     public var webhookBurst = 20
@@ -55,6 +56,12 @@ public struct OrdersyncConfig: Sendable {
             let i = v as! Int
             guard (1...60_000).contains(i) else { return "must be 1 to 60000" }
             c.recvWindowMs = i
+            return nil
+        }),
+        ("exchange", "max_connections", .int, { c, v in
+            let i = v as! Int
+            guard (1...4096).contains(i) else { return "must be 1 to 4096" }
+            c.maxConnections = i
             return nil
         }),
         ("reconcile", "interval_seconds", .double, { c, v in

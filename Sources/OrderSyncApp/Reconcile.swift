@@ -28,7 +28,9 @@ public struct ReconcileOptions: Sendable {
     public var conventions: [(name: String, pattern: String)] = []
     public var parallelism = 16
     /// Accounts cancelled at once by a strategy-scoped cancel.
-    public var cancelParallelism = 64
+    public var cancelParallelism = 128
+    /// HTTP connections per exchange host (a fan-out sends one request per account and symbol at once).
+    public var maxConnections = 256
     /// A full no-symbol listing at least every this many passes per account-market.
     public var sweepEvery = 10
     /// Called after each account of a pass with (done, total), e.g. for a progress line.
@@ -54,6 +56,7 @@ public struct ReconcileOptions: Sendable {
         conventions = config.conventions
         parallelism = config.parallelism
         cancelParallelism = config.cancelParallelism
+        maxConnections = config.maxConnections
         sweepEvery = config.sweepEvery
         weightBudget = config.weightBudget
         recvWindowMs = config.recvWindowMs
@@ -111,8 +114,10 @@ extension OrderSyncApp {
             return c
         }
         let gateway = BinanceGateway(
-            main: BinanceSession(configuration: client(options.spotURL, options.futuresURL)),
-            testnet: BinanceSession(configuration: client(options.testnetSpotURL, options.testnetFuturesURL)),
+            main: BinanceSession(configuration: client(options.spotURL, options.futuresURL),
+                                 transport: AsyncHTTPTransport(maxConnectionsPerHost: options.maxConnections)),
+            testnet: BinanceSession(configuration: client(options.testnetSpotURL, options.testnetFuturesURL),
+                                    transport: AsyncHTTPTransport(maxConnectionsPerHost: options.maxConnections)),
             environment: options.environment)
         var runner = ReconcileRunner(store: db, gateway: gateway, policy: policy, parallelism: options.parallelism, sweepEvery: options.sweepEvery,
                                      now: SimulatorSetup.wallClock)

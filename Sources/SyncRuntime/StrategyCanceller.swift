@@ -12,7 +12,7 @@ public struct StrategyCanceller: Sendable {
     public var parallelism: Int
     public var now: @Sendable () -> Millis
 
-    public init(store: any CancelStore, gateway: any CancelGateway, locks: AccountLocks, parallelism: Int = 64,
+    public init(store: any CancelStore, gateway: any CancelGateway, locks: AccountLocks, parallelism: Int = 128,
                 now: @escaping @Sendable () -> Millis) {
         self.store = store
         self.gateway = gateway
