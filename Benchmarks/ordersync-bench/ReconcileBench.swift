@@ -109,7 +109,6 @@ enum ReconcileBench {
         var options = ReconcileOptions(databasePath: path)
         options.spotURL = url
         options.futuresURL = url
-        options.parallelism = 64
         let runner: ReconcileRunner, gateway: BinanceGateway
         do { (runner, gateway) = try OrderSyncApp.makeRunner(options) } catch { SimulatorBench.fail("\(error)") }
         let control = HTTPClient(eventLoopGroupProvider: .singleton)

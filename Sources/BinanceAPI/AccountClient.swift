@@ -74,12 +74,21 @@ public struct AccountClient: Sendable {
     /// A read, decoded; an unreadable body (truncated, garbled) is read again, within the
     /// session's attempt budget.
     private func read<T: Decodable>(_ type: T.Type, _ call: BinanceSession.Call) async throws(BinanceError) -> T {
+        try await read(call) { body, endpoint throws(BinanceError) in try Wire.decode(type, body, endpoint) }
+    }
+
+    /// A list read through the fast flat reader (falling back to `JSONDecoder`).
+    private func readList<T: FlatDecodable>(_ type: T.Type, _ call: BinanceSession.Call) async throws(BinanceError) -> [T] {
+        try await read(call) { body, endpoint throws(BinanceError) in try Wire.decodeList(type, body, endpoint) }
+    }
+
+    private func read<T>(_ call: BinanceSession.Call, decode: ([UInt8], String) throws(BinanceError) -> T) async throws(BinanceError) -> T {
         var attempt = 0
         while true {
             attempt += 1
             let body = try await session.perform(call, credentials: credentials)
             do {
-                return try Wire.decode(type, body, call.endpoint)
+                return try decode(body, call.endpoint)
             } catch where attempt < session.configuration.maxAttempts {
                 continue
             }
@@ -92,12 +101,12 @@ public struct AccountClient: Sendable {
 
     private func regularOrders(_ market: Market, _ params: [(String, String)], weight: Int) async throws(BinanceError) -> [ExchangeOrder] {
         let path = market == .spot ? "/api/v3/openOrders" : "/fapi/v1/openOrders"
-        return try await read([Wire.Order].self, .init(market: market, method: "GET", path: path, params: params, weight: weight, idempotent: true))
+        return try await readList(Wire.Order.self, .init(market: market, method: "GET", path: path, params: params, weight: weight, idempotent: true))
             .map { o throws(BinanceError) in try o.exchangeOrder() }
     }
 
     private func algoOrders(_ params: [(String, String)], weight: Int) async throws(BinanceError) -> [ExchangeOrder] {
-        return try await read([Wire.AlgoOrder].self, .init(market: .futures, method: "GET", path: "/fapi/v1/openAlgoOrders", params: params, weight: weight, idempotent: true))
+        return try await readList(Wire.AlgoOrder.self, .init(market: .futures, method: "GET", path: "/fapi/v1/openAlgoOrders", params: params, weight: weight, idempotent: true))
             .map { o throws(BinanceError) in try o.exchangeOrder() }
     }
 
