@@ -139,15 +139,31 @@ import Testing
 
         let serve = Process()
         serve.executableURL = URL(fileURLWithPath: try CLITests.binary())
-        serve.arguments = ["serve", "--db", db, "--spot-url", base, "--futures-url", base, "--interval-seconds", "0.2", "--confirmations", "1"]
+        serve.arguments = ["serve", "--db", db, "--spot-url", base, "--futures-url", base, "--interval-seconds", "0.2", "--confirmations", "1",
+                           "--listen", "127.0.0.1:0"]
         let out = Pipe()
         serve.standardOutput = out
         try serve.run()
         defer { if serve.isRunning { serve.terminate() } }
-        let text = try await CLITests.read(out) { $0.components(separatedBy: "\n").filter { $0.hasPrefix("pass ") }.count >= 3 }
+        let text = try await CLITests.read(out) { $0.contains("webhook listening") && $0.components(separatedBy: "\n").filter { $0.hasPrefix("pass ") }.count >= 3 }
         let lines = text.components(separatedBy: "\n").filter { $0.hasPrefix("pass ") }
         #expect(lines.count >= 3, "\(text)")
         #expect(lines.first?.contains("3 accounts") == true && lines.first?.contains("errors 0") == true, "\(text)")
+        // The webhook runs in the same process: a RECONCILE with the subscriber's token, then /metrics
+        // with the exchange client's metrics (the process bootstraps the Prometheus factory).
+        let hook = try #require(text.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("http://127.0.0.1:") && !$0.hasPrefix(base) }.map(String.init), "\(text)")
+        var request = URLRequest(url: URL(string: hook + "/api/webhook")!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(#"{"group_name": "trend", "order_type": "RECONCILE", "token": "cases-sub-token"}"#.utf8)
+        let (body, response) = try await URLSession.shared.data(for: request)
+        let reply = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+        #expect((response as? HTTPURLResponse)?.statusCode == 200, "\(reply)")
+        #expect(((reply["report"] as? [String: Any])?["sections"] as? [[String: Any]])?.compactMap { $0["account_id"] as? Int } == [2])
+        let (metricsBody, _) = try await URLSession.shared.data(from: URL(string: hook + "/metrics")!)
+        let metrics = String(decoding: metricsBody, as: UTF8.self)
+        #expect(metrics.contains("ordersync_exchange_requests_total") && metrics.contains("ordersync_passes_total") && metrics.contains("ordersync_findings_total"))
+        #expect(!metrics.contains("cases-secret") && !metrics.contains("cases-sub-token"))
         serve.terminate()  // SIGTERM
         let stop = Date().addingTimeInterval(20)
         while serve.isRunning && Date() < stop { try await Task.sleep(for: .milliseconds(20)) }
