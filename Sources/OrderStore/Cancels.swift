@@ -79,6 +79,39 @@ extension OrderDatabase: CancelStore {
         }
     }
 
+    public func unresolvedCancels() async throws -> [PendingCancel] {
+        try await writer.read { db in
+            let intents = try Row.fetchAll(db, sql: """
+                SELECT request_id, account_id, open_order_id FROM sync_cancel_intents
+                WHERE state IN ('pending', 'sent', 'unknown') ORDER BY id
+                """)
+            guard !intents.isEmpty else { return [] }
+            let ids = intents.map { $0[2] as Int64 }
+            var rows: [Int64: OpenOrderRow] = [:]
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                for r in try Row.fetchAll(db, sql: Self.rowSelect + " WHERE o.id IN (\(databaseQuestionMarks(count: chunk.count)))",
+                                          arguments: StatementArguments(chunk)) {
+                    let row = try Self.decodeRow(r)
+                    rows[row.id.rawValue] = row
+                }
+            }
+            return intents.map { r in
+                PendingCancel(requestID: r[0], account: AccountID(r[1]), openOrderID: OpenOrderRowID(r[2]), row: rows[r[2]])
+            }
+        }
+    }
+
+    public func settleCancelsWithoutRows(requestID: String, openOrderIDs: [OpenOrderRowID], now: Millis) async throws {
+        try await writer.write { db in
+            for id in openOrderIDs {
+                try db.execute(sql: """
+                    UPDATE sync_cancel_intents SET state = 'closed', reason = 'the row had already left open_orders', resolved_at = ?
+                    WHERE request_id = ? AND open_order_id = ? AND state IN ('pending', 'sent', 'unknown')
+                    """, arguments: [now, requestID, id.rawValue])
+            }
+        }
+    }
+
     /// Cancel intents by state (for reports and tests).
     public func cancelIntentStates() async throws -> [String: Int] {
         try await writer.read { db in

@@ -85,6 +85,13 @@ public final class Daemon: WebhookBackend {
 
     public func health() async -> Health { last.withLock { $0 } }
 
+    /// Finishes the cancels a stopped process left unresolved (see `StrategyCanceller.resume`).
+    public func resumeCancels() async throws -> [CancelReport] {
+        let reports = try await canceller.resume()
+        for report in reports { telemetry.record(report) }
+        return reports
+    }
+
     /// The webhook server over this daemon.
     public func webhook(_ settings: WebhookSettings) -> WebhookServer {
         WebhookServer(backend: self, settings: settings, registry: telemetry.registry, factory: telemetry.factory, now: SimulatorSetup.wallClock)

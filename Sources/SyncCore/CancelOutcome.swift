@@ -181,6 +181,26 @@ public protocol CancelStore: Sendable {
     /// Resolves one account's intents and closes the rows whose orders the exchange confirmed
     /// final (one transaction).
     func resolveCancels(requestID: String, account: AccountID, outcomes: [(row: OpenOrderRow, outcome: OrderCancelOutcome)], now: Millis) async throws
+    /// Intents in state pending or unknown, oldest first.
+    func unresolvedCancels() async throws -> [PendingCancel]
+    /// Marks intents whose row already left `open_orders` (closed by reconciliation or the origin app).
+    func settleCancelsWithoutRows(requestID: String, openOrderIDs: [OpenOrderRowID], now: Millis) async throws
+}
+
+/// A cancel intent left unresolved (the process stopped between recording and resolving it, or
+/// nobody could settle its outcome), with its row if that is still in `open_orders`.
+public struct PendingCancel: Sendable, Hashable {
+    public var requestID: String
+    public var account: AccountID
+    public var openOrderID: OpenOrderRowID
+    public var row: OpenOrderRow?
+
+    public init(requestID: String, account: AccountID, openOrderID: OpenOrderRowID, row: OpenOrderRow?) {
+        self.requestID = requestID
+        self.account = account
+        self.openOrderID = openOrderID
+        self.row = row
+    }
 }
 
 /// The exchange as the canceller uses it: cancels that always name their orders.

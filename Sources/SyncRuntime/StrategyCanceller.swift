@@ -69,6 +69,30 @@ public struct StrategyCanceller: Sendable {
         return CancelReport(requestID: requestID, strategy: target.strategy, executed: true, accounts: results, durationMs: now() - started)
     }
 
+    /// Finishes what a stopped process left: intents still pending or unknown are sent again for
+    /// their own orders only (a cancel of an order already final is settled by a query), and
+    /// intents whose row is gone are closed. Run before the webhook takes requests.
+    public func resume() async throws -> [CancelReport] {
+        let pending = try await store.unresolvedCancels()
+        var reports: [CancelReport] = []
+        for requestID in pending.map(\.requestID).reduce(into: [String](), { if !$0.contains($1) { $0.append($1) } }) {
+            let started = now()
+            let items = pending.filter { $0.requestID == requestID }
+            let gone = items.filter { $0.row == nil }.map(\.openOrderID)
+            if !gone.isEmpty { try await store.settleCancelsWithoutRows(requestID: requestID, openOrderIDs: gone, now: started) }
+            let rows = items.compactMap(\.row)
+            guard !rows.isEmpty else { continue }
+            var accountOf: [StrategyLinkID: AccountID] = [:]
+            for item in items { if let row = item.row { accountOf[row.link] = item.account } }
+            let plans = CancelSelection.plan(rows, scope: CancelScope(links: Set(rows.map(\.link))), accountOf: accountOf)
+            let accounts = Dictionary(try await store.accounts().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            var results: [AccountCancelResult] = []
+            for plan in plans { results.append(try await cancel(plan, account: accounts[plan.account], requestID: requestID)) }
+            reports.append(CancelReport(requestID: requestID, strategy: "(resumed)", executed: true, accounts: results, durationMs: now() - started))
+        }
+        return reports
+    }
+
     /// One account and market, under the account's lock: one call per symbol (the client batches
     /// futures orders by ten), all symbols at once; then one transaction resolving it all.
     func cancel(_ plan: AccountCancelPlan, account: AccountRecord?, requestID: String) async throws -> AccountCancelResult {

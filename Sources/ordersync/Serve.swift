@@ -50,6 +50,14 @@ struct ServeCommand: AsyncParsableCommand {
         }
         // Every metric of the process (exchange client included) goes to the registry /metrics prints.
         MetricsSystem.bootstrap(daemon.telemetry.factory)
+        // Cancels a previous run recorded but did not resolve are finished before anything else.
+        do {
+            for report in try await daemon.resumeCancels() {
+                print("resumed cancel \(report.requestID): \(report.totals.selected) order(s) — cancelled \(report.totals.cancelled), already closed \(report.totals.alreadyClosed), failed \(report.totals.failed)")
+            }
+        } catch {
+            print("resuming unresolved cancels failed: \(error)")
+        }
         let scheduler = daemon.scheduler(interval: .milliseconds(Int64(interval * 1000)), spread: spread) { result in
             switch result {
             case .success(let report): print(report.summaryLine)

@@ -214,6 +214,29 @@ import Testing
         }
     }
 
+    @Test func cancelsLeftUnresolvedAreFinishedOnRestart() async throws {
+        try await Self.withStack { stack, path in
+            let db = stack.daemon.db
+            let before = try Self.rows(path)
+            // A process stopped after recording intents for grid-q's rows (links 5 and 6) and before
+            // sending anything; meanwhile one of those rows was closed by someone else.
+            let rows = try await db.openOrders(links: [StrategyLinkID(5), StrategyLinkID(6)])
+            try await db.recordCancelIntents(requestID: "crashed-1", rows: rows.map { ($0, $0.link == StrategyLinkID(5) ? AccountID(1) : AccountID(2)) }, now: 1)
+            let gone = try #require(rows.first)
+            try await DatabaseQueue(path: path).write { try $0.execute(sql: "DELETE FROM open_orders WHERE id = ?", arguments: [gone.id.rawValue]) }
+            #expect(try await db.cancelIntentStates() == ["pending": 4])
+
+            let reports = try await stack.daemon.resumeCancels()
+            #expect(reports.count == 1 && reports.first?.totals.cancelled == 3, "\(reports)")
+            #expect(try await db.cancelIntentStates() == ["cancelled": 3, "closed": 1], "every intent resolved")
+            let after = try Self.rows(path)
+            #expect(after[5] == nil && after[6] == nil && after[1] == before[1], "only the intended rows")
+            let open = await Self.open(stack)
+            #expect(open[1]?.contains(gone.exchangeOrderID.rawValue) == true, "the order whose row had gone is not touched")
+            #expect(try await stack.daemon.resumeCancels().isEmpty, "nothing left to resume")
+        }
+    }
+
     @Test func aBurstFromOneAddressIsRateLimited() async throws {
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
