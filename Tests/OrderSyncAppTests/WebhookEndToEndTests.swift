@@ -48,11 +48,14 @@ import Testing
     }
 
     /// Runs `body` against a fresh stack; checks afterwards that no account- or symbol-wide cancel was sent.
-    static func withStack(_ body: (LiveStack, String) async throws -> Void) async throws {
+    static func withStack(ratePerSecond: Double = 10, _ body: (LiveStack, String) async throws -> Void) async throws {
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("webhook.sqlite").path
-        let stack = try await LiveStack.start(scenarioPath: scenario, databasePath: path) { _, settings in settings.burst = 1000 }
+        let stack = try await LiveStack.start(scenarioPath: scenario, databasePath: path) { _, settings in
+            settings.burst = 1000
+            settings.ratePerSecond = ratePerSecond
+        }
         do {
             try await body(stack, path)
             #expect(await stack.exchange.wideCancelCalls.isEmpty, "no account- or symbol-wide cancel, ever")

@@ -1,0 +1,73 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import OrderSyncApp
+import SyncCore
+import Testing
+
+/// A seeded mutation fuzzer over the webhook: valid payloads bent every way (keys dropped, doubled,
+/// re-cased, aliased; values of the wrong type, huge, nested, non-ASCII), raw bytes, truncations,
+/// odd content types, methods and paths — none with a valid token. Zero 5xx, nothing changes in the
+/// database or on the exchange, and the server still answers a valid request at the end.
+@Suite struct WebhookFuzzTests {
+    @Test func tenThousandHostileRequestsBreakNothing() async throws {
+        let seed = SeededGenerator.seed(fallback: 0xF022, environment: ProcessInfo.processInfo.environment)
+        print("WebhookFuzzTests seed \(seed) (ORDERSYNC_SEED overrides)")
+        var rng = SeededGenerator(seed: seed)
+        func pick<T>(_ xs: [T]) -> T { xs[Int.random(in: 0..<xs.count, using: &rng)] }
+        let values = [#""public-trend""#, #""grid-q""#, #""retired""#, #""""#, "null", "true", "0", "-1", "1e309", "[]", "{}",
+                      #"{"a": [1, {"b": null}]}"#, #""\u0000""#, #""ü🙂""#, #""CANCEL_ALL_ORDER""#, #""cancel-all order""#,
+                      #""RECONCILE""#, #""BTC/USDT""#, #""buy""#, #""wh-owner-token ""#, #""WH-OWNER-TOKEN""#,
+                      "\"" + String(repeating: "A", count: 300) + "\"", "123456789012345678901234567890", #""1700000000000""#]
+        let keys = ["group_name", "GROUP_NAME", "order_type", "Order_Type", "token", "user_token", "USER_TOKEN", "exchange", "platform",
+                    "market_type", "symbol", "side", "idempotency_key", "timestamp", "test_mode", "orders", "stopprice", "qty_per", "x"]
+        let wrongTokens = [#""wh-owner-toke""#, #""wh-owner-tokenX""#, #""""#, "null", "7", #""wh-sub-a""#, #""' OR 1=1 --""#]
+
+        try await WebhookEndToEndTests.withStack(ratePerSecond: 1_000_000) { stack, path in
+            let dump = try CLITests.dump(path), open = await WebhookEndToEndTests.open(stack)
+            var statuses: [Int: Int] = [:]
+            for n in 0..<10_000 {
+                var body: String
+                var contentType: String? = "application/json"
+                var method: HTTPMethod = .POST
+                var target = "/api/webhook"
+                switch Int.random(in: 0..<10, using: &rng) {
+                case 0:  // raw bytes
+                    body = String(decoding: (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }, as: UTF8.self)
+                case 1:  // a truncated valid payload
+                    let valid = WebhookEndToEndTests.cancel("public-trend", token: "wh-owner-token")
+                    body = String(valid.prefix(Int.random(in: 0..<valid.count, using: &rng)))
+                case 2:  // odd transport
+                    body = WebhookEndToEndTests.cancel("public-trend", token: pick(wrongTokens).replacingOccurrences(of: "\"", with: ""))
+                    contentType = pick([nil, "text/plain", "application/json; charset=utf-8", "application/jsonx", "APPLICATION/JSON", "multipart/form-data"])
+                    method = pick([.POST, .GET, .PUT, .DELETE])
+                    target = pick(["/api/webhook", "/api/webhook/", "/API/WEBHOOK", "/healthz", "/metrics", "/api", "/%00", "/api/webhook?token=wh-owner-token"])
+                default:  // a payload bent key by key, never with a valid token
+                    // Mostly well-formed groups and order types, so that most requests reach the token check.
+                    let group = Bool.random(using: &rng) ? pick([#""public-trend""#, #""grid-q""#, #""retired""#, #""nope""#]) : pick(values)
+                    let type = Bool.random(using: &rng) ? pick([#""CANCEL_ALL_ORDER""#, #""cancel-all order""#, #""reconcile""#]) : pick(values)
+                    var fields: [(String, String)] = [("group_name", group), ("order_type", type), ("token", pick(wrongTokens))]
+                    for _ in 0..<Int.random(in: 0...5, using: &rng) { fields.append((pick(keys), pick(values))) }
+                    if Bool.random(using: &rng) { fields.remove(at: Int.random(in: 0..<fields.count, using: &rng)) }
+                    // Any token-carrying key gets a wrong token.
+                    fields = fields.map { ["token", "user_token", "USER_TOKEN"].contains($0.0) ? ($0.0, pick(wrongTokens)) : $0 }
+                    fields.shuffle(using: &rng)
+                    body = "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+                    if Int.random(in: 0..<20, using: &rng) == 0 { body = "[" + body + "]" }
+                }
+                let reply = try await WebhookEndToEndTests.send(stack, body, path: target, method: method, contentType: contentType)
+                statuses[reply.status, default: 0] += 1
+                #expect(reply.status < 500, "request \(n) (seed \(seed)): \(reply.status) \(reply.raw) for \(body.prefix(200))")
+                if reply.status == 200 && target.hasPrefix("/api/webhook") {
+                    Issue.record("request \(n) (seed \(seed)) was accepted without a valid token: \(body.prefix(200))")
+                }
+            }
+            print("WebhookFuzzTests statuses: \(statuses.sorted { $0.key < $1.key })")
+            #expect(try CLITests.dump(path) == dump, "nothing changed in the database")
+            #expect(await WebhookEndToEndTests.open(stack) == open, "nothing changed on the exchange")
+            let valid = try await WebhookEndToEndTests.send(stack, WebhookEndToEndTests.cancel("grid-q", token: "wh-trader5-token"))
+            #expect(valid.status == 200 && valid.totals["cancelled"] == 4, "the server still serves")
+        }
+    }
+}
