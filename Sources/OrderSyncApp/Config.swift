@@ -64,12 +64,7 @@ public struct OrdersyncConfig: Sendable {
             c.maxConnections = i
             return nil
         }),
-        ("reconcile", "interval_seconds", .double, { c, v in
-            let d = v as! Double
-            guard d > 0 else { return "must be positive" }
-            c.intervalSeconds = d
-            return nil
-        }),
+        ("reconcile", "interval_seconds", .double, { c, v in positive(v) { c.intervalSeconds = $0 } }),
         ("reconcile", "grace_ms", .int, { c, v in nonNegative(v) { c.graceMs = Millis($0) } }),
         ("reconcile", "confirmations", .int, { c, v in atLeastOne(v) { c.confirmations = $0 } }),
         ("reconcile", "max_queries_per_pass", .int, { c, v in nonNegative(v) { c.maxQueriesPerPass = $0 } }),
@@ -88,12 +83,7 @@ public struct OrdersyncConfig: Sendable {
             c.webhookListen = s
             return nil
         }),
-        ("webhook", "rate_per_second", .double, { c, v in
-            let d = v as! Double
-            guard d > 0 else { return "must be positive" }
-            c.webhookRatePerSecond = d
-            return nil
-        }),
+        ("webhook", "rate_per_second", .double, { c, v in positive(v) { c.webhookRatePerSecond = $0 } }),
         ("webhook", "burst", .int, { c, v in atLeastOne(v) { c.webhookBurst = $0 } }),
         ("webhook", "max_lag_ms", .int, { c, v in atLeastOne(v) { c.webhookMaxLagMs = Millis($0) } }),
         ("attribution", "tag_prefix", .string, { c, v in
@@ -116,6 +106,12 @@ public struct OrdersyncConfig: Sendable {
         let s = v as! String
         guard s.hasPrefix("http://") || s.hasPrefix("https://") else { return "must be an http(s) URL" }
         target = s.hasSuffix("/") ? String(s.dropLast()) : s
+        return nil
+    }
+    static func positive(_ v: Any, _ set: (Double) -> Void) -> String? {
+        let d = v as! Double
+        guard d > 0 else { return "must be positive" }
+        set(d)
         return nil
     }
     static func nonNegative(_ v: Any, _ set: (Int) -> Void) -> String? {

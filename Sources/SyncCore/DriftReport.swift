@@ -26,23 +26,16 @@ public struct FindingCounts: Sendable, Hashable, Codable {
         return sum
     }
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: Key.self)
+        let c = try decoder.container(keyedBy: AnyCodingKey.self)
         for kind in FindingKind.allCases {
-            self[kind] = try c.decodeIfPresent(Int.self, forKey: Key(stringValue: kind.rawValue)) ?? 0
+            self[kind] = try c.decodeIfPresent(Int.self, forKey: AnyCodingKey(kind.rawValue)) ?? 0
         }
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        for kind in FindingKind.allCases { try c.encode(self[kind], forKey: Key(stringValue: kind.rawValue)) }
+        var c = encoder.container(keyedBy: AnyCodingKey.self)
+        for kind in FindingKind.allCases { try c.encode(self[kind], forKey: AnyCodingKey(kind.rawValue)) }
     }
 }
 

@@ -157,18 +157,12 @@ protocol StrictKeys: Decodable {
 
 struct Strict<T: StrictKeys>: Decodable {
     let value: T
-    struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
     init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: AnyKey.self)
+        let container = try decoder.container(keyedBy: AnyCodingKey.self)
         let known = Set(T.Keys.allCases.map(\.rawValue))
         if let unknown = container.allKeys.map(\.stringValue).filter({ !known.contains($0) }).sorted().first {
             throw DecodingError.dataCorrupted(.init(
-                codingPath: decoder.codingPath + [AnyKey(stringValue: unknown)],
+                codingPath: decoder.codingPath + [AnyCodingKey(unknown)],
                 debugDescription: "unknown key; known keys: \(known.sorted().joined(separator: ", "))"))
         }
         value = try T(from: decoder)

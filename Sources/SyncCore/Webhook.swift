@@ -166,6 +166,15 @@ public struct WebhookPayload: Sendable, Hashable {
     }
 }
 
+/// A coding key for any string: objects whose keys are data (counts by kind, unknown-key checks).
+public struct AnyCodingKey: CodingKey, Sendable {
+    public var stringValue: String
+    public var intValue: Int? { nil }
+    public init(stringValue: String) { self.stringValue = stringValue }
+    public init?(intValue: Int) { nil }
+    public init(_ string: String) { stringValue = string }
+}
+
 /// A JSON value, decoded without Foundation's `JSONSerialization` (keys keep their order).
 public enum JSONValue: Sendable, Hashable, Decodable {
     case null
@@ -175,15 +184,8 @@ public enum JSONValue: Sendable, Hashable, Decodable {
     case array([JSONValue])
     case object([(String, JSONValue)])
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     public init(from decoder: any Decoder) throws {
-        if let c = try? decoder.container(keyedBy: Key.self) {
+        if let c = try? decoder.container(keyedBy: AnyCodingKey.self) {
             self = .object(try c.allKeys.map { ($0.stringValue, try c.decode(JSONValue.self, forKey: $0)) })
             return
         }

@@ -262,16 +262,10 @@ struct Wrapped<R: Encodable>: Encodable {
     var head: [String: String]
     var key: String
     var report: R
-    struct K: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
     func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: K.self)
-        for (k, v) in head { try c.encode(v, forKey: K(stringValue: k)) }
-        try c.encode(report, forKey: K(stringValue: key))
+        var c = encoder.container(keyedBy: AnyCodingKey.self)
+        for (k, v) in head { try c.encode(v, forKey: AnyCodingKey(k)) }
+        try c.encode(report, forKey: AnyCodingKey(key))
     }
 }
 
