@@ -110,8 +110,9 @@ public struct AccountClient: Sendable {
             .map { o throws(BinanceError) in try o.exchangeOrder() }
     }
 
-    /// One order, open or final. Throws `.notFound` when the exchange does not know it.
-    public func order(_ market: Market, symbol: String, _ lookup: OrderLookup) async throws(BinanceError) -> ExchangeOrder {
+    /// One order, open or final. Throws `.notFound` when the exchange does not know it. `urgent`:
+    /// part of a cancel (settling its outcome), planned against the cancels' weight ceiling.
+    public func order(_ market: Market, symbol: String, _ lookup: OrderLookup, urgent: Bool = false) async throws(BinanceError) -> ExchangeOrder {
         let algoParams: [(String, String)]?
         switch lookup {
         case .id(let id) where id.isAlgo: algoParams = [("algoId", String(id.venueID))]
@@ -119,7 +120,7 @@ public struct AccountClient: Sendable {
         default: algoParams = nil
         }
         if let algoParams {
-            return try await read(Wire.AlgoOrder.self, .init(market: .futures, method: "GET", path: "/fapi/v1/algoOrder", params: algoParams, weight: 1, idempotent: true))
+            return try await read(Wire.AlgoOrder.self, .init(market: .futures, method: "GET", path: "/fapi/v1/algoOrder", params: algoParams, weight: 1, idempotent: true, urgent: urgent))
                 .exchangeOrder()
         }
         let path = market == .spot ? "/api/v3/order" : "/fapi/v1/order"
@@ -128,7 +129,7 @@ public struct AccountClient: Sendable {
         case .id(let id): params.append(("orderId", id.rawValue))
         case .client(let client, _): params.append(("origClientOrderId", client))
         }
-        return try await read(Wire.Order.self, .init(market: market, method: "GET", path: path, params: params, weight: market == .spot ? 4 : 1, idempotent: true))
+        return try await read(Wire.Order.self, .init(market: market, method: "GET", path: path, params: params, weight: market == .spot ? 4 : 1, idempotent: true, urgent: urgent))
             .exchangeOrder()
     }
 
@@ -174,7 +175,7 @@ public struct AccountClient: Sendable {
     /// as `.failed(rejected without code)` so `cancel` can try again.
     private func settle(_ market: Market, symbol: String, _ id: ExchangeOrderID, afterUnknown: Bool) async -> CancelOutcome {
         do {
-            let order = try await order(market, symbol: symbol, .id(id))
+            let order = try await order(market, symbol: symbol, .id(id), urgent: true)
             if order.status == .canceled && afterUnknown { return .cancelled(order) }
             if !order.status.isOpen { return .alreadyFinal(order) }
             return .failed(BinanceError(.rejected, "order \(id) is still \(order.status.rawValue)"))

@@ -57,6 +57,11 @@ public final class BinanceSession: Sendable {
     /// The client for one account.
     public func account(_ credentials: Credentials) -> AccountClient { AccountClient(session: self, credentials: credentials) }
 
+    /// Waits until a read of `weight` would fit in the market's budget (see `WeightGovernor.waitForRoom`).
+    public func waitForRoom(_ market: Market, weight: Int) async {
+        await governor(market).waitForRoom(weight)
+    }
+
     /// The governor of a market's host (for reports and tests).
     public func governor(_ market: Market) async -> WeightGovernor { await hosts.governor(configuration.base(market), market: market) }
 
@@ -72,6 +77,9 @@ public final class BinanceSession: Sendable {
         var weight: Int
         /// Reads (and cancels the caller will settle by query) are safe to repeat on failure.
         var idempotent: Bool
+        /// Cancels and the queries that settle them: planned against a higher ceiling than reads,
+        /// so a cancel never waits for the next window because passes spent the read budget.
+        var urgent = false
         var endpoint: String { "\(method) \(path)" }
     }
 
@@ -87,7 +95,7 @@ public final class BinanceSession: Sendable {
         while true {
             attempt += 1
             let last = attempt >= configuration.maxAttempts
-            try await governor.acquire(call.weight)
+            try await governor.acquire(call.weight, urgent: call.urgent || !call.idempotent)
             var query = call.params.map { "\($0.0)=\(Self.encode($0.1))" }.joined(separator: "&")
             var headers: [(String, String)] = []
             if let credentials {

@@ -37,6 +37,8 @@ public actor WeightGovernor {
     }
 
     var budget: Int { max(1, Int(Double(limit) * budgetFraction)) }
+    /// What cancels may use: the read budget plus most of the headroom above it (95% of the limit).
+    var urgentBudget: Int { max(budget, Int(Double(limit) * 0.95)) }
     var serverNow: Millis { clock.now() + offset }
 
     /// Sets the limit and window (from `exchangeInfo`'s REQUEST_WEIGHT entry).
@@ -58,9 +60,22 @@ public actor WeightGovernor {
         }
     }
 
-    /// Waits until `weight` fits in the budget, then reserves it. Throws `.banned` while the host
-    /// is banned. Re-checks its state after every wait (other requests may have run meanwhile).
-    public func acquire(_ weight: Int) async throws(BinanceError) {
+    /// Waits until `weight` fits in the budget (`urgent`: the cancels' ceiling), then reserves it.
+    /// Throws `.banned` while the host is banned. Re-checks its state after every wait (other
+    /// requests may have run meanwhile).
+    public func acquire(_ weight: Int, urgent: Bool = false) async throws(BinanceError) {
+        try await wait(weight, urgent: urgent, reserve: true)
+    }
+
+    /// Waits until `weight` would fit in the read budget, without reserving it: a pass calls this
+    /// before it takes an account's lock, so it does not wait for a window while holding the lock
+    /// a cancel needs. Returns at once while the host is banned (the request will say so).
+    public func waitForRoom(_ weight: Int) async {
+        try? await wait(weight, urgent: false, reserve: false)
+    }
+
+    private func wait(_ weight: Int, urgent: Bool, reserve: Bool) async throws(BinanceError) {
+        let ceiling = urgent ? urgentBudget : budget
         var waited: Millis = 0
         while true {
             let now = serverNow
@@ -71,11 +86,12 @@ public actor WeightGovernor {
             var resume: Millis? = nil
             if pausedUntil > now {
                 resume = pausedUntil
-            } else if weight > 0, used + weight > budget {
+            } else if weight > 0, used + weight > ceiling {
                 // The next window, with a little margin for clock error.
                 resume = windowStart + windowMs + 50
             }
             guard let resume else {
+                guard reserve else { return }
                 used += weight
                 usedGauge.record(used)
                 if waited > 0 { waitTime.recordMilliseconds(waited) }

@@ -154,6 +154,16 @@ extension OrderDatabase: ReconcileStore {
         }
     }
 
+    public func accountMarkets() async throws -> [AccountID: Set<Market>] {
+        try await writer.read { db in
+            var markets: [AccountID: Set<Market>] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT DISTINCT sa.account_id, s.market_type FROM strategy_accounts sa JOIN strategies s ON s.id = sa.strategy_id") {
+                if let market = Market(stored: r[1] ?? "") { markets[AccountID(r[0]), default: []].insert(market) }
+            }
+            return markets
+        }
+    }
+
     /// Everything the decision for one account needs, read in one snapshot.
     public func accountSnapshot(_ account: AccountID) async throws -> AccountSnapshot {
         try await writer.read { db in

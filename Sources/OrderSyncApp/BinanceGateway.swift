@@ -38,6 +38,11 @@ public struct BinanceGateway: ExchangeGateway, CancelGateway {
         }
     }
 
+    public func waitForRoom(_ account: AccountRecord, markets: Set<Market>, weight: Int) async {
+        let session = account.isTestnet ? testnet : main
+        for market in markets.sorted() { await session.waitForRoom(market, weight: weight) }
+    }
+
     public func listingWeight(market: Market, symbols: Int?) -> Int {
         guard let symbols else { return AccountClient.listingWeight(market, bySymbol: false) }
         return symbols * AccountClient.listingWeight(market, bySymbol: true)

@@ -54,6 +54,8 @@ public protocol ReconcileStore: Sendable {
     /// Every account, active or not.
     func accounts() async throws -> [AccountRecord]
     func accountSnapshot(_ account: AccountID) async throws -> AccountSnapshot
+    /// The markets of each account's strategy links (one read per pass).
+    func accountMarkets() async throws -> [AccountID: Set<Market>]
     func beginRun(trigger: String, now: Millis) async throws -> Int64
     /// Applies one account-market plan with its findings in one transaction, and counts the
     /// listing towards the next full sweep (a complete no-symbol listing resets the count).
@@ -73,4 +75,11 @@ public protocol ExchangeGateway: Sendable {
     func listingWeight(market: Market, symbols: Int?) -> Int
     /// One order's state.
     func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult
+    /// Returns when a listing of `weight` would fit in the request budget (without reserving it),
+    /// so a pass waits for the next window before it takes an account's lock, not while holding it.
+    func waitForRoom(_ account: AccountRecord, markets: Set<Market>, weight: Int) async
+}
+
+extension ExchangeGateway {
+    public func waitForRoom(_ account: AccountRecord, markets: Set<Market>, weight: Int) async {}
 }

@@ -42,6 +42,7 @@ public struct ReconcileRunner: Sendable {
         let runID = try await store.beginRun(trigger: trigger, now: started)
         let accounts = try await store.accounts().filter { $0.isActive && (only?.contains($0.id) ?? true) }
         let offsets = Self.offsets(count: accounts.count, spread: spread, seed: UInt64(bitPattern: runID))
+        let markets = try await store.accountMarkets()
         var sections: [ReportSection] = []
         var done = 0
         try await withThrowingTaskGroup(of: [ReportSection].self) { group in
@@ -58,7 +59,7 @@ public struct ReconcileRunner: Sendable {
                         }
                     }
                     if Task.isShuttingDownGracefully && offset > .zero { return [] }
-                    return try await reconcile(account, runID: runID)
+                    return try await reconcile(account, runID: runID, markets: markets[account.id] ?? [])
                 }
             }
             while next < min(parallelism, accounts.count) { launch() }
@@ -103,11 +104,17 @@ public struct ReconcileRunner: Sendable {
     }
 
     /// One account: every market in which it has links or rows.
-    func reconcile(_ account: AccountRecord, runID: Int64) async throws -> [ReportSection] {
+    func reconcile(_ account: AccountRecord, runID: Int64, markets: Set<Market>) async throws -> [ReportSection] {
         guard gateway.supports(account) else {
             return [.unsupported(account: account.id, accountName: account.name, exchange: account.exchange,
                                  reason: "exchange \(account.exchange) is not supported")]
         }
+        // Wait for request weight before taking the lock, so a cancel for this account never queues
+        // behind a pass that waits for the next window (one full listing's worth of room).
+        // A graceful shutdown ends the wait, and the account is left for the next run.
+        let weight = gateway.listingWeight(market: .futures, symbols: nil)
+        await cancelWhenGracefulShutdown { await gateway.waitForRoom(account, markets: markets, weight: weight) }
+        if Task.isShuttingDownGracefully { return [] }
         return try await locks.withLock(account.id) {
             let snapshot = try await store.accountSnapshot(account.id)
             let groups = Dictionary(snapshot.links.map { ($0.id, $0.groupName) }, uniquingKeysWith: { a, _ in a })
