@@ -176,11 +176,11 @@ extension OrderDatabase: ReconcileStore {
             for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT exchange_order_id, misses FROM sync_misses WHERE account_id = ?"), arguments: [account.rawValue]) {
                 misses[ExchangeOrderID(r[0])] = r[1]
             }
-            var sweeps: [Market: Int] = [:]
-            for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT market, passes_since FROM sync_sweeps WHERE account_id = ?"), arguments: [account.rawValue]) {
+            var sweeps: [Market: Int64] = [:]
+            for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT market, last_sweep_run FROM sync_sweeps WHERE account_id = ?"), arguments: [account.rawValue]) {
                 if let market = Market(stored: r[0]) { sweeps[market] = r[1] }
             }
-            return AccountSnapshot(account: account, rows: rows, links: links, orphans: orphans, misses: misses, passesSinceSweep: sweeps)
+            return AccountSnapshot(account: account, rows: rows, links: links, orphans: orphans, misses: misses, lastSweepRun: sweeps)
         }
     }
 
@@ -222,7 +222,11 @@ extension OrderDatabase: ReconcileStore {
     /// Applies one account-market plan and records its findings (all but `matched`), in one
     /// transaction.
     public func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis) async throws -> ApplyResult {
-        try await writer.write { db in try Self.apply(plan, runID: runID, now: now, db: db) }
+        // A quiet per-symbol pass (everything matched, nothing to do or record) writes nothing.
+        if !plan.isCompleteSweep && plan.housekeeping.isEmpty && plan.findings.allSatisfy({ $0.kind == .matched && $0.actions.isEmpty }) {
+            return ApplyResult()
+        }
+        return try await writer.write { db in try Self.apply(plan, runID: runID, now: now, db: db) }
     }
 
     static func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis, db: Database) throws -> ApplyResult {
@@ -316,16 +320,11 @@ extension OrderDatabase: ReconcileStore {
                                  changes, outcomes.first ?? (finding.actions.isEmpty ? "none" : "applied"), now])
         }
         for action in plan.housekeeping { _ = try perform(action) }
-        if plan.coverage.isComplete {
-            if plan.scope == .allSymbols {
-                try db.cachedStatement(sql: """
-                    INSERT INTO sync_sweeps (account_id, market, last_sweep_at, passes_since) VALUES (?, ?, ?, 0)
-                    ON CONFLICT(account_id, market) DO UPDATE SET last_sweep_at = excluded.last_sweep_at, passes_since = 0
-                    """).execute(arguments: [account, market, now])
-            } else {
-                try db.cachedStatement(sql: "UPDATE sync_sweeps SET passes_since = passes_since + 1 WHERE account_id = ? AND market = ?")
-                    .execute(arguments: [account, market])
-            }
+        if plan.isCompleteSweep {
+            try db.cachedStatement(sql: """
+                INSERT INTO sync_sweeps (account_id, market, last_sweep_at, last_sweep_run) VALUES (?, ?, ?, ?)
+                ON CONFLICT(account_id, market) DO UPDATE SET last_sweep_at = excluded.last_sweep_at, last_sweep_run = excluded.last_sweep_run
+                """).execute(arguments: [account, market, now, runID])
         }
         return result
     }

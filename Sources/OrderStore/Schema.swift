@@ -219,7 +219,7 @@ enum Schema {
                     account_id INTEGER NOT NULL,
                     market TEXT NOT NULL,
                     last_sweep_at INTEGER NOT NULL,
-                    passes_since INTEGER NOT NULL DEFAULT 0 CHECK (passes_since >= 0),
+                    last_sweep_run INTEGER NOT NULL,
                     PRIMARY KEY (account_id, market)
                 )
                 """)

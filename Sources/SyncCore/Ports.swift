@@ -7,17 +7,17 @@ public struct AccountSnapshot: Sendable {
     public var links: [StrategyLink]
     public var orphans: [OrphanRecord]
     public var misses: [ExchangeOrderID: Int]
-    /// Complete listings since the last complete no-symbol sweep, by market; absent: never swept.
-    public var passesSinceSweep: [Market: Int]
+    /// The run of the last complete no-symbol sweep, by market; absent: never swept.
+    public var lastSweepRun: [Market: Int64]
 
     public init(account: AccountID, rows: [OpenOrderRow], links: [StrategyLink], orphans: [OrphanRecord], misses: [ExchangeOrderID: Int],
-                passesSinceSweep: [Market: Int] = [:]) {
+                lastSweepRun: [Market: Int64] = [:]) {
         self.account = account
         self.rows = rows
         self.links = links
         self.orphans = orphans
         self.misses = misses
-        self.passesSinceSweep = passesSinceSweep
+        self.lastSweepRun = lastSweepRun
     }
 
     /// The symbols a per-symbol listing must cover in a market: those of its rows and registered
@@ -57,8 +57,8 @@ public protocol ReconcileStore: Sendable {
     /// The markets of each account's strategy links (one read per pass).
     func accountMarkets() async throws -> [AccountID: Set<Market>]
     func beginRun(trigger: String, now: Millis) async throws -> Int64
-    /// Applies one account-market plan with its findings in one transaction, and counts the
-    /// listing towards the next full sweep (a complete no-symbol listing resets the count).
+    /// Applies one account-market plan with its findings in one transaction, and records a
+    /// complete no-symbol listing as the account-market's last sweep.
     func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis) async throws -> ApplyResult
     func finishRun(_ id: Int64, report: DriftReport) async throws
 }

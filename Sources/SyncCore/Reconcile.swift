@@ -212,6 +212,8 @@ public struct ReconcilePlan: Sendable, Hashable {
 
     /// Every action, in order.
     public var actions: [PlanAction] { findings.flatMap(\.actions) + housekeeping }
+    /// Whether the plan was decided on a complete listing of every symbol (a sweep).
+    public var isCompleteSweep: Bool { coverage.isComplete && scope == .allSymbols }
     /// The actions that change state (everything but orphan refreshes).
     public var changes: [PlanAction] { actions.filter { !$0.isRefresh } }
 }

@@ -84,18 +84,18 @@ public struct ReconcileRunner: Sendable {
     }
 
     /// Whether an account-market sweeps this run: never swept, its turn ((run + account) mod
-    /// sweepEvery, so turns are spread over the runs), or sweepEvery passes without one (runs that
-    /// skipped the account, e.g. `--account`).
-    func sweepDue(account: AccountID, runID: Int64, passesSinceSweep: Int?) -> Bool {
-        guard let since = passesSinceSweep else { return true }
-        return since + 1 >= sweepEvery || (runID &+ account.rawValue) % Int64(sweepEvery) == 0
+    /// sweepEvery, so turns are spread over the runs), or sweepEvery runs since its last sweep
+    /// (runs that skipped it, e.g. `--account`, or whose sweep failed).
+    func sweepDue(account: AccountID, runID: Int64, lastSweepRun: Int64?) -> Bool {
+        guard let last = lastSweepRun else { return true }
+        return runID - last >= Int64(sweepEvery) || (runID &+ account.rawValue) % Int64(sweepEvery) == 0
     }
 
     /// The listing for one account-market: a full sweep when one is due or when per-symbol calls
     /// would cost more weight; otherwise only the symbols of interest (none: nothing to ask).
     func listing(_ account: AccountRecord, _ market: Market, _ snapshot: AccountSnapshot, runID: Int64) async -> ExchangeListing {
         let symbols = snapshot.symbolsOfInterest(market: market, extra: policy.attributor.claims.symbols(account: account.id))
-        let sweepDue = sweepDue(account: account.id, runID: runID, passesSinceSweep: snapshot.passesSinceSweep[market])
+        let sweepDue = sweepDue(account: account.id, runID: runID, lastSweepRun: snapshot.lastSweepRun[market])
         if sweepDue || gateway.listingWeight(market: market, symbols: symbols.count) >= gateway.listingWeight(market: market, symbols: nil) {
             return await gateway.listing(account, market: market, symbols: nil)
         }
