@@ -104,6 +104,9 @@ public struct FaultSettings: Sendable, Hashable {
     public var clockSkewMs: Int64 = 0
     /// Every signed request of these accounts fails with HTTP 500 (a listing that keeps failing).
     public var failingAccounts: Set<AccountID> = []
+    /// Every signed request of these accounts is answered `slowMs` late (a listing past its deadline).
+    public var slowAccounts: Set<AccountID> = []
+    public var slowMs: Int = 0
 
     public init() {}
 

@@ -9,7 +9,8 @@ import SyncCore
 ///     GET  /_sim/stats                 wide-cancel calls and requests served by endpoint; weight charged and 429/418 refusals by product
 ///     POST /_sim/act     {"account_id":1,"market":"FUTURES","order_id":5,"algo":false,"action":"fill|partial_fill|expire|cancel","quantity":"0.001"}
 ///     POST /_sim/place   {"account_id":1,"market":"SPOT","symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"60000","quantity":"0.01","time_in_force":"GTC","client_order_id":"manual1"}
-///     POST /_sim/faults  {"server_error":0.1,"unknown_after_apply":0,"timeout_after_apply":0,"drop_connection":0,"rate_limit_storm":0,"truncate_body":0,"latency_ms":0,"latency_jitter_ms":0,"clock_skew_ms":0,"failing_accounts":[3]}
+///     POST /_sim/faults  {"server_error":0.1,"unknown_after_apply":0,"timeout_after_apply":0,"drop_connection":0,"rate_limit_storm":0,"truncate_body":0,"latency_ms":0,"latency_jitter_ms":0,"clock_skew_ms":0,"failing_accounts":[3],"slow_accounts":[2],"slow_ms":3000}
+///     POST /_sim/ban     {"market":"FUTURES","seconds":5}   every address banned (418) on that host, as after repeated 429s
 ///     POST /_sim/limits  {"spot_weight":6000,"futures_weight":2400,"window_seconds":60,"violations_before_ban":5,"ban_seconds":120}
 ///     POST /_sim/mark    {"symbol":"BTCUSDT","price":"64000"}
 enum Control {
@@ -46,6 +47,13 @@ enum Control {
         var latency_jitter_ms: Int?
         var clock_skew_ms: Int64?
         var failing_accounts: [Int64]?
+        var slow_accounts: [Int64]?
+        var slow_ms: Int?
+    }
+
+    struct Ban: Decodable {
+        var market: String
+        var seconds: Int
     }
 
     struct Limits: Decodable {
@@ -126,7 +134,14 @@ enum Control {
                 s.latencyJitterMs = f.latency_jitter_ms ?? 0
                 s.clockSkewMs = f.clock_skew_ms ?? 0
                 s.failingAccounts = Set((f.failing_accounts ?? []).map(AccountID.init))
+                s.slowAccounts = Set((f.slow_accounts ?? []).map(AccountID.init))
+                s.slowMs = f.slow_ms ?? 0
                 await exchange.setFaults(s)
+                return ok(.object([("ok", .bool(true))]))
+            case (.post, "/_sim/ban"):
+                let b = try decode(Ban.self)
+                guard b.seconds > 0 else { throw Failure(message: "seconds must be positive") }
+                await exchange.ban(try market(b.market), seconds: b.seconds)
                 return ok(.object([("ok", .bool(true))]))
             case (.post, "/_sim/limits"):
                 let l = try decode(Limits.self)

@@ -111,6 +111,8 @@ public actor Exchange {
     private var weights: [String: WeightWindow] = [:]
     private var wideCancels: [String: Int] = [:]
     private var requests: [String: Int] = [:]
+    /// Hosts banned for every address until then (`/_sim/ban`).
+    private var forcedBans: [Product: Millis] = [:]
     /// Weight charged and requests refused (429 or 418), by product.
     private var weightCharged: [String: Int] = [:]
     private var refused: [String: Int] = [:]
@@ -176,6 +178,7 @@ public actor Exchange {
         let now = now()
         let windowMs = Millis(limits.windowSeconds) * 1000
         var w = weights[key] ?? WeightWindow()
+        if let until = forcedBans[product], until > now { w.bannedUntil = max(w.bannedUntil, until) }
         if w.bannedUntil > now {
             refused[product.rawValue, default: 0] += 1
             throw APIError.banned(until: w.bannedUntil, retryAfter: Int((w.bannedUntil - now + 999) / 1000))
@@ -476,6 +479,11 @@ public actor Exchange {
     public func truth() -> [SimOrder] {
         accounts.values.flatMap { a in a.orders.values.flatMap(\.values) + a.algos.values }
             .sorted { ($0.product.rawValue, $0.isAlgo ? 1 : 0, $0.id) < ($1.product.rawValue, $1.isAlgo ? 1 : 0, $1.id) }
+    }
+
+    /// Bans every address on a product's host for `seconds` (418 with Retry-After until then).
+    public func ban(_ product: Product, seconds: Int) {
+        forcedBans[product] = now() + Millis(seconds) * 1000
     }
 
     /// Changes the faults at run time.

@@ -96,6 +96,9 @@ public struct SimulatorResponder: HTTPResponder {
                 if !faults.failingAccounts.isEmpty, let account = await exchange.accountID(forKey: apiKey), faults.failingAccounts.contains(account) {
                     throw APIError.unknownError
                 }
+                if faults.slowMs > 0, let account = await exchange.accountID(forKey: apiKey), faults.slowAccounts.contains(account) {
+                    try? await Task.sleep(for: .milliseconds(faults.slowMs))
+                }
             }
             let result = try await endpoint.handler(exchange, Call(params: params, apiKey: apiKey))
             if endpoint.placesOrder { headers["X-MBX-ORDER-COUNT-10S"] = String(await exchange.countOrder(key: apiKey)) }

@@ -26,6 +26,7 @@ public struct OrdersyncConfig: Sendable {
     public var sweepEvery = 10
     public var cancelParallelism = 128
     public var maxConnections = 256
+    public var requestTimeoutMs = 10_000
     public var webhookListen = "127.0.0.1:8080"
     public var webhookRatePerSecond = 10.0
     public var webhookBurst = 20
@@ -56,6 +57,12 @@ public struct OrdersyncConfig: Sendable {
             let i = v as! Int
             guard (1...60_000).contains(i) else { return "must be 1 to 60000" }
             c.recvWindowMs = i
+            return nil
+        }),
+        ("exchange", "request_timeout_ms", .int, { c, v in
+            let i = v as! Int
+            guard (100...120_000).contains(i) else { return "must be 100 to 120000" }
+            c.requestTimeoutMs = i
             return nil
         }),
         ("exchange", "max_connections", .int, { c, v in

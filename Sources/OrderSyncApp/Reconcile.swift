@@ -31,6 +31,8 @@ public struct ReconcileOptions: Sendable {
     public var cancelParallelism = 128
     /// HTTP connections per exchange host (a fan-out sends one request per account and symbol at once).
     public var maxConnections = 256
+    /// One exchange request's deadline, ms (a listing slower than this fails; the pass goes on).
+    public var requestTimeoutMs = 10_000
     /// A full no-symbol listing at least every this many passes per account-market.
     public var sweepEvery = 10
     /// Called after each account of a pass with (done, total), e.g. for a progress line.
@@ -57,6 +59,7 @@ public struct ReconcileOptions: Sendable {
         parallelism = config.parallelism
         cancelParallelism = config.cancelParallelism
         maxConnections = config.maxConnections
+        requestTimeoutMs = config.requestTimeoutMs
         sweepEvery = config.sweepEvery
         weightBudget = config.weightBudget
         recvWindowMs = config.recvWindowMs
@@ -111,6 +114,7 @@ extension OrderSyncApp {
             var c = ClientConfiguration(spotURL: spot, futuresURL: futures)
             c.weightBudget = options.weightBudget
             c.recvWindow = options.recvWindowMs
+            c.requestTimeout = .milliseconds(options.requestTimeoutMs)
             return c
         }
         let gateway = BinanceGateway(
