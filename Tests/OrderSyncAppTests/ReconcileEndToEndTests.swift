@@ -10,11 +10,13 @@ import Testing
 @Suite struct ReconcileEndToEndTests {
     static let scenario = CLITests.root.appendingPathComponent("fixtures/scenarios/reconcile-cases.json").path
 
-    /// Starts the simulator on a free port; returns its base URL and the process.
+    /// Starts the simulator on a free port; returns its base URL and the process. The weight
+    /// limit is raised: these tests run passes every few hundred ms, which the real limit would
+    /// (rightly) pace to a window a minute — the weight rules have their own tests.
     static func simulator(_ scenario: String) async throws -> (String, Process) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try CLITests.binary())
-        process.arguments = ["simulate", "--port", "0", "--scenario", scenario]
+        process.arguments = ["simulate", "--port", "0", "--scenario", scenario, "--weight-limit", "10000000"]
         let out = Pipe()
         process.standardOutput = out
         try process.run()
