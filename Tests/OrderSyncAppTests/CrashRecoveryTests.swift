@@ -2,7 +2,9 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import AsyncHTTPClient
 import GRDB
+import NIOCore
 import SyncCore
 import Testing
 
@@ -61,18 +63,20 @@ import Testing
             let (daemon, _, hook) = try await Self.serve(db: db, base: base)
             let group = Self.pick(["public-trend", "grid-q"], &rng)
             let token = group == "public-trend" ? "wh-owner-token" : "wh-trader5-token"
+            // AsyncHTTPClient, and never cancelled: cancelling a task inside URLSession.data on Linux
+            // can deadlock FoundationNetworking (seen here); the request ends when the daemon dies.
             let request = Task {
-                var r = URLRequest(url: URL(string: hook + "/api/webhook")!)
-                r.httpMethod = "POST"
-                r.setValue("application/json", forHTTPHeaderField: "Content-Type")
-                r.httpBody = Data(#"{"group_name": "\#(group)", "order_type": "CANCEL_ALL_ORDER", "token": "\#(token)"}"#.utf8)
-                _ = try? await URLSession.shared.data(for: r)
+                var r = HTTPClientRequest(url: hook + "/api/webhook")
+                r.method = .POST
+                r.headers.add(name: "Content-Type", value: "application/json")
+                r.body = .bytes(ByteBuffer(string: #"{"group_name": "\#(group)", "order_type": "CANCEL_ALL_ORDER", "token": "\#(token)"}"#))
+                _ = try? await HTTPClient.shared.execute(r, timeout: .seconds(30))
             }
             // The kill point itself is the experiment (not a wait for something to happen).
             try await Task.sleep(for: .milliseconds(Int.random(in: 0...80, using: &rng)))
             kill(daemon.processIdentifier, SIGKILL)
             try await Self.waitForExit(daemon)
-            request.cancel()
+            await request.value
             let pendingAfterKill = try await DatabaseQueue(path: db).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sync_cancel_intents WHERE state IN ('pending', 'unknown')") } ?? 0
             if pendingAfterKill > 0 { killedWithPending += 1 }
 

@@ -71,3 +71,59 @@ import Testing
         }
     }
 }
+
+/// Requests generated from docs/openapi.yaml's `Payload` schema: every declared property, with
+/// values of its declared type (enums, lengths at and past their bounds) and of every other
+/// type, never with a valid token. Zero 5xx, no change, and the answers are the documented ones.
+@Suite struct SchemaFuzzTests {
+    @Test func fiveThousandSchemaDrivenRequests() async throws {
+        let doc = try OpenAPITests.document()
+        let schemas = try #require((doc["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let payload = try #require(schemas["Payload"] as? [String: Any])
+        let properties = try #require(payload["properties"] as? [String: [String: Any]])
+        let required = Set((payload["required"] as? [String]) ?? [])
+        let documented = Set((((doc["paths"] as? [String: Any])?["/api/webhook"] as? [String: Any])?["post"] as? [String: Any])
+            .flatMap { ($0["responses"] as? [String: Any])?.keys.map { Int($0) ?? 0 } } ?? [])
+        let seed = SeededGenerator.seed(fallback: 0x5C4E, environment: ProcessInfo.processInfo.environment)
+        print("SchemaFuzzTests seed \(seed) (ORDERSYNC_SEED overrides); properties: \(properties.keys.sorted())")
+        var rng = SeededGenerator(seed: seed)
+        func pick<T>(_ xs: [T]) -> T { xs[Int.random(in: 0..<xs.count, using: &rng)] }
+        func anyValue() -> String { pick(["null", "true", "1", "-7", "1.5e300", "\"\"", "\"x\"", "[]", "{}", "[1,\"a\"]", #"{"k": null}"#]) }
+        /// A value of the property's declared type (or a wrong one a third of the time).
+        func value(_ name: String, _ schema: [String: Any]) -> String {
+            if Int.random(in: 0..<3, using: &rng) == 0 { return anyValue() }
+            if name == "token" { return pick([#""wh-owner-toke""#, #""nope""#, #""""#]) }
+            if name == "group_name" { return pick([#""public-trend""#, #""grid-q""#, #""retired""#, #""unknown""#]) }
+            if name == "order_type" { return pick([#""CANCEL_ALL_ORDER""#, #""reconcile""#, #""cancel all order""#, #""LIMIT""#, #""STOP_LIMIT""#]) }
+            if let values = schema["enum"] as? [String] { return "\"\(pick(values))\"" }
+            let types = (schema["type"] as? [String]) ?? [(schema["type"] as? String) ?? "string"]
+            switch pick(types) {
+            case "integer": return pick(["0", "1700000000000", "\(Int64(Date().timeIntervalSince1970 * 1000))", "-1", "99999999999999999999"])
+            case "boolean": return pick(["true", "false"])
+            default:
+                let max = (schema["maxLength"] as? Int) ?? 40
+                return "\"" + String(repeating: pick(["a", "Z", "9", "/", "ü"]), count: pick([0, 1, max, max + 1])) + "\""
+            }
+        }
+        try await WebhookEndToEndTests.withStack(ratePerSecond: 1_000_000) { stack, path in
+            let dump = try CLITests.dump(path), open = await WebhookEndToEndTests.open(stack)
+            var statuses: [Int: Int] = [:]
+            for n in 0..<5_000 {
+                var fields: [(String, String)] = []
+                for (name, schema) in properties where required.contains(name) || name == "token" || Bool.random(using: &rng) {
+                    if name == "token" && Int.random(in: 0..<10, using: &rng) == 0 { continue }  // sometimes no token
+                    fields.append((Bool.random(using: &rng) ? name : name.uppercased(), value(name, schema)))
+                }
+                fields.shuffle(using: &rng)
+                let body = "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+                let reply = try await WebhookEndToEndTests.send(stack, body)
+                statuses[reply.status, default: 0] += 1
+                #expect(documented.contains(reply.status) && reply.status < 500, "request \(n) (seed \(seed)): \(reply.status) for \(body.prefix(200))")
+                #expect(reply.status != 200, "request \(n) (seed \(seed)) acted without a valid token: \(body.prefix(200))")
+            }
+            print("SchemaFuzzTests statuses: \(statuses.sorted { $0.key < $1.key })")
+            let openAfter = await WebhookEndToEndTests.open(stack)
+            #expect(try CLITests.dump(path) == dump && openAfter == open, "nothing changed")
+        }
+    }
+}
