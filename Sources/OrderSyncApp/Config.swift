@@ -53,24 +53,9 @@ public struct OrdersyncConfig: Sendable {
             c.weightBudget = d
             return nil
         }),
-        ("exchange", "recv_window_ms", .int, { c, v in
-            let i = v as! Int
-            guard (1...60_000).contains(i) else { return "must be 1 to 60000" }
-            c.recvWindowMs = i
-            return nil
-        }),
-        ("exchange", "request_timeout_ms", .int, { c, v in
-            let i = v as! Int
-            guard (100...120_000).contains(i) else { return "must be 100 to 120000" }
-            c.requestTimeoutMs = i
-            return nil
-        }),
-        ("exchange", "max_connections", .int, { c, v in
-            let i = v as! Int
-            guard (1...4096).contains(i) else { return "must be 1 to 4096" }
-            c.maxConnections = i
-            return nil
-        }),
+        ("exchange", "recv_window_ms", .int, { c, v in within(v, 1...60_000) { c.recvWindowMs = $0 } }),
+        ("exchange", "request_timeout_ms", .int, { c, v in within(v, 100...120_000) { c.requestTimeoutMs = $0 } }),
+        ("exchange", "max_connections", .int, { c, v in within(v, 1...4096) { c.maxConnections = $0 } }),
         ("reconcile", "interval_seconds", .double, { c, v in positive(v) { c.intervalSeconds = $0 } }),
         ("reconcile", "grace_ms", .int, { c, v in nonNegative(v) { c.graceMs = Millis($0) } }),
         ("reconcile", "confirmations", .int, { c, v in atLeastOne(v) { c.confirmations = $0 } }),
@@ -119,6 +104,12 @@ public struct OrdersyncConfig: Sendable {
         let d = v as! Double
         guard d > 0 else { return "must be positive" }
         set(d)
+        return nil
+    }
+    static func within(_ v: Any, _ range: ClosedRange<Int>, _ set: (Int) -> Void) -> String? {
+        let i = v as! Int
+        guard range.contains(i) else { return "must be \(range.lowerBound) to \(range.upperBound)" }
+        set(i)
         return nil
     }
     static func nonNegative(_ v: Any, _ set: (Int) -> Void) -> String? {

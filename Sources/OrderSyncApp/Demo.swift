@@ -1,10 +1,7 @@
 import AsyncHTTPClient
 import BinanceSimulator
-import Hummingbird
-import Logging
 import NIOCore
 import OrderStore
-import ServiceLifecycle
 import SyncCore
 import WebhookServer
 

@@ -52,6 +52,12 @@ public struct StrategyCanceller: Sendable {
         let (plans, accounts) = try await plan(target)
         try await store.recordCancelIntents(requestID: requestID, rows: plans.flatMap { p in p.requests.flatMap(\.rows).map { ($0, p.account) } },
                                             now: started)
+        let results = try await fanOut(plans, accounts: accounts, requestID: requestID)
+        return CancelReport(requestID: requestID, strategy: target.strategy, executed: true, accounts: results, durationMs: now() - started)
+    }
+
+    /// Every account's plan at once (at most `parallelism` accounts in flight).
+    func fanOut(_ plans: [AccountCancelPlan], accounts: [AccountID: AccountRecord], requestID: String) async throws -> [AccountCancelResult] {
         var results: [AccountCancelResult] = []
         try await withThrowingTaskGroup(of: AccountCancelResult.self) { group in
             var next = 0
@@ -66,7 +72,7 @@ public struct StrategyCanceller: Sendable {
                 if next < plans.count { launch() }
             }
         }
-        return CancelReport(requestID: requestID, strategy: target.strategy, executed: true, accounts: results, durationMs: now() - started)
+        return results
     }
 
     /// Finishes what a stopped process left: intents still pending or unknown are sent again for
@@ -74,6 +80,8 @@ public struct StrategyCanceller: Sendable {
     /// intents whose row is gone are closed. Run before the webhook takes requests.
     public func resume() async throws -> [CancelReport] {
         let pending = try await store.unresolvedCancels()
+        guard !pending.isEmpty else { return [] }
+        let accounts = Dictionary(try await store.accounts().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var reports: [CancelReport] = []
         for requestID in pending.map(\.requestID).reduce(into: [String](), { if !$0.contains($1) { $0.append($1) } }) {
             let started = now()
@@ -85,9 +93,7 @@ public struct StrategyCanceller: Sendable {
             var accountOf: [StrategyLinkID: AccountID] = [:]
             for item in items { if let row = item.row { accountOf[row.link] = item.account } }
             let plans = CancelSelection.plan(rows, scope: CancelScope(links: Set(rows.map(\.link))), accountOf: accountOf)
-            let accounts = Dictionary(try await store.accounts().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            var results: [AccountCancelResult] = []
-            for plan in plans { results.append(try await cancel(plan, account: accounts[plan.account], requestID: requestID)) }
+            let results = try await fanOut(plans, accounts: accounts, requestID: requestID)
             reports.append(CancelReport(requestID: requestID, strategy: "(resumed)", executed: true, accounts: results, durationMs: now() - started))
         }
         return reports
