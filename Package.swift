@@ -27,15 +27,20 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Pure core: model, reconciliation decision, cancel selection, tags, reports, scenarios.
         // Imports nothing but the standard library and FoundationEssentials.
         .target(name: "SyncCore", swiftSettings: strict),
-        // Edge: GRDB/SQLite store on the seed-compatible schema plus ordersync's `sync_` tables.
+        // Edge: the store on the origin app's schema plus ordersync's `sync_` tables, on SQLite (GRDB)
+        // or PostgreSQL (PostgresNIO) behind one contract.
         .target(
             name: "OrderStore",
-            dependencies: ["SyncCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "SyncCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict),
         // A Binance-compatible exchange (spot + USDⓈ-M futures subset): a library and a server.
         // Meets ordersync's client only on the wire.
@@ -115,10 +120,12 @@ let package = Package(
 
         // Test doubles and generators as real code (seeded RNG, random worlds, an in-memory model).
         .target(name: "SyncTestSupport", dependencies: ["SyncCore"], swiftSettings: strict),
+        // Fresh databases on each backend (SQLite files; databases on the throwaway PostgreSQL of scripts/test).
+        .target(name: "StoreTestSupport", dependencies: ["OrderStore"], swiftSettings: strict),
 
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTestSupport"], swiftSettings: strict),
         .testTarget(name: "SyncRuntimeTests", dependencies: ["SyncRuntime", "SyncCore", "SyncTestSupport", "OrderStore"], swiftSettings: strict),
-        .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "SyncCore", "SyncTestSupport"], swiftSettings: strict),
+        .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "SyncCore", "SyncTestSupport", "StoreTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "BinanceSimulatorTests",
             dependencies: [
@@ -141,7 +148,7 @@ let package = Package(
         .testTarget(
             name: "OrderSyncAppTests",
             dependencies: [
-                "OrderSyncApp", "OrderStore", "SyncCore", "BinanceSimulator", .product(name: "GRDB", package: "GRDB.swift"),
+                "OrderSyncApp", "OrderStore", "SyncCore", "BinanceSimulator", "StoreTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

@@ -94,23 +94,29 @@ enum ReconcileBench {
                      requests: requests.filter { !$0.key.contains("/_sim/") }.values.reduce(0, +))
     }
 
-    static func passes(url: String, scenario: String, window: Int, runs: Int, latency: Int) async {
+    /// `database`: an empty PostgreSQL database's URL, or nil for a temporary SQLite file.
+    static func passes(url: String, scenario: String, window: Int, runs: Int, latency: Int, database: String? = nil) async {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ordersync-bench-\(getpid()).sqlite").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let name = database ?? path
         let rowCount: Int
         do {
-            let db = try OrderDatabase.open(path: path)
-            _ = try db.migrate()
+            let db = try await OrderDatabase.open(try DatabaseLocation(name))
             try await db.load(try OrderSyncApp.readScenario(scenario), now: SimulatorSetup.wallClock())
+            // A thousand accounts: the optional indexes a large installation adds (`migrate --add-indexes`).
+            _ = try await db.addOriginIndexes()
+            if db.dialect == .postgres { _ = try await db.rows("ANALYZE") }
             rowCount = try await db.openOrders().count
+            await db.close()
         } catch {
             SimulatorBench.fail("loading \(scenario): \(error)")
         }
-        var options = ReconcileOptions(databasePath: path)
+        var options = ReconcileOptions(databasePath: name)
         options.spotURL = url
         options.futuresURL = url
-        let runner: ReconcileRunner, gateway: BinanceGateway
-        do { (runner, gateway) = try OrderSyncApp.makeRunner(options) } catch { SimulatorBench.fail("\(error)") }
+        let runner: ReconcileRunner, gateway: BinanceGateway, store: OrderDatabase
+        do { (runner, gateway, store) = try await OrderSyncApp.makeRunner(options) } catch { SimulatorBench.fail("\(error)") }
+        print("database: \(store.dialect.name)\(database == nil ? " (temporary file)" : ", \((try? DatabaseLocation(name).description) ?? "")")")
         let control = HTTPClient(eventLoopGroupProvider: .singleton)
         let budget = Double(2400) * options.weightBudget
         print("reconcile passes: \(rowCount) rows on the simulator's accounts, \(latency) ms latency, futures weight 2400 per \(window) s window, budget \(options.weightBudget), sweep every \(options.sweepEvery) passes, \(options.parallelism) accounts at once")
@@ -150,5 +156,6 @@ enum ReconcileBench {
                      median { Double($0.requests) }, Double(rowCount) / median { Double($0.requests) }))
         try? await control.shutdown()
         await gateway.shutdown()
+        await store.close()
     }
 }

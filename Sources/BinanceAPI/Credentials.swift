@@ -12,32 +12,59 @@ public struct Credentials: Sendable, Hashable {
         self.secret = secret
     }
 
-    /// The credentials of an `accounts` row: `public_api` and `secret_api`, the secret plaintext or
-    /// Fernet ciphertext as the origin app writes it (key in `ACCOUNTS_ENCRYPTION_KEY`). Either may
-    /// be overridden from the environment with `ORDERSYNC_ACCOUNT_<id>_API_KEY` / `…_API_SECRET`.
+    /// The credentials of an `accounts` row, decrypted by the origin app's own rules: `public_api`
+    /// and `secret_api` are Fernet ciphertext (or plaintext, tolerated) under the key
+    /// `OriginKey.derive(environment:)` gives. Either may be overridden from the environment with
+    /// `ORDERSYNC_ACCOUNT_<id>_API_KEY` / `…_API_SECRET`. Errors never show a key or a value.
     public static func resolve(_ account: AccountRecord, environment: [String: String]) throws(BinanceError) -> Credentials {
         let prefix = "ORDERSYNC_ACCOUNT_\(account.id.rawValue)_"
-        let apiKey = environment[prefix + "API_KEY"] ?? account.apiKey
-        guard !apiKey.isEmpty else { throw .credentials("account \(account.id): no API key") }
-        if let secret = environment[prefix + "API_SECRET"], !secret.isEmpty {
-            return Credentials(apiKey: apiKey, secret: Secret(secret))
+        let key = OriginKey.derive(environment: environment)
+        func column(_ stored: String, _ name: String, override: String) throws(BinanceError) -> String {
+            if let value = environment[prefix + override], !value.isEmpty { return value }
+            guard !stored.isEmpty else { throw .credentials("account \(account.id): \(name) is empty") }
+            guard Fernet.looksLikeToken(stored) else { return stored }
+            do {
+                let plaintext = try Fernet.decrypt(token: stored, key: key.value)
+                guard let text = String(data: plaintext, encoding: .utf8) else { throw Fernet.Failure.badPlaintext }
+                return text
+            } catch {
+                throw .credentials("account \(account.id): \(name) is Fernet ciphertext that does not decrypt with \(key.source) (\(error))")
+            }
         }
-        let stored = account.apiSecret.reveal()
-        guard !stored.isEmpty else { throw .credentials("account \(account.id): no API secret") }
-        guard Fernet.looksLikeToken(stored) else { return Credentials(apiKey: apiKey, secret: account.apiSecret) }
-        guard let key = environment["ACCOUNTS_ENCRYPTION_KEY"], !key.isEmpty else {
-            throw .credentials("account \(account.id): secret_api is Fernet ciphertext and ACCOUNTS_ENCRYPTION_KEY is not set")
-        }
-        do {
-            let plaintext = try Fernet.decrypt(token: stored, key: key)
-            guard let text = String(data: plaintext, encoding: .utf8) else { throw Fernet.Failure.badPlaintext }
-            return Credentials(apiKey: apiKey, secret: Secret(text))
-        } catch let failure as Fernet.Failure {
-            throw .credentials("account \(account.id): secret_api cannot be decrypted (\(failure))")
-        } catch {
-            throw .credentials("account \(account.id): secret_api cannot be decrypted")
-        }
+        let apiKey = try column(account.apiKey, "public_api", override: "API_KEY")
+        let secret = try column(account.apiSecret.reveal(), "secret_api", override: "API_SECRET")
+        return Credentials(apiKey: apiKey, secret: Secret(secret))
     }
+}
+
+/// The origin app's Fernet key for `accounts` (its `security/encryption.py`): `ACCOUNTS_ENCRYPTION_KEY`
+/// as-is when it is a Fernet key (URL-safe base64 of 32 bytes), otherwise
+/// `urlsafe_b64encode(sha256(value))`; when unset, `urlsafe_b64encode(sha256(SECRET_KEY))`, the
+/// origin's default `SECRET_KEY` being `dev-secret-key-change-in-production`.
+public struct OriginKey: Sendable, CustomStringConvertible {
+    /// The Fernet key (never printed).
+    let value: String
+    /// Which setting it came from, for messages (`ACCOUNTS_ENCRYPTION_KEY`, `SECRET_KEY`, or the default).
+    public let source: String
+
+    public static let defaultSecretKey = "dev-secret-key-change-in-production"
+
+    public static func derive(environment: [String: String]) -> OriginKey {
+        if let configured = environment["ACCOUNTS_ENCRYPTION_KEY"], !configured.isEmpty {
+            if Fernet.urlSafeBase64(configured)?.count == 32 { return OriginKey(value: configured, source: "ACCOUNTS_ENCRYPTION_KEY") }
+            return OriginKey(value: hashed(configured), source: "the key derived from ACCOUNTS_ENCRYPTION_KEY")
+        }
+        if let secret = environment["SECRET_KEY"], !secret.isEmpty {
+            return OriginKey(value: hashed(secret), source: "the key derived from SECRET_KEY")
+        }
+        return OriginKey(value: hashed(defaultSecretKey), source: "the key derived from the origin's default SECRET_KEY")
+    }
+
+    static func hashed(_ text: String) -> String {
+        Data(SHA256.hash(data: Data(text.utf8))).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+    }
+
+    public var description: String { "<origin key from \(source)>" }
 }
 
 /// Fernet (the `cryptography` package's token format): version 0x80, 64-bit timestamp, 128-bit IV,

@@ -1,122 +1,173 @@
-import GRDB
 import SyncCore
+
+/// `(?, ?), (?, ?)` for a multi-row `VALUES` of `rows` rows of `columns` values.
+func valueRows(_ rows: Int, columns: Int) -> String {
+    let row = "(" + placeholders(columns) + ")"
+    return Array(repeating: row, count: rows).joined(separator: ", ")
+}
+
+/// Splits work into statements of at most `size` rows (bound parameters stay far below both backends' limits).
+func chunks<T>(_ items: [T], of size: Int = 100) -> [ArraySlice<T>] {
+    stride(from: 0, to: items.count, by: size).map { items[$0..<min($0 + size, items.count)] }
+}
 
 extension OrderDatabase: CancelStore {
     /// A strategy by `group_name` with its links, their accounts' owners and the webhook tokens
     /// of the users who may act on it (active users only); nil when no strategy has that name.
     public func strategyAccess(groupName: String) async throws -> StrategyAccess? {
-        try await writer.read { db in
-            guard let s = try Row.fetchOne(db, sql: "SELECT id, group_name, user_id, is_active FROM strategies WHERE group_name = ?",
-                                           arguments: [groupName]) else { return nil }
-            let strategy: Int64 = s[0]
-            let links = try Row.fetchAll(db, sql: """
+        try await backend.read { conn in
+            guard let s = try await conn.query("SELECT id, group_name, user_id, is_active FROM strategies WHERE group_name = ?", [groupName]).first
+            else { return nil }
+            let strategy = s.int(0) ?? 0
+            let links = try await conn.query("""
                 SELECT sa.id, sa.account_id, a.user_id, st.market_type, sa.is_active, a.is_active, a.exchange
                 FROM strategy_accounts sa
                 JOIN accounts a ON a.id = sa.account_id
                 JOIN strategies st ON st.id = sa.strategy_id
                 WHERE sa.strategy_id = ? ORDER BY sa.id
-                """, arguments: [strategy]).map { r in
+                """, [strategy]).map { r in
                 StrategyAccess.Link(
-                    link: StrategyLinkID(r[0]), account: AccountID(r[1]), accountOwner: UserID(r[2]),
-                    market: Market(stored: r[3] ?? "") ?? .spot, isActive: (r[4] ?? false) && (r[5] ?? false), exchange: r[6] ?? "")
+                    link: StrategyLinkID(r.int(0) ?? 0), account: AccountID(r.int(1) ?? 0), accountOwner: UserID(r.int(2) ?? 0),
+                    market: Market(stored: r.text(3) ?? "") ?? .spot, isActive: (r.bool(4) ?? false) && (r.bool(5) ?? false),
+                    exchange: (r.text(6) ?? "").uppercased())
             }
-            let users = Set([s[2] as Int64] + links.map(\.accountOwner.rawValue)).sorted()
+            let users = Set([s.int(2) ?? 0] + links.map(\.accountOwner.rawValue)).sorted()
             var tokens: [UserID: Secret] = [:]
-            for r in try Row.fetchAll(db, sql: """
-                SELECT id, webhook_token FROM users
-                WHERE id IN (\(databaseQuestionMarks(count: users.count))) AND is_active AND webhook_token IS NOT NULL AND webhook_token != ''
-                """, arguments: StatementArguments(users)) {
-                tokens[UserID(r[0])] = Secret(r[1])
+            for r in try await conn.query("""
+                SELECT id, webhook_token, is_active FROM users
+                WHERE id IN (\(placeholders(users.count))) AND webhook_token IS NOT NULL AND webhook_token != ''
+                """, users) where r.bool(2) == true {
+                tokens[UserID(r.int(0) ?? 0)] = Secret(r.text(1) ?? "")
             }
-            return StrategyAccess(strategy: StrategyID(strategy), groupName: s[1], owner: UserID(s[2]), isActive: s[3] ?? false,
-                                  links: links, tokens: tokens)
+            return StrategyAccess(strategy: StrategyID(strategy), groupName: s.text(1) ?? "", owner: UserID(s.int(2) ?? 0),
+                                  isActive: s.bool(3) ?? false, links: links, tokens: tokens)
         }
     }
 
     public func recordCancelIntents(requestID: String, rows: [(row: OpenOrderRow, account: AccountID)], now: Millis) async throws {
         guard !rows.isEmpty else { return }
-        try await writer.write { db in
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO sync_cancel_intents (request_id, strategy_account_id, account_id, market, open_order_id, exchange_order_id, symbol,
-                    state, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)
-                """)
-            for (row, account) in rows {
-                try insert.execute(arguments: [requestID, row.link.rawValue, account.rawValue, row.market.rawValue, row.id.rawValue,
-                                               row.exchangeOrderID.rawValue, row.symbol, now])
+        let items = rows.map { (row: $0.row, account: $0.account) }
+        try await backend.write { conn in
+            for chunk in chunks(items) {
+                var arguments: [any SQLArgument] = []
+                for (row, account) in chunk {
+                    arguments += [requestID, row.link.rawValue, account.rawValue, row.market.rawValue, row.id.rawValue,
+                                  row.exchangeOrderID.rawValue, row.symbol, "pending", now]
+                }
+                try await conn.execute("""
+                    INSERT INTO sync_cancel_intents (request_id, strategy_account_id, account_id, market, open_order_id, exchange_order_id,
+                        symbol, state, created_at)
+                    VALUES \(valueRows(chunk.count, columns: 9))
+                    """, arguments)
             }
         }
     }
 
+    /// One transaction for the account: every intent resolved, and the rows whose orders the
+    /// exchange confirmed final moved from `open_orders` into history — unless the origin holds
+    /// the row (then it stays, and the reconciler closes it once released).
     public func resolveCancels(requestID: String, account: AccountID, outcomes: [(row: OpenOrderRow, outcome: OrderCancelOutcome)],
                                now: Millis) async throws {
         guard !outcomes.isEmpty else { return }
-        try await writer.write { db in
-            let resolve = try db.cachedStatement(sql: """
-                UPDATE sync_cancel_intents SET state = ?, final_status = ?, reason = ?, resolved_at = ?
-                WHERE request_id = ? AND open_order_id = ?
-                """)
-            for (row, outcome) in outcomes {
-                let order = outcome.finalOrder
-                let state = order == nil && (outcome.label != "failed") ? "failed" : outcome.intentState
-                let reason = CancelledOrder(row: row, outcome: outcome).reason
-                try resolve.execute(arguments: [state, order?.status.rawValue, reason, state == "unknown" ? nil : now, requestID, row.id.rawValue])
-                guard let order else { continue }
-                // The exchange confirmed a final state: the row leaves open_orders, into history.
-                try db.cachedStatement(sql: "DELETE FROM open_orders WHERE id = ? AND exchange_order_id = ?")
-                    .execute(arguments: [row.id.rawValue, row.exchangeOrderID.rawValue])
-                guard db.changesCount > 0 else { continue }
-                try db.cachedStatement(sql: """
+        struct Resolution: Sendable {
+            var row: OpenOrderRow
+            var state: String
+            var finalOrder: ExchangeOrder?
+            var reason: String?
+        }
+        let resolutions = outcomes.map { row, outcome in
+            let order = outcome.finalOrder
+            return Resolution(row: row, state: order == nil && outcome.label != "failed" ? "failed" : outcome.intentState,
+                              finalOrder: order, reason: CancelledOrder(row: row, outcome: outcome).reason)
+        }
+        try await backend.write { conn in
+            for chunk in chunks(resolutions) {
+                var arguments: [any SQLArgument] = []
+                for r in chunk { arguments += [r.row.id.rawValue, r.state, r.finalOrder?.status.rawValue, r.reason] }
+                arguments += [now, requestID]
+                try await conn.execute("""
+                    WITH v(oid, st, fs, rs) AS (VALUES \(valueRows(chunk.count, columns: 4)))
+                    UPDATE sync_cancel_intents SET
+                        state = (SELECT st FROM v WHERE v.oid = sync_cancel_intents.open_order_id),
+                        final_status = (SELECT fs FROM v WHERE v.oid = sync_cancel_intents.open_order_id),
+                        reason = (SELECT rs FROM v WHERE v.oid = sync_cancel_intents.open_order_id),
+                        resolved_at = CASE WHEN (SELECT st FROM v WHERE v.oid = sync_cancel_intents.open_order_id) = 'unknown' THEN NULL ELSE ? END
+                    WHERE request_id = ? AND open_order_id IN (SELECT oid FROM v)
+                    """, arguments)
+            }
+            // The exchange confirmed a final state: those rows leave open_orders, into history.
+            let final = resolutions.filter { $0.finalOrder != nil }
+            for chunk in chunks(final) {
+                var arguments: [any SQLArgument] = []
+                for r in chunk { arguments += [r.row.id.rawValue, r.row.exchangeOrderID.rawValue] }
+                arguments += [false, Timestamp(now - OriginRules.staleProcessingLock)]
+                let deleted = Set(try await conn.query("""
+                    DELETE FROM open_orders WHERE (id, exchange_order_id) IN (VALUES \(valueRows(chunk.count, columns: 2)))
+                        AND (is_processing = ? OR processing_started_at < ?)
+                    RETURNING id
+                    """, arguments).compactMap { $0.int(0) })
+                let gone = chunk.filter { deleted.contains($0.row.id.rawValue) }
+                guard !gone.isEmpty else { continue }
+                var history: [any SQLArgument] = []
+                var misses: [any SQLArgument] = [account.rawValue]
+                for r in gone {
+                    let row = r.row, order = r.finalOrder!
+                    history += [row.id.rawValue, row.link.rawValue, account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue,
+                                row.symbol, row.side.rawValue, row.orderType.rawValue, row.price?.description, row.stopPrice?.description,
+                                row.quantity.description, order.executedQuantity.description, order.status.rawValue, "cancel", row.createdAt, now]
+                    misses += [row.market.rawValue, row.exchangeOrderID.rawValue]
+                }
+                try await conn.execute("""
                     INSERT INTO sync_order_history (open_order_id, strategy_account_id, account_id, market, exchange_order_id, symbol,
-                        side, order_type, price, stop_price, quantity, filled_quantity, final_status, source, run_id, created_at, closed_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'cancel', NULL, ?, ?)
-                    """).execute(arguments: [row.id.rawValue, row.link.rawValue, account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue,
-                                     row.symbol, row.side.rawValue, row.orderType.rawValue, row.price?.description, row.stopPrice?.description,
-                                     row.quantity.description, order.executedQuantity.description, order.status.rawValue, row.createdAt, now])
-                try db.cachedStatement(sql: "DELETE FROM sync_misses WHERE account_id = ? AND market = ? AND exchange_order_id = ?")
-                    .execute(arguments: [account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue])
+                        side, order_type, price, stop_price, quantity, filled_quantity, final_status, source, created_at, closed_at)
+                    VALUES \(valueRows(gone.count, columns: 16))
+                    """, history)
+                try await conn.execute("""
+                    DELETE FROM sync_misses WHERE account_id = ? AND (market, exchange_order_id) IN (VALUES \(valueRows(gone.count, columns: 2)))
+                    """, misses)
             }
         }
     }
 
     public func unresolvedCancels() async throws -> [PendingCancel] {
-        try await writer.read { db in
-            let intents = try Row.fetchAll(db, sql: """
+        try await backend.read { conn in
+            let intents = try await conn.query("""
                 SELECT request_id, account_id, open_order_id FROM sync_cancel_intents
                 WHERE state IN ('pending', 'sent', 'unknown') ORDER BY id
                 """)
             guard !intents.isEmpty else { return [] }
-            let ids = intents.map { $0[2] as Int64 }
+            let ids = intents.compactMap { $0.int(2) }
             var rows: [Int64: OpenOrderRow] = [:]
-            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
-                for r in try Row.fetchAll(db, sql: Self.rowSelect + " WHERE o.id IN (\(databaseQuestionMarks(count: chunk.count)))",
-                                          arguments: StatementArguments(chunk)) {
+            for chunk in chunks(ids, of: 500) {
+                for r in try await conn.query(Self.rowSelect + " AND o.id IN (\(placeholders(chunk.count)))", Array(chunk)) {
                     let row = try Self.decodeRow(r)
                     rows[row.id.rawValue] = row
                 }
             }
             return intents.map { r in
-                PendingCancel(requestID: r[0], account: AccountID(r[1]), openOrderID: OpenOrderRowID(r[2]), row: rows[r[2]])
+                let id = r.int(2) ?? 0
+                return PendingCancel(requestID: r.text(0) ?? "", account: AccountID(r.int(1) ?? 0), openOrderID: OpenOrderRowID(id), row: rows[id])
             }
         }
     }
 
     public func settleCancelsWithoutRows(requestID: String, openOrderIDs: [OpenOrderRowID], now: Millis) async throws {
-        try await writer.write { db in
-            for id in openOrderIDs {
-                try db.execute(sql: """
+        let ids = openOrderIDs.map(\.rawValue)
+        try await backend.write { conn in
+            for chunk in chunks(ids, of: 500) {
+                try await conn.execute("""
                     UPDATE sync_cancel_intents SET state = 'closed', reason = 'the row had already left open_orders', resolved_at = ?
-                    WHERE request_id = ? AND open_order_id = ? AND state IN ('pending', 'sent', 'unknown')
-                    """, arguments: [now, requestID, id.rawValue])
+                    WHERE request_id = ? AND open_order_id IN (\(placeholders(chunk.count))) AND state IN ('pending', 'sent', 'unknown')
+                    """, [now, requestID] + Array(chunk))
             }
         }
     }
 
     /// Cancel intents by state (for reports and tests).
     public func cancelIntentStates() async throws -> [String: Int] {
-        try await writer.read { db in
+        try await backend.read { conn in
             var states: [String: Int] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT state, count(*) FROM sync_cancel_intents GROUP BY state") { states[r[0]] = r[1] }
+            for r in try await conn.query("SELECT state, count(*) FROM sync_cancel_intents GROUP BY state") { states[r.text(0) ?? ""] = Int(r.int(1) ?? 0) }
             return states
         }
     }

@@ -1,4 +1,3 @@
-import GRDB
 import SyncCore
 
 #if canImport(FoundationEssentials)
@@ -7,215 +6,289 @@ import FoundationEssentials
 import Foundation
 #endif
 
+/// Reading the origin app's loosely typed columns (floats, datetimes in two forms) into exact values.
+enum Values {
+    /// An amount from a FLOAT/NUMERIC/TEXT column; nil for NULL; throws for anything unreadable.
+    static func amount(_ value: SQLValue, table: String, id: Int64, column: String) throws -> Amount? {
+        switch value {
+        case .null: return nil
+        case .int(let i): return Amount(i)
+        case .double(let d): if let a = Amount(d) { return a }
+        case .text(let s): if let a = Amount(s) { return a }
+        case .bool, .timestamp: break
+        }
+        throw StoreError.invalidValue(table: table, id: id, column: column, value: value.description)
+    }
+
+    /// A time from a DATETIME/TIMESTAMP column (SQLAlchemy's SQLite text, PostgreSQL's timestamp, or
+    /// epoch seconds/ms); nil for NULL.
+    static func optionalMillis(_ value: SQLValue, table: String, id: Int64, column: String) throws -> Millis? {
+        switch value {
+        case .null: return nil
+        case .timestamp(let ms): return ms
+        case .int(let i): return i < 100_000_000_000 ? i * 1000 : i
+        case .double(let d): return d < 100_000_000_000 ? Millis(d * 1000) : Millis(d)
+        case .text(let s): if let ms = UTC.parse(s) { return ms }
+        case .bool: break
+        }
+        throw StoreError.invalidValue(table: table, id: id, column: column, value: value.description)
+    }
+
+    /// As `optionalMillis`, NULL reading as 0 (the epoch: as old as can be).
+    static func millis(_ value: SQLValue, table: String, id: Int64, column: String) throws -> Millis {
+        try optionalMillis(value, table: table, id: id, column: column) ?? 0
+    }
+}
 
 extension OrderDatabase: ReconcileStore {
     // MARK: Loading a scenario
 
     /// Writes the DB side of a scenario (users, accounts, strategies, links, `open_orders`) in one
-    /// transaction: all of it or, on any error, nothing. Errors name the item.
+    /// transaction, every NOT NULL column of the origin's tables filled as its code fills it: all of
+    /// it or, on any error, nothing. Errors name the item.
     public func load(_ scenario: Scenario, now: Millis) async throws {
-        try await writer.write { db in
-            func run(_ item: String, _ sql: String, _ arguments: StatementArguments) throws {
+        var statements: [(item: String, sql: String, arguments: [SQLValue])] = []
+        func add(_ item: String, _ sql: String, _ arguments: [any SQLArgument]) {
+            statements.append((item, sql, arguments.map(\.sqlValue)))
+        }
+        let stamp = Timestamp(now)
+        for (i, u) in scenario.users.enumerated() {
+            add("users[\(i)]", """
+                INSERT INTO users (id, username, password_hash, webhook_token, is_active, is_admin, must_change_password, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, [u.id.rawValue, u.username, "!fixture-no-login", u.webhookToken?.reveal(), u.isActive, false, false, stamp])
+        }
+        for (i, a) in scenario.accounts.enumerated() {
+            let stored = scenario.storage[a.id]
+            add("accounts[\(i)]", """
+                INSERT INTO accounts (id, user_id, name, exchange, public_api, secret_api, is_testnet, is_active, account_type, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [a.id.rawValue, a.user.rawValue, a.name, stored?.exchange ?? a.exchange, stored?.publicAPI ?? a.apiKey,
+                      stored?.secretAPI ?? a.apiSecret.reveal(), a.isTestnet, a.isActive, "CRYPTO", stamp, stamp])
+        }
+        for (i, s) in scenario.strategies.enumerated() {
+            add("strategies[\(i)]", """
+                INSERT INTO strategies (id, user_id, name, group_name, market_type, is_active, is_public, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [s.id.rawValue, s.user.rawValue, s.name, s.groupName, s.market.rawValue, s.isActive, s.isPublic, stamp, stamp])
+        }
+        for (i, l) in scenario.links.enumerated() {
+            add("strategy_accounts[\(i)]", """
+                INSERT INTO strategy_accounts (id, strategy_id, account_id, weight, leverage, is_active) VALUES (?, ?, ?, ?, ?, ?)
+                """, [l.id.rawValue, l.strategy.rawValue, l.account.rawValue, l.weight, l.leverage, l.isActive])
+        }
+        // Rows with an explicit id first; then PostgreSQL's sequences are moved past the ids used, so
+        // rows without one (and the origin's next insert) take fresh ids.
+        let ordered = scenario.dbOrders.enumerated().sorted { ($0.element.id == nil ? 1 : 0, $0.offset) < ($1.element.id == nil ? 1 : 0, $1.offset) }
+        var sequencesAt = statements.count + ordered.filter { $0.element.id != nil }.count
+        for (i, o) in ordered {
+            let created = Timestamp(now - o.ageMs)
+            var columns = ["strategy_account_id", "exchange_order_id", "symbol", "side", "order_type", "price", "stop_price", "quantity",
+                           "filled_quantity", "status", "market_type", "created_at", "updated_at", "is_processing", "processing_started_at",
+                           "cancel_attempted_at"]
+            var values: [any SQLArgument] = [
+                o.link.rawValue, o.exchangeOrderID.rawValue, o.symbol, o.side.rawValue, o.orderType.rawValue,
+                o.price?.doubleValue, o.stopPrice?.doubleValue, o.quantity.doubleValue, o.filledQuantity.doubleValue, o.status,
+                o.marketText ?? o.market.rawValue, created, created, o.isProcessing, o.processingAgeMs.map { Timestamp(now - $0) },
+                o.cancelAgeMs.map { Timestamp(now - $0) }]
+            if let id = o.id {
+                columns.insert("id", at: 0)
+                values.insert(id.rawValue, at: 0)
+            }
+            add("db_orders[\(i)] (exchange_order_id \(o.exchangeOrderID))",
+                "INSERT INTO open_orders (\(columns.joined(separator: ", "))) VALUES (\(placeholders(columns.count)))", values)
+        }
+        if ordered.allSatisfy({ $0.element.id != nil }) { sequencesAt = statements.count }
+        let list = statements
+        try await backend.write { conn in
+            for (n, s) in list.enumerated() {
+                if n == sequencesAt { try await Self.advanceSequences(conn) }
                 do {
-                    try db.execute(sql: sql, arguments: arguments)
-                } catch let error as DatabaseError {
-                    throw StoreError.loadRejected(item: item, message: error.message ?? error.description)
+                    try await conn.execute(s.sql, s.arguments)
+                } catch let error as StoreError {
+                    throw StoreError.loadRejected(item: s.item, message: error.description)
                 }
             }
-            for (i, u) in scenario.users.enumerated() {
-                try run("users[\(i)]", "INSERT INTO users (id, username, webhook_token, is_active) VALUES (?, ?, ?, ?)",
-                        [u.id.rawValue, u.username, u.webhookToken?.reveal(), u.isActive])
-            }
-            for (i, a) in scenario.accounts.enumerated() {
-                try run("accounts[\(i)]", """
-                    INSERT INTO accounts (id, user_id, name, exchange, public_api, secret_api, is_testnet, is_active)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [a.id.rawValue, a.user.rawValue, a.name, a.exchange, a.apiKey, a.apiSecret.reveal(), a.isTestnet, a.isActive])
-            }
-            for (i, s) in scenario.strategies.enumerated() {
-                try run("strategies[\(i)]", """
-                    INSERT INTO strategies (id, user_id, name, group_name, market_type, is_active, is_public)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, [s.id.rawValue, s.user.rawValue, s.name, s.groupName, s.market.rawValue, s.isActive, s.isPublic])
-            }
-            for (i, l) in scenario.links.enumerated() {
-                try run("strategy_accounts[\(i)]", """
-                    INSERT INTO strategy_accounts (id, strategy_id, account_id, weight, leverage, is_active)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """, [l.id.rawValue, l.strategy.rawValue, l.account.rawValue, l.weight, l.leverage, l.isActive])
-            }
-            for (i, o) in scenario.dbOrders.enumerated() {
-                let created = UTC.sqlDateTime(now - o.ageMs)
-                try run("db_orders[\(i)] (exchange_order_id \(o.exchangeOrderID))", """
-                    INSERT INTO open_orders (id, strategy_account_id, exchange_order_id, symbol, side, order_type, price,
-                        stop_price, quantity, filled_quantity, status, market_type, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [o.id?.rawValue, o.link.rawValue, o.exchangeOrderID.rawValue, o.symbol, o.side.rawValue,
-                          o.orderType.rawValue, o.price?.doubleValue, o.stopPrice?.doubleValue, o.quantity.doubleValue,
-                          o.filledQuantity.doubleValue, o.status, o.market.rawValue, created, created])
-            }
+            if sequencesAt >= list.count { try await Self.advanceSequences(conn) }
+        }
+    }
+
+    /// After rows with explicit ids, PostgreSQL's sequences must move past them so the origin's next
+    /// insert does not collide (SQLite needs nothing).
+    static func advanceSequences(_ conn: any SQLConnection) async throws {
+        guard conn.dialect == .postgres else { return }
+        for table in ["users", "accounts", "strategies", "strategy_accounts", "open_orders"] {
+            try await conn.execute("SELECT setval(pg_get_serial_sequence('\(table)', 'id'), COALESCE((SELECT max(id) FROM \(table)), 0) + 1, false)")
         }
     }
 
     // MARK: Reading
 
-    /// Every account, ordered by id.
+    /// Every account, ordered by id (`exchange` upper-cased: the origin's UI stores `binance`).
     public func accounts() async throws -> [AccountRecord] {
-        try await writer.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT id, user_id, name, exchange, public_api, secret_api, is_testnet, is_active FROM accounts ORDER BY id
-                """).map { r in
+        try await backend.read { conn in
+            try await conn.query("SELECT id, user_id, name, exchange, public_api, secret_api, is_testnet, is_active FROM accounts ORDER BY id").map { r in
                 AccountRecord(
-                    id: AccountID(r["id"]), user: UserID(r["user_id"]), name: r["name"] ?? "",
-                    exchange: (r["exchange"] as String? ?? "").uppercased(), apiKey: r["public_api"] ?? "",
-                    apiSecret: Secret(r["secret_api"] ?? ""), isTestnet: r["is_testnet"] ?? false, isActive: r["is_active"] ?? false)
+                    id: AccountID(r.int(0) ?? 0), user: UserID(r.int(1) ?? 0), name: r.text(2) ?? "",
+                    exchange: (r.text(3) ?? "").uppercased(), apiKey: r.text(4) ?? "",
+                    apiSecret: Secret(r.text(5) ?? ""), isTestnet: r.bool(6) ?? false, isActive: r.bool(7) ?? false)
             }
         }
     }
 
     /// Every strategy link (with its strategy's market and activity), ordered by id.
     public func strategyLinks() async throws -> [StrategyLink] {
-        try await writer.read { db in try Self.fetchLinks(db, account: nil) }
+        try await backend.read { try await Self.fetchLinks($0, account: nil) }
     }
 
-    static func fetchLinks(_ db: Database, account: AccountID?) throws -> [StrategyLink] {
+    static func fetchLinks(_ conn: any SQLConnection, account: AccountID?) async throws -> [StrategyLink] {
         var sql = """
-            SELECT sa.id, sa.strategy_id, sa.account_id, sa.is_active AS link_active, s.is_active AS strategy_active, s.market_type,
-                   s.group_name
+            SELECT sa.id, sa.strategy_id, sa.account_id, sa.is_active, s.is_active, s.market_type, s.group_name
             FROM strategy_accounts sa JOIN strategies s ON s.id = sa.strategy_id
             """
-        var arguments: StatementArguments = []
+        var arguments: [any SQLArgument] = []
         if let account { sql += " WHERE sa.account_id = ?"; arguments = [account.rawValue] }
         sql += " ORDER BY sa.id"
-        return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { r in
-            let text: String = r["market_type"] ?? ""
+        return try await conn.query(sql, arguments).map { r in
+            let text = r.text(5) ?? ""
             guard let market = Market(stored: text) else {
-                throw StoreError.invalidValue(table: "strategies", id: r["strategy_id"], column: "market_type", value: text)
+                throw StoreError.invalidValue(table: "strategies", id: r.int(1) ?? 0, column: "market_type", value: text)
             }
             return StrategyLink(
-                id: StrategyLinkID(r["id"]), strategy: StrategyID(r["strategy_id"]), account: AccountID(r["account_id"]),
-                market: market, isActive: (r["link_active"] ?? false) && (r["strategy_active"] ?? false), groupName: r["group_name"] ?? "")
+                id: StrategyLinkID(r.int(0) ?? 0), strategy: StrategyID(r.int(1) ?? 0), account: AccountID(r.int(2) ?? 0),
+                market: market, isActive: (r.bool(3) ?? false) && (r.bool(4) ?? false), groupName: r.text(6) ?? "")
         }
     }
 
+    /// Rows that may describe a resting order: not `FAILED` (the origin keeps those forever) nor a
+    /// terminal status it left in the table.
     static let rowSelect = """
         SELECT o.id, o.strategy_account_id, o.exchange_order_id, o.symbol, o.side, o.order_type, o.price, o.stop_price,
-               o.quantity, o.filled_quantity, o.status, o.market_type, o.created_at, o.updated_at,
-               s.market_type AS strategy_market
+               o.quantity, o.filled_quantity, o.status, o.market_type, o.created_at, o.updated_at, s.market_type,
+               o.is_processing, o.processing_started_at, o.cancel_attempted_at
         FROM open_orders o
         JOIN strategy_accounts sa ON sa.id = o.strategy_account_id
         JOIN strategies s ON s.id = sa.strategy_id
+        WHERE UPPER(o.status) NOT IN (\(OriginRules.finishedStatuses.sorted().map { "'\($0)'" }.joined(separator: ", ")))
         """
 
-    /// Decodes a row of `rowSelect` by column position (the hot path of every pass: no column-name lookups).
-    static func decodeRow(_ r: Row) throws -> OpenOrderRow {
-        let id: Int64 = r[0]
+    /// Decodes a row of `rowSelect` by column position.
+    static func decodeRow(_ r: SQLRow) throws -> OpenOrderRow {
+        let id = r.int(0) ?? 0
         func amount(_ index: Int, _ column: String) throws -> Amount? {
             try Values.amount(r[index], table: "open_orders", id: id, column: column)
         }
-        let sideText: String = r[4] ?? ""
+        func time(_ index: Int, _ column: String) throws -> Millis? {
+            try Values.optionalMillis(r[index], table: "open_orders", id: id, column: column)
+        }
+        let sideText = r.text(4) ?? ""
         guard let side = Side(parsing: sideText) else {
             throw StoreError.invalidValue(table: "open_orders", id: id, column: "side", value: sideText)
         }
-        // The row's own market; the strategy's when the row has none (never the account's "first").
-        let marketText: String? = r[11]
-        guard let market = marketText.flatMap(Market.init(stored:)) ?? (r[14] as String?).flatMap(Market.init(stored:)) else {
+        // The row's own market (any case); the strategy's when the row has none (never the account's "first").
+        let marketText = r.text(11)
+        guard let market = marketText.flatMap(Market.init(stored:)) ?? r.text(14).flatMap(Market.init(stored:)) else {
             throw StoreError.invalidValue(table: "open_orders", id: id, column: "market_type", value: marketText ?? "NULL")
         }
         guard let quantity = try amount(8, "quantity") else {
             throw StoreError.invalidValue(table: "open_orders", id: id, column: "quantity", value: "NULL")
         }
         return OpenOrderRow(
-            id: OpenOrderRowID(id), link: StrategyLinkID(r[1]),
-            exchangeOrderID: ExchangeOrderID(r[2]), symbol: r[3], side: side,
-            orderType: OrderType(r[5] ?? "LIMIT"), price: try amount(6, "price"), stopPrice: try amount(7, "stop_price"),
-            quantity: quantity, filledQuantity: try amount(9, "filled_quantity") ?? .zero, status: r[10] ?? "",
-            market: market,
-            createdAt: try Values.millis(r[12], table: "open_orders", id: id, column: "created_at"),
-            updatedAt: try Values.millis(r[13], table: "open_orders", id: id, column: "updated_at"))
+            id: OpenOrderRowID(id), link: StrategyLinkID(r.int(1) ?? 0),
+            exchangeOrderID: ExchangeOrderID(r.text(2) ?? ""), symbol: r.text(3) ?? "", side: side,
+            orderType: OrderType(r.text(5) ?? "LIMIT"), price: try amount(6, "price"), stopPrice: try amount(7, "stop_price"),
+            quantity: quantity, filledQuantity: try amount(9, "filled_quantity") ?? .zero, status: r.text(10) ?? "",
+            market: market, createdAt: try time(12, "created_at") ?? 0, updatedAt: try time(13, "updated_at") ?? 0,
+            marketText: marketText ?? market.rawValue, isProcessing: r.bool(15) ?? false,
+            processingStartedAt: try time(16, "processing_started_at"), cancelAttemptedAt: try time(17, "cancel_attempted_at"))
     }
 
-    /// Every `open_orders` row, ordered by id.
+    /// Every `open_orders` row that may describe a resting order, ordered by id.
     public func openOrders() async throws -> [OpenOrderRow] {
-        try await writer.read { db in
-            try Row.fetchAll(db, sql: Self.rowSelect + " ORDER BY o.id").map(Self.decodeRow)
-        }
+        try await backend.read { try await $0.query(Self.rowSelect + " ORDER BY o.id").map(Self.decodeRow) }
     }
 
     /// The rows of the given strategy links (for cancel selection), ordered by id.
     public func openOrders(links: Set<StrategyLinkID>) async throws -> [OpenOrderRow] {
         guard !links.isEmpty else { return [] }
         let ids = links.map(\.rawValue).sorted()
-        return try await writer.read { db in
-            try Row.fetchAll(
-                db, sql: Self.rowSelect + " WHERE o.strategy_account_id IN (\(databaseQuestionMarks(count: ids.count))) ORDER BY o.id",
-                arguments: StatementArguments(ids)
-            ).map(Self.decodeRow)
+        return try await backend.read { conn in
+            var rows: [OpenOrderRow] = []
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                rows += try await conn.query(Self.rowSelect + " AND o.strategy_account_id IN (\(placeholders(chunk.count)))", chunk)
+                    .map(Self.decodeRow)
+            }
+            return rows.sorted { $0.id < $1.id }
         }
     }
 
     public func accountMarkets() async throws -> [AccountID: Set<Market>] {
-        try await writer.read { db in
+        try await backend.read { conn in
             var markets: [AccountID: Set<Market>] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT DISTINCT sa.account_id, s.market_type FROM strategy_accounts sa JOIN strategies s ON s.id = sa.strategy_id") {
-                if let market = Market(stored: r[1] ?? "") { markets[AccountID(r[0]), default: []].insert(market) }
+            for r in try await conn.query("SELECT DISTINCT sa.account_id, s.market_type FROM strategy_accounts sa JOIN strategies s ON s.id = sa.strategy_id") {
+                if let market = Market(stored: r.text(1) ?? "") { markets[AccountID(r.int(0) ?? 0), default: []].insert(market) }
             }
             return markets
         }
     }
 
-    /// Everything the decision for one account needs, read in one snapshot.
+    /// Everything the decision for one account needs. Under the account's lock nothing else of
+    /// ordersync's writes this account's `sync_` rows, so the reads need no common snapshot.
     public func accountSnapshot(_ account: AccountID) async throws -> AccountSnapshot {
-        try await writer.read { db in
-            let rows = try Row.fetchAll(db.cachedStatement(sql: Self.rowSelect + " WHERE sa.account_id = ? ORDER BY o.id"), arguments: [account.rawValue])
-                .map(Self.decodeRow)
-            let links = try Self.fetchLinks(db, account: account)
-            let orphans = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM sync_orphans WHERE account_id = ?"), arguments: [account.rawValue])
-                .compactMap(Self.decodeOrphan)
+        try await backend.read { conn in
+            let id = account.rawValue
+            let rows = try await conn.query(Self.rowSelect + " AND sa.account_id = ? ORDER BY o.id", [id]).map(Self.decodeRow)
+            let links = try await Self.fetchLinks(conn, account: account)
+            let orphans = try await conn.query("""
+                SELECT account_id, market, exchange_order_id, client_order_id, symbol, side, order_type, status, price, stop_price,
+                       quantity, executed_quantity, order_time, first_seen_at, last_seen_at, times_seen
+                FROM sync_orphans WHERE account_id = ?
+                """, [id]).compactMap(Self.decodeOrphan)
             var misses: [ExchangeOrderID: Int] = [:]
-            for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT exchange_order_id, misses FROM sync_misses WHERE account_id = ?"), arguments: [account.rawValue]) {
-                misses[ExchangeOrderID(r[0])] = r[1]
+            for r in try await conn.query("SELECT exchange_order_id, misses FROM sync_misses WHERE account_id = ?", [id]) {
+                misses[ExchangeOrderID(r.text(0) ?? "")] = Int(r.int(1) ?? 0)
             }
             var sweeps: [Market: Int64] = [:]
-            for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT market, last_sweep_run FROM sync_sweeps WHERE account_id = ?"), arguments: [account.rawValue]) {
-                if let market = Market(stored: r[0]) { sweeps[market] = r[1] }
+            for r in try await conn.query("SELECT market, last_sweep_run FROM sync_sweeps WHERE account_id = ?", [id]) {
+                if let market = Market(stored: r.text(0) ?? "") { sweeps[market] = r.int(1) }
             }
             return AccountSnapshot(account: account, rows: rows, links: links, orphans: orphans, misses: misses, lastSweepRun: sweeps)
         }
     }
 
-    static func decodeOrphan(_ r: Row) -> OrphanRecord? {
-        guard let market = Market(stored: r["market"]), let side = Side(parsing: r["side"]),
-            let status = ExchangeOrderStatus(rawValue: r["status"]), let price = Amount(r["price"] as String),
-            let quantity = Amount(r["quantity"] as String), let executed = Amount(r["executed_quantity"] as String)
+    static func decodeOrphan(_ r: SQLRow) -> OrphanRecord? {
+        guard let market = Market(stored: r.text(1) ?? ""), let side = Side(parsing: r.text(5) ?? ""),
+            let status = ExchangeOrderStatus(rawValue: r.text(7) ?? ""), let price = Amount(r.text(8) ?? ""),
+            let quantity = Amount(r.text(10) ?? ""), let executed = Amount(r.text(11) ?? "")
         else { return nil }
         let order = ExchangeOrder(
-            id: ExchangeOrderID(r["exchange_order_id"]), clientOrderID: r["client_order_id"], symbol: r["symbol"], side: side,
-            type: OrderType(r["order_type"] as String), status: status, price: price,
-            stopPrice: (r["stop_price"] as String?).flatMap(Amount.init), quantity: quantity, executedQuantity: executed,
-            time: r["order_time"])
+            id: ExchangeOrderID(r.text(2) ?? ""), clientOrderID: r.text(3), symbol: r.text(4) ?? "", side: side,
+            type: OrderType(r.text(6) ?? ""), status: status, price: price,
+            stopPrice: r.text(9).flatMap(Amount.init), quantity: quantity, executedQuantity: executed,
+            time: r.int(12) ?? 0)
         return OrphanRecord(
-            account: AccountID(r["account_id"]), market: market, order: order, firstSeen: r["first_seen_at"],
-            lastSeen: r["last_seen_at"], timesSeen: r["times_seen"])
+            account: AccountID(r.int(0) ?? 0), market: market, order: order, firstSeen: r.int(13) ?? 0,
+            lastSeen: r.int(14) ?? 0, timesSeen: Int(r.int(15) ?? 0))
     }
 
     // MARK: Runs and plans
 
     /// Starts a run record; returns its id.
     public func beginRun(trigger: String, now: Millis) async throws -> Int64 {
-        try await writer.write { db in
-            try db.execute(sql: "INSERT INTO sync_runs (trigger, started_at) VALUES (?, ?)", arguments: [trigger, now])
-            return db.lastInsertedRowID
+        try await backend.write { conn in
+            let rows = try await conn.query("INSERT INTO sync_runs (trigger, started_at) VALUES (?, ?) RETURNING id", [trigger, now])
+            guard let id = rows.first?.int(0) else { throw StoreError.database("sync_runs: no id returned") }
+            return id
         }
     }
 
     /// Closes a run record with its totals.
     public func finishRun(_ id: Int64, report: DriftReport) async throws {
         let totals = String(decoding: try JSONEncoder().encode(report.totals), as: UTF8.self)
-        try await writer.write { db in
-            try db.execute(
-                sql: "UPDATE sync_runs SET finished_at = ?, status = ?, sections = ?, totals_json = ? WHERE id = ?",
-                arguments: [report.finishedAt, report.errorCount == 0 ? "ok" : "errors", report.sections.count, totals, id])
+        try await backend.write { conn in
+            try await conn.execute(
+                "UPDATE sync_runs SET finished_at = ?, status = ?, sections = ?, totals_json = ? WHERE id = ?",
+                [report.finishedAt, report.errorCount == 0 ? "ok" : "errors", report.sections.count, totals, id])
         }
     }
 
@@ -226,78 +299,102 @@ extension OrderDatabase: ReconcileStore {
         if !plan.isCompleteSweep && plan.housekeeping.isEmpty && plan.findings.allSatisfy({ $0.kind == .matched && $0.actions.isEmpty }) {
             return ApplyResult()
         }
-        return try await writer.write { db in try Self.apply(plan, runID: runID, now: now, db: db) }
+        return try await backend.write { conn in try await Self.apply(plan, runID: runID, now: now, conn: conn) }
     }
 
-    static func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis, db: Database) throws -> ApplyResult {
+    /// A row leaves `open_orders` into `sync_order_history`: only if it still names the order and
+    /// the origin does not hold it. Returns whether it left.
+    static func close(_ row: OpenOrderRow, account: AccountID, finalStatus: String, filled: Amount, source: String, runID: Int64?,
+                      now: Millis, conn: any SQLConnection) async throws -> Bool {
+        let deleted = try await conn.query("""
+            DELETE FROM open_orders WHERE id = ? AND exchange_order_id = ?
+                AND (is_processing = ? OR processing_started_at < ?)
+            RETURNING id
+            """, [row.id.rawValue, row.exchangeOrderID.rawValue, false, Timestamp(now - OriginRules.staleProcessingLock)])
+        guard !deleted.isEmpty else { return false }
+        try await conn.execute("""
+            INSERT INTO sync_order_history (open_order_id, strategy_account_id, account_id, market, exchange_order_id, symbol,
+                side, order_type, price, stop_price, quantity, filled_quantity, final_status, source, run_id, created_at, closed_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [row.id.rawValue, row.link.rawValue, account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue, row.symbol,
+                  row.side.rawValue, row.orderType.rawValue, row.price?.description, row.stopPrice?.description,
+                  row.quantity.description, filled.description, finalStatus, source, runID, row.createdAt, now])
+        try await conn.execute("DELETE FROM sync_misses WHERE account_id = ? AND market = ? AND exchange_order_id = ?",
+                               [account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue])
+        return true
+    }
+
+    static func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis, conn: any SQLConnection) async throws -> ApplyResult {
         var result = ApplyResult()
         let account = plan.account.rawValue, market = plan.market.rawValue
-        let stamp = UTC.sqlDateTime(now)
-        func perform(_ action: PlanAction) throws -> String {
+        let stamp = Timestamp(now)
+        func perform(_ action: PlanAction) async throws -> String {
             switch action {
             case .updateRow(let id, let readUpdatedAt, let u):
-                // Only if the row still has the updated_at the decision saw (same transaction).
-                guard let stored = try DatabaseValue.fetchOne(db, sql: "SELECT updated_at FROM open_orders WHERE id = ?", arguments: [id.rawValue]),
-                    (try? Values.millis(stored, table: "open_orders", id: id.rawValue, column: "updated_at")) == readUpdatedAt
-                else { return "skipped: row changed since read" }
-                try db.execute(sql: """
-                    UPDATE open_orders SET status = ?, filled_quantity = ?, quantity = ?, price = ?, stop_price = ?, updated_at = ?
+                // Only if the row still has the updated_at the decision saw and the origin does not hold it.
+                guard let stored = try await conn.query(
+                    "SELECT updated_at, is_processing, processing_started_at FROM open_orders WHERE id = ?" + conn.dialect.forUpdate, [id.rawValue]).first
+                else { return "skipped: row already gone" }
+                guard (try? Values.millis(stored[0], table: "open_orders", id: id.rawValue, column: "updated_at")) == readUpdatedAt else {
+                    return "skipped: row changed since read"
+                }
+                if stored.bool(1) == true {
+                    let started = try? Values.optionalMillis(stored[2], table: "open_orders", id: id.rawValue, column: "processing_started_at")
+                    if started.flatMap({ $0 }).map({ now - $0 < OriginRules.staleProcessingLock }) ?? true { return "skipped: held by the origin" }
+                }
+                try await conn.execute("""
+                    UPDATE open_orders SET status = COALESCE(?, status), filled_quantity = ?, quantity = ?, price = ?, stop_price = ?, updated_at = ?
                     WHERE id = ?
-                    """, arguments: [u.status.rawValue, u.filledQuantity.doubleValue, u.quantity.doubleValue, u.price.doubleValue,
-                                     u.stopPrice?.doubleValue, stamp, id.rawValue])
+                    """, [u.status?.rawValue, u.filledQuantity.doubleValue, u.quantity.doubleValue, u.price.doubleValue,
+                          u.stopPrice?.doubleValue, stamp, id.rawValue])
                 return "applied"
             case .closeRow(let row, let status, let filled):
-                try db.execute(sql: "DELETE FROM open_orders WHERE id = ? AND exchange_order_id = ?",
-                               arguments: [row.id.rawValue, row.exchangeOrderID.rawValue])
-                guard db.changesCount > 0 else { return "skipped: row already gone" }
-                try db.execute(sql: """
-                    INSERT INTO sync_order_history (open_order_id, strategy_account_id, account_id, market, exchange_order_id, symbol,
-                        side, order_type, price, stop_price, quantity, filled_quantity, final_status, source, run_id, created_at, closed_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'reconcile', ?, ?, ?)
-                    """, arguments: [row.id.rawValue, row.link.rawValue, account, market, row.exchangeOrderID.rawValue, row.symbol,
-                                     row.side.rawValue, row.orderType.rawValue, row.price?.description, row.stopPrice?.description,
-                                     row.quantity.description, filled.description, status.rawValue, runID, row.createdAt, now])
-                try db.execute(sql: "DELETE FROM sync_misses WHERE account_id = ? AND market = ? AND exchange_order_id = ?",
-                               arguments: [account, market, row.exchangeOrderID.rawValue])
-                return "applied"
-            case .adopt(let link, let o):
+                let closed = try await close(row, account: plan.account, finalStatus: status.rawValue, filled: filled, source: "reconcile",
+                                             runID: runID, now: now, conn: conn)
+                return closed ? "applied" : "skipped: row gone or held by the origin"
+            case .adopt(let a):
+                let o = a.order
                 guard let state = o.status.openState else { return "skipped: order not open" }
-                try db.execute(sql: """
+                // Every NOT NULL column, with the origin's own defaults (is_processing false; webhook_received_at
+                // NULL as on its single-order path).
+                let inserted = try await conn.query("""
                     INSERT INTO open_orders (strategy_account_id, exchange_order_id, symbol, side, order_type, price, stop_price,
-                        quantity, filled_quantity, status, market_type, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(exchange_order_id) DO NOTHING
-                    """, arguments: [link.rawValue, o.id.rawValue, o.symbol, o.side.rawValue, o.type.rawValue, o.price.doubleValue,
-                                     o.stopPrice?.doubleValue, o.quantity.doubleValue, o.executedQuantity.doubleValue, state.rawValue,
-                                     market, UTC.sqlDateTime(o.time), stamp])
-                return db.changesCount > 0 ? "applied" : "skipped: a row for this order appeared"
+                        quantity, filled_quantity, status, market_type, created_at, updated_at, is_processing)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (exchange_order_id) DO NOTHING
+                    RETURNING id
+                    """, [a.link.rawValue, o.id.rawValue, a.symbol, o.side.rawValue, a.orderType.rawValue,
+                          o.price.isZero && a.orderType == .market ? nil : o.price.doubleValue, o.stopPrice?.doubleValue,
+                          o.quantity.doubleValue, o.executedQuantity.doubleValue, state.rawValue, a.marketText,
+                          Timestamp(o.time), stamp, false])
+                return inserted.isEmpty ? "skipped: a row for this order appeared" : "applied"
             case .recordMiss(let id, let count):
-                try db.execute(sql: """
+                try await conn.execute("""
                     INSERT INTO sync_misses (account_id, market, exchange_order_id, misses, first_missed_at, last_missed_at)
                     VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(account_id, market, exchange_order_id) DO UPDATE SET misses = excluded.misses, last_missed_at = excluded.last_missed_at
-                    """, arguments: [account, market, id.rawValue, count, now, now])
+                    ON CONFLICT (account_id, market, exchange_order_id) DO UPDATE SET misses = excluded.misses, last_missed_at = excluded.last_missed_at
+                    """, [account, market, id.rawValue, count, now, now])
                 return "applied"
             case .clearMisses(let id):
-                try db.execute(sql: "DELETE FROM sync_misses WHERE account_id = ? AND market = ? AND exchange_order_id = ?",
-                               arguments: [account, market, id.rawValue])
+                try await conn.execute("DELETE FROM sync_misses WHERE account_id = ? AND market = ? AND exchange_order_id = ?",
+                                       [account, market, id.rawValue])
                 return "applied"
             case .registerOrphan(let o), .refreshOrphan(let o):
-                try db.execute(sql: """
+                try await conn.execute("""
                     INSERT INTO sync_orphans (account_id, market, exchange_order_id, client_order_id, symbol, side, order_type, status,
                         price, stop_price, quantity, executed_quantity, order_time, first_seen_at, last_seen_at, times_seen)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-                    ON CONFLICT(account_id, market, exchange_order_id) DO UPDATE SET
+                    ON CONFLICT (account_id, market, exchange_order_id) DO UPDATE SET
                         client_order_id = excluded.client_order_id, status = excluded.status, price = excluded.price,
                         stop_price = excluded.stop_price, quantity = excluded.quantity, executed_quantity = excluded.executed_quantity,
                         last_seen_at = excluded.last_seen_at, times_seen = sync_orphans.times_seen + 1
-                    """, arguments: [account, market, o.id.rawValue, o.clientOrderID, o.symbol, o.side.rawValue, o.type.rawValue,
-                                     o.status.rawValue, o.price.description, o.stopPrice?.description, o.quantity.description,
-                                     o.executedQuantity.description, o.time, now, now])
+                    """, [account, market, o.id.rawValue, o.clientOrderID, o.symbol, o.side.rawValue, o.type.rawValue,
+                          o.status.rawValue, o.price.description, o.stopPrice?.description, o.quantity.description,
+                          o.executedQuantity.description, o.time, now, now])
                 return "applied"
             case .forgetOrphan(let id):
-                try db.execute(sql: "DELETE FROM sync_orphans WHERE account_id = ? AND market = ? AND exchange_order_id = ?",
-                               arguments: [account, market, id.rawValue])
+                try await conn.execute("DELETE FROM sync_orphans WHERE account_id = ? AND market = ? AND exchange_order_id = ?",
+                                       [account, market, id.rawValue])
                 return "applied"
             }
         }
@@ -306,25 +403,25 @@ extension OrderDatabase: ReconcileStore {
         for finding in plan.findings {
             var outcomes: [String] = []
             for action in finding.actions {
-                let outcome = try perform(action)
+                let outcome = try await perform(action)
                 if outcome == "applied" { result.applied += 1 } else { result.skipped += 1; outcomes.append(outcome) }
             }
             guard finding.kind != .matched else { continue }
             let changes = finding.changes.isEmpty ? nil : String(decoding: try encoder.encode(finding.changes), as: UTF8.self)
-            try db.execute(sql: """
+            try await conn.execute("""
                 INSERT INTO sync_findings (run_id, account_id, market, kind, exchange_order_id, client_order_id, symbol, side,
                     strategy_account_id, open_order_id, detail, changes_json, outcome, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [runID, account, market, finding.kind.rawValue, finding.exchangeOrderID?.rawValue, finding.clientOrderID,
-                                 finding.symbol, finding.side?.rawValue, finding.link?.rawValue, finding.row?.rawValue, finding.detail,
-                                 changes, outcomes.first ?? (finding.actions.isEmpty ? "none" : "applied"), now])
+                """, [runID, account, market, finding.kind.rawValue, finding.exchangeOrderID?.rawValue, finding.clientOrderID,
+                      finding.symbol, finding.side?.rawValue, finding.link?.rawValue, finding.row?.rawValue, finding.detail,
+                      changes, outcomes.first ?? (finding.actions.isEmpty ? "none" : "applied"), now])
         }
-        for action in plan.housekeeping { _ = try perform(action) }
+        for action in plan.housekeeping { _ = try await perform(action) }
         if plan.isCompleteSweep {
-            try db.cachedStatement(sql: """
+            try await conn.execute("""
                 INSERT INTO sync_sweeps (account_id, market, last_sweep_at, last_sweep_run) VALUES (?, ?, ?, ?)
-                ON CONFLICT(account_id, market) DO UPDATE SET last_sweep_at = excluded.last_sweep_at, last_sweep_run = excluded.last_sweep_run
-                """).execute(arguments: [account, market, now, runID])
+                ON CONFLICT (account_id, market) DO UPDATE SET last_sweep_at = excluded.last_sweep_at, last_sweep_run = excluded.last_sweep_run
+                """, [account, market, now, runID])
         }
         return result
     }

@@ -1,115 +1,70 @@
-import GRDB
+import SyncCore
 
-/// The literal schema: the origin app's tables (created only when absent, never altered) and
-/// ordersync's own `sync_` tables.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The schema: the origin app's tables (created exactly as its models do on an empty database,
+/// otherwise checked and never altered) and ordersync's own `sync_` tables, with its migrations
+/// recorded in `sync_migrations`. One list of statements serves both backends; the few
+/// differences are `SQLDialect`'s.
 enum Schema {
-    /// The origin app's tables, in dependency order, with the DDL used when a table is absent and
-    /// the columns ordersync needs when it is present.
-    static let seedTables: [(name: String, ddl: String, required: [String])] = [
-        ("users", """
-            CREATE TABLE users (
-                id INTEGER NOT NULL PRIMARY KEY,
-                username VARCHAR(80) NOT NULL UNIQUE,
-                webhook_token VARCHAR(64) UNIQUE,
-                is_active BOOLEAN NOT NULL DEFAULT 1,
-                created_at DATETIME
-            )
-            """, ["id", "username", "webhook_token", "is_active"]),
-        ("accounts", """
-            CREATE TABLE accounts (
-                id INTEGER NOT NULL PRIMARY KEY,
-                user_id INTEGER NOT NULL REFERENCES users(id),
-                name VARCHAR(100) NOT NULL,
-                exchange VARCHAR(50) NOT NULL,
-                public_api TEXT NOT NULL,
-                secret_api TEXT NOT NULL,
-                is_testnet BOOLEAN NOT NULL DEFAULT 0,
-                is_active BOOLEAN NOT NULL DEFAULT 1,
-                created_at DATETIME
-            )
-            """, ["id", "user_id", "name", "exchange", "public_api", "secret_api", "is_testnet", "is_active"]),
-        ("strategies", """
-            CREATE TABLE strategies (
-                id INTEGER NOT NULL PRIMARY KEY,
-                user_id INTEGER NOT NULL REFERENCES users(id),
-                name VARCHAR(100) NOT NULL,
-                description TEXT,
-                group_name VARCHAR(100) NOT NULL UNIQUE,
-                market_type VARCHAR(10) NOT NULL DEFAULT 'SPOT',
-                is_active BOOLEAN NOT NULL DEFAULT 1,
-                is_public BOOLEAN NOT NULL DEFAULT 0,
-                created_at DATETIME
-            )
-            """, ["id", "user_id", "name", "group_name", "market_type", "is_active", "is_public"]),
-        ("strategy_accounts", """
-            CREATE TABLE strategy_accounts (
-                id INTEGER NOT NULL PRIMARY KEY,
-                strategy_id INTEGER NOT NULL REFERENCES strategies(id),
-                account_id INTEGER NOT NULL REFERENCES accounts(id),
-                weight FLOAT NOT NULL DEFAULT 1.0,
-                leverage FLOAT NOT NULL DEFAULT 1.0,
-                is_active BOOLEAN NOT NULL DEFAULT 1,
-                created_at DATETIME,
-                UNIQUE (strategy_id, account_id)
-            )
-            """, ["id", "strategy_id", "account_id", "weight", "leverage", "is_active"]),
-        ("open_orders", """
-            CREATE TABLE open_orders (
-                id INTEGER NOT NULL PRIMARY KEY,
-                strategy_account_id INTEGER NOT NULL REFERENCES strategy_accounts(id),
-                exchange_order_id VARCHAR(100) NOT NULL UNIQUE,
-                symbol VARCHAR(20) NOT NULL,
-                side VARCHAR(10) NOT NULL,
-                order_type VARCHAR(20) NOT NULL DEFAULT 'LIMIT',
-                price FLOAT,
-                stop_price FLOAT,
-                quantity FLOAT NOT NULL,
-                filled_quantity FLOAT NOT NULL DEFAULT 0.0,
-                status VARCHAR(20) NOT NULL DEFAULT 'OPEN',
-                market_type VARCHAR(10) NOT NULL DEFAULT 'SPOT',
-                created_at DATETIME,
-                updated_at DATETIME
-            )
-            """, ["id", "strategy_account_id", "exchange_order_id", "symbol", "side", "order_type", "price",
-                  "stop_price", "quantity", "filled_quantity", "status", "market_type", "created_at", "updated_at"]),
+    /// The columns ordersync reads or writes, per origin table.
+    static let required: [(table: String, columns: [String])] = [
+        ("users", ["id", "username", "webhook_token", "is_active"]),
+        ("accounts", ["id", "user_id", "name", "exchange", "public_api", "secret_api", "is_testnet", "is_active"]),
+        ("strategies", ["id", "user_id", "name", "group_name", "market_type", "is_active", "is_public"]),
+        ("strategy_accounts", ["id", "strategy_id", "account_id", "is_active"]),
+        ("open_orders", ["id", "strategy_account_id", "exchange_order_id", "symbol", "side", "order_type", "price", "stop_price",
+                         "quantity", "filled_quantity", "status", "market_type", "created_at", "updated_at", "is_processing",
+                         "processing_started_at", "cancel_attempted_at"]),
     ]
 
+    /// The `open_orders` columns an adopted row is written with (every other column must be nullable).
+    static let insertedOpenOrderColumns: Set<String> = [
+        "id", "strategy_account_id", "exchange_order_id", "symbol", "side", "order_type", "price", "stop_price", "quantity",
+        "filled_quantity", "status", "market_type", "created_at", "updated_at", "is_processing",
+    ]
+
+    /// ordersync's tables. `{pk}` is the dialect's auto-increment key; integers are BIGINT (ms epochs).
     static let syncTables = [
         """
-        CREATE TABLE sync_runs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
+        CREATE TABLE IF NOT EXISTS sync_runs (
+            id {pk},
             trigger TEXT NOT NULL,
-            started_at INTEGER NOT NULL,
-            finished_at INTEGER,
+            started_at BIGINT NOT NULL,
+            finished_at BIGINT,
             status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'ok', 'errors')),
-            sections INTEGER NOT NULL DEFAULT 0,
+            sections BIGINT NOT NULL DEFAULT 0,
             totals_json TEXT
         )
         """,
         """
-        CREATE TABLE sync_findings (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            run_id INTEGER NOT NULL REFERENCES sync_runs(id) ON DELETE CASCADE,
-            account_id INTEGER NOT NULL,
+        CREATE TABLE IF NOT EXISTS sync_findings (
+            id {pk},
+            run_id BIGINT NOT NULL REFERENCES sync_runs(id) ON DELETE CASCADE,
+            account_id BIGINT NOT NULL,
             market TEXT NOT NULL,
             kind TEXT NOT NULL,
             exchange_order_id TEXT,
             client_order_id TEXT,
             symbol TEXT,
             side TEXT,
-            strategy_account_id INTEGER,
-            open_order_id INTEGER,
+            strategy_account_id BIGINT,
+            open_order_id BIGINT,
             detail TEXT NOT NULL,
             changes_json TEXT,
             outcome TEXT NOT NULL,
-            created_at INTEGER NOT NULL
+            created_at BIGINT NOT NULL
         )
         """,
-        "CREATE INDEX sync_findings_run ON sync_findings(run_id)",
-        "CREATE INDEX sync_findings_order ON sync_findings(exchange_order_id)",
+        "CREATE INDEX IF NOT EXISTS sync_findings_run ON sync_findings(run_id)",
+        "CREATE INDEX IF NOT EXISTS sync_findings_order ON sync_findings(exchange_order_id)",
         """
-        CREATE TABLE sync_orphans (
-            account_id INTEGER NOT NULL,
+        CREATE TABLE IF NOT EXISTS sync_orphans (
+            account_id BIGINT NOT NULL,
             market TEXT NOT NULL,
             exchange_order_id TEXT NOT NULL,
             client_order_id TEXT,
@@ -121,49 +76,50 @@ enum Schema {
             stop_price TEXT,
             quantity TEXT NOT NULL,
             executed_quantity TEXT NOT NULL,
-            order_time INTEGER NOT NULL,
-            first_seen_at INTEGER NOT NULL,
-            last_seen_at INTEGER NOT NULL,
-            times_seen INTEGER NOT NULL CHECK (times_seen > 0),
+            order_time BIGINT NOT NULL,
+            first_seen_at BIGINT NOT NULL,
+            last_seen_at BIGINT NOT NULL,
+            times_seen BIGINT NOT NULL CHECK (times_seen > 0),
             PRIMARY KEY (account_id, market, exchange_order_id)
         )
         """,
         """
-        CREATE TABLE sync_misses (
-            account_id INTEGER NOT NULL,
+        CREATE TABLE IF NOT EXISTS sync_misses (
+            account_id BIGINT NOT NULL,
             market TEXT NOT NULL,
             exchange_order_id TEXT NOT NULL,
-            misses INTEGER NOT NULL CHECK (misses > 0),
-            first_missed_at INTEGER NOT NULL,
-            last_missed_at INTEGER NOT NULL,
+            misses BIGINT NOT NULL CHECK (misses > 0),
+            first_missed_at BIGINT NOT NULL,
+            last_missed_at BIGINT NOT NULL,
             PRIMARY KEY (account_id, market, exchange_order_id)
         )
         """,
         """
-        CREATE TABLE sync_cancel_intents (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
+        CREATE TABLE IF NOT EXISTS sync_cancel_intents (
+            id {pk},
             request_id TEXT NOT NULL,
-            strategy_account_id INTEGER NOT NULL,
-            account_id INTEGER NOT NULL,
+            strategy_account_id BIGINT NOT NULL,
+            account_id BIGINT NOT NULL,
             market TEXT NOT NULL,
-            open_order_id INTEGER NOT NULL,
+            open_order_id BIGINT NOT NULL,
             exchange_order_id TEXT NOT NULL,
             symbol TEXT NOT NULL,
             state TEXT NOT NULL DEFAULT 'pending'
                 CHECK (state IN ('pending', 'sent', 'cancelled', 'closed', 'failed', 'unknown')),
             final_status TEXT,
             reason TEXT,
-            created_at INTEGER NOT NULL,
-            resolved_at INTEGER
+            created_at BIGINT NOT NULL,
+            resolved_at BIGINT
         )
         """,
-        "CREATE INDEX sync_cancel_intents_unresolved ON sync_cancel_intents(state) WHERE state IN ('pending', 'sent', 'unknown')",
+        "CREATE INDEX IF NOT EXISTS sync_cancel_intents_unresolved ON sync_cancel_intents(state) WHERE state IN ('pending', 'sent', 'unknown')",
+        "CREATE INDEX IF NOT EXISTS sync_cancel_intents_request ON sync_cancel_intents(request_id, open_order_id)",
         """
-        CREATE TABLE sync_order_history (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            open_order_id INTEGER NOT NULL,
-            strategy_account_id INTEGER NOT NULL,
-            account_id INTEGER NOT NULL,
+        CREATE TABLE IF NOT EXISTS sync_order_history (
+            id {pk},
+            open_order_id BIGINT NOT NULL,
+            strategy_account_id BIGINT NOT NULL,
+            account_id BIGINT NOT NULL,
             market TEXT NOT NULL,
             exchange_order_id TEXT NOT NULL,
             symbol TEXT NOT NULL,
@@ -175,55 +131,150 @@ enum Schema {
             filled_quantity TEXT NOT NULL,
             final_status TEXT NOT NULL,
             source TEXT NOT NULL CHECK (source IN ('reconcile', 'cancel')),
-            run_id INTEGER REFERENCES sync_runs(id) ON DELETE SET NULL,
-            created_at INTEGER,
-            closed_at INTEGER NOT NULL
+            run_id BIGINT REFERENCES sync_runs(id) ON DELETE SET NULL,
+            created_at BIGINT,
+            closed_at BIGINT NOT NULL
         )
         """,
-        "CREATE INDEX sync_order_history_order ON sync_order_history(exchange_order_id)",
+        "CREATE INDEX IF NOT EXISTS sync_order_history_order ON sync_order_history(exchange_order_id)",
     ]
 
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        // The origin app's tables: created when absent; when present, checked, never altered.
-        migrator.registerMigration("v1-seed-tables") { db in
-            for table in seedTables {
-                if try db.tableExists(table.name) {
-                    let columns = Set(try db.columns(in: table.name).map { $0.name.lowercased() })
-                    let missing = table.required.filter { !columns.contains($0) }
-                    guard missing.isEmpty else {
-                        throw StoreError.incompatibleSchema(table: table.name, missing: missing)
-                    }
-                } else {
-                    try db.execute(sql: table.ddl)
-                }
+    /// Indexes on the origin's tables that large installations want (a pass reads one account's rows
+    /// by strategy link). Never created unless asked (`ordersync migrate --add-indexes`).
+    static let originIndexes: [(name: String, table: String, columns: String)] = [
+        ("sync_ix_open_orders_link_symbol", "open_orders", "strategy_account_id, symbol"),
+        ("sync_ix_strategy_accounts_account", "strategy_accounts", "account_id"),
+    ]
+
+    /// ordersync's migrations, in order. Each runs once; all pending ones run in one transaction.
+    static let migrations: [(id: String, run: @Sendable (any SQLConnection) async throws -> Void)] = [
+        ("v1-origin-tables", { conn in
+            // A database without any origin table is a fresh install (demo, tests): create them all,
+            // exactly as the origin's models do. Otherwise create none of them.
+            let existing = try await SchemaInspector(conn).tables()
+            guard existing.isDisjoint(with: OriginSchema.tables) else { return }
+            for statement in conn.dialect == .sqlite ? OriginSchema.sqlite : OriginSchema.postgres {
+                try await conn.execute(statement.sql)
             }
-        }
-        // Indexes for the hot queries. Adding an index changes no column of the origin app's.
-        migrator.registerMigration("v1-indexes") { db in
-            try db.execute(sql: "CREATE INDEX IF NOT EXISTS sync_ix_open_orders_link_symbol ON open_orders(strategy_account_id, symbol)")
-            try db.execute(sql: "CREATE INDEX IF NOT EXISTS sync_ix_strategy_accounts_account ON strategy_accounts(account_id)")
-            // Adoption relies on exchange_order_id being unique (the origin app declares it so).
-            let unique = try db.indexes(on: "open_orders").contains { $0.isUnique && $0.columns == ["exchange_order_id"] }
-            if !unique {
-                try db.execute(sql: "CREATE UNIQUE INDEX sync_ux_open_orders_exchange_order_id ON open_orders(exchange_order_id)")
-            }
-        }
-        migrator.registerMigration("v1-sync-tables") { db in
-            for ddl in syncTables { try db.execute(sql: ddl) }
-        }
+        }),
+        ("v1-sync-tables", { conn in
+            for ddl in syncTables { try await conn.execute(ddl.replacingOccurrences(of: "{pk}", with: conn.dialect.autoIncrementPrimaryKey)) }
+        }),
         // When each account-market last had a complete no-symbol listing (request economy).
-        migrator.registerMigration("v2-sync-sweeps") { db in
-            try db.execute(sql: """
-                CREATE TABLE sync_sweeps (
-                    account_id INTEGER NOT NULL,
+        ("v2-sync-sweeps", { conn in
+            try await conn.execute("""
+                CREATE TABLE IF NOT EXISTS sync_sweeps (
+                    account_id BIGINT NOT NULL,
                     market TEXT NOT NULL,
-                    last_sweep_at INTEGER NOT NULL,
-                    last_sweep_run INTEGER NOT NULL,
+                    last_sweep_at BIGINT NOT NULL,
+                    last_sweep_run BIGINT NOT NULL,
                     PRIMARY KEY (account_id, market)
                 )
                 """)
+        }),
+    ]
+
+    /// Applies pending migrations; returns their ids (empty when up to date).
+    static func migrate(_ backend: any SQLBackend, now: Millis) async throws -> [String] {
+        try await backend.write { conn in
+            if conn.dialect == .postgres {
+                // Two ordersync processes starting at once: one migrates, the other waits and finds it done.
+                try await conn.execute("SELECT pg_advisory_xact_lock(8275310047)")
+            }
+            try await conn.execute("CREATE TABLE IF NOT EXISTS sync_migrations (id TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            let done = Set(try await conn.query("SELECT id FROM sync_migrations").compactMap { $0.text(0) })
+            var applied: [String] = []
+            for migration in migrations where !done.contains(migration.id) {
+                try await migration.run(conn)
+                try await conn.execute("INSERT INTO sync_migrations (id, applied_at) VALUES (?, ?)", [migration.id, now])
+                applied.append(migration.id)
+            }
+            try await verifyOrigin(conn)
+            return applied
         }
-        return migrator
+    }
+
+    /// The origin's tables as ordersync needs them: present, with the columns it uses, no NOT NULL
+    /// column in `open_orders` that an adopted row could not fill, and `exchange_order_id` unique.
+    static func verifyOrigin(_ conn: any SQLConnection) async throws {
+        let inspector = SchemaInspector(conn)
+        let tables = try await inspector.tables()
+        let absent = required.map(\.table).filter { !tables.contains($0) }
+        guard absent.isEmpty else { throw StoreError.incompatibleSchema(table: absent.joined(separator: ", "), missing: [], absent: true) }
+        for (table, needed) in required {
+            let columns = try await inspector.columns(table)
+            let names = Set(columns.map(\.name))
+            let missing = needed.filter { !names.contains($0) }
+            guard missing.isEmpty else { throw StoreError.incompatibleSchema(table: table, missing: missing) }
+            if table == "open_orders" {
+                let unfillable = columns.filter { $0.notNull && !$0.hasDefault && !insertedOpenOrderColumns.contains($0.name) }.map(\.name)
+                guard unfillable.isEmpty else { throw StoreError.unfillableColumns(table: table, columns: unfillable) }
+            }
+        }
+        guard try await inspector.hasUniqueIndex(table: "open_orders", column: "exchange_order_id") else {
+            throw StoreError.notUnique(table: "open_orders", column: "exchange_order_id")
+        }
+    }
+}
+
+/// Reads the schema of either backend.
+struct SchemaInspector {
+    struct Column: Hashable {
+        var name: String
+        var type: String
+        var notNull: Bool
+        var hasDefault: Bool
+    }
+
+    let conn: any SQLConnection
+    init(_ conn: any SQLConnection) { self.conn = conn }
+
+    func tables() async throws -> Set<String> {
+        let sql = conn.dialect == .sqlite
+            ? "SELECT name FROM sqlite_master WHERE type = 'table'"
+            : "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        return Set(try await conn.query(sql).compactMap { $0.text(0)?.lowercased() })
+    }
+
+    func columns(_ table: String) async throws -> [Column] {
+        if conn.dialect == .sqlite {
+            return try await conn.query("SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info(?) ORDER BY cid", [table]).map {
+                Column(name: ($0.text(0) ?? "").lowercased(), type: ($0.text(1) ?? "").uppercased(), notNull: $0.bool(2) ?? false,
+                       hasDefault: $0[3] != .null)
+            }
+        }
+        return try await conn.query("""
+            SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns
+            WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position
+            """, [table]).map {
+            Column(name: ($0.text(0) ?? "").lowercased(), type: ($0.text(1) ?? "").uppercased(), notNull: $0.text(2) == "NO",
+                   hasDefault: $0[3] != .null)
+        }
+    }
+
+    func indexes(_ table: String) async throws -> Set<String> {
+        let sql = conn.dialect == .sqlite
+            ? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+            : "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?"
+        return Set(try await conn.query(sql, [table]).compactMap { $0.text(0) })
+    }
+
+    /// Whether a unique index (or UNIQUE constraint) covers exactly this one column.
+    func hasUniqueIndex(table: String, column: String) async throws -> Bool {
+        if conn.dialect == .sqlite {
+            for index in try await conn.query("SELECT name FROM pragma_index_list(?) WHERE \"unique\" = 1", [table]).compactMap({ $0.text(0) }) {
+                let columns = try await conn.query("SELECT name FROM pragma_index_info(?)", [index]).compactMap { $0.text(0) }
+                if columns == [column] { return true }
+            }
+            return false
+        }
+        let rows = try await conn.query("""
+            SELECT count(*) FROM pg_index i
+            JOIN pg_class t ON t.oid = i.indrelid
+            JOIN pg_namespace n ON n.oid = t.relnamespace
+            JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]
+            WHERE n.nspname = current_schema() AND t.relname = ? AND i.indisunique AND i.indnatts = 1 AND a.attname = ?
+            """, [table, column])
+        return (rows.first?.int(0) ?? 0) > 0
     }
 }

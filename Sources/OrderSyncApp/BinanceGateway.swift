@@ -3,6 +3,8 @@ import SyncCore
 
 /// The exchange port over the Binance client: one session for production URLs and one for
 /// testnet URLs (`accounts.is_testnet`), credentials resolved per account (Fernet, env overrides).
+/// Symbols arrive in any spelling (`BTC/USDT` from the origin's rows) and go out as Binance's
+/// (`SymbolKey`, which is Binance's own form).
 public struct BinanceGateway: ExchangeGateway, CancelGateway {
     let main: BinanceSession
     let testnet: BinanceSession
@@ -23,7 +25,8 @@ public struct BinanceGateway: ExchangeGateway, CancelGateway {
     public func listing(_ account: AccountRecord, market: Market, symbols: Set<String>?) async -> ExchangeListing {
         let client: AccountClient
         do { client = try self.client(account) } catch { return .failed(error.description) }
-        guard let symbols else { return await client.openOrders(market, symbol: nil) }
+        guard let given = symbols else { return await client.openOrders(market, symbol: nil) }
+        let symbols = Set(given.map(SymbolKey.of))
         // One call per symbol, concurrently; the listing is complete only if every call was.
         return await withTaskGroup(of: (String, ExchangeListing).self) { group in
             for symbol in symbols { group.addTask { (symbol, await client.openOrders(market, symbol: symbol)) } }
@@ -50,7 +53,7 @@ public struct BinanceGateway: ExchangeGateway, CancelGateway {
 
     public func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult {
         do {
-            return .found(try await client(account).order(market, symbol: symbol, .id(id)))
+            return .found(try await client(account).order(market, symbol: SymbolKey.of(symbol), .id(id)))
         } catch where error.kind == .notFound {
             return .notFound
         } catch {
@@ -63,13 +66,39 @@ public struct BinanceGateway: ExchangeGateway, CancelGateway {
         do { client = try self.client(account) } catch {
             return ids.map { ($0, .failed(reason: error.description, unknown: false)) }
         }
-        return await client.cancel(market, symbol: symbol, ids).map { id, outcome in
+        return await client.cancel(market, symbol: SymbolKey.of(symbol), ids).map { id, outcome in
             switch outcome {
             case .cancelled(let o): return (id, .cancelled(o))
             case .alreadyFinal(let o): return (id, .alreadyFinal(o))
             case .notFound: return (id, .notFound)
             case .failed(let e): return (id, .failed(reason: e.description, unknown: e.kind == .unknownOutcome))
             }
+        }
+    }
+
+    /// Whether the account's keys resolve: nil when they do, else the reason (never a key or value).
+    public func credentialsProblem(_ account: AccountRecord) -> String? {
+        do {
+            _ = try Credentials.resolve(account, environment: environment)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    /// `check --online`: the server's time, then the cheapest signed call (one order query for an
+    /// id that does not exist: "unknown order" proves the key and signature). Nil when both work.
+    public func probe(_ account: AccountRecord, market: Market) async -> String? {
+        let client: AccountClient
+        do { client = try self.client(account) } catch { return error.description }
+        do { _ = try await client.serverTime(market) } catch { return "server time: \(error.description)" }
+        do {
+            _ = try await client.order(market, symbol: "BTCUSDT", .id(.regular(1)))
+            return nil
+        } catch where error.kind == .notFound {
+            return nil
+        } catch {
+            return "signed call: \(error.description)"
         }
     }
 

@@ -11,7 +11,12 @@ import Foundation
 /// default; `ORDERSYNC_<SECTION>_<KEY>` overrides the file; command-line flags override both.
 /// Unknown keys and wrong types are errors naming the key.
 public struct OrdersyncConfig: Sendable {
+    /// `[database] url` (or its older name `path`): a SQLite path or a `postgresql://` URL.
     public var databasePath: String?
+    public var databaseMaxConnections = 4
+    /// `[origin] secret_key` / `accounts_encryption_key`: the origin app's key settings, when not in the environment.
+    public var originSecretKey: String?
+    public var originEncryptionKey: String?
     public var spotURL = "https://api.binance.com"
     public var futuresURL = "https://fapi.binance.com"
     public var testnetSpotURL = "https://testnet.binance.vision"
@@ -42,7 +47,11 @@ public struct OrdersyncConfig: Sendable {
 
     /// The scalar keys: section, key, type, and where the value goes.
     static let scalars: [(section: String, key: String, kind: Kind, set: @Sendable (inout OrdersyncConfig, Any) -> String?)] = [
+        ("database", "url", .string, { c, v in c.databasePath = v as? String; return nil }),
         ("database", "path", .string, { c, v in c.databasePath = v as? String; return nil }),
+        ("database", "max_connections", .int, { c, v in within(v, 1...100) { c.databaseMaxConnections = $0 } }),
+        ("origin", "secret_key", .string, { c, v in c.originSecretKey = v as? String; return nil }),
+        ("origin", "accounts_encryption_key", .string, { c, v in c.originEncryptionKey = v as? String; return nil }),
         ("exchange", "spot_url", .string, { c, v in url(v, &c.spotURL) }),
         ("exchange", "futures_url", .string, { c, v in url(v, &c.futuresURL) }),
         ("exchange", "testnet_spot_url", .string, { c, v in url(v, &c.testnetSpotURL) }),

@@ -49,16 +49,19 @@ public final class Daemon: WebhookBackend {
     public let telemetry: Telemetry
     private let last = Mutex<Health>(Health(lastPassAt: nil, lastPassErrors: 0))
 
-    public init(_ options: ReconcileOptions, telemetry: Telemetry = Telemetry()) throws(AppError) {
-        let (runner, gateway) = try OrderSyncApp.makeRunner(options)
-        // makeRunner opened the database; the runner's store is that database.
-        guard let db = runner.store as? OrderDatabase else { throw AppError("internal: the runner's store is not the database") }
+    init(runner: ReconcileRunner, gateway: BinanceGateway, db: OrderDatabase, options: ReconcileOptions, telemetry: Telemetry) {
         self.db = db
         self.gateway = gateway
         self.runner = runner
         self.telemetry = telemetry
         canceller = StrategyCanceller(store: db, gateway: gateway, locks: runner.locks, parallelism: options.cancelParallelism,
                                       now: SimulatorSetup.wallClock)
+    }
+
+    /// Opens the database and builds every part from `options`.
+    public static func make(_ options: ReconcileOptions, telemetry: Telemetry = Telemetry()) async throws(AppError) -> Daemon {
+        let (runner, gateway, db) = try await OrderSyncApp.makeRunner(options)
+        return Daemon(runner: runner, gateway: gateway, db: db, options: options, telemetry: telemetry)
     }
 
     /// Book-keeping after every pass, whatever triggered it.
@@ -105,5 +108,8 @@ public final class Daemon: WebhookBackend {
         }
     }
 
-    public func shutdown() async { await gateway.shutdown() }
+    public func shutdown() async {
+        await gateway.shutdown()
+        await db.close()
+    }
 }

@@ -24,8 +24,12 @@ public struct LiveStack: Sendable {
     ) async throws(AppError) -> LiveStack {
         let scenario = try OrderSyncApp.readScenario(scenarioPath)
         let exchange = try await SimulatorSetup.exchange(scenarioPath: scenarioPath, latencyMs: latencyMs, faultRate: 0, seed: 1, weightLimit: weightLimit)
-        let db = try OrderSyncApp.openDatabase(databasePath)
-        do { try await db.load(scenario, now: SimulatorSetup.wallClock()) } catch { throw AppError("\(scenarioPath): \(error)") }
+        let db = try await OrderSyncApp.openDatabase(databasePath, maxConnections: 1)
+        do { try await db.load(scenario, now: SimulatorSetup.wallClock()) } catch {
+            await db.close()
+            throw AppError("\(scenarioPath): \(error)")
+        }
+        await db.close()
         var logger = Logger(label: "ordersync.live")
         logger.logLevel = .critical
         let simulatorPort = AsyncStream<Int>.makeStream(), webhookPort = AsyncStream<Int>.makeStream()
@@ -40,7 +44,7 @@ public struct LiveStack: Sendable {
         settings.port = 0
         configure(&options, &settings)
         let daemon: Daemon
-        do { daemon = try Daemon(options) } catch {
+        do { daemon = try await Daemon.make(options) } catch {
             await simulatorGroup.triggerGracefulShutdown()
             await simulatorRun.value
             throw error

@@ -23,30 +23,40 @@ public struct AppError: Error, Hashable, Sendable, CustomStringConvertible {
 
 /// The application's entry points.
 public enum OrderSyncApp {
-    /// Opens (creating and migrating) the database at `path`.
-    public static func openDatabase(_ path: String) throws(AppError) -> OrderDatabase {
+    /// The database named by `--db` / `database.url`, else by `DATABASE_URL` (the origin app's variable).
+    public static func databaseName(flag: String?, config: String?, environment: [String: String]) throws(AppError) -> String {
+        if let name = flag ?? config ?? environment["DATABASE_URL"], !name.isEmpty { return name }
+        throw AppError("no database: give --db (a SQLite path or postgresql://…), [database] url in --config, or DATABASE_URL")
+    }
+
+    /// Where `text` points, for messages (a PostgreSQL password is never shown).
+    public static func location(_ text: String) throws(AppError) -> DatabaseLocation {
+        do { return try DatabaseLocation(text) } catch { throw AppError("--db: \(error)") }
+    }
+
+    /// Opens (creating a SQLite file if needed) and migrates the database `text` names.
+    public static func openDatabase(_ text: String, maxConnections: Int = 4, migrate: Bool = true) async throws(AppError) -> OrderDatabase {
+        let location = try location(text)
         do {
-            return try OrderDatabase.open(path: path)
-        } catch let error as StoreError {
-            throw AppError("\(path): \(error)")
+            return try await OrderDatabase.open(location, maxConnections: maxConnections, migrate: migrate)
         } catch {
-            throw AppError("\(path): \(error)")
+            throw AppError("\(location): \(error)")
         }
     }
 
-    /// `ordersync migrate`: applies pending migrations; returns their names.
-    public static func migrate(databasePath: String) throws(AppError) -> [String] {
-        // `open` migrates; report what this call applied.
-        let pool: OrderDatabase
+    /// `ordersync migrate`: applies pending migrations (and, when asked, the optional indexes on the
+    /// origin's tables); returns their names.
+    public static func migrate(database: String, addIndexes: Bool = false) async throws(AppError) -> [String] {
+        let db = try await openDatabase(database, maxConnections: 1, migrate: false)
+        let location = try location(database)
         do {
-            pool = try OrderDatabase(writer: DatabaseOpener.unmigrated(databasePath))
+            var applied = try await db.migrate(now: SimulatorSetup.wallClock())
+            if addIndexes { applied += try await db.addOriginIndexes().map { "index \($0)" } }
+            await db.close()
+            return applied
         } catch {
-            throw AppError("\(databasePath): \(error)")
-        }
-        do {
-            return try pool.migrate()
-        } catch {
-            throw AppError("\(databasePath): \(error)")
+            await db.close()
+            throw AppError("\(location): \(error)")
         }
     }
 
@@ -74,11 +84,13 @@ public enum OrderSyncApp {
     /// validated before the database is opened; on any error nothing is written.
     public static func load(databasePath: String, scenarioPath: String, now: Millis) async throws(AppError) -> LoadSummary {
         let scenario = try readScenario(scenarioPath)
-        let db = try openDatabase(databasePath)
+        let db = try await openDatabase(databasePath, maxConnections: 1)
         do {
             try await db.load(scenario, now: now)
+            await db.close()
         } catch {
-            throw AppError("\(scenarioPath): \(error) — nothing was written to \(databasePath)")
+            await db.close()
+            throw AppError("\(scenarioPath): \(error) — nothing was written to \(try location(databasePath))")
         }
         return LoadSummary(
             users: scenario.users.count, accounts: scenario.accounts.count, strategies: scenario.strategies.count,

@@ -11,7 +11,10 @@ import Foundation
 
 /// Everything `ordersync reconcile` is built from.
 public struct ReconcileOptions: Sendable {
+    /// A SQLite path or a `postgresql://` URL.
     public var databasePath: String
+    /// The PostgreSQL pool's size (`database.max_connections`).
+    public var databaseMaxConnections = 4
     public var spotURL = "https://api.binance.com"
     public var futuresURL = "https://fapi.binance.com"
     public var testnetSpotURL = "https://testnet.binance.vision"
@@ -63,6 +66,7 @@ public struct ReconcileOptions: Sendable {
         sweepEvery = config.sweepEvery
         weightBudget = config.weightBudget
         recvWindowMs = config.recvWindowMs
+        databaseMaxConnections = config.databaseMaxConnections
     }
 }
 
@@ -86,18 +90,20 @@ public enum FailOn: String, Sendable, CaseIterable {
 extension OrderSyncApp {
     /// One reconciliation pass (`ordersync reconcile`): the report, after it was recorded in the DB.
     public static func reconcile(_ options: ReconcileOptions, trigger: String = "cli") async throws(AppError) -> DriftReport {
-        let (runner, gateway) = try makeRunner(options)
+        let (runner, gateway, db) = try await makeRunner(options)
         do {
             let report = try await runner.pass(only: options.accounts, trigger: trigger)
             await gateway.shutdown()
+            await db.close()
             return report
         } catch {
             await gateway.shutdown()
-            throw AppError("\(options.databasePath): \(error)")
+            await db.close()
+            throw AppError("\(try location(options.databasePath)): \(error)")
         }
     }
 
-    public static func makeRunner(_ options: ReconcileOptions) throws(AppError) -> (ReconcileRunner, BinanceGateway) {
+    public static func makeRunner(_ options: ReconcileOptions) async throws(AppError) -> (ReconcileRunner, BinanceGateway, OrderDatabase) {
         let tags: ClientOrderTagCodec, claims: ClaimSet
         do { tags = try ClientOrderTagCodec(prefix: options.tagPrefix) } catch {
             throw AppError("tag prefix \"\(options.tagPrefix)\" must be 1–8 letters or digits")
@@ -109,7 +115,7 @@ extension OrderSyncApp {
         }
         let policy = ReconcilePolicy(grace: options.graceMs, confirmations: options.confirmations, maxQueriesPerPass: options.maxQueriesPerPass,
                                      attributor: Attributor(tags: tags, conventions: conventions, claims: claims))
-        let db = try openDatabase(options.databasePath)
+        let db = try await openDatabase(options.databasePath, maxConnections: options.databaseMaxConnections)
         func client(_ spot: String, _ futures: String) -> ClientConfiguration {
             var c = ClientConfiguration(spotURL: spot, futuresURL: futures)
             c.weightBudget = options.weightBudget
@@ -126,7 +132,7 @@ extension OrderSyncApp {
         var runner = ReconcileRunner(store: db, gateway: gateway, policy: policy, parallelism: options.parallelism, sweepEvery: options.sweepEvery,
                                      now: SimulatorSetup.wallClock)
         runner.progress = options.progress
-        return (runner, gateway)
+        return (runner, gateway, db)
     }
 }
 

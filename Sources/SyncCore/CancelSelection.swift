@@ -14,9 +14,10 @@ public struct CancelScope: Sendable, Hashable {
         self.market = market
     }
 
+    /// Whether the scope covers a row (symbols compared by `SymbolKey`: `BTC/USDT` == `BTCUSDT`).
     public func contains(_ row: OpenOrderRow) -> Bool {
         links.contains(row.link)
-            && (symbol == nil || row.symbol == symbol)
+            && (symbol.map { SymbolKey.of(row.symbol) == SymbolKey.of($0) } ?? true)
             && (side == nil || row.side == side)
             && (market == nil || row.market == market)
     }
@@ -50,16 +51,26 @@ public enum CancelSelection {
     /// Binance's `batchOrders` limit.
     public static let futuresBatchLimit = 10
 
-    /// The rows in scope, in id order.
-    public static func select(_ rows: [OpenOrderRow], scope: CancelScope) -> [OpenOrderRow] {
-        rows.filter(scope.contains).sorted { $0.id < $1.id }
+    /// Whether a row names a resting order ordersync may cancel at `now`: live (`NEW`, `OPEN`,
+    /// `PARTIALLY_FILLED`) or a `CANCELLING` the origin gave up rechecking; never a placeholder (it
+    /// has no exchange id), a cancel the origin has in progress, or a `FAILED`/terminal row.
+    public static func isCancellable(_ row: OpenOrderRow, now: Millis) -> Bool {
+        switch row.lifecycle(now: now) {
+        case .live, .staleCancelling: return true
+        case .placeholder, .cancelling, .finished, .unknownStatus: return false
+        }
+    }
+
+    /// The rows in scope that may be cancelled at `now`, in id order.
+    public static func select(_ rows: [OpenOrderRow], scope: CancelScope, now: Millis) -> [OpenOrderRow] {
+        rows.filter { scope.contains($0) && isCancellable($0, now: now) }.sorted { $0.id < $1.id }
     }
 
     /// Groups selected rows per account and market into requests: futures regular orders in
     /// batches of at most ten per symbol, algo and spot orders one by one. `accountOf` maps each
     /// link to its account; a row whose link it does not know is not cancelled.
     public static func plan(
-        _ rows: [OpenOrderRow], scope: CancelScope, accountOf: [StrategyLinkID: AccountID]
+        _ rows: [OpenOrderRow], scope: CancelScope, accountOf: [StrategyLinkID: AccountID], now: Millis
     ) -> [AccountCancelPlan] {
         struct Key: Hashable, Comparable {
             var account: AccountID
@@ -67,7 +78,7 @@ public enum CancelSelection {
             static func < (a: Key, b: Key) -> Bool { (a.account, a.market) < (b.account, b.market) }
         }
         var groups: [Key: [OpenOrderRow]] = [:]
-        for row in select(rows, scope: scope) {
+        for row in select(rows, scope: scope, now: now) {
             guard let account = accountOf[row.link] else { continue }
             groups[Key(account: account, market: row.market), default: []].append(row)
         }
@@ -76,7 +87,7 @@ public enum CancelSelection {
             var requests: [CancelRequest] = []
             if key.market == .futures {
                 var bySymbol: [String: [OpenOrderRow]] = [:]
-                for row in rows where !row.exchangeOrderID.isAlgo { bySymbol[row.symbol, default: []].append(row) }
+                for row in rows where !row.exchangeOrderID.isAlgo { bySymbol[SymbolKey.of(row.symbol), default: []].append(row) }
                 for symbol in bySymbol.keys.sorted() {
                     let list = bySymbol[symbol]!
                     for start in stride(from: 0, to: list.count, by: futuresBatchLimit) {

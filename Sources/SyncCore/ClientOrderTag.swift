@@ -156,7 +156,7 @@ public struct ClaimSet: Sendable, Hashable {
 
     public init(_ claims: [OperatorClaim]) throws(Conflict) {
         for claim in claims {
-            let key = Key(account: claim.account, symbol: claim.symbol)
+            let key = Key(account: claim.account, symbol: SymbolKey.of(claim.symbol))
             let existing = byKey[key, default: []]
             if let other = existing.first, other.link != claim.link {
                 throw Conflict(account: claim.account, symbol: claim.symbol, links: [other.link, claim.link])
@@ -172,7 +172,7 @@ public struct ClaimSet: Sendable, Hashable {
 
     /// The link that claims an order, if any claim covers its account, symbol and side.
     public func claimant(account: AccountID, symbol: String, side: Side) -> StrategyLinkID? {
-        guard let claims = byKey[Key(account: account, symbol: symbol)] else { return nil }
+        guard let claims = byKey[Key(account: account, symbol: SymbolKey.of(symbol))] else { return nil }
         return claims.first(where: { $0.side == nil || $0.side == side })?.link
     }
 

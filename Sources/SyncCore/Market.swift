@@ -56,6 +56,16 @@ public struct OrderType: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let takeProfitMarket = OrderType("TAKE_PROFIT_MARKET")
     public static let trailingStopMarket = OrderType("TRAILING_STOP_MARKET")
 
+    /// The name the origin app gives this exchange type in `open_orders.order_type` (it sends its
+    /// STOP_LIMIT as futures `STOP` / spot `STOP_LOSS_LIMIT`, its STOP_MARKET as spot `STOP_LOSS`).
+    public func originName(market: Market) -> OrderType {
+        switch (market, rawValue) {
+        case (.futures, "STOP"), (.spot, "STOP_LOSS_LIMIT"): return .stopLimit
+        case (.spot, "STOP_LOSS"): return .stopMarket
+        default: return self
+        }
+    }
+
     /// Whether the order rests until a trigger price (on USDⓈ-M futures these live in the Algo
     /// service since 2025-12-09).
     public var isConditional: Bool {

@@ -72,10 +72,11 @@ public enum ListingScope: Sendable, Hashable {
     case allSymbols
     case symbols(Set<String>)
 
+    /// Whether the listing covers a symbol, in any spelling (`BTC/USDT` and `BTCUSDT` are one).
     public func covers(_ symbol: String) -> Bool {
         switch self {
         case .allSymbols: return true
-        case .symbols(let set): return set.contains(symbol)
+        case .symbols(let set): return set.contains(symbol) || set.contains { SymbolKey.of($0) == SymbolKey.of(symbol) }
         }
     }
 }
@@ -115,12 +116,25 @@ public struct OpenOrderRow: Sendable, Hashable, Codable {
     public var market: Market
     public var createdAt: Millis
     public var updatedAt: Millis
+    /// `market_type` verbatim (`futures`, `FUTURES`, …): rows ordersync adds to the link copy its form.
+    public var marketText: String
+    /// `is_processing`: the origin's job holds the row.
+    public var isProcessing: Bool
+    /// `processing_started_at` (nil when NULL).
+    public var processingStartedAt: Millis?
+    /// `cancel_attempted_at` (nil when NULL): when the origin began cancelling (status CANCELLING).
+    public var cancelAttemptedAt: Millis?
 
     public init(
         id: OpenOrderRowID, link: StrategyLinkID, exchangeOrderID: ExchangeOrderID, symbol: String,
         side: Side, orderType: OrderType, price: Amount?, stopPrice: Amount? = nil, quantity: Amount,
-        filledQuantity: Amount, status: String, market: Market, createdAt: Millis, updatedAt: Millis
+        filledQuantity: Amount, status: String, market: Market, createdAt: Millis, updatedAt: Millis,
+        marketText: String? = nil, isProcessing: Bool = false, processingStartedAt: Millis? = nil, cancelAttemptedAt: Millis? = nil
     ) {
+        self.marketText = marketText ?? market.rawValue
+        self.isProcessing = isProcessing
+        self.processingStartedAt = processingStartedAt
+        self.cancelAttemptedAt = cancelAttemptedAt
         self.id = id
         self.link = link
         self.exchangeOrderID = exchangeOrderID
@@ -188,4 +202,57 @@ public enum TargetedQueryResult: Sendable, Hashable {
     case notFound
     /// The query failed (transport, 5xx, rate limit); nothing is known.
     case failed(reason: String)
+}
+
+/// The origin app's own timing rules (ORIGIN-FACTS §3, §5), which ordersync honours rather than races.
+public enum OriginRules {
+    /// A `PENDING` placeholder older than this is marked FAILED by the origin (without asking the exchange).
+    public static let pendingGiveUp: Millis = 120_000
+    /// A `CANCELLING` row is re-checked by the origin after this long (`cancel_attempted_at`).
+    public static let cancellingRecheck: Millis = 300_000
+    /// An `is_processing` lock older than this is stale: the origin itself releases it.
+    public static let staleProcessingLock: Millis = 300_000
+    /// The prefix of the origin's placeholder ids while an order is being placed.
+    public static let placeholderPrefix = "PENDING-"
+    /// Statuses of rows that no longer describe a resting order (the origin keeps FAILED forever).
+    public static let finishedStatuses: Set<String> = ["FAILED", "FILLED", "CANCELLED", "CANCELED", "REJECTED", "EXPIRED"]
+}
+
+/// What an `open_orders` row is, read as the origin app writes it.
+public enum RowLifecycle: Sendable, Hashable {
+    /// `NEW`, `OPEN`, `PARTIALLY_FILLED`: a resting order ordersync reconciles and may cancel.
+    case live(OpenState)
+    /// `PENDING` or a `PENDING-…` id: the origin is placing it. Never sent to an exchange, never a miss.
+    case placeholder
+    /// `CANCELLING` within the origin's recheck window: its own cancel is in progress; not raced.
+    case cancelling
+    /// `CANCELLING` past the recheck window: reconciled as live (its status text is left to the origin).
+    case staleCancelling
+    /// `FAILED`, or a terminal status the origin left in the table: ignored.
+    case finished
+    /// A status ordersync does not know: left alone and reported by `check`.
+    case unknownStatus
+}
+
+extension OpenOrderRow {
+    /// The row's lifecycle at `now`.
+    public func lifecycle(now: Millis) -> RowLifecycle {
+        let upper = status.uppercased()
+        if upper == "FAILED" || OriginRules.finishedStatuses.contains(upper) { return .finished }
+        if upper == "PENDING" || exchangeOrderID.rawValue.hasPrefix(OriginRules.placeholderPrefix) { return .placeholder }
+        if upper == "CANCELLING" {
+            let since = cancelAttemptedAt ?? updatedAt
+            return now - since < OriginRules.cancellingRecheck ? .cancelling : .staleCancelling
+        }
+        if let state = OpenState(storedStatus: upper) { return .live(state) }
+        return .unknownStatus
+    }
+
+    /// Whether the origin's job holds the row at `now` (`is_processing` and a lock younger than the
+    /// origin's own 5-minute stale rule; a lock without a start time is never stale, as in its SQL).
+    public func isHeld(now: Millis) -> Bool {
+        guard isProcessing else { return false }
+        guard let started = processingStartedAt else { return true }
+        return now - started < OriginRules.staleProcessingLock
+    }
 }

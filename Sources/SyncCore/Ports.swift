@@ -22,10 +22,11 @@ public struct AccountSnapshot: Sendable {
 
     /// The symbols a per-symbol listing must cover in a market: those of its rows and registered
     /// orphans (so fills, cancels and departures are seen), plus `extra` (e.g. claimed symbols).
+    /// Each pair once, as its `SymbolKey` (whatever spelling the rows use).
     public func symbolsOfInterest(market: Market, extra: Set<String> = []) -> Set<String> {
-        var symbols = extra
-        for row in rows where row.market == market { symbols.insert(row.symbol) }
-        for orphan in orphans where orphan.market == market { symbols.insert(orphan.order.symbol) }
+        var symbols = Set(extra.map(SymbolKey.of))
+        for row in rows where row.market == market { symbols.insert(SymbolKey.of(row.symbol)) }
+        for orphan in orphans where orphan.market == market { symbols.insert(SymbolKey.of(orphan.order.symbol)) }
         return symbols
     }
 

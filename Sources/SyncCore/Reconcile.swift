@@ -94,13 +94,14 @@ public struct FieldChange: Sendable, Hashable, Codable {
 
 /// The exchange's values a drifted row is brought to.
 public struct RowUpdate: Sendable, Hashable {
-    public var status: OpenState
+    /// The status to write; nil keeps the row's (a stale `CANCELLING` row's status is the origin's).
+    public var status: OpenState?
     public var filledQuantity: Amount
     public var quantity: Amount
     public var price: Amount
     public var stopPrice: Amount?
 
-    public init(order: ExchangeOrder, status: OpenState) {
+    public init(order: ExchangeOrder, status: OpenState?) {
         self.status = status
         self.filledQuantity = order.executedQuantity
         self.quantity = order.quantity
@@ -118,7 +119,7 @@ public enum PlanAction: Sendable, Hashable {
     /// Remove a row whose order the exchange reports final, recording it in history.
     case closeRow(OpenOrderRow, finalStatus: ExchangeOrderStatus, filledQuantity: Amount)
     /// Insert a row for an order attributed to a link.
-    case adopt(StrategyLinkID, ExchangeOrder)
+    case adopt(Adoption)
     /// Store the number of consecutive complete listings that missed the row.
     case recordMiss(ExchangeOrderID, consecutive: Int)
     /// Forget the miss count (the order was seen, or its row is gone).
@@ -141,6 +142,26 @@ public enum PlanAction: Sendable, Hashable {
     /// Whether the action only refreshes a report-keeping timestamp.
     public var isRefresh: Bool {
         if case .refreshOrphan = self { return true } else { return false }
+    }
+}
+
+/// An order adopted into a link, spelled the way the link's rows are (the origin's forms).
+public struct Adoption: Sendable, Hashable {
+    public var link: StrategyLinkID
+    public var order: ExchangeOrder
+    /// The symbol as the row spells it (`BTC/USDT` when the link's rows use slashes).
+    public var symbol: String
+    /// `market_type` as the link's rows spell it (else the strategy's `SPOT`/`FUTURES`).
+    public var marketText: String
+    /// `order_type` in the origin's vocabulary (`STOP_LIMIT` for Binance's `STOP`/`STOP_LOSS_LIMIT`).
+    public var orderType: OrderType
+
+    public init(link: StrategyLinkID, order: ExchangeOrder, symbol: String, marketText: String, orderType: OrderType) {
+        self.link = link
+        self.order = order
+        self.symbol = symbol
+        self.marketText = marketText
+        self.orderType = orderType
     }
 }
 
@@ -210,6 +231,20 @@ public struct ReconcilePlan: Sendable, Hashable {
     /// Actions no finding reports (miss counts of rows that no longer exist).
     public var housekeeping: [PlanAction]
 
+    public init(account: AccountID, market: Market, coverage: ListingCoverage, scope: ListingScope, decidedAt: Millis, listed: Int,
+                rows: Int, findings: [Finding], queries: [OrderQuery], housekeeping: [PlanAction]) {
+        self.account = account
+        self.market = market
+        self.coverage = coverage
+        self.scope = scope
+        self.decidedAt = decidedAt
+        self.listed = listed
+        self.rows = rows
+        self.findings = findings
+        self.queries = queries
+        self.housekeeping = housekeeping
+    }
+
     /// Every action, in order.
     public var actions: [PlanAction] { findings.flatMap(\.actions) + housekeeping }
     /// Whether the plan was decided on a complete listing of every symbol (a sweep).
@@ -240,6 +275,9 @@ public enum Reconciler {
 
         let now = input.now
         let scope = input.listing.scope
+        // Symbols compare by their key (`BTC/USDT` == `BTCUSDT`).
+        let coveredKeys: Set<String>? = if case .symbols(let set) = scope { Set(set.map(SymbolKey.of)) } else { nil }
+        func covers(_ symbol: String) -> Bool { coveredKeys?.contains(SymbolKey.of(symbol)) ?? true }
         let orders = input.listing.orders
         var index: [String: Int] = [:]
         index.reserveCapacity(orders.count)
@@ -252,12 +290,39 @@ public enum Reconciler {
         var queryBudget = policy.maxQueriesPerPass - input.queryResults.count
 
         for row in rows {
-            guard scope.covers(row.symbol) else { continue }
+            guard covers(row.symbol) else { continue }
             let priorMisses = input.misses[row.exchangeOrderID] ?? 0
             var position = index[row.exchangeOrderID.rawValue]
             // The origin app may hold a conditional futures order under its plain algoId.
             if position == nil, row.orderType.isConditional, !row.exchangeOrderID.isAlgo {
                 position = algoByVenueID[row.exchangeOrderID.rawValue[...]]
+            }
+            // The origin's own states first: what it is placing, cancelling or holding is not raced.
+            let lifecycle = row.lifecycle(now: now)
+            switch lifecycle {
+            case .finished, .unknownStatus:
+                // Not a resting order by the row's word; if the exchange lists it, say so and leave the row.
+                if let position {
+                    consumed[position] = true
+                    plan.findings.append(finding(.unresolved, row: row, detail: "row status \(row.status) but the exchange lists the order \(orders[position].status.rawValue); the origin's row is left as it is"))
+                }
+                continue
+            case .placeholder:
+                if let position { consumed[position] = true }
+                plan.findings.append(finding(.inFlight, row: row, detail: "PENDING placeholder \(now - row.createdAt) ms old: the origin is placing this order; never queried"))
+                continue
+            case .cancelling:
+                if let position { consumed[position] = true }
+                plan.findings.append(finding(.inFlight, row: row, detail: "CANCELLING: the origin's own cancel is in progress (rechecked by it after \(OriginRules.cancellingRecheck / 1000) s)"))
+                continue
+            case .live, .staleCancelling:
+                break
+            }
+            if row.isHeld(now: now) {
+                if let position { consumed[position] = true }
+                let since = row.processingStartedAt.map { "\(now - $0) ms" } ?? "an unknown time"
+                plan.findings.append(finding(.inFlight, row: row, detail: "held by the origin's job (is_processing for \(since)); left alone this pass"))
+                continue
             }
             if let position {
                 consumed[position] = true
@@ -323,7 +388,7 @@ public enum Reconciler {
             switch attribution {
             case .owned(let link, let evidence):
                 var f = finding(.adopted, order: order, link: link, detail: "adopted into strategy link \(link) by \(evidence)")
-                f.actions = [.adopt(link, order)]
+                f.actions = [.adopt(adoption(of: order, into: link, market: input.market, rows: rows))]
                 if wasRegistered { f.actions.append(.forgetOrphan(order.id)) }
                 plan.findings.append(f)
             case .unattributed(let conflict):
@@ -342,7 +407,7 @@ public enum Reconciler {
 
         // Registered orphans that are gone from a complete listing.
         for record in registered.values.sorted(by: { $0.order.id < $1.order.id })
-        where !listedIDs.contains(record.order.id) && scope.covers(record.order.symbol) {
+        where !listedIDs.contains(record.order.id) && covers(record.order.symbol) {
             var f = finding(.orphanGone, order: record.order, detail: "no longer listed (first seen \(UTC.iso8601(record.firstSeen)), seen \(record.timesSeen) time(s))")
             f.actions = [.forgetOrphan(record.order.id)]
             plan.findings.append(f)
@@ -358,6 +423,14 @@ public enum Reconciler {
         return plan
     }
 
+    /// An adopted order spelled as the link's rows are (symbol, market type), with the origin's order type.
+    public static func adoption(of order: ExchangeOrder, into link: StrategyLinkID, market: Market, rows: [OpenOrderRow]) -> Adoption {
+        let linkRows = rows.filter { $0.link == link }
+        let symbols = (linkRows.isEmpty ? rows : linkRows).map(\.symbol)
+        return Adoption(link: link, order: order, symbol: SymbolKey.dbForm(of: order.symbol, linkSymbols: symbols),
+                        marketText: linkRows.first?.marketText ?? market.rawValue, orderType: order.type.originName(market: market))
+    }
+
     /// A row and the exchange's view of its order.
     private static func compare(
         _ row: OpenOrderRow, with order: ExchangeOrder, priorMisses: Int, now: Millis, policy: ReconcilePolicy, via source: String
@@ -370,7 +443,8 @@ public enum Reconciler {
             f.actions = [.closeRow(row, finalStatus: order.status, filledQuantity: order.executedQuantity)]
             return f
         }
-        let changes = differences(row, order, state)
+        let keepsStatus = row.lifecycle(now: now) == .staleCancelling
+        let changes = differences(row, order, keepsStatus ? nil : state)
         if changes.isEmpty {
             var f = finding(.matched, row: row, detail: source == "listing" ? "" : "seen by \(source)")
             f.actions = clear
@@ -388,14 +462,15 @@ public enum Reconciler {
         f.quantity = order.quantity
         f.filled = order.executedQuantity
         f.changes = changes
-        f.actions = [.updateRow(row.id, readUpdatedAt: row.updatedAt, RowUpdate(order: order, status: state))] + clear
+        f.actions = [.updateRow(row.id, readUpdatedAt: row.updatedAt, RowUpdate(order: order, status: keepsStatus ? nil : state))] + clear
         return f
     }
 
-    /// The fields in which a row differs from its order (amounts compared exactly).
-    public static func differences(_ row: OpenOrderRow, _ order: ExchangeOrder, _ state: OpenState) -> [FieldChange] {
+    /// The fields in which a row differs from its order (amounts compared exactly); `state` nil: the
+    /// status is not compared.
+    public static func differences(_ row: OpenOrderRow, _ order: ExchangeOrder, _ state: OpenState?) -> [FieldChange] {
         var changes: [FieldChange] = []
-        if OpenState(storedStatus: row.status) != state {
+        if let state, OpenState(storedStatus: row.status) != state {
             changes.append(FieldChange(field: "status", from: row.status, to: state.rawValue))
         }
         if row.filledQuantity != order.executedQuantity {

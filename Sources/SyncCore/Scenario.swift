@@ -29,6 +29,17 @@ public struct Scenario: Sendable {
     public var links: [StrategyLinkRecord]
     public var dbOrders: [DBOrder]
     public var exchangeOrders: [ExchangeSideOrder]
+    /// How each account is stored in `accounts`, when the file says so (`exchange` as written, e.g.
+    /// `binance`; `stored_public_api`/`stored_secret_api`, e.g. Fernet ciphertext). The simulator uses
+    /// the plaintext `api_key`/`api_secret`.
+    public var storage: [AccountID: StoredAccount] = [:]
+
+    /// An account's columns as the origin app wrote them.
+    public struct StoredAccount: Sendable, Hashable {
+        public var exchange: String
+        public var publicAPI: String
+        public var secretAPI: String
+    }
 
     public init(
         name: String, description: String, users: [UserRecord], accounts: [AccountRecord], strategies: [StrategyRecord],
@@ -59,6 +70,13 @@ public struct Scenario: Sendable {
         public var status: String
         public var market: Market
         public var ageMs: Millis
+        /// `market_type` as written (the origin's single-order path writes `futures`/`spot`); nil: the market's name.
+        public var marketText: String?
+        /// `is_processing`, and how long ago `processing_started_at` was (nil: NULL).
+        public var isProcessing = false
+        public var processingAgeMs: Millis?
+        /// How long ago `cancel_attempted_at` was (nil: NULL).
+        public var cancelAgeMs: Millis?
 
         public init(
             id: OpenOrderRowID?, link: StrategyLinkID, exchangeOrderID: ExchangeOrderID, symbol: String, side: Side,
@@ -227,11 +245,15 @@ struct RawAccount: StrictKeys {
     var apiSecret: String
     var isTestnet: Bool?
     var isActive: Bool?
+    var storedPublicApi: String?
+    var storedSecretApi: String?
     enum Keys: String, CodingKey, CaseIterable {
         case id, name, exchange
         case userId = "user_id"
         case apiKey = "api_key"
         case apiSecret = "api_secret"
+        case storedPublicApi = "stored_public_api"
+        case storedSecretApi = "stored_secret_api"
         case isTestnet = "is_testnet"
         case isActive = "is_active"
     }
@@ -303,6 +325,9 @@ struct RawDBOrder: StrictKeys {
     var status: String?
     var marketType: String?
     var ageMs: Int64?
+    var isProcessing: Bool?
+    var processingAgeMs: Int64?
+    var cancelAgeMs: Int64?
     enum Keys: String, CodingKey, CaseIterable {
         case id, symbol, side, price, quantity, status
         case strategyAccountId = "strategy_account_id"
@@ -312,6 +337,9 @@ struct RawDBOrder: StrictKeys {
         case filledQuantity = "filled_quantity"
         case marketType = "market_type"
         case ageMs = "age_ms"
+        case isProcessing = "is_processing"
+        case processingAgeMs = "processing_age_ms"
+        case cancelAgeMs = "cancel_age_ms"
     }
     typealias CodingKeys = Keys
 }
@@ -402,7 +430,12 @@ struct Validator {
             outUsers.append(UserRecord(id: UserID(u.id), username: u.username, webhookToken: u.webhookToken.map(Secret.init), isActive: u.isActive ?? true))
         }
         var outAccounts: [AccountRecord] = []
+        var storage: [AccountID: Scenario.StoredAccount] = [:]
         for (i, a) in accounts.enumerated() {
+            if a.exchange != nil || a.storedPublicApi != nil || a.storedSecretApi != nil {
+                storage[AccountID(a.id)] = Scenario.StoredAccount(
+                    exchange: a.exchange ?? "BINANCE", publicAPI: a.storedPublicApi ?? a.apiKey, secretAPI: a.storedSecretApi ?? a.apiSecret)
+            }
             guard a.id > 0 else { throw fail("accounts[\(i)].id", "ids are positive") }
             guard userIDs.contains(a.userId) else { throw fail("accounts[\(i)].user_id", "no user with id \(a.userId)") }
             guard !a.apiKey.isEmpty else { throw fail("accounts[\(i)].api_key", "must not be empty") }
@@ -453,7 +486,7 @@ struct Validator {
             }
             guard let side = Side(parsing: o.side) else { throw fail("\(p).side", "\"\(o.side)\" is not BUY or SELL") }
             if let text = o.marketType {
-                guard let m = Market(stored: text) else { throw fail("\(p).market_type", "\"\(text)\" is not SPOT or FUTURES") }
+                guard let m = Market(stored: text) else { throw fail("\(p).market_type", "\"\(text)\" is not SPOT or FUTURES (any case)") }
                 guard m == market else {
                     throw fail("\(p).market_type", "\(m.rawValue) row in a \(market.rawValue) strategy's link \(o.strategyAccountId)")
                 }
@@ -462,12 +495,17 @@ struct Validator {
             let quantity = try amount(o.quantity, "\(p).quantity")!
             let filled = try amount(o.filledQuantity, "\(p).filled_quantity") ?? .zero
             guard filled <= quantity else { throw fail("\(p).filled_quantity", "\(filled) exceeds quantity \(quantity)") }
-            outRows.append(Scenario.DBOrder(
+            var row = Scenario.DBOrder(
                 id: o.id.map(OpenOrderRowID.init), link: StrategyLinkID(o.strategyAccountId),
                 exchangeOrderID: ExchangeOrderID(o.exchangeOrderId), symbol: o.symbol.uppercased(), side: side,
                 orderType: OrderType(o.orderType ?? "LIMIT"), price: try amount(o.price, "\(p).price"),
                 stopPrice: try amount(o.stopPrice, "\(p).stop_price"), quantity: quantity, filledQuantity: filled,
-                status: (o.status ?? "OPEN").uppercased(), market: market, ageMs: try age(o.ageMs, "\(p).age_ms")))
+                status: (o.status ?? "OPEN").uppercased(), market: market, ageMs: try age(o.ageMs, "\(p).age_ms"))
+            row.marketText = o.marketType
+            row.isProcessing = o.isProcessing ?? false
+            if let a = o.processingAgeMs { row.processingAgeMs = try age(a, "\(p).processing_age_ms") }
+            if let a = o.cancelAgeMs { row.cancelAgeMs = try age(a, "\(p).cancel_age_ms") }
+            outRows.append(row)
         }
 
         var outExchange: [Scenario.ExchangeSideOrder] = []
@@ -509,14 +547,16 @@ struct Validator {
             outExchange.append(Scenario.ExchangeSideOrder(
                 account: AccountID(o.accountId), market: market,
                 order: ExchangeOrder(
-                    id: id, clientOrderID: o.clientOrderId, symbol: o.symbol.uppercased(), side: side,
+                    id: id, clientOrderID: o.clientOrderId, symbol: SymbolKey.of(o.symbol), side: side,
                     type: OrderType(o.type ?? "LIMIT"), status: status, price: try amount(o.price, "\(p).price") ?? .zero,
                     stopPrice: try amount(o.stopPrice, "\(p).stop_price"), quantity: quantity, executedQuantity: executed, time: -ageMs),
                 ageMs: ageMs))
         }
-        return Scenario(
+        var scenario = Scenario(
             name: raw.name ?? file, description: raw.description ?? "", users: outUsers, accounts: outAccounts,
             strategies: outStrategies, links: outLinks, dbOrders: outRows, exchangeOrders: outExchange)
+        scenario.storage = storage
+        return scenario
     }
 }
 

@@ -127,7 +127,7 @@ public struct WebhookPayload: Sendable, Hashable {
             payload.market = Market(stored: m) ?? (["FUTURE", "FUTURES", "DERIVATIVE", "DERIVATIVES"].contains(m.uppercased()) ? .futures : .spot)
         }
         if let s = try string("symbol") {
-            let symbol = String(s.uppercased().filter { $0 != "/" })
+            let symbol = SymbolKey.of(s)
             guard symbol.count <= 30, symbol.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
                 throw WebhookError(.invalidPayload, "symbol must be letters and digits, e.g. BTCUSDT")
             }

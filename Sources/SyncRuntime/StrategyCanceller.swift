@@ -24,7 +24,7 @@ public struct StrategyCanceller: Sendable {
     /// The requests a cancel would send, per account and market, with the accounts they concern.
     public func plan(_ target: CancelTarget) async throws -> (plans: [AccountCancelPlan], accounts: [AccountID: AccountRecord]) {
         let rows = try await store.openOrders(links: target.scope.links)
-        let plans = CancelSelection.plan(rows, scope: target.scope, accountOf: target.accountOf)
+        let plans = CancelSelection.plan(rows, scope: target.scope, accountOf: target.accountOf, now: now())
         let wanted = Set(plans.map(\.account))
         let accounts = try await store.accounts().filter { wanted.contains($0.id) }
         return (plans, Dictionary(accounts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
@@ -92,7 +92,7 @@ public struct StrategyCanceller: Sendable {
             guard !rows.isEmpty else { continue }
             var accountOf: [StrategyLinkID: AccountID] = [:]
             for item in items { if let row = item.row { accountOf[row.link] = item.account } }
-            let plans = CancelSelection.plan(rows, scope: CancelScope(links: Set(rows.map(\.link))), accountOf: accountOf)
+            let plans = CancelSelection.plan(rows, scope: CancelScope(links: Set(rows.map(\.link))), accountOf: accountOf, now: started)
             let results = try await fanOut(plans, accounts: accounts, requestID: requestID)
             reports.append(CancelReport(requestID: requestID, strategy: "(resumed)", executed: true, accounts: results, durationMs: now() - started))
         }

@@ -30,7 +30,7 @@ public struct ModelStore: Sendable {
             case .updateRow(let id, let readUpdatedAt, let u):
                 guard let (eid, row) = rows.first(where: { $0.value.id == id }), row.updatedAt == readUpdatedAt else { continue }
                 var r = row
-                r.status = u.status.rawValue
+                if let status = u.status { r.status = status.rawValue }
                 r.filledQuantity = u.filledQuantity
                 r.quantity = u.quantity
                 r.price = u.price
@@ -42,13 +42,14 @@ public struct ModelStore: Sendable {
                 rows[row.exchangeOrderID] = nil
                 misses[key]?[row.exchangeOrderID] = nil
                 history.append((row, status, filled))
-            case .adopt(let link, let o):
+            case .adopt(let a):
+                let o = a.order
                 guard rows[o.id] == nil, let state = o.status.openState else { continue }
                 nextID += 1
                 rows[o.id] = OpenOrderRow(
-                    id: OpenOrderRowID(nextID), link: link, exchangeOrderID: o.id, symbol: o.symbol, side: o.side, orderType: o.type,
+                    id: OpenOrderRowID(nextID), link: a.link, exchangeOrderID: o.id, symbol: a.symbol, side: o.side, orderType: a.orderType,
                     price: o.price, stopPrice: o.stopPrice, quantity: o.quantity, filledQuantity: o.executedQuantity,
-                    status: state.rawValue, market: plan.market, createdAt: o.time, updatedAt: now)
+                    status: state.rawValue, market: plan.market, createdAt: o.time, updatedAt: now, marketText: a.marketText)
             case .recordMiss(let id, let count):
                 misses[key, default: [:]][id] = count
             case .clearMisses(let id):

@@ -31,14 +31,14 @@ struct CancelAllCommand: AsyncParsableCommand {
     func validate() throws {
         if let side, Side(parsing: side) == nil { throw ValidationError("--side \(side): BUY or SELL") }
         if let market, Market(stored: market) == nil { throw ValidationError("--market \(market): SPOT or FUTURES") }
-        if let symbol, symbol.isEmpty || !symbol.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) {
-            throw ValidationError("--symbol \(symbol): letters and digits, e.g. BTCUSDT")
+        if let symbol, symbol.isEmpty || !symbol.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "/" || $0 == "-") }) {
+            throw ValidationError("--symbol \(symbol): a pair such as BTC/USDT or BTCUSDT")
         }
     }
 
     func run() async throws {
         let daemon: Daemon
-        do { daemon = try Daemon(try flags.options().0) } catch {
+        do { daemon = try await Daemon.make(try flags.options().0) } catch {
             printError(error.description)
             throw ExitCode(2)
         }
@@ -47,7 +47,7 @@ struct CancelAllCommand: AsyncParsableCommand {
             guard let access = try await daemon.strategyAccess(groupName: strategy), access.isActive else {
                 throw AppError("--strategy \(strategy): no active strategy has this group_name")
             }
-            let target = CancelTarget(access: access, links: access.scope(for: access.owner), symbol: symbol?.uppercased(),
+            let target = CancelTarget(access: access, links: access.scope(for: access.owner), symbol: symbol.map(SymbolKey.of),
                                       side: side.flatMap(Side.init(parsing:)), market: market.flatMap(Market.init(stored:)))
             let requestID = "cli-\(UInt64(Date().timeIntervalSince1970 * 1000))"
             report = execute ? try await daemon.canceller.execute(target, requestID: requestID) : try await daemon.canceller.dryRun(target, requestID: requestID)

@@ -16,8 +16,9 @@ struct Load: AsyncParsableCommand {
     func run() async throws {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         do {
-            let s = try await OrderSyncApp.load(databasePath: database.db, scenarioPath: scenario, now: now)
-            print("\(database.db): loaded \(s.users) users, \(s.accounts) accounts, \(s.strategies) strategies, \(s.links) strategy links, \(s.openOrders) open orders")
+            let name = try database.name()
+            let s = try await OrderSyncApp.load(databasePath: name, scenarioPath: scenario, now: now)
+            print("\(try OrderSyncApp.location(name)): loaded \(s.users) users, \(s.accounts) accounts, \(s.strategies) strategies, \(s.links) strategy links, \(s.openOrders) open orders")
         } catch {
             printError(error.description)
             throw ExitCode(2)

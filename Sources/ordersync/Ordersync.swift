@@ -10,16 +10,22 @@ struct Ordersync: AsyncParsableCommand {
         commandName: "ordersync",
         abstract: "Keeps a trading app's open_orders table and the exchange in agreement; cancels only what a strategy owns.",
         version: ordersyncVersion,
-        subcommands: [Migrate.self, Load.self, ReconcileCommand.self, ServeCommand.self, CancelAllCommand.self, DemoCommand.self, Simulate.self])
+        subcommands: [Migrate.self, Load.self, CheckCommand.self, ReconcileCommand.self, ServeCommand.self, CancelAllCommand.self, DemoCommand.self,
+                      Simulate.self])
 }
 
 /// Options shared by every command that touches the database.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("SQLite database file (created when absent).", valueName: "path"))
-    var db: String
+    @Option(name: .long, help: ArgumentHelp("SQLite file (created when absent) or postgresql://user:password@host:port/db (else DATABASE_URL).", valueName: "path|url"))
+    var db: String?
 
     func validate() throws {
-        if db.isEmpty { throw ValidationError("--db must name a file") }
+        if let db, db.isEmpty { throw ValidationError("--db must name a file or a postgresql:// URL") }
+    }
+
+    /// The database named: `--db`, else `DATABASE_URL`.
+    func name() throws(AppError) -> String {
+        try OrderSyncApp.databaseName(flag: db, config: nil, environment: ProcessInfo.processInfo.environment)
     }
 }
 

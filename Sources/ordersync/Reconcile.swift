@@ -11,7 +11,7 @@ extension FailOn: ExpressibleByArgument {}
 struct ReconcileFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Configuration file (TOML; every key in config/ordersync.example.toml).", valueName: "file"))
     var config: String?
-    @Option(name: .long, help: ArgumentHelp("SQLite database file (or [database] path).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("SQLite file or postgresql:// URL (else [database] url, else DATABASE_URL).", valueName: "path|url"))
     var db: String?
     @Option(name: .customLong("spot-url"), help: "Spot REST base URL [exchange] spot_url.")
     var spotURL: String?
@@ -57,10 +57,7 @@ struct ReconcileFlags: ParsableArguments {
     func options() throws(AppError) -> (ReconcileOptions, OrdersyncConfig) {
         let environment = ProcessInfo.processInfo.environment
         let file = try OrdersyncConfig.load(path: config, environment: environment)
-        guard let path = db ?? file.databasePath else {
-            throw AppError("no database: give --db or [database] path in --config")
-        }
-        var o = ReconcileOptions(config: file, databasePath: path)
+        var o = ReconcileOptions(config: file, databasePath: try OrderSyncApp.databaseName(flag: db, config: file.databasePath, environment: environment))
         if let spotURL { o.spotURL = spotURL }
         if let futuresURL { o.futuresURL = futuresURL }
         if let testnetSpotURL { o.testnetSpotURL = testnetSpotURL }
@@ -74,6 +71,9 @@ struct ReconcileFlags: ParsableArguments {
         if let sweepEvery { o.sweepEvery = sweepEvery }
         o.claims += claims.compactMap(OperatorClaim.init(argument:))
         o.environment = environment
+        // The origin's key settings: its environment variables win over the file.
+        if let key = file.originSecretKey, environment["SECRET_KEY"] == nil { o.environment["SECRET_KEY"] = key }
+        if let key = file.originEncryptionKey, environment["ACCOUNTS_ENCRYPTION_KEY"] == nil { o.environment["ACCOUNTS_ENCRYPTION_KEY"] = key }
         return (o, file)
     }
 }

@@ -34,7 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
         var settings = WebhookSettings()
         do {
             let (options, file) = try flags.options()
-            daemon = try Daemon(options)
+            daemon = try await Daemon.make(options)
             interval = intervalSeconds ?? file.intervalSeconds
             spread = file.spread
             let address = OrdersyncConfig.listenAddress(listen ?? file.webhookListen)!

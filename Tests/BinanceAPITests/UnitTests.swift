@@ -105,13 +105,38 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
         // Plaintext is tolerated; Fernet needs the key; the environment overrides per account.
         #expect(try Credentials.resolve(account("plain"), environment: [:]).secret.reveal() == "plain")
         #expect(try Credentials.resolve(account(v.token), environment: ["ACCOUNTS_ENCRYPTION_KEY": v.key]).secret.reveal() == v.plaintext)
+        // Without a configured key the origin's default SECRET_KEY derivation applies, which this vector's key is not.
         let missing = #expect(throws: BinanceError.self) { try Credentials.resolve(account(v.token), environment: [:]) }
-        #expect(missing?.description.contains("ACCOUNTS_ENCRYPTION_KEY is not set") == true)
+        #expect(missing?.description.contains("secret_api is Fernet ciphertext that does not decrypt with the key derived from the origin's default SECRET_KEY") == true)
         let wrong = #expect(throws: BinanceError.self) { try Credentials.resolve(account(v.token), environment: ["ACCOUNTS_ENCRYPTION_KEY": file.wrong_key]) }
         #expect(wrong?.description.contains(v.plaintext) == false && wrong?.description.contains(v.token) == false)
         let overridden = try Credentials.resolve(account(v.token), environment: ["ORDERSYNC_ACCOUNT_7_API_KEY": "envkey", "ORDERSYNC_ACCOUNT_7_API_SECRET": "envsecret"])
         #expect(overridden.apiKey == "envkey" && overridden.secret.reveal() == "envsecret")
         #expect("\(overridden)".contains("envsecret") == false)
+    }
+
+    /// Both key columns as the origin app writes them (fixtures/scenarios/origin-shaped.json, made by
+    /// Python's `cryptography` under the origin's rule): its key derivations, each setting named on failure.
+    @Test func originKeysDecryptByTheOriginsOwnRules() throws {
+        struct Fixture: Decodable {
+            struct Account: Decodable { var id: Int64; var api_key: String; var api_secret: String; var stored_public_api: String; var stored_secret_api: String }
+            var accounts: [Account]
+        }
+        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: fixtures.appendingPathComponent("scenarios/origin-shaped.json")))
+        let a = fixture.accounts[0]
+        let record = AccountRecord(id: AccountID(a.id), user: UserID(1), name: "a", exchange: "BINANCE", apiKey: a.stored_public_api,
+                                   apiSecret: Secret(a.stored_secret_api), isTestnet: false, isActive: true)
+        // Default SECRET_KEY; the same SECRET_KEY given explicitly; ACCOUNTS_ENCRYPTION_KEY that is not a Fernet key is hashed.
+        for environment in [[:], ["SECRET_KEY": OriginKey.defaultSecretKey], ["ACCOUNTS_ENCRYPTION_KEY": OriginKey.defaultSecretKey]] {
+            let c = try Credentials.resolve(record, environment: environment)
+            #expect(c.apiKey == a.api_key && c.secret.reveal() == a.api_secret, "\(environment.keys)")
+        }
+        // A Fernet key given as ACCOUNTS_ENCRYPTION_KEY is used as-is (the derived one, spelled out).
+        let derived = OriginKey.hashed(OriginKey.defaultSecretKey)
+        #expect(try Credentials.resolve(record, environment: ["ACCOUNTS_ENCRYPTION_KEY": derived]).apiKey == a.api_key)
+        let wrong = #expect(throws: BinanceError.self) { try Credentials.resolve(record, environment: ["SECRET_KEY": "rotated"]) }
+        #expect(wrong?.description.contains("public_api is Fernet ciphertext that does not decrypt with the key derived from SECRET_KEY") == true)
+        #expect(wrong?.description.contains("rotated") == false && wrong?.description.contains(a.stored_public_api) == false)
     }
 
     @Test func weightIntervalsParse() {

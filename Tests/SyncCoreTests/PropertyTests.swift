@@ -55,7 +55,8 @@ import SyncTestSupport
                     case .updateRow, .closeRow, .adopt, .recordMiss, .clearMisses, .registerOrphan, .refreshOrphan, .forgetOrphan:
                         break
                     }
-                    if case .adopt(let link, let order) = action {
+                    if case .adopt(let adoption) = action {
+                        let link = adoption.link, order = adoption.order
                         // (d) Foreign orders are never adopted; attributable ones only into their link.
                         #expect(!world.foreign.contains(order.id), "\(context): adopted foreign \(order.id)")
                         #expect(world.attributable[order.id] == link, "\(context): \(order.id) adopted into \(link)")
@@ -127,7 +128,7 @@ import SyncTestSupport
                 side: Bool.random(using: &rng) ? (Bool.random(using: &rng) ? .buy : .sell) : nil,
                 market: Bool.random(using: &rng) ? (Bool.random(using: &rng) ? .spot : .futures) : nil)
             let accountOf = Dictionary(uniqueKeysWithValues: world.links.map { ($0.id, $0.account) })
-            let plans = CancelSelection.plan(world.rows, scope: scope, accountOf: accountOf)
+            let plans = CancelSelection.plan(world.rows, scope: scope, accountOf: accountOf, now: world.now)
             let chosen = plans.flatMap { $0.requests.flatMap(\.rows) }
             for row in chosen {
                 // (a) Every selected row is in scope and on the account its request goes to.

@@ -160,7 +160,8 @@ enum Fx {
         let f = try #require(plan.findings.first)
         #expect(f.kind == .adopted)
         #expect(f.link == StrategyLinkID(11))
-        #expect(f.actions == [.adopt(StrategyLinkID(11), Fx.order(9, client: tag))])
+        #expect(f.actions == [.adopt(Adoption(link: StrategyLinkID(11), order: Fx.order(9, client: tag), symbol: "BTC/USDT",
+                                              marketText: "FUTURES", orderType: .limit))])
     }
 
     @Test func evidenceThatContradictsTheAccountOrMarketIsNotAdoption() throws {

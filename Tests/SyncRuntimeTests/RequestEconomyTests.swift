@@ -57,8 +57,8 @@ import Testing
     }
 
     static func runner(_ gateway: Gateway, sweepEvery: Int = 4, claims: [OperatorClaim] = []) async throws -> ReconcileRunner {
-        let db = try OrderDatabase.inMemory()
-        _ = try db.migrate()
+        let db = try await OrderDatabase.inMemory()
+        _ = try await db.migrate()
         try await db.load(try Scenario.parse(Data(scenario.utf8), file: "economy.json"), now: now - 3_600_000)
         let policy = ReconcilePolicy(attributor: Attributor(claims: try ClaimSet(claims)))
         return ReconcileRunner(store: db, gateway: gateway, policy: policy, sweepEvery: sweepEvery, now: { now })

@@ -1,0 +1,173 @@
+import GRDB
+import Synchronization
+import SyncCore
+
+/// SQLite through GRDB (system libsqlite3; WAL, busy timeout, foreign keys on).
+///
+/// GRDB runs a transaction inside one synchronous closure, but the store's transactions are
+/// written once for both backends as `async` code. So a write transaction here is opened with
+/// `BEGIN IMMEDIATE`, its statements run one GRDB access each, and it ends with `COMMIT` (or
+/// `ROLLBACK` when the body throws) — GRDB's documented `allowsUnsafeTransactions` mode. Every
+/// write goes through `gate`, so no other access of this process ever sees the writer connection
+/// mid-transaction; SQLite's own lock keeps other processes (the origin app) out until `COMMIT`.
+final class SQLiteBackend: SQLBackend {
+    let writer: any DatabaseWriter
+    let gate = AsyncGate()
+    /// A `DatabaseQueue` has one connection: reads must wait for an open transaction too.
+    let readsThroughGate: Bool
+    var dialect: SQLDialect { .sqlite }
+
+    init(writer: any DatabaseWriter, readsThroughGate: Bool) {
+        self.writer = writer
+        self.readsThroughGate = readsThroughGate
+    }
+
+    static func configuration() -> Configuration {
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(5)
+        config.allowsUnsafeTransactions = true
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA cache_size = -16384")
+        }
+        return config
+    }
+
+    static func open(path: String) throws -> SQLiteBackend {
+        do {
+            return SQLiteBackend(writer: try DatabasePool(path: path, configuration: configuration()), readsThroughGate: false)
+        } catch let error as DatabaseError {
+            throw StoreError.database("cannot open \(path): \(error.message ?? error.description)")
+        }
+    }
+
+    static func inMemory() throws -> SQLiteBackend {
+        SQLiteBackend(writer: try DatabaseQueue(configuration: configuration()), readsThroughGate: true)
+    }
+
+    func read<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
+        if readsThroughGate {
+            return try await gate.run { try await body(SQLiteConnection(writer: writer, reading: false)) }
+        }
+        return try await body(SQLiteConnection(writer: writer, reading: true))
+    }
+
+    func write<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
+        try await gate.run {
+            let connection = SQLiteConnection(writer: writer, reading: false)
+            try connection.access { try $0.beginTransaction(.immediate) }
+            do {
+                let result = try await body(connection)
+                try connection.access { try $0.commit() }
+                return result
+            } catch {
+                try? connection.access { db in if db.isInsideTransaction { try db.rollback() } }
+                throw error
+            }
+        }
+    }
+
+    func close() async {
+        try? await gate.run {
+            if let pool = writer as? DatabasePool { try pool.close() }
+            if let queue = writer as? DatabaseQueue { try queue.close() }
+        }
+    }
+}
+
+/// Statements on the writer connection (inside the gate) or on a reader of the pool.
+struct SQLiteConnection: SQLConnection {
+    let writer: any DatabaseWriter
+    let reading: Bool
+    var dialect: SQLDialect { .sqlite }
+
+    /// One synchronous access to the writer connection (never cancelled half-way, so a
+    /// transaction is always closed by this process).
+    func access<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.writeWithoutTransaction(body)
+        } catch let error as DatabaseError {
+            throw StoreError.database(error.message ?? error.description)
+        }
+    }
+
+    func query(_ sql: String, _ arguments: [any SQLArgument]) async throws -> [SQLRow] {
+        let bound = StatementArguments(arguments.map { Self.bind($0.sqlValue) })
+        let run: @Sendable (Database) throws -> [SQLRow] = { db in
+            let statement = try db.cachedStatement(sql: sql)
+            let cursor = try Row.fetchCursor(statement, arguments: bound)
+            var rows: [SQLRow] = []
+            while let row = try cursor.next() {
+                rows.append(SQLRow((0..<row.count).map { Self.value(row[$0] as DatabaseValue) }))
+            }
+            return rows
+        }
+        if reading {
+            do {
+                return try await writer.read(run)
+            } catch let error as DatabaseError {
+                throw StoreError.database(error.message ?? error.description)
+            }
+        }
+        return try access(run)
+    }
+
+    func execute(_ sql: String, _ arguments: [any SQLArgument]) async throws {
+        guard arguments.isEmpty, !reading else {
+            _ = try await query(sql, arguments)
+            return
+        }
+        // DDL and scripts: may hold several statements.
+        try access { try $0.execute(sql: sql) }
+    }
+
+    static func bind(_ value: SQLValue) -> (any DatabaseValueConvertible)? {
+        switch value {
+        case .null: return nil
+        case .int(let i): return i
+        case .double(let d): return d
+        case .text(let s): return s
+        case .bool(let b): return b
+        case .timestamp(let ms): return UTC.sqlDateTime(ms)
+        }
+    }
+
+    static func value(_ v: DatabaseValue) -> SQLValue {
+        switch v.storage {
+        case .null: return .null
+        case .int64(let i): return .int(i)
+        case .double(let d): return .double(d)
+        case .string(let s): return .text(s)
+        case .blob(let data): return .text(String(decoding: data, as: UTF8.self))
+        }
+    }
+}
+
+/// A first-come first-served async lock: one holder at a time, waiters resume in order.
+final class AsyncGate: Sendable {
+    private struct State {
+        var busy = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    func run<T>(_ body: () async throws -> T) async throws -> T {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s in
+                if s.busy { s.waiters.append(c); return false }
+                s.busy = true
+                return true
+            }
+            if now { c.resume() }
+        }
+        defer {
+            let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                if s.waiters.isEmpty { s.busy = false; return nil }
+                return s.waiters.removeFirst()
+            }
+            next?.resume()
+        }
+        return try await body()
+    }
+}

@@ -1,0 +1,48 @@
+/// One spelling-independent key per trading pair, so that the origin's DB form (`BTC/USDT`,
+/// `BTC/KRW`), Binance's form (`BTCUSDT`) and Upbit/Bithumb's form (`KRW-BTC`, quote first) of the
+/// same pair compare equal everywhere: reconcile, cancel selection, webhook filters, claims.
+///
+/// The key is base then quote with no separator, upper case — which is Binance's own spelling, so
+/// a Binance venue sends the key as it is.
+public enum SymbolKey {
+    /// The key of any spelling: `BASE/QUOTE` → `BASEQUOTE`; `QUOTE-BASE` → `BASEQUOTE`; otherwise
+    /// upper-cased as written.
+    public static func of(_ text: String) -> String {
+        var fast = true
+        for b in text.utf8 where b == UInt8(ascii: "/") || b == UInt8(ascii: "-") || (b >= 97 && b <= 122) || b == 32 {
+            fast = false
+            break
+        }
+        if fast { return text }
+        let upper = text.uppercased().filter { $0 != " " }
+        if let slash = upper.firstIndex(of: "/") {
+            return String(upper[..<slash]) + String(upper[upper.index(after: slash)...])
+        }
+        if let dash = upper.firstIndex(of: "-") {
+            return String(upper[upper.index(after: dash)...]) + String(upper[..<dash])
+        }
+        return upper
+    }
+
+    /// Quote assets by which an exchange symbol without a separator is split (longest first).
+    static let quotes = ["FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "DAI", "KRW", "EUR", "TRY", "BRL", "JPY", "GBP", "AUD",
+                         "BTC", "ETH", "BNB", "XRP", "TRX", "DOGE"]
+
+    /// `BTCUSDT` → `BTC/USDT` (the origin's form), when a known quote asset ends it; nil otherwise.
+    public static func slashed(_ text: String) -> String? {
+        let key = of(text)
+        for quote in quotes where key.hasSuffix(quote) && key.count > quote.count {
+            return String(key.dropLast(quote.count)) + "/" + quote
+        }
+        return nil
+    }
+
+    /// How a row ordersync writes spells its symbol: the spelling the link's rows already use for
+    /// that pair; else the form the link's rows use (slash or not); else `BASE/QUOTE`.
+    public static func dbForm(of exchangeSymbol: String, linkSymbols: [String]) -> String {
+        let key = of(exchangeSymbol)
+        if let same = linkSymbols.first(where: { of($0) == key }) { return same }
+        if !linkSymbols.isEmpty && !linkSymbols.contains(where: { $0.contains("/") }) { return exchangeSymbol }
+        return slashed(exchangeSymbol) ?? exchangeSymbol
+    }
+}
