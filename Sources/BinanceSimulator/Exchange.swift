@@ -113,6 +113,8 @@ public actor Exchange {
     private var requests: [String: Int] = [:]
     /// Hosts banned for every address until then (`/_sim/ban`).
     private var forcedBans: [Product: Millis] = [:]
+    /// Hosts banned until `liftBan`, with the Retry-After (seconds) each 418 carries.
+    private var bansUntilLifted: [Product: Int] = [:]
     /// Weight charged and requests refused (429 or 418), by product.
     private var weightCharged: [String: Int] = [:]
     private var refused: [String: Int] = [:]
@@ -178,6 +180,10 @@ public actor Exchange {
         let now = now()
         let windowMs = Millis(limits.windowSeconds) * 1000
         var w = weights[key] ?? WeightWindow()
+        if let retry = bansUntilLifted[product] {
+            refused[product.rawValue, default: 0] += 1
+            throw APIError.banned(until: now + Millis(retry) * 1000, retryAfter: retry)
+        }
         if let until = forcedBans[product], until > now { w.bannedUntil = max(w.bannedUntil, until) }
         if w.bannedUntil > now {
             refused[product.rawValue, default: 0] += 1
@@ -484,6 +490,17 @@ public actor Exchange {
     /// Bans every address on a product's host for `seconds` (418 with Retry-After until then).
     public func ban(_ product: Product, seconds: Int) {
         forcedBans[product] = now() + Millis(seconds) * 1000
+    }
+
+    /// Bans every address on a product's host until `liftBan` (each 418 says Retry-After
+    /// `retryAfter` seconds): a ban whose length does not depend on how fast a test runs.
+    public func banUntilLifted(_ product: Product, retryAfter: Int = 1) {
+        bansUntilLifted[product] = max(1, retryAfter)
+    }
+
+    /// Ends a ban of `banUntilLifted`.
+    public func liftBan(_ product: Product) {
+        bansUntilLifted[product] = nil
     }
 
     /// Changes the faults at run time.

@@ -127,12 +127,14 @@ struct PostgresSQLConnection: SQLConnection {
             throw StoreError.database(PostgresConnection.describe(error))
         }
         var out: [SQLRow] = []
+        var columns: [String]?
         do {
             for try await row in rows {
                 var values: [SQLValue] = []
                 values.reserveCapacity(row.count)
                 for cell in row { values.append(try Self.value(cell)) }
-                out.append(SQLRow(values))
+                if columns == nil { columns = row.map(\.columnName) }
+                out.append(SQLRow(values, columns: columns ?? []))
             }
         } catch let error as StoreError {
             throw error

@@ -47,13 +47,33 @@ public struct Timestamp: SQLArgument, Hashable {
     public var sqlValue: SQLValue { .timestamp(millis) }
 }
 
-/// One result row, by column position.
+/// One result row, by column position (the store's own reads) or name (tests, tools).
 public struct SQLRow: Sendable, Hashable {
     public var values: [SQLValue]
-    public init(_ values: [SQLValue]) { self.values = values }
+    /// The result's column names (one array shared by every row of a result).
+    public var columns: [String]
+    public init(_ values: [SQLValue], columns: [String] = []) {
+        self.values = values
+        self.columns = columns
+    }
 
     public subscript(_ i: Int) -> SQLValue { values[i] }
+    /// The value of the column named so (`.null` when there is none).
+    public subscript(_ name: String) -> SQLValue {
+        columns.firstIndex(of: name).map { values[$0] } ?? .null
+    }
     public var count: Int { values.count }
+
+    public func int(_ name: String) -> Int64? { columns.firstIndex(of: name).flatMap { int($0) } }
+    public func text(_ name: String) -> String? { columns.firstIndex(of: name).flatMap { text($0) } }
+    public func double(_ name: String) -> Double? {
+        switch self[name] {
+        case .double(let d): return d
+        case .int(let i): return Double(i)
+        case .text(let s): return Double(s)
+        default: return nil
+        }
+    }
 
     public func int(_ i: Int) -> Int64? {
         switch values[i] {

@@ -96,10 +96,11 @@ struct SQLiteConnection: SQLConnection {
         let bound = StatementArguments(arguments.map { Self.bind($0.sqlValue) })
         let run: @Sendable (Database) throws -> [SQLRow] = { db in
             let statement = try db.cachedStatement(sql: sql)
+            let columns = statement.columnNames
             let cursor = try Row.fetchCursor(statement, arguments: bound)
             var rows: [SQLRow] = []
             while let row = try cursor.next() {
-                rows.append(SQLRow((0..<row.count).map { Self.value(row[$0] as DatabaseValue) }))
+                rows.append(SQLRow((0..<row.count).map { Self.value(row[$0] as DatabaseValue) }, columns: columns))
             }
             return rows
         }

@@ -68,3 +68,57 @@ public struct TestDatabaseError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension TestDatabases {
+    /// Rows of a query on the database `name` (a SQLite path or a PostgreSQL URL), through a
+    /// connection of its own (as another process would see it).
+    public static func rows(_ name: String, _ sql: String, _ arguments: [any SQLArgument] = []) async throws -> [SQLRow] {
+        let db = try await OrderDatabase.open(try DatabaseLocation(name), maxConnections: 1, migrate: false)
+        do {
+            let rows = try await db.rows(sql, arguments)
+            await db.close()
+            return rows
+        } catch {
+            await db.close()
+            throw error
+        }
+    }
+
+    /// Statements in one transaction on the database `name`.
+    public static func execute(_ name: String, _ sql: String, _ arguments: [any SQLArgument] = []) async throws {
+        let db = try await OrderDatabase.open(try DatabaseLocation(name), maxConnections: 1, migrate: false)
+        do {
+            try await db.execute(sql, arguments)
+            await db.close()
+        } catch {
+            await db.close()
+            throw error
+        }
+    }
+
+    /// The database for an end-to-end test on `backend`: a SQLite file in `dir`, or a new PostgreSQL database.
+    public static func forTest(_ backend: TestBackend, in dir: URL, name: String) async throws -> String {
+        backend == .sqlite ? dir.appendingPathComponent(name + ".sqlite").path : try await fresh(.postgres)
+    }
+}
+
+extension TestDatabases {
+    /// Every row of every table, as text lines (before/after comparisons of "nothing changed").
+    public static func dump(_ name: String) async throws -> [String] {
+        let db = try await OrderDatabase.open(try DatabaseLocation(name), maxConnections: 1, migrate: false)
+        do {
+            let tables = try await db.rows(db.dialect == .sqlite
+                ? "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                : "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name").compactMap { $0.text(0) }
+            var lines: [String] = []
+            for table in tables {
+                lines += try await db.rows("SELECT * FROM \"\(table)\"").map { "\(table) \($0.values.map(\.description).joined(separator: "|"))" }.sorted()
+            }
+            await db.close()
+            return lines
+        } catch {
+            await db.close()
+            throw error
+        }
+    }
+}

@@ -30,19 +30,21 @@ import Testing
 
     @Test func aBanIsReportedTheWebhookKeepsServingAndPassesResumeAfterIt() async throws {
         try await WebhookEndToEndTests.withStack(ratePerSecond: 1000) { stack, path in
-            let before = try WebhookEndToEndTests.rows(path)
-            await stack.exchange.ban(.futures, seconds: 2)
+            let before = try await WebhookEndToEndTests.rows(path)
+            // Banned until the checks below are done, however long they take on this machine.
+            await stack.exchange.banUntilLifted(.futures, retryAfter: 1)
             let banned = try await Self.reconcile(stack)
             #expect(Self.sections(banned).allSatisfy { $0["coverage"] as? String == "failed" && ($0["error"] as? String)?.contains("banned") == true },
                     "\(banned)")
             // Cancels during the ban fail with the reason, and change nothing.
             let cancel = try await WebhookEndToEndTests.send(stack, WebhookEndToEndTests.cancel("grid-q", token: "wh-trader5-token"))
             #expect(cancel.status == 200 && cancel.totals["failed"] == 4 && cancel.totals["cancelled"] == 0, "\(cancel.raw)")
-            #expect(try WebhookEndToEndTests.rows(path) == before)
+            #expect(try await WebhookEndToEndTests.rows(path) == before)
             let health = try await WebhookEndToEndTests.send(stack, "", path: "/healthz", method: .GET)
             #expect(health.status == 200 && health.json["last_pass_errors"] as? Int == 4)
             // After the ban: complete passes and working cancels again.
-            #expect(try await Self.eventually(10) { Self.sections(try await Self.reconcile(stack)).allSatisfy { $0["coverage"] as? String == "complete" } })
+            await stack.exchange.liftBan(.futures)
+            #expect(try await Self.eventually(30) { Self.sections(try await Self.reconcile(stack)).allSatisfy { $0["coverage"] as? String == "complete" } })
             let again = try await WebhookEndToEndTests.send(stack, WebhookEndToEndTests.cancel("grid-q", token: "wh-trader5-token", extra: #", "idempotency_key": "after-ban""#))
             #expect(again.totals["cancelled"] == 4, "\(again.raw)")
         }
@@ -50,7 +52,7 @@ import Testing
 
     @Test func clockSkewAndTruncatedBodiesChangeNothingAndPass() async throws {
         try await WebhookEndToEndTests.withStack(ratePerSecond: 1000) { stack, path in
-            let before = try WebhookEndToEndTests.rows(path)
+            let before = try await WebhookEndToEndTests.rows(path)
             for skew in [3_000, -3_000] as [Millis] {
                 var faults = FaultSettings()
                 faults.clockSkewMs = skew
@@ -63,7 +65,7 @@ import Testing
             await stack.exchange.setFaults(truncated)
             let report = try await Self.reconcile(stack)
             #expect(Self.sections(report).allSatisfy { $0["coverage"] as? String != "complete" && ($0["error"] as? String)?.isEmpty == false }, "\(report)")
-            #expect(try WebhookEndToEndTests.rows(path) == before, "nothing decided on unreadable listings")
+            #expect(try await WebhookEndToEndTests.rows(path) == before, "nothing decided on unreadable listings")
             await stack.exchange.setFaults(FaultSettings())
             #expect(Self.sections(try await Self.reconcile(stack)).allSatisfy { $0["coverage"] as? String == "complete" })
         }
@@ -79,14 +81,13 @@ import Testing
         faults.slowAccounts = [AccountID(3)]
         faults.slowMs = 6_000
         await stack.exchange.setFaults(faults)
-        let started = Date()
         let report = try await Self.reconcile(stack)
-        let elapsed = Date().timeIntervalSince(started)
         await stack.stop()
         let byAccount = Dictionary(uniqueKeysWithValues: Self.sections(report).map { ($0["account_id"] as? Int ?? 0, $0) })
         #expect(byAccount[3]?["coverage"] as? String == "failed", "\(report)")
         #expect([1, 2, 4].allSatisfy { byAccount[$0]?["coverage"] as? String == "complete" }, "the other accounts are reconciled")
-        // Four attempts of 300 ms each (with backoff) end well before one 6 s answer would.
-        #expect(elapsed < 5.5, "the pass did not wait for the slow listing: \(elapsed) s")
+        // The pass did not wait for the 6 s answer: had it waited, the listing would have been
+        // complete; it failed on its own 300 ms deadline (no wall-clock figure is asserted).
+        #expect((byAccount[3]?["error"] as? String)?.isEmpty == false, "\(report)")
     }
 }

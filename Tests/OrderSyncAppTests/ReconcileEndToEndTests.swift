@@ -2,7 +2,8 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import GRDB
+import OrderStore
+import StoreTestSupport
 import Testing
 
 /// `ordersync reconcile` (the real binary) against `ordersync simulate` (the real binary) and a
@@ -50,10 +51,11 @@ import Testing
         var totals: [String: Int] { (json["totals"] as? [String: Int]) ?? [:] }
     }
 
-    @Test func everyCaseIsClassifiedAndRepairedByTheRules() async throws {
+    @Test(arguments: TestDatabases.backends)
+    func everyCaseIsClassifiedAndRepairedByTheRules(_ backend: TestBackend) async throws {
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let db = dir.appendingPathComponent("cases.sqlite").path
+        let db = try await TestDatabases.forTest(backend, in: dir, name: "cases")
         #expect(try CLITests.run(["load", "--db", db, "--scenario", Self.scenario]).status == 0)
         let (base, simulator) = try await Self.simulator(Self.scenario)
         defer { simulator.terminate() }
@@ -65,13 +67,14 @@ import Testing
             let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr) \(result.stdout)")
             return Pass(status: result.status, json: json)
         }
-        func rows(_ sql: String) throws -> [Row] { try DatabaseQueue(path: db).read { try Row.fetchAll($0, sql: sql) } }
+        func rows(_ sql: String) async throws -> [SQLRow] { try await TestDatabases.rows(db, sql) }
 
-        // Pass 1: every account; account 3's listing fails → exit 2, and its row is untouched.
-        let first = try reconcile([])
+        // Pass 1: every account; account 3's listing fails → exit 2, and its row is untouched. A long
+        // grace keeps the order placed "1 s ago" in flight however slow the machine is today.
+        let first = try reconcile(["--grace-ms", "600000"])
         #expect(first.status == 2)
         #expect(first.section(3, "FUTURES")?["coverage"] as? String == "failed")
-        #expect(try rows("SELECT * FROM open_orders WHERE exchange_order_id = '7300'").count == 1)
+        #expect(try await rows("SELECT * FROM open_orders WHERE exchange_order_id = '7300'").count == 1)
         let futures = try #require(first.section(1, "FUTURES"))
         let counts = try #require(futures["counts"] as? [String: Int])
         #expect(counts["matched"] == 2, "7001 and the algo order 9100: \(counts)")
@@ -83,8 +86,8 @@ import Testing
         #expect(first.findings("in_flight").map { $0["exchange_order_id"] as? String } == ["7102"])
         let adopted = Dictionary(uniqueKeysWithValues: first.findings("orphan_adopted").map { ($0["exchange_order_id"] as! String, $0["strategy_account_id"] as! Int) })
         #expect(adopted == ["7101": 1, "7103": 5], "tag → link 1, claim → link 5")
-        let partial = try #require(try rows("SELECT filled_quantity, status FROM open_orders WHERE exchange_order_id = '7002'").first)
-        #expect(partial["filled_quantity"] as Double == 0.004 && partial["status"] as String == "PARTIALLY_FILLED")
+        let partial = try #require(try await rows("SELECT filled_quantity, status FROM open_orders WHERE exchange_order_id = '7002'").first)
+        #expect(partial.double("filled_quantity") == 0.004 && partial.text("status") == "PARTIALLY_FILLED")
 
         // Passes 2 and 3 (accounts 1 and 2, grace 0 from now on): the third consecutive miss is
         // queried and the rows close with the exchange's final status.
@@ -94,12 +97,12 @@ import Testing
         #expect(first.section(1, "FUTURES")?["symbols"] == nil)
         #expect(second.section(1, "FUTURES")?["symbols"] as? [String] == ["BTCUSDT", "ETHUSDT"], "rows and orphan on BTCUSDT, claim on ETHUSDT")
         #expect(first.findings("drifted").first?["strategy"] as? String == "trend")
-        #expect(try rows("SELECT * FROM open_orders WHERE exchange_order_id IN ('7003', '7004')").count == 2)
+        #expect(try await rows("SELECT * FROM open_orders WHERE exchange_order_id IN ('7003', '7004')").count == 2)
         _ = try reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
-        let history = try rows("SELECT exchange_order_id, final_status, filled_quantity FROM sync_order_history ORDER BY exchange_order_id")
-        #expect(history.map { "\($0["exchange_order_id"] as String) \($0["final_status"] as String) \($0["filled_quantity"] as String)" }
+        let history = try await rows("SELECT exchange_order_id, final_status, filled_quantity FROM sync_order_history ORDER BY exchange_order_id")
+        #expect(history.map { "\($0.text("exchange_order_id")!) \($0.text("final_status")!) \($0.text("filled_quantity")!)" }
                 == ["7003 FILLED 0.01", "7004 CANCELED 0"])
-        #expect(try rows("SELECT * FROM open_orders WHERE exchange_order_id IN ('7003', '7004')").isEmpty)
+        #expect(try await rows("SELECT * FROM open_orders WHERE exchange_order_id IN ('7003', '7004')").isEmpty)
 
         // Another pass with no exchange change makes zero changes; exit codes follow --fail-on.
         let stable = try reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
@@ -123,8 +126,8 @@ import Testing
         let stats = try #require(try await Self.get(base + "/_sim/stats") as? [String: Any])
         #expect((stats["wide_cancels"] as? [String: Int])?.isEmpty == true)
         #expect(((stats["requests"] as? [String: Int]) ?? [:]).keys.allSatisfy { !$0.hasPrefix("DELETE") && !$0.hasPrefix("POST") })
-        #expect(try rows("SELECT * FROM sync_orphans WHERE exchange_order_id = '7100'").first?["times_seen"] as Int? ?? 0 >= 5)
-        #expect(try rows("SELECT count(*) AS n FROM sync_runs WHERE status IS NOT 'running'").first?["n"] as Int? == 8)
+        #expect(try await rows("SELECT * FROM sync_orphans WHERE exchange_order_id = '7100'").first?.int("times_seen") ?? 0 >= 5)
+        #expect(try await rows("SELECT count(*) AS n FROM sync_runs WHERE status != 'running'").first?.int("n") == 8)
 
         // Bad input is named and exits 2.
         let bad = try CLITests.run(["reconcile", "--db", db, "--claim", "1:BTCUSDT=1", "--claim", "1:BTCUSDT=2"])
@@ -170,7 +173,7 @@ import Testing
         let stop = Date().addingTimeInterval(20)
         while serve.isRunning && Date() < stop { try await Task.sleep(for: .milliseconds(20)) }
         #expect(!serve.isRunning && serve.terminationStatus == 0)
-        let runs = try DatabaseQueue(path: db).read { try Row.fetchAll($0, sql: "SELECT status FROM sync_runs") }
-        #expect(runs.count >= 3 && runs.allSatisfy { ($0["status"] as String) != "running" }, "no run left half-recorded")
+        let runs = try await TestDatabases.rows(db, "SELECT status FROM sync_runs")
+        #expect(runs.count >= 3 && runs.allSatisfy { $0.text("status") != "running" }, "no run left half-recorded")
     }
 }

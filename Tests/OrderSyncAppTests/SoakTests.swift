@@ -108,10 +108,11 @@ import Testing
                     try await origin.write { db in
                         try db.execute(sql: """
                             INSERT INTO open_orders (strategy_account_id, exchange_order_id, symbol, side, order_type, price, quantity, filled_quantity,
-                                status, market_type, created_at, updated_at)
-                            VALUES (?, ?, 'BTCUSDT', 'BUY', 'LIMIT', ?, 0.01, 0, 'OPEN', 'FUTURES', datetime('now'), datetime('now'))
+                                status, market_type, created_at, updated_at, is_processing)
+                            VALUES (?, ?, 'BTC/USDT', 'BUY', 'LIMIT', ?, 0.01, 0, 'OPEN', 'futures', ?, ?, 0)
                             ON CONFLICT(exchange_order_id) DO NOTHING
-                            """, arguments: [link.link, String(o.id), price.doubleValue])
+                            """, arguments: [link.link, String(o.id), price.doubleValue, UTC.sqlDateTime(SimulatorSetup.wallClock()),
+                                             UTC.sqlDateTime(SimulatorSetup.wallClock())])
                     }
                 }
             case 4:  // placed with ordersync's tag, never recorded (a crash between placing and writing)

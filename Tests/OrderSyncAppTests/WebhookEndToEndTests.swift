@@ -1,10 +1,11 @@
 import AsyncHTTPClient
 import BinanceSimulator
 import Foundation
-import GRDB
 import NIOCore
 import NIOHTTP1
+import OrderStore
 import OrderSyncApp
+import StoreTestSupport
 import SyncCore
 import Testing
 
@@ -48,10 +49,10 @@ import Testing
     }
 
     /// Runs `body` against a fresh stack; checks afterwards that no account- or symbol-wide cancel was sent.
-    static func withStack(ratePerSecond: Double = 10, _ body: (LiveStack, String) async throws -> Void) async throws {
+    static func withStack(backend: TestBackend = .sqlite, ratePerSecond: Double = 10, _ body: (LiveStack, String) async throws -> Void) async throws {
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("webhook.sqlite").path
+        let path = try await TestDatabases.forTest(backend, in: dir, name: "webhook")
         let stack = try await LiveStack.start(scenarioPath: scenario, databasePath: path) { _, settings in
             settings.burst = 1000
             settings.ratePerSecond = ratePerSecond
@@ -74,39 +75,42 @@ import Testing
     }
 
     /// Rows of open_orders by strategy link.
-    static func rows(_ path: String) throws -> [Int64: Set<String>] {
+    static func rows(_ path: String) async throws -> [Int64: Set<String>] {
         var byLink: [Int64: Set<String>] = [:]
-        for r in try DatabaseQueue(path: path).read({ try Row.fetchAll($0, sql: "SELECT strategy_account_id, exchange_order_id FROM open_orders") }) {
-            byLink[r[0], default: []].insert(r[1])
+        for r in try await TestDatabases.rows(path, "SELECT strategy_account_id, exchange_order_id FROM open_orders") {
+            byLink[r.int(0) ?? 0, default: []].insert(r.text(1) ?? "")
         }
         return byLink
     }
 
-    @Test func theSeedsTwoVerifications() async throws {
-        try await Self.withStack { stack, path in
-            let before = try Self.rows(path), open = await Self.open(stack)
+    @Test(arguments: TestDatabases.backends)
+    func theSeedsTwoVerifications(_ backend: TestBackend) async throws {
+        try await Self.withStack(backend: backend) { stack, path in
+            let before = try await Self.rows(path), open = await Self.open(stack)
             // A and B share account 7: A's cancel leaves B's orders on the exchange and in the DB.
             let a = try await Self.send(stack, Self.cancel("shared-a", token: "wh-trader5-token"))
             #expect(a.status == 200 && a.totals["cancelled"] == 3 && a.totals["failed"] == 0, "\(a.json)")
             #expect(a.cancelledIDs == before[9]!)
             let after = await Self.open(stack)
             #expect(after[7] == open[7]!.subtracting(before[9]!) && after[7]!.isSuperset(of: before[10]!))
-            #expect(try Self.rows(path)[9] == nil && Self.rows(path)[10] == before[10])
+            let rowsAfterA = try await Self.rows(path)
+            #expect(rowsAfterA[9] == nil && rowsAfterA[10] == before[10])
             // One strategy on two accounts: every order on both is cancelled.
             let solo = try await Self.send(stack, Self.cancel("solo-two", token: "wh-trader5-token"))
             #expect(solo.status == 200 && solo.totals["cancelled"] == 4 && solo.cancelledIDs == before[7]!.union(before[8]!))
             let final = await Self.open(stack)
             #expect(final[5] == nil && final[6] == nil)
-            let history = try await DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sync_order_history WHERE source = 'cancel' AND final_status = 'CANCELED'") }
+            let history = try await TestDatabases.rows(path, "SELECT count(*) FROM sync_order_history WHERE source = 'cancel' AND final_status = 'CANCELED'").first?.int(0)
             #expect(history == 7)
             let intents = try await stack.daemon.db.cancelIntentStates()
             #expect(intents == ["cancelled": 7], "every intent resolved")
         }
     }
 
-    @Test func aSubscriberReachesOnlyItsAccountsTheOwnerAllFour() async throws {
-        try await Self.withStack { stack, path in
-            let before = try Self.rows(path), open = await Self.open(stack)
+    @Test(arguments: TestDatabases.backends)
+    func aSubscriberReachesOnlyItsAccountsTheOwnerAllFour(_ backend: TestBackend) async throws {
+        try await Self.withStack(backend: backend) { stack, path in
+            let before = try await Self.rows(path), open = await Self.open(stack)
             // Links 1–4: public-trend on accounts 1–4; 5–6: grid-q on accounts 1–2; manual orders 8901, 8902.
             let sub = try await Self.send(stack, Self.cancel("public-trend", token: "wh-sub-b-token"))
             #expect(sub.status == 200 && sub.cancelledIDs == before[3]!, "sub-b owns account 3 (link 3) only: \(sub.json)")
@@ -121,13 +125,15 @@ import Testing
             now = await Self.open(stack)
             #expect(now[1] == before[5]!.union(before[11]!).union(["8901"]), "grid-q, the retired strategy and the manual order stay on account 1")
             #expect(now[2] == before[6]!.union(["8902"]))
-            #expect(try Self.rows(path)[5] == before[5] && Self.rows(path)[6] == before[6])
+            let rowsNow = try await Self.rows(path)
+            #expect(rowsNow[5] == before[5] && rowsNow[6] == before[6])
         }
     }
 
-    @Test func duplicatesReplayTheFirstResultAndFiltersNarrow() async throws {
-        try await Self.withStack { stack, path in
-            let before = try Self.rows(path)
+    @Test(arguments: TestDatabases.backends)
+    func duplicatesReplayTheFirstResultAndFiltersNarrow(_ backend: TestBackend) async throws {
+        try await Self.withStack(backend: backend) { stack, path in
+            let before = try await Self.rows(path)
             let body = Self.cancel("grid-q", token: "wh-trader5-token", extra: #", "symbol": "btcusdt", "side": "buy", "idempotency_key": "tv-alert-42""#)
             let first = try await Self.send(stack, body)
             #expect(first.status == 200 && first.cancelledIDs == before[5]!.union(before[6]!), "\(first.json)")
@@ -160,9 +166,10 @@ import Testing
         }
     }
 
-    @Test func badInputGetsTheDocumentedAnswerAndChangesNothing() async throws {
-        try await Self.withStack { stack, path in
-            let dump = try CLITests.dump(path), open = await Self.open(stack)
+    @Test(arguments: TestDatabases.backends)
+    func badInputGetsTheDocumentedAnswerAndChangesNothing(_ backend: TestBackend) async throws {
+        try await Self.withStack(backend: backend) { stack, path in
+            let dump = try await TestDatabases.dump(path), open = await Self.open(stack)
             let old = SimulatorSetup.wallClock() - 120_000
             let cases: [(String, String, String?, Int, String)] = [
                 ("invalid JSON", #"{"group_name": "public-trend", "#, "application/json", 400, "invalid_json"),
@@ -193,23 +200,24 @@ import Testing
             #expect(forbiddenBodies.count == 1, "an unknown group, a wrong token and an inactive strategy look alike")
             #expect(try await Self.send(stack, "", path: "/api/nothing").status == 404)
             #expect(try await Self.send(stack, "", path: "/api/webhook", method: .GET).status == 405)
-            #expect(try CLITests.dump(path) == dump, "the database is unchanged")
+            #expect(try await TestDatabases.dump(path) == dump, "the database is unchanged")
             #expect(await Self.open(stack) == open, "the exchange is unchanged")
         }
     }
 
-    @Test func cancelAllFromTheCommandLineIsADryRunUnlessExecuted() async throws {
-        try await Self.withStack { stack, path in
-            let before = try Self.rows(path), open = await Self.open(stack)
+    @Test(arguments: TestDatabases.backends)
+    func cancelAllFromTheCommandLineIsADryRunUnlessExecuted(_ backend: TestBackend) async throws {
+        try await Self.withStack(backend: backend) { stack, path in
+            let before = try await Self.rows(path), open = await Self.open(stack)
             let flags = ["--db", path, "--spot-url", stack.simulatorURL, "--futures-url", stack.simulatorURL]
             let dry = try CLITests.run(["cancel-all", "--strategy", "grid-q", "--format", "json"] + flags)
             let plan = try #require(JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any], "\(dry.stderr)")
             #expect(dry.status == 0 && plan["executed"] as? Bool == false && (plan["totals"] as? [String: Int])?["selected"] == 4)
-            let rowsAfterDryRun = try Self.rows(path)
+            let rowsAfterDryRun = try await Self.rows(path)
             #expect(await Self.open(stack) == open && rowsAfterDryRun == before, "a dry run changes nothing")
             let done = try CLITests.run(["cancel-all", "--strategy", "grid-q", "--symbol", "BTCUSDT", "--execute"] + flags)
             #expect(done.status == 0 && done.stdout.contains("cancelled 4, already closed 0, failed 0"), "\(done.stdout) \(done.stderr)")
-            let rowsAfter = try Self.rows(path)
+            let rowsAfter = try await Self.rows(path)
             #expect(rowsAfter[5] == nil && rowsAfter[6] == nil && rowsAfter[1] == before[1])
             let unknown = try CLITests.run(["cancel-all", "--strategy", "retired"] + flags)
             #expect(unknown.status == 2 && unknown.stderr.contains("--strategy retired"))
@@ -217,22 +225,23 @@ import Testing
         }
     }
 
-    @Test func cancelsLeftUnresolvedAreFinishedOnRestart() async throws {
-        try await Self.withStack { stack, path in
+    @Test(arguments: TestDatabases.backends)
+    func cancelsLeftUnresolvedAreFinishedOnRestart(_ backend: TestBackend) async throws {
+        try await Self.withStack(backend: backend) { stack, path in
             let db = stack.daemon.db
-            let before = try Self.rows(path)
+            let before = try await Self.rows(path)
             // A process stopped after recording intents for grid-q's rows (links 5 and 6) and before
             // sending anything; meanwhile one of those rows was closed by someone else.
             let rows = try await db.openOrders(links: [StrategyLinkID(5), StrategyLinkID(6)])
             try await db.recordCancelIntents(requestID: "crashed-1", rows: rows.map { ($0, $0.link == StrategyLinkID(5) ? AccountID(1) : AccountID(2)) }, now: 1)
             let gone = try #require(rows.first)
-            try await DatabaseQueue(path: path).write { try $0.execute(sql: "DELETE FROM open_orders WHERE id = ?", arguments: [gone.id.rawValue]) }
+            try await TestDatabases.execute(path, "DELETE FROM open_orders WHERE id = ?", [gone.id.rawValue])
             #expect(try await db.cancelIntentStates() == ["pending": 4])
 
             let reports = try await stack.daemon.resumeCancels()
             #expect(reports.count == 1 && reports.first?.totals.cancelled == 3, "\(reports)")
             #expect(try await db.cancelIntentStates() == ["cancelled": 3, "closed": 1], "every intent resolved")
-            let after = try Self.rows(path)
+            let after = try await Self.rows(path)
             #expect(after[5] == nil && after[6] == nil && after[1] == before[1], "only the intended rows")
             let open = await Self.open(stack)
             #expect(open[1]?.contains(gone.exchangeOrderID.rawValue) == true, "the order whose row had gone is not touched")
@@ -245,7 +254,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let stack = try await LiveStack.start(scenarioPath: Self.scenario, databasePath: dir.appendingPathComponent("r.sqlite").path) { _, s in
             s.burst = 3
-            s.ratePerSecond = 0.5
+            // A token per thousand seconds: no refill during the test, however slow the machine.
+            s.ratePerSecond = 0.001
         }
         var statuses: [Int] = []
         for _ in 0..<5 { statuses.append(try await Self.send(stack, Self.cancel("no-such-group", token: "x")).status) }

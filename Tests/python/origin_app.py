@@ -4,7 +4,13 @@ rows, in its own process and its own transactions. Prints one JSON line: what it
 
 usage: origin_app.py DB SIMULATOR_URL SECONDS SEED
 """
-import json, random, sqlite3, sys, time, urllib.request
+import datetime, json, random, sqlite3, sys, time, urllib.request
+
+
+def utcnow():
+    # What SQLAlchemy writes into a SQLite DATETIME column for datetime.utcnow().
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
 
 db_path, base, seconds, seed = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 rng = random.Random(seed)
@@ -23,9 +29,10 @@ while time.time() < deadline:
     order_id = str(json.load(urllib.request.urlopen(request, timeout=10))["order_id"])
     try:
         db.execute("BEGIN IMMEDIATE")
+        # As its single-order path leaves the row: BTC/USDT, lower-case market type, is_processing false.
         db.execute("INSERT INTO open_orders (strategy_account_id, exchange_order_id, symbol, side, order_type, price, quantity, "
-                   "filled_quantity, status, market_type, created_at, updated_at) VALUES (?, ?, 'BTCUSDT', 'BUY', 'LIMIT', ?, 0.01, 0, "
-                   "'OPEN', 'FUTURES', datetime('now'), datetime('now'))", (link, order_id, float(price)))
+                   "filled_quantity, status, market_type, created_at, updated_at, is_processing) VALUES (?, ?, 'BTC/USDT', 'BUY', 'LIMIT', ?, "
+                   "0.01, 0, 'OPEN', 'futures', ?, ?, 0)", (link, order_id, float(price), utcnow(), utcnow()))
         db.execute("COMMIT")
         inserted.append(order_id)
     except sqlite3.IntegrityError:
@@ -40,6 +47,6 @@ while time.time() < deadline:
         inserted.remove(victim)
         deleted.append(victim)
     if inserted and rng.random() < 0.3:
-        db.execute("UPDATE open_orders SET updated_at = datetime('now') WHERE exchange_order_id = ?", (rng.choice(inserted),))
+        db.execute("UPDATE open_orders SET updated_at = ? WHERE exchange_order_id = ?", (utcnow(), rng.choice(inserted)))
         updated += 1
 print(json.dumps({"inserted": inserted, "deleted": deleted, "updated": updated, "busy": busy}))
