@@ -424,6 +424,22 @@ public actor Exchange {
 
     func countWideCancel(_ endpoint: String) { wideCancels[endpoint, default: 0] += 1 }
 
+    private var namedOrderCounts: [String: Int] = [:]
+
+    /// Counts the order ids a request names (`orderId`, `algoId`, `origClientOrderId`, `clientAlgoId`,
+    /// each entry of `orderIdList`): what a client asked the exchange about.
+    func noteNamedOrders(_ params: Params) {
+        for name in ["orderId", "algoId", "origClientOrderId", "clientAlgoId"] {
+            if let value = params[name] { namedOrderCounts[value, default: 0] += 1 }
+        }
+        if let list = params["orderIdList"] {
+            for id in list.filter({ !"[]\" ".contains($0) }).split(separator: ",") { namedOrderCounts[String(id), default: 0] += 1 }
+        }
+    }
+
+    /// Every order id any request named, with how often.
+    public var namedOrders: [String: Int] { namedOrderCounts }
+
     /// Calls to account- or symbol-wide cancel endpoints, by endpoint.
     public var wideCancelCalls: [String: Int] { wideCancels }
     /// Requests served, by endpoint.

@@ -100,6 +100,7 @@ public struct SimulatorResponder: HTTPResponder {
                     try? await Task.sleep(for: .milliseconds(faults.slowMs))
                 }
             }
+            await exchange.noteNamedOrders(params)
             let result = try await endpoint.handler(exchange, Call(params: params, apiKey: apiKey))
             if endpoint.placesOrder { headers["X-MBX-ORDER-COUNT-10S"] = String(await exchange.countOrder(key: apiKey)) }
             if endpoint.signed && faults.anyFailure {

@@ -164,7 +164,7 @@ extension OrderSyncApp {
             var keys = "ok"
             if let problem = gateway.credentialsProblem(account) {
                 keys = problem
-                if account.isActive { report.problems.append("account \(account.id) (\(account.name)): \(problem)") }
+                if account.isActive { report.problems.append(problem) }
             } else if !Fernet.looksLikeToken(account.apiKey) || !Fernet.looksLikeToken(account.apiSecret.reveal()) {
                 keys = "plaintext"
             }
