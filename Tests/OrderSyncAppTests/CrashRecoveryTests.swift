@@ -3,15 +3,16 @@ import Foundation
 import FoundationNetworking
 #endif
 import AsyncHTTPClient
-import GRDB
 import NIOCore
+import OrderStore
+import StoreTestSupport
 import SyncCore
 import Testing
 
 /// `kill -9` of the real daemon at seeded random points while a CANCEL_ALL_ORDER fans out and
 /// passes run, then a restart (which finishes unresolved cancels) and one pass. Every trial starts
 /// from fixtures/scenarios/webhook-cases.json with a fresh simulator and database. Trials:
-/// ORDERSYNC_CRASH_TRIALS (default 20).
+/// ORDERSYNC_CRASH_TRIALS (default 20 on SQLite, 10 on PostgreSQL).
 @Suite struct CrashRecoveryTests {
     static let scenario = CLITests.root.appendingPathComponent("fixtures/scenarios/webhook-cases.json").path
 
@@ -39,21 +40,22 @@ import Testing
         }
     }
 
-    @Test func killNineDuringFanOutsAndPassesLosesNothing() async throws {
-        let trials = Int(ProcessInfo.processInfo.environment["ORDERSYNC_CRASH_TRIALS"] ?? "") ?? 20
+    @Test(arguments: TestDatabases.backends)
+    func killNineDuringFanOutsAndPassesLosesNothing(_ backend: TestBackend) async throws {
+        let trials = Int(ProcessInfo.processInfo.environment["ORDERSYNC_CRASH_TRIALS"] ?? "") ?? (backend == .sqlite ? 20 : 10)
         let seed = SeededGenerator.seed(fallback: 0xC0A5, environment: ProcessInfo.processInfo.environment)
-        print("CrashRecoveryTests seed \(seed), \(trials) trials (ORDERSYNC_SEED, ORDERSYNC_CRASH_TRIALS)")
+        print("CrashRecoveryTests (\(backend)) seed \(seed), \(trials) trials (ORDERSYNC_SEED, ORDERSYNC_CRASH_TRIALS)")
         var rng = SeededGenerator(seed: seed)
         var killedWithPending = 0
         for trial in 1...trials {
             let dir = try CLITests.tempDir()
             defer { try? FileManager.default.removeItem(at: dir) }
-            let db = dir.appendingPathComponent("crash.sqlite").path
+            let db = try await TestDatabases.forTest(backend, in: dir, name: "crash")
             #expect(try CLITests.run(["load", "--db", db, "--scenario", Self.scenario]).status == 0)
-            let initialRows = try DatabaseQueue(path: db).read { try Row.fetchAll($0, sql: """
+            let initialRows = try await TestDatabases.rows(db, """
                 SELECT o.exchange_order_id, s.group_name FROM open_orders o JOIN strategy_accounts sa ON sa.id = o.strategy_account_id
                 JOIN strategies s ON s.id = sa.strategy_id
-                """) }.map { ($0[0] as String, $0[1] as String) }
+                """).map { ($0.text(0) ?? "", $0.text(1) ?? "") }
             let owner = Dictionary(uniqueKeysWithValues: initialRows)
             let (base, simulator) = try await ReconcileEndToEndTests.simulator(Self.scenario)
             defer { simulator.terminate() }
@@ -77,7 +79,7 @@ import Testing
             kill(daemon.processIdentifier, SIGKILL)
             try await Self.waitForExit(daemon)
             await request.value
-            let pendingAfterKill = try await DatabaseQueue(path: db).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sync_cancel_intents WHERE state IN ('pending', 'unknown')") } ?? 0
+            let pendingAfterKill = try await TestDatabases.rows(db, "SELECT count(*) FROM sync_cancel_intents WHERE state IN ('pending', 'unknown')").first?.int(0) ?? 0
             if pendingAfterKill > 0 { killedWithPending += 1 }
 
             // Restart: unresolved cancels are finished first, then one pass.
@@ -89,8 +91,8 @@ import Testing
 
             let exchange = try await Self.truth(base)
             let open = Set(exchange.filter(\.open).map(\.id))
-            let rows = try await DatabaseQueue(path: db).read { try String.fetchAll($0, sql: "SELECT exchange_order_id FROM open_orders") }
-            let unresolved = try await DatabaseQueue(path: db).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sync_cancel_intents WHERE state IN ('pending', 'sent', 'unknown')") }
+            let rows = try await TestDatabases.rows(db, "SELECT exchange_order_id FROM open_orders").compactMap { $0.text(0) }
+            let unresolved = try await TestDatabases.rows(db, "SELECT count(*) FROM sync_cancel_intents WHERE state IN ('pending', 'sent', 'unknown')").first?.int(0)
             #expect(unresolved == 0, "trial \(trial) (seed \(seed)): every cancel intent resolved")
             for row in rows { #expect(open.contains(row), "trial \(trial) (seed \(seed)): row for \(row), which the exchange says is gone") }
             for (id, strategy) in owner {
@@ -102,7 +104,7 @@ import Testing
             let stats = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
             #expect((stats["wide_cancels"] as? [String: Int])?.isEmpty == true, "trial \(trial)")
         }
-        print("CrashRecoveryTests: \(trials) trials, \(killedWithPending) killed with cancel intents pending")
+        print("CrashRecoveryTests (\(backend)): \(trials) trials, \(killedWithPending) killed with cancel intents pending")
     }
 
     /// Polls until the process has exited (20 s at most); `waitUntilExit` would block a cooperative thread.

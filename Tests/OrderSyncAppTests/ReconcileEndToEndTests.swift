@@ -134,10 +134,11 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("claimed by more than one"))
     }
 
-    @Test func serveRunsPassesAndStopsCleanlyOnSIGTERM() async throws {
+    @Test(arguments: TestDatabases.backends)
+    func serveRunsPassesAndStopsCleanlyOnSIGTERM(_ backend: TestBackend) async throws {
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let db = dir.appendingPathComponent("serve.sqlite").path
+        let db = try await TestDatabases.forTest(backend, in: dir, name: "serve")
         #expect(try CLITests.run(["load", "--db", db, "--scenario", Self.scenario]).status == 0)
         let (base, simulator) = try await Self.simulator(Self.scenario)
         defer { simulator.terminate() }
