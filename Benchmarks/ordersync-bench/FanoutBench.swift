@@ -31,6 +31,8 @@ enum FanoutBench {
         guard accounts > 1, orders > 0, runs > 0, latency >= 0 else {
             SimulatorBench.fail("usage: ordersync-bench fanout [--accounts 100] [--orders 20] [--latency-ms 50] [--runs 5] [--phase1-runs 1] [--phase2-runs 3]")
         }
+        // --pg-admin URL: each measurement on a new PostgreSQL database created through that URL.
+        let pgAdmin = values["--pg-admin"]
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ordersync-fanout-\(getpid())")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -40,10 +42,23 @@ enum FanoutBench {
         print("fanout: public strategy on \(accounts) accounts × \(orders) futures orders (\(accounts * orders)), a second strategy with \(survivors) orders on \(accounts / 2) of them, \(latency) ms latency")
 
         var n = 0
-        func stack() async -> LiveStack {
+        func database() async -> String {
             n += 1
+            guard let admin = pgAdmin else { return dir.appendingPathComponent("db-\(n).sqlite").path }
+            let name = "ordersync_fanout_\(getpid())_\(n)"
             do {
-                return try await LiveStack.start(scenarioPath: scenario, databasePath: dir.appendingPathComponent("db-\(n).sqlite").path,
+                let db = try await OrderDatabase.open(try DatabaseLocation(admin), maxConnections: 1, migrate: false)
+                _ = try await db.rows("CREATE DATABASE \(name)")
+                await db.close()
+            } catch { SimulatorBench.fail("creating \(name): \(error)") }
+            guard admin.hasSuffix("/postgres") else { SimulatorBench.fail("--pg-admin must name the postgres database") }
+            return String(admin.dropLast("postgres".count)) + name
+        }
+        print("database: \(pgAdmin == nil ? "SQLite (temporary files)" : "PostgreSQL (a new database per measurement)")")
+        func stack() async -> LiveStack {
+            let db = await database()
+            do {
+                return try await LiveStack.start(scenarioPath: scenario, databasePath: db,
                                                  latencyMs: latency, weightLimit: 100_000_000) { _, settings in settings.burst = 1000 }
             } catch { SimulatorBench.fail("\(error)") }
         }
@@ -114,8 +129,8 @@ enum FanoutBench {
         var phase1: [Double] = []
         for run in stride(from: 1, through: phase1Runs, by: 1) { phase1.append(await seed(parallel: 1, label: "seed Phase 1 run \(run)")) }
         let o = ClientBench.median(ours), p1 = phase1.isEmpty ? .nan : ClientBench.median(phase1), p2 = ClientBench.median(phase2)
-        print(String(format: "fanout medians: ordersync %.1f ms (target ≤ 500 ms); seed Phase 2 %.0f ms (%.1f× slower); seed Phase 1 %.0f ms (%.1f× slower) — target ≥ 20× Phase 2",
-                     o, p2, p2 / o, p1, p1 / o))
+        print(String(format: "[%@] fanout medians: ordersync %.1f ms (target ≤ 500 ms); seed Phase 2 %.0f ms (%.1f× slower); seed Phase 1 %.0f ms (%.1f× slower) — target ≥ 20× Phase 2",
+                     pgAdmin == nil ? "SQLite" : "PostgreSQL", o, p2, p2 / o, p1, p1 / o))
     }
 
     static func writeScenario(_ path: String, accounts: Int, orders: Int) {

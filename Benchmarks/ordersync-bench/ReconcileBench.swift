@@ -36,9 +36,10 @@ enum ReconcileBench {
         case "passes":
             guard let url = values["--url"], let scenario = values["--scenario"], let window = Int(values["--window-seconds"] ?? ""),
                   let runs = Int(values["--runs"] ?? "5"), runs > 0, window > 0 else {
-                SimulatorBench.fail("usage: ordersync-bench reconcile passes --url URL --scenario FILE --window-seconds W [--runs R] [--latency-ms L]")
+                SimulatorBench.fail("usage: ordersync-bench reconcile passes --url URL --scenario FILE --window-seconds W [--runs R] [--latency-ms L] [--database postgresql://…]")
             }
-            await passes(url: url, scenario: scenario, window: window, runs: runs, latency: Int(values["--latency-ms"] ?? "50") ?? 50)
+            await passes(url: url, scenario: scenario, window: window, runs: runs, latency: Int(values["--latency-ms"] ?? "50") ?? 50,
+                         database: values["--database"])
         default:
             SimulatorBench.fail("usage: ordersync-bench reconcile scenario|passes …")
         }
@@ -148,8 +149,8 @@ enum ReconcileBench {
         }
         func median(_ f: (Pass) -> Double) -> Double { ClientBench.median(steady.map(f)) }
         let originWeight = rowCount  // GET /fapi/v1/order (and algoOrder) is weight 1
-        print(String(format: "reconcile steady pass median %.2f s = %.2f× the %.2f s weight floor (target ≤ 1.2×), %.0f requests, weight %.0f, CPU %.2f s (target ≤ 2 s), refused %d, peak RSS %.0f MB (target ≤ 200 MB)",
-                     median(\.wall), median { $0.wall / $0.floor }, median(\.floor), median { Double($0.requests) }, median { Double($0.weight) },
+        print(String(format: "[%@] reconcile steady pass median %.2f s = %.2f× the %.2f s weight floor (target ≤ 1.2×), %.0f requests, weight %.0f, CPU %.2f s (target ≤ 2 s), refused %d, peak RSS %.0f MB (target ≤ 200 MB)",
+                     store.dialect.name, median(\.wall), median { $0.wall / $0.floor }, median(\.floor), median { Double($0.requests) }, median { Double($0.weight) },
                      median(\.cpu), steady.map(\.refused).reduce(0, +) + first.refused, peakRSSMB()))
         print(String(format: "first pass %.2f s = %.2f× its %.2f s floor; origin approach (one order query per row): %d requests and weight %d per pass (floor %.1f s) vs ordersync's steady %.0f requests (%.1f× fewer)",
                      first.wall, first.wall / first.floor, first.floor, rowCount, originWeight, Double(originWeight) / budget * Double(window),
