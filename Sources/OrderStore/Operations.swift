@@ -141,23 +141,27 @@ extension OrderDatabase: ReconcileStore {
         try await backend.read { try await Self.fetchLinks($0, account: nil) }
     }
 
+    static let linkSelect = """
+        SELECT sa.id, sa.strategy_id, sa.account_id, sa.is_active, s.is_active, s.market_type, s.group_name
+        FROM strategy_accounts sa JOIN strategies s ON s.id = sa.strategy_id
+        """
+
+    static func decodeLink(_ r: SQLRow) throws -> StrategyLink {
+        let text = r.text(5) ?? ""
+        guard let market = Market(stored: text) else {
+            throw StoreError.invalidValue(table: "strategies", id: r.int(1) ?? 0, column: "market_type", value: text)
+        }
+        return StrategyLink(
+            id: StrategyLinkID(r.int(0) ?? 0), strategy: StrategyID(r.int(1) ?? 0), account: AccountID(r.int(2) ?? 0),
+            market: market, isActive: (r.bool(3) ?? false) && (r.bool(4) ?? false), groupName: r.text(6) ?? "")
+    }
+
     static func fetchLinks(_ conn: any SQLConnection, account: AccountID?) async throws -> [StrategyLink] {
-        var sql = """
-            SELECT sa.id, sa.strategy_id, sa.account_id, sa.is_active, s.is_active, s.market_type, s.group_name
-            FROM strategy_accounts sa JOIN strategies s ON s.id = sa.strategy_id
-            """
+        var sql = linkSelect
         var arguments: [any SQLArgument] = []
         if let account { sql += " WHERE sa.account_id = ?"; arguments = [account.rawValue] }
         sql += " ORDER BY sa.id"
-        return try await conn.query(sql, arguments).map { r in
-            let text = r.text(5) ?? ""
-            guard let market = Market(stored: text) else {
-                throw StoreError.invalidValue(table: "strategies", id: r.int(1) ?? 0, column: "market_type", value: text)
-            }
-            return StrategyLink(
-                id: StrategyLinkID(r.int(0) ?? 0), strategy: StrategyID(r.int(1) ?? 0), account: AccountID(r.int(2) ?? 0),
-                market: market, isActive: (r.bool(3) ?? false) && (r.bool(4) ?? false), groupName: r.text(6) ?? "")
-        }
+        return try await conn.query(sql, arguments).map(decodeLink)
     }
 
     /// Rows that may describe a resting order: not `FAILED` (the origin keeps those forever) nor a
@@ -237,19 +241,25 @@ extension OrderDatabase: ReconcileStore {
     public func accountSnapshot(_ account: AccountID) async throws -> AccountSnapshot {
         try await backend.read { conn in
             let id = account.rawValue
-            let rows = try await conn.query(Self.rowSelect + " AND sa.account_id = ? ORDER BY o.id", [id]).map(Self.decodeRow)
-            let links = try await Self.fetchLinks(conn, account: account)
-            let orphans = try await conn.query("""
-                SELECT account_id, market, exchange_order_id, client_order_id, symbol, side, order_type, status, price, stop_price,
-                       quantity, executed_quantity, order_time, first_seen_at, last_seen_at, times_seen
-                FROM sync_orphans WHERE account_id = ?
-                """, [id]).compactMap(Self.decodeOrphan)
+            // One batch: a single access on SQLite, one connection on PostgreSQL.
+            let results = try await conn.batch([
+                SQLQuery(Self.rowSelect + " AND sa.account_id = ? ORDER BY o.id", [id]),
+                SQLQuery(Self.linkSelect + " WHERE sa.account_id = ? ORDER BY sa.id", [id]),
+                SQLQuery("""
+                    SELECT account_id, market, exchange_order_id, client_order_id, symbol, side, order_type, status, price, stop_price,
+                           quantity, executed_quantity, order_time, first_seen_at, last_seen_at, times_seen
+                    FROM sync_orphans WHERE account_id = ?
+                    """, [id]),
+                SQLQuery("SELECT exchange_order_id, misses FROM sync_misses WHERE account_id = ?", [id]),
+                SQLQuery("SELECT market, last_sweep_run FROM sync_sweeps WHERE account_id = ?", [id]),
+            ])
+            let rows = try results[0].map(Self.decodeRow)
+            let links = try results[1].map(Self.decodeLink)
+            let orphans = results[2].compactMap(Self.decodeOrphan)
             var misses: [ExchangeOrderID: Int] = [:]
-            for r in try await conn.query("SELECT exchange_order_id, misses FROM sync_misses WHERE account_id = ?", [id]) {
-                misses[ExchangeOrderID(r.text(0) ?? "")] = Int(r.int(1) ?? 0)
-            }
+            for r in results[3] { misses[ExchangeOrderID(r.text(0) ?? "")] = Int(r.int(1) ?? 0) }
             var sweeps: [Market: Int64] = [:]
-            for r in try await conn.query("SELECT market, last_sweep_run FROM sync_sweeps WHERE account_id = ?", [id]) {
+            for r in results[4] {
                 if let market = Market(stored: r.text(0) ?? "") { sweeps[market] = r.int(1) }
             }
             return AccountSnapshot(account: account, rows: rows, links: links, orphans: orphans, misses: misses, lastSweepRun: sweeps)

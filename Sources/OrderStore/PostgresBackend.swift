@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOSSL
 import PostgresNIO
 import Synchronization
 import SyncCore
@@ -24,8 +25,23 @@ final class PostgresBackend: SQLBackend {
         self.logger = logger
     }
 
-    /// Connects (the pool opens connections on demand) and checks the server answers.
+    /// Connects once directly (so that a refused connection, a wrong password or a missing database
+    /// fails at once with the server's reason, where the pool would keep retrying), then starts the
+    /// pool, which opens connections on demand.
     static func open(_ location: PostgresLocation, maxConnections: Int) async throws -> PostgresBackend {
+        var probeLogger = Logger(label: "ordersync.postgres.probe")
+        probeLogger.logLevel = .critical
+        do {
+            var probe = PostgresConnection.Configuration(
+                host: location.host, port: location.port, username: location.user,
+                password: location.password.reveal().isEmpty ? nil : location.password.reveal(), database: location.database,
+                tls: try location.connectionTLS())
+            probe.options.connectTimeout = .seconds(10)
+            let connection = try await PostgresConnection.connect(configuration: probe, id: 0, logger: probeLogger)
+            try? await connection.close()
+        } catch {
+            throw StoreError.database("cannot connect: \(PostgresConnection.describe(error))")
+        }
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password.reveal().isEmpty ? nil : location.password.reveal(),
             database: location.database, tls: location.tls)
@@ -42,7 +58,7 @@ final class PostgresBackend: SQLBackend {
             _ = try await backend.read { try await $0.query("SELECT 1") }
         } catch {
             await backend.close()
-            throw StoreError.database("cannot connect to \(location): \(PostgresConnection.describe(error))")
+            throw StoreError.database("cannot connect: \(PostgresConnection.describe(error))")
         }
         return backend
     }
@@ -94,6 +110,7 @@ extension PostgresConnection {
                 let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
                 return message + state
             }
+            if let underlying = error.underlying { return "\(error.code): \(underlying)" }
             return "\(error.code)"
         }
         if let error = error as? StoreError { return error.description }
@@ -237,11 +254,27 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     /// `sslmode`: disable, prefer (default, as libpq) or require.
     public var sslMode: String
 
+    /// libpq's `sslmode`: `prefer`/`require` encrypt without verifying the certificate, `verify-ca`
+    /// and `verify-full` verify it.
+    var tlsConfiguration: TLSConfiguration {
+        var c = TLSConfiguration.makeClientConfiguration()
+        if sslMode != "verify-ca" && sslMode != "verify-full" { c.certificateVerification = .none }
+        return c
+    }
+
     var tls: PostgresClient.Configuration.TLS {
         switch sslMode {
         case "disable": return .disable
-        case "require", "verify-ca", "verify-full": return .require(.makeClientConfiguration())
-        default: return .prefer(.makeClientConfiguration())
+        case "require", "verify-ca", "verify-full": return .require(tlsConfiguration)
+        default: return .prefer(tlsConfiguration)
+        }
+    }
+
+    func connectionTLS() throws -> PostgresConnection.Configuration.TLS {
+        switch sslMode {
+        case "disable": return .disable
+        case "require", "verify-ca", "verify-full": return .require(try NIOSSLContext(configuration: tlsConfiguration))
+        default: return .prefer(try NIOSSLContext(configuration: tlsConfiguration))
         }
     }
 

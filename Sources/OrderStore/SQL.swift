@@ -135,9 +135,28 @@ public protocol SQLConnection {
     func query(_ sql: String, _ arguments: [any SQLArgument]) async throws -> [SQLRow]
     /// Runs a statement whose rows are not needed.
     func execute(_ sql: String, _ arguments: [any SQLArgument]) async throws
+    /// Several reads in one go.
+    func batch(_ queries: [SQLQuery]) async throws -> [[SQLRow]]
+}
+
+/// One statement of a batch of reads.
+public struct SQLQuery: Sendable {
+    public var sql: String
+    public var arguments: [SQLValue]
+    public init(_ sql: String, _ arguments: [any SQLArgument] = []) {
+        self.sql = sql
+        self.arguments = arguments.map(\.sqlValue)
+    }
 }
 
 extension SQLConnection {
+    /// Several reads in one go (one access on SQLite; one after the other on a PostgreSQL connection).
+    public func batch(_ queries: [SQLQuery]) async throws -> [[SQLRow]] {
+        var out: [[SQLRow]] = []
+        for q in queries { out.append(try await query(q.sql, q.arguments)) }
+        return out
+    }
+
     public func execute(_ sql: String) async throws { try await execute(sql, []) }
     public func query(_ sql: String) async throws -> [SQLRow] { try await query(sql, []) }
 }

@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 import Synchronization
 import SyncCore
 
@@ -92,18 +93,53 @@ struct SQLiteConnection: SQLConnection {
         }
     }
 
+    /// Runs one statement on `db`, reading its columns through the SQLite C API (no per-cell generic
+    /// decoding: a pass reads some fifty thousand rows).
+    static func run(_ db: Database, _ sql: String, _ bound: StatementArguments) throws -> [SQLRow] {
+        let statement = try db.cachedStatement(sql: sql)
+        let columns = statement.columnNames
+        let count = Int32(columns.count)
+        let cursor = try Row.fetchCursor(statement, arguments: bound)
+        let handle = statement.sqliteStatement
+        var rows: [SQLRow] = []
+        while try cursor.next() != nil {
+            var values: [SQLValue] = []
+            values.reserveCapacity(Int(count))
+            for i in 0..<count {
+                switch sqlite3_column_type(handle, i) {
+                case SQLITE_INTEGER: values.append(.int(sqlite3_column_int64(handle, i)))
+                case SQLITE_FLOAT: values.append(.double(sqlite3_column_double(handle, i)))
+                case SQLITE_NULL: values.append(.null)
+                default:
+                    let n = Int(sqlite3_column_bytes(handle, i))
+                    if let p = sqlite3_column_text(handle, i) {
+                        values.append(.text(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)))
+                    } else {
+                        values.append(.text(""))
+                    }
+                }
+            }
+            rows.append(SQLRow(values, columns: columns))
+        }
+        return rows
+    }
+
+    func batch(_ queries: [SQLQuery]) async throws -> [[SQLRow]] {
+        let list = queries.map { ($0.sql, StatementArguments($0.arguments.map { Self.bind($0) })) }
+        let run: @Sendable (Database) throws -> [[SQLRow]] = { db in try list.map { try Self.run(db, $0.0, $0.1) } }
+        if reading {
+            do {
+                return try await writer.read(run)
+            } catch let error as DatabaseError {
+                throw StoreError.database(error.message ?? error.description)
+            }
+        }
+        return try access(run)
+    }
+
     func query(_ sql: String, _ arguments: [any SQLArgument]) async throws -> [SQLRow] {
         let bound = StatementArguments(arguments.map { Self.bind($0.sqlValue) })
-        let run: @Sendable (Database) throws -> [SQLRow] = { db in
-            let statement = try db.cachedStatement(sql: sql)
-            let columns = statement.columnNames
-            let cursor = try Row.fetchCursor(statement, arguments: bound)
-            var rows: [SQLRow] = []
-            while let row = try cursor.next() {
-                rows.append(SQLRow((0..<row.count).map { Self.value(row[$0] as DatabaseValue) }, columns: columns))
-            }
-            return rows
-        }
+        let run: @Sendable (Database) throws -> [SQLRow] = { db in try Self.run(db, sql, bound) }
         if reading {
             do {
                 return try await writer.read(run)
@@ -131,16 +167,6 @@ struct SQLiteConnection: SQLConnection {
         case .text(let s): return s
         case .bool(let b): return b
         case .timestamp(let ms): return UTC.sqlDateTime(ms)
-        }
-    }
-
-    static func value(_ v: DatabaseValue) -> SQLValue {
-        switch v.storage {
-        case .null: return .null
-        case .int64(let i): return .int(i)
-        case .double(let d): return .double(d)
-        case .string(let s): return .text(s)
-        case .blob(let data): return .text(String(decoding: data, as: UTF8.self))
         }
     }
 }

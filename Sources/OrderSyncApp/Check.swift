@@ -130,7 +130,6 @@ extension OrderSyncApp {
         let location = try location(options.databasePath)
         let db = try await openDatabase(options.databasePath, maxConnections: 2, migrate: false)
         var report = CheckReport(database: location.description, backend: db.dialect.name)
-        defer { Task { await db.close() } }
         do {
             try await inspect(db, into: &report, options: options, online: online)
         } catch {

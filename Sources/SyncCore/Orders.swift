@@ -237,6 +237,16 @@ public enum RowLifecycle: Sendable, Hashable {
 extension OpenOrderRow {
     /// The row's lifecycle at `now`.
     public func lifecycle(now: Millis) -> RowLifecycle {
+        // The statuses the origin writes, as it writes them (the hot path of every pass)…
+        let placeholder = exchangeOrderID.rawValue.utf8.first == UInt8(ascii: "P") && exchangeOrderID.rawValue.hasPrefix(OriginRules.placeholderPrefix)
+        if !placeholder {
+            switch status {
+            case "OPEN", "NEW": return .live(.open)
+            case "PARTIALLY_FILLED": return .live(.partiallyFilled)
+            default: break
+            }
+        }
+        // …then any other spelling.
         let upper = status.uppercased()
         if upper == "FAILED" || OriginRules.finishedStatuses.contains(upper) { return .finished }
         if upper == "PENDING" || exchangeOrderID.rawValue.hasPrefix(OriginRules.placeholderPrefix) { return .placeholder }

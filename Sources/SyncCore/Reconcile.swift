@@ -326,7 +326,8 @@ public enum Reconciler {
             }
             if let position {
                 consumed[position] = true
-                plan.findings.append(compare(row, with: orders[position], priorMisses: priorMisses, now: now, policy: policy, via: "listing"))
+                plan.findings.append(compare(row, with: orders[position], priorMisses: priorMisses, now: now, policy: policy, via: "listing",
+                                             keepsStatus: lifecycle == .staleCancelling))
                 continue
             }
             // Not listed.
@@ -343,7 +344,8 @@ public enum Reconciler {
                     f.actions = [.closeRow(row, finalStatus: order.status, filledQuantity: order.executedQuantity)]
                     plan.findings.append(f)
                 case .found(let order):
-                    plan.findings.append(compare(row, with: order, priorMisses: priorMisses, now: now, policy: policy, via: "query (missing from the listing)"))
+                    plan.findings.append(compare(row, with: order, priorMisses: priorMisses, now: now, policy: policy, via: "query (missing from the listing)",
+                                                 keepsStatus: lifecycle == .staleCancelling))
                 case .notFound:
                     var f = finding(.unresolved, row: row, detail: "missed \(misses) time(s); the exchange does not know the order (-2013); kept until it gives a final status")
                     f.actions = [.recordMiss(row.exchangeOrderID, consecutive: misses)]
@@ -433,7 +435,8 @@ public enum Reconciler {
 
     /// A row and the exchange's view of its order.
     private static func compare(
-        _ row: OpenOrderRow, with order: ExchangeOrder, priorMisses: Int, now: Millis, policy: ReconcilePolicy, via source: String
+        _ row: OpenOrderRow, with order: ExchangeOrder, priorMisses: Int, now: Millis, policy: ReconcilePolicy, via source: String,
+        keepsStatus: Bool
     ) -> Finding {
         let clear: [PlanAction] = priorMisses > 0 ? [.clearMisses(row.exchangeOrderID)] : []
         guard let state = order.status.openState else {
@@ -443,7 +446,6 @@ public enum Reconciler {
             f.actions = [.closeRow(row, finalStatus: order.status, filledQuantity: order.executedQuantity)]
             return f
         }
-        let keepsStatus = row.lifecycle(now: now) == .staleCancelling
         let changes = differences(row, order, keepsStatus ? nil : state)
         if changes.isEmpty {
             var f = finding(.matched, row: row, detail: source == "listing" ? "" : "seen by \(source)")

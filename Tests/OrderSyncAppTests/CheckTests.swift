@@ -49,7 +49,7 @@ import Testing
 
         // A database without the origin's tables: named, exit 1.
         let empty = try await TestDatabases.forTest(backend, in: dir, name: "empty")
-        if backend == .sqlite { FileManager.default.createFile(atPath: empty, contents: nil) }
+        if backend == .sqlite { _ = FileManager.default.createFile(atPath: empty, contents: nil) }
         let none = try CLITests.run(["check", "--db", empty])
         #expect(none.status == 1 && none.stdout.contains("the origin app's table(s) users, accounts, strategies, strategy_accounts, open_orders are missing"), "\(none.stdout) \(none.stderr)")
     }

@@ -90,3 +90,40 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: db))
     }
 }
+
+@Suite struct DatabaseConfigTests {
+    @Test func theDatabaseIsTheFlagThenTheFileThenDATABASE_URL() throws {
+        let path = try ConfigTests.write("""
+            [database]
+            url = "postgresql://trader:password123@postgres:5432/trading_system"
+            max_connections = 7
+            [origin]
+            secret_key = "from-the-file"
+            """)
+        let config = try OrdersyncConfig.load(path: path, environment: [:])
+        #expect(config.databasePath == "postgresql://trader:password123@postgres:5432/trading_system" && config.databaseMaxConnections == 7)
+        #expect(config.originSecretKey == "from-the-file" && config.originEncryptionKey == nil)
+        #expect(try OrderSyncApp.databaseName(flag: "/tmp/a.sqlite", config: config.databasePath, environment: ["DATABASE_URL": "x"]) == "/tmp/a.sqlite")
+        #expect(try OrderSyncApp.databaseName(flag: nil, config: config.databasePath, environment: ["DATABASE_URL": "x"]) == config.databasePath)
+        #expect(try OrderSyncApp.databaseName(flag: nil, config: nil, environment: ["DATABASE_URL": "sqlite:////tmp/o.db"]) == "sqlite:////tmp/o.db")
+        #expect(throws: AppError.self) { try OrderSyncApp.databaseName(flag: nil, config: nil, environment: [:]) }
+        let bad = try ConfigTests.write("[database]\nmax_connections = 0\n")
+        #expect { try OrdersyncConfig.load(path: bad, environment: [:]) } throws: { "\($0)".contains("database.max_connections: must be 1 to 100") }
+    }
+
+    @Test func theCLIFindsDATABASE_URLAndNamesAMissingDatabase() throws {
+        let dir = try CLITests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("env.sqlite").path
+        let migrated = try CLITests.run(["migrate"], environment: ["DATABASE_URL": "sqlite:///" + file])
+        #expect(migrated.status == 0 && migrated.stdout.contains("\(file): applied v1-origin-tables"), "\(migrated.stdout) \(migrated.stderr)")
+        let none = try CLITests.run(["migrate"], environment: ["DATABASE_URL": ""])
+        #expect(none.status == 2 && none.stderr.contains("no database: give --db"))
+        let wrong = try CLITests.run(["reconcile", "--db", "mysql://u@h/db"], environment: ["DATABASE_URL": ""])
+        #expect(wrong.status == 2 && wrong.stderr.contains("unsupported database URL scheme"))
+        // A PostgreSQL nobody listens on: the error names the server, never the password.
+        let down = try CLITests.run(["check", "--db", "postgresql://trader:s3cret-pw@127.0.0.1:1/trading_system"])
+        #expect(down.status == 2 && down.stderr.contains("postgresql://trader:***@127.0.0.1:1/trading_system") && !down.stderr.contains("s3cret-pw"),
+                "\(down.stderr)")
+    }
+}
