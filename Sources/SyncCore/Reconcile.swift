@@ -378,6 +378,7 @@ public enum Reconciler {
         var listedIDs = Set<ExchangeOrderID>()
         listedIDs.reserveCapacity(orders.count)
         let unmatched = orders.indices.filter { !consumed[$0] }.map { orders[$0] }.sorted { $0.id < $1.id }
+        var forms: RowForms?  // built on the first adoption only
         for order in orders { listedIDs.insert(order.id) }
         for order in unmatched where order.status.isOpen {
             let wasRegistered = registered[order.id] != nil
@@ -390,7 +391,8 @@ public enum Reconciler {
             switch attribution {
             case .owned(let link, let evidence):
                 var f = finding(.adopted, order: order, link: link, detail: "adopted into strategy link \(link) by \(evidence)")
-                f.actions = [.adopt(adoption(of: order, into: link, market: input.market, rows: rows))]
+                if forms == nil { forms = RowForms(rows) }
+                f.actions = [.adopt(adoption(of: order, into: link, market: input.market, forms: forms!))]
                 if wasRegistered { f.actions.append(.forgetOrphan(order.id)) }
                 plan.findings.append(f)
             case .unattributed(let conflict):
@@ -427,10 +429,27 @@ public enum Reconciler {
 
     /// An adopted order spelled as the link's rows are (symbol, market type), with the origin's order type.
     public static func adoption(of order: ExchangeOrder, into link: StrategyLinkID, market: Market, rows: [OpenOrderRow]) -> Adoption {
-        let linkRows = rows.filter { $0.link == link }
-        let symbols = (linkRows.isEmpty ? rows : linkRows).map(\.symbol)
-        return Adoption(link: link, order: order, symbol: SymbolKey.dbForm(of: order.symbol, linkSymbols: symbols),
-                        marketText: linkRows.first?.marketText ?? market.rawValue, orderType: order.type.originName(market: market))
+        adoption(of: order, into: link, market: market, forms: RowForms(rows))
+    }
+
+    static func adoption(of order: ExchangeOrder, into link: StrategyLinkID, market: Market, forms: RowForms) -> Adoption {
+        let own = forms.byLink[link]
+        return Adoption(link: link, order: order, symbol: SymbolKey.dbForm(of: order.symbol, linkSymbols: own?.symbols ?? forms.allSymbols),
+                        marketText: own?.marketText ?? market.rawValue, orderType: order.type.originName(market: market))
+    }
+
+    /// How the rows of one market spell symbols and market types, per link (each spelling once).
+    struct RowForms {
+        var byLink: [StrategyLinkID: (symbols: [String], marketText: String)] = [:]
+        var allSymbols: [String] = []
+        init(_ rows: [OpenOrderRow]) {
+            var seen = Set<String>()
+            for row in rows {
+                if byLink[row.link] == nil { byLink[row.link] = ([], row.marketText) }
+                if !byLink[row.link]!.symbols.contains(row.symbol) { byLink[row.link]!.symbols.append(row.symbol) }
+                if seen.insert(row.symbol).inserted { allSymbols.append(row.symbol) }
+            }
+        }
     }
 
     /// A row and the exchange's view of its order.

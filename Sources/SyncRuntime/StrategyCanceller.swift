@@ -93,6 +93,13 @@ public struct StrategyCanceller: Sendable {
             var accountOf: [StrategyLinkID: AccountID] = [:]
             for item in items { if let row = item.row { accountOf[row.link] = item.account } }
             let plans = CancelSelection.plan(rows, scope: CancelScope(links: Set(rows.map(\.link))), accountOf: accountOf, now: started)
+            // A row that is no longer cancellable (the origin began cancelling it, or it became a
+            // give-up) is not sent again; its intent is settled as failed, saying why.
+            let planned = Set(plans.flatMap { $0.requests.flatMap(\.rows) }.map(\.id))
+            for (account, skipped) in Dictionary(grouping: items.filter { $0.row.map { !planned.contains($0.id) } ?? false }, by: \.account) {
+                let outcomes = skipped.compactMap(\.row).map { ($0, OrderCancelOutcome.failed(reason: "not sent again: the row is now \($0.status)", unknown: false)) }
+                try await store.resolveCancels(requestID: requestID, account: account, outcomes: outcomes, now: started)
+            }
             let results = try await fanOut(plans, accounts: accounts, requestID: requestID)
             reports.append(CancelReport(requestID: requestID, strategy: "(resumed)", executed: true, accounts: results, durationMs: now() - started))
         }

@@ -236,13 +236,18 @@ import Testing
             try await db.recordCancelIntents(requestID: "crashed-1", rows: rows.map { ($0, $0.link == StrategyLinkID(5) ? AccountID(1) : AccountID(2)) }, now: 1)
             let gone = try #require(rows.first)
             try await TestDatabases.execute(path, "DELETE FROM open_orders WHERE id = ?", [gone.id.rawValue])
+            // And the origin began cancelling another itself: ordersync does not race it.
+            let theirs = rows[1]
+            try await TestDatabases.execute(path, "UPDATE open_orders SET status = 'CANCELLING', cancel_attempted_at = ? WHERE id = ?",
+                                            [Timestamp(SimulatorSetup.wallClock()), theirs.id.rawValue])
             #expect(try await db.cancelIntentStates() == ["pending": 4])
 
             let reports = try await stack.daemon.resumeCancels()
-            #expect(reports.count == 1 && reports.first?.totals.cancelled == 3, "\(reports)")
-            #expect(try await db.cancelIntentStates() == ["cancelled": 3, "closed": 1], "every intent resolved")
+            #expect(reports.count == 1 && reports.first?.totals.cancelled == 2, "\(reports)")
+            #expect(try await db.cancelIntentStates() == ["cancelled": 2, "closed": 1, "failed": 1], "every intent resolved")
             let after = try await Self.rows(path)
-            #expect(after[5] == nil && after[6] == nil && after[1] == before[1], "only the intended rows")
+            let left = (after[5] ?? []).union(after[6] ?? [])
+            #expect(left == [theirs.exchangeOrderID.rawValue] && after[1] == before[1], "only the intended rows; the origin's own cancel untouched")
             let open = await Self.open(stack)
             #expect(open[1]?.contains(gone.exchangeOrderID.rawValue) == true, "the order whose row had gone is not touched")
             #expect(try await stack.daemon.resumeCancels().isEmpty, "nothing left to resume")
