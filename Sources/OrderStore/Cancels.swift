@@ -48,7 +48,9 @@ extension OrderDatabase: CancelStore {
         guard !rows.isEmpty else { return }
         let items = rows.map { (row: $0.row, account: $0.account) }
         try await backend.write { conn in
-            for chunk in chunks(items) {
+            // 500 rows a statement (4,500 parameters, far below both backends' limits): a 2,000-order
+            // fan-out records its intents in four statements.
+            for chunk in chunks(items, of: 500) {
                 var arguments: [any SQLArgument] = []
                 for (row, account) in chunk {
                     arguments += [requestID, row.link.rawValue, account.rawValue, row.market.rawValue, row.id.rawValue,
@@ -79,6 +81,16 @@ extension OrderDatabase: CancelStore {
             let order = outcome.finalOrder
             return Resolution(row: row, state: order == nil && outcome.label != "failed" ? "failed" : outcome.intentState,
                               finalOrder: order, reason: CancelledOrder(row: row, outcome: outcome).reason)
+        }
+        if dialect == .postgres && resolutions.count <= 100 {
+            // One statement, atomic by itself: on a server every round trip counts (a 100-account
+            // fan-out resolves 100 accounts through a pool of four connections).
+            let (sql, arguments) = Self.postgresResolution(requestID: requestID, account: account, resolutions.map {
+                ($0.row, $0.state, $0.finalOrder, $0.reason)
+            }, now: now)
+            let values = arguments.map(\.sqlValue)
+            _ = try await backend.read { try await $0.query(sql, values) }
+            return
         }
         try await backend.write { conn in
             for chunk in chunks(resolutions) {
@@ -127,6 +139,69 @@ extension OrderDatabase: CancelStore {
                     """, misses)
             }
         }
+    }
+
+    /// PostgreSQL's form of one account's resolution as a single statement of data-modifying CTEs:
+    /// the intents resolved, the confirmed rows deleted (unless the origin holds them) and moved into
+    /// history, their miss counts dropped — the same effects as the transaction SQLite runs.
+    static func postgresResolution(requestID: String, account: AccountID,
+                                   _ resolutions: [(row: OpenOrderRow, state: String, final: ExchangeOrder?, reason: String?)],
+                                   now: Millis) -> (String, [any SQLArgument]) {
+        var arguments: [any SQLArgument] = []
+        func p(_ value: any SQLArgument) -> String {
+            arguments.append(value)
+            return "$\(arguments.count)"
+        }
+        let intents = resolutions.map { r in
+            "(\(p(r.row.id.rawValue))::bigint, \(p(r.state))::text, \(p(r.final?.status.rawValue))::text, \(p(r.reason))::text)"
+        }.joined(separator: ", ")
+        var sql = """
+            WITH v(oid, st, fs, rs) AS (VALUES \(intents)),
+            upd AS (
+                UPDATE sync_cancel_intents i SET state = v.st, final_status = v.fs, reason = v.rs,
+                    resolved_at = CASE WHEN v.st = 'unknown' THEN NULL ELSE \(p(now))::bigint END
+                FROM v WHERE i.request_id = \(p(requestID)) AND i.open_order_id = v.oid RETURNING i.id)
+            """
+        let final = resolutions.filter { $0.final != nil }
+        if !final.isEmpty {
+            let rows = final.map { r in
+                let row = r.row, order = r.final!
+                var cells: [String] = []
+                cells.append(p(row.id.rawValue) + "::bigint")
+                cells.append(p(row.exchangeOrderID.rawValue) + "::text")
+                cells.append(p(row.link.rawValue) + "::bigint")
+                cells.append(p(row.market.rawValue) + "::text")
+                cells.append(p(row.symbol) + "::text")
+                cells.append(p(row.side.rawValue) + "::text")
+                cells.append(p(row.orderType.rawValue) + "::text")
+                cells.append(p(row.price?.description) + "::text")
+                cells.append(p(row.stopPrice?.description) + "::text")
+                cells.append(p(row.quantity.description) + "::text")
+                cells.append(p(order.executedQuantity.description) + "::text")
+                cells.append(p(order.status.rawValue) + "::text")
+                cells.append(p(row.createdAt) + "::bigint")
+                return "(" + cells.joined(separator: ", ") + ")"
+            }.joined(separator: ", ")
+            sql += """
+                ,
+                f(oid, eid, link, market, symbol, side, otype, price, stop, qty, filled, status, created) AS (VALUES \(rows)),
+                del AS (
+                    DELETE FROM open_orders o USING f WHERE o.id = f.oid AND o.exchange_order_id = f.eid
+                        AND (o.is_processing = false OR o.processing_started_at < \(p(Timestamp(now - OriginRules.staleProcessingLock))))
+                    RETURNING o.id),
+                hist AS (
+                    INSERT INTO sync_order_history (open_order_id, strategy_account_id, account_id, market, exchange_order_id, symbol,
+                        side, order_type, price, stop_price, quantity, filled_quantity, final_status, source, created_at, closed_at)
+                    SELECT f.oid, f.link, \(p(account.rawValue))::bigint, f.market, f.eid, f.symbol, f.side, f.otype, f.price, f.stop, f.qty,
+                        f.filled, f.status, 'cancel', f.created, \(p(now))::bigint
+                    FROM f JOIN del ON del.id = f.oid),
+                mis AS (
+                    DELETE FROM sync_misses m USING f JOIN del ON del.id = f.oid
+                    WHERE m.account_id = \(p(account.rawValue))::bigint AND m.market = f.market AND m.exchange_order_id = f.eid)
+                """
+        }
+        sql += "\nSELECT count(*) FROM upd"
+        return (sql, arguments)
     }
 
     public func unresolvedCancels() async throws -> [PendingCancel] {
