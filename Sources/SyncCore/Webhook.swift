@@ -129,7 +129,7 @@ public struct WebhookPayload: Sendable, Hashable {
         if let s = try string("symbol") {
             let symbol = SymbolKey.of(s)
             guard symbol.count <= 30, symbol.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
-                throw WebhookError(.invalidPayload, "symbol must be letters and digits, e.g. BTCUSDT")
+                throw WebhookError(.invalidPayload, "symbol must be a pair such as BTC/USDT or BTCUSDT")
             }
             payload.symbol = symbol
         }
