@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """Generates Sources/OrderStore/OriginSchema.swift from the origin app's own DDL
-(../shared/reference/origin/schema-sqlite.sql and schema-postgres.sql: what its SQLAlchemy models
-create with metadata.create_all). The output is committed; the build does not need Python.
+(fixtures/origin/schema-sqlite.sql and schema-postgres.sql, copies of ../shared/reference/origin/:
+what its SQLAlchemy models create with metadata.create_all). The output is committed; the build does
+not need Python.
 
-Run: python3 scripts/gen-origin-schema.py [path/to/shared/reference/origin]
+Run: python3 scripts/gen-origin-schema.py [path/to/folder/with/the/sql/files]
 """
 import os
 import re
 import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
-src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "shared", "reference", "origin")
+src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "fixtures", "origin")
 
 
 def statements(path):

@@ -50,9 +50,17 @@ public enum TestDatabases {
         return (try await OrderDatabase.open(try DatabaseLocation(url), migrate: migrate), url)
     }
 
-    /// The origin app's own DDL (`../shared/reference/origin/schema-*.sql`), when the shared folder is beside the repository.
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The origin app's own DDL as its models create it (`fixtures/origin/schema-*.sql`, a copy of
+    /// `../shared/reference/origin/`).
     public static func originDDL(_ backend: TestBackend) -> String? {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = root.appendingPathComponent("fixtures/origin/schema-\(backend == .sqlite ? "sqlite" : "postgres").sql")
+        return try? String(contentsOf: file, encoding: .utf8)
+    }
+
+    /// The same file in `../shared/reference/origin/`, when the shared folder is beside the repository.
+    public static func sharedOriginDDL(_ backend: TestBackend) -> String? {
         let file = root.deletingLastPathComponent().appendingPathComponent("shared/reference/origin/schema-\(backend == .sqlite ? "sqlite" : "postgres").sql")
         return try? String(contentsOf: file, encoding: .utf8)
     }

@@ -61,7 +61,9 @@ import SyncTestSupport
         defer { Task { await db.close() } }
         #expect(try await db.migrate().isEmpty)
         // The origin's own DDL on a second empty database: the same columns, types and NOT NULLs.
-        let ddl = try #require(TestDatabases.originDDL(backend), "../shared/reference/origin must be beside the repository")
+        let ddl = try #require(TestDatabases.originDDL(backend), "fixtures/origin/schema-*.sql")
+        // The repository's copy is the shared reference's, when that is beside the repository.
+        if let shared = TestDatabases.sharedOriginDDL(backend) { #expect(shared == ddl, "fixtures/origin differs from ../shared/reference/origin") }
         let (reference, _) = try await TestDatabases.open(backend, migrate: false)
         try await reference.write(TestDatabases.statements(ddl).map { ($0, []) })
         for table in Self.originTables {
