@@ -126,28 +126,22 @@ struct SQLiteConnection: SQLConnection {
 
     func batch(_ queries: [SQLQuery]) async throws -> [[SQLRow]] {
         let list = queries.map { ($0.sql, StatementArguments($0.arguments.map { Self.bind($0) })) }
-        let run: @Sendable (Database) throws -> [[SQLRow]] = { db in try list.map { try Self.run(db, $0.0, $0.1) } }
-        if reading {
-            do {
-                return try await writer.read(run)
-            } catch let error as DatabaseError {
-                throw StoreError.database(error.message ?? error.description)
-            }
-        }
-        return try access(run)
+        return try await perform { db in try list.map { try Self.run(db, $0.0, $0.1) } }
     }
 
     func query(_ sql: String, _ arguments: [any SQLArgument]) async throws -> [SQLRow] {
         let bound = StatementArguments(arguments.map { Self.bind($0.sqlValue) })
-        let run: @Sendable (Database) throws -> [SQLRow] = { db in try Self.run(db, sql, bound) }
-        if reading {
-            do {
-                return try await writer.read(run)
-            } catch let error as DatabaseError {
-                throw StoreError.database(error.message ?? error.description)
-            }
+        return try await perform { db in try Self.run(db, sql, bound) }
+    }
+
+    /// Runs `body` on a reader of the pool, or on the writer connection inside the gate.
+    func perform<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        guard reading else { return try access(body) }
+        do {
+            return try await writer.read(body)
+        } catch let error as DatabaseError {
+            throw StoreError.database(error.message ?? error.description)
         }
-        return try access(run)
     }
 
     func execute(_ sql: String, _ arguments: [any SQLArgument]) async throws {
