@@ -164,16 +164,20 @@ extension OrderDatabase: ReconcileStore {
         return try await conn.query(sql, arguments).map(decodeLink)
     }
 
-    /// Rows that may describe a resting order: not `FAILED` (the origin keeps those forever) nor a
-    /// terminal status it left in the table.
-    static let rowSelect = """
+    /// The columns `decodeRow` reads, from `open_orders o` joined to its link `sa` and strategy `s`.
+    static let rowColumns = """
         SELECT o.id, o.strategy_account_id, o.exchange_order_id, o.symbol, o.side, o.order_type, o.price, o.stop_price,
                o.quantity, o.filled_quantity, o.status, o.market_type, o.created_at, o.updated_at, s.market_type,
                o.is_processing, o.processing_started_at, o.cancel_attempted_at
         FROM open_orders o
         JOIN strategy_accounts sa ON sa.id = o.strategy_account_id
         JOIN strategies s ON s.id = sa.strategy_id
-        WHERE UPPER(o.status) NOT IN (\(OriginRules.finishedStatuses.sorted().map { "'\($0)'" }.joined(separator: ", ")))
+        """
+
+    /// Rows that may describe a resting order: not `FAILED` (the origin keeps those forever) nor a
+    /// terminal status it left in the table.
+    static let rowSelect = rowColumns + """
+         WHERE UPPER(o.status) NOT IN (\(OriginRules.finishedStatuses.sorted().map { "'\($0)'" }.joined(separator: ", ")))
         """
 
     /// Decodes a row of `rowSelect` by column position.
@@ -281,6 +285,61 @@ extension OrderDatabase: ReconcileStore {
             lastSeen: r.int(14) ?? 0, timesSeen: Int(r.int(15) ?? 0))
     }
 
+    // MARK: The origin's evidence
+
+    /// The origin's records of the requested order ids (one statement over every evidence table,
+    /// 200 ids at a time) and the account's placeholder rows created in the range (one statement),
+    /// read together: one access on SQLite, one connection on PostgreSQL. Read only.
+    public func originEvidence(_ request: EvidenceRequest) async throws -> OriginEvidence {
+        var queries: [SQLQuery] = []
+        let tables = evidenceTables
+        if !tables.isEmpty {
+            for start in stride(from: 0, to: request.orderIDs.count, by: 200) {
+                let chunk = Array(request.orderIDs[start..<min(start + 200, request.orderIDs.count)])
+                let list = placeholders(chunk.count)
+                var parts: [String] = [], arguments: [any SQLArgument] = []
+                for table in OriginRecord.Table.allCases where tables.contains(table) {
+                    parts.append(Self.recordSelect(table, list: list))
+                    arguments += chunk
+                }
+                queries.append(SQLQuery(parts.joined(separator: " UNION ALL "), arguments))
+            }
+        }
+        let recordStatements = queries.count
+        queries.append(SQLQuery(Self.rowColumns + """
+             WHERE sa.account_id = ? AND o.exchange_order_id LIKE 'PENDING-%' AND UPPER(o.status) IN ('PENDING', 'FAILED')
+                AND o.created_at >= ? AND o.created_at <= ?
+            ORDER BY o.id
+            """, [request.account.rawValue, Timestamp(request.placeholdersCreated.lowerBound), Timestamp(request.placeholdersCreated.upperBound)]))
+        let batch = queries
+        let results = try await backend.read { try await $0.batch(batch) }
+        var evidence = OriginEvidence(statements: batch.count)
+        for rows in results.prefix(recordStatements) {
+            for r in rows {
+                guard let table = OriginRecord.Table(rawValue: r.text(0) ?? ""), let link = r.int(2), let id = r.text(3) else { continue }
+                evidence.records.append(OriginRecord(table: table, id: r.int(1) ?? 0, exchangeOrderID: id, link: StrategyLinkID(link),
+                                                     symbol: r.text(4), marketText: r.text(5)))
+            }
+        }
+        evidence.placeholders = try results[recordStatements].map(Self.decodeRow)
+        return evidence
+    }
+
+    /// One evidence table's part of the records statement: (table, id, link, order id, symbol, market).
+    static func recordSelect(_ table: OriginRecord.Table, list: String) -> String {
+        switch table {
+        case .trades, .tradeExecutions:
+            return "SELECT '\(table.rawValue)', id, strategy_account_id, exchange_order_id, symbol, market_type FROM \(table.rawValue) "
+                + "WHERE exchange_order_id IN (\(list)) AND strategy_account_id IS NOT NULL"
+        case .orderFillEvents:
+            return "SELECT 'order_fill_events', id, strategy_account_id, exchange_order_id, symbol, CAST(NULL AS VARCHAR(10)) FROM order_fill_events "
+                + "WHERE exchange_order_id IN (\(list))"
+        case .failedOrders:
+            return "SELECT 'failed_orders', id, strategy_account_id, original_order_id, symbol, market_type FROM failed_orders "
+                + "WHERE original_order_id IN (\(list))"
+        }
+    }
+
     // MARK: Runs and plans
 
     /// Starts a run record; returns its id.
@@ -378,6 +437,18 @@ extension OrderDatabase: ReconcileStore {
                           o.quantity.doubleValue, o.executedQuantity.doubleValue, state.rawValue, a.marketText,
                           Timestamp(o.time), stamp, false])
                 return inserted.isEmpty ? "skipped: a row for this order appeared" : "applied"
+            case .repairPlaceholder(let r):
+                // Only while the row still has its placeholder id and the status it was read with (the
+                // origin may be changing it now), the origin does not hold it, and no row has the real id.
+                let o = r.order
+                let changed = try await conn.query("""
+                    UPDATE open_orders SET exchange_order_id = ?, status = ?, filled_quantity = ?, updated_at = ?
+                    WHERE id = ? AND exchange_order_id = ? AND status = ? AND (is_processing = ? OR processing_started_at < ?)
+                        AND NOT EXISTS (SELECT 1 FROM open_orders other WHERE other.exchange_order_id = ?)
+                    RETURNING id
+                    """, [o.id.rawValue, r.status.rawValue, o.executedQuantity.doubleValue, stamp, r.row.rawValue,
+                          r.placeholderID.rawValue, r.readStatus, false, Timestamp(now - OriginRules.staleProcessingLock), o.id.rawValue])
+                return changed.isEmpty ? "skipped: placeholder row changed since read" : "applied"
             case .recordMiss(let id, let count):
                 try await conn.execute("""
                     INSERT INTO sync_misses (account_id, market, exchange_order_id, misses, first_missed_at, last_missed_at)
@@ -420,11 +491,11 @@ extension OrderDatabase: ReconcileStore {
             let changes = finding.changes.isEmpty ? nil : String(decoding: try encoder.encode(finding.changes), as: UTF8.self)
             try await conn.execute("""
                 INSERT INTO sync_findings (run_id, account_id, market, kind, exchange_order_id, client_order_id, symbol, side,
-                    strategy_account_id, open_order_id, detail, changes_json, outcome, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    strategy_account_id, open_order_id, detail, changes_json, outcome, created_at, evidence)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [runID, account, market, finding.kind.rawValue, finding.exchangeOrderID?.rawValue, finding.clientOrderID,
                       finding.symbol, finding.side?.rawValue, finding.link?.rawValue, finding.row?.rawValue, finding.detail,
-                      changes, outcomes.first ?? (finding.actions.isEmpty ? "none" : "applied"), now])
+                      changes, outcomes.first ?? (finding.actions.isEmpty ? "none" : "applied"), now, finding.evidence])
         }
         for action in plan.housekeeping { _ = try await perform(action) }
         if plan.isCompleteSweep {

@@ -126,6 +126,8 @@ public enum DatabaseLocation: Sendable, Hashable, CustomStringConvertible {
 /// The database: a backend, each write method one invariant-preserving transaction.
 public struct OrderDatabase: Sendable {
     let backend: any SQLBackend
+    /// The origin's tables that record order ids which this database has (read when it is opened).
+    public internal(set) var evidenceTables: Set<OriginRecord.Table> = []
     /// Which backend this is.
     public var dialect: SQLDialect { backend.dialect }
 
@@ -139,12 +141,13 @@ public struct OrderDatabase: Sendable {
         case .sqlite(let path): backend = try SQLiteBackend.open(path: path)
         case .postgres(let pg): backend = try await PostgresBackend.open(pg, maxConnections: maxConnections)
         }
-        let db = OrderDatabase(backend: backend)
-        if migrate {
-            do { try await db.migrate() } catch {
-                await db.close()
-                throw error
-            }
+        var db = OrderDatabase(backend: backend)
+        do {
+            if migrate { try await db.migrate() }
+            db.evidenceTables = try await backend.read { try await Schema.evidenceTables($0) }
+        } catch {
+            await db.close()
+            throw error
         }
         return db
     }
@@ -154,8 +157,9 @@ public struct OrderDatabase: Sendable {
 
     /// A private in-memory SQLite database, migrated (tests).
     public static func inMemory() async throws -> OrderDatabase {
-        let db = OrderDatabase(backend: try SQLiteBackend.inMemory())
+        var db = OrderDatabase(backend: try SQLiteBackend.inMemory())
         try await db.migrate()
+        db.evidenceTables = try await db.backend.read { try await Schema.evidenceTables($0) }
         return db
     }
 
@@ -175,13 +179,8 @@ public struct OrderDatabase: Sendable {
     /// Creates the optional indexes on the origin's tables that are missing (`migrate
     /// --add-indexes`); returns the names created. Indexes change no column or constraint.
     public func addOriginIndexes() async throws -> [String] {
-        let existing = try await backend.read { conn in
-            var names = Set<String>()
-            for table in Set(Schema.originIndexes.map(\.table)) { names.formUnion(try await SchemaInspector(conn).indexes(table)) }
-            return names
-        }
         var created: [String] = []
-        for index in Schema.originIndexes where !existing.contains(index.name) {
+        for index in try await absentOriginIndexes() {
             // CONCURRENTLY: the origin app keeps writing while PostgreSQL builds it (not in a transaction).
             let how = dialect == .postgres ? "CREATE INDEX CONCURRENTLY IF NOT EXISTS" : "CREATE INDEX IF NOT EXISTS"
             let sql = "\(how) \(index.name) ON \(index.table) (\(index.columns))"
@@ -211,10 +210,17 @@ public struct OrderDatabase: Sendable {
 
     /// Missing optional indexes on the origin's tables (for `check`).
     public func missingOriginIndexes() async throws -> [String] {
+        try await absentOriginIndexes().map { "\($0.name) ON \($0.table) (\($0.columns))" }
+    }
+
+    /// The optional indexes not yet created, on the origin tables this database has.
+    func absentOriginIndexes() async throws -> [(name: String, table: String, columns: String)] {
         try await backend.read { conn in
+            let inspector = SchemaInspector(conn)
+            let tables = try await inspector.tables()
             var names = Set<String>()
-            for table in Set(Schema.originIndexes.map(\.table)) { names.formUnion(try await SchemaInspector(conn).indexes(table)) }
-            return Schema.originIndexes.filter { !names.contains($0.name) }.map { "\($0.name) ON \($0.table) (\($0.columns))" }
+            for table in Set(Schema.originIndexes.map(\.table)) where tables.contains(table) { names.formUnion(try await inspector.indexes(table)) }
+            return Schema.originIndexes.filter { tables.contains($0.table) && !names.contains($0.name) }
         }
     }
 

@@ -140,11 +140,37 @@ enum Schema {
     ]
 
     /// Indexes on the origin's tables that large installations want (a pass reads one account's rows
-    /// by strategy link). Never created unless asked (`ordersync migrate --add-indexes`).
+    /// by strategy link, and the origin's records of orphans' ids). Never created unless asked
+    /// (`ordersync migrate --add-indexes`).
     static let originIndexes: [(name: String, table: String, columns: String)] = [
         ("sync_ix_open_orders_link_symbol", "open_orders", "strategy_account_id, symbol"),
         ("sync_ix_strategy_accounts_account", "strategy_accounts", "account_id"),
+        // The origin's records of order ids, read for orders without a row (issue #12).
+        ("sync_ix_trades_order", "trades", "exchange_order_id"),
+        ("sync_ix_trade_executions_order", "trade_executions", "exchange_order_id"),
+        ("sync_ix_failed_orders_original", "failed_orders", "original_order_id"),
     ]
+
+    /// The origin's tables that record order ids, with the columns the evidence read needs; a table
+    /// missing (an older origin install) or lacking one is simply not consulted.
+    static let evidenceColumns: [(table: OriginRecord.Table, columns: [String])] = [
+        (.trades, ["id", "strategy_account_id", "exchange_order_id", "symbol", "market_type"]),
+        (.tradeExecutions, ["id", "strategy_account_id", "exchange_order_id", "symbol", "market_type"]),
+        (.orderFillEvents, ["id", "strategy_account_id", "exchange_order_id", "symbol"]),
+        (.failedOrders, ["id", "strategy_account_id", "original_order_id", "symbol", "market_type"]),
+    ]
+
+    /// The evidence tables this database has, with their columns.
+    static func evidenceTables(_ conn: any SQLConnection) async throws -> Set<OriginRecord.Table> {
+        let inspector = SchemaInspector(conn)
+        let tables = try await inspector.tables()
+        var found = Set<OriginRecord.Table>()
+        for (table, needed) in evidenceColumns where tables.contains(table.rawValue) {
+            let names = Set(try await inspector.columns(table.rawValue).map(\.name))
+            if needed.allSatisfy(names.contains) { found.insert(table) }
+        }
+        return found
+    }
 
     /// ordersync's migrations, in order. Each runs once; all pending ones run in one transaction.
     static let migrations: [(id: String, run: @Sendable (any SQLConnection) async throws -> Void)] = [
@@ -171,6 +197,10 @@ enum Schema {
                     PRIMARY KEY (account_id, market)
                 )
                 """)
+        }),
+        // What an adoption rests on (issue #12): `tag`, `recorded:<table>#<id>`, `placeholder:<row>`, `claim`.
+        ("v3-findings-evidence", { conn in
+            try await conn.execute("ALTER TABLE sync_findings ADD COLUMN evidence TEXT")
         }),
     ]
 

@@ -185,6 +185,10 @@ public enum AttributionEvidence: Sendable, Hashable, Codable, CustomStringConver
     case tag
     /// A configured foreign convention, by name.
     case foreignTag(String)
+    /// The origin app recorded the order id against a link (`trades`, `failed_orders`, …).
+    case recorded(OriginRecord.Table, id: Int64)
+    /// The origin's placeholder row for the order, matched by its fingerprint.
+    case placeholder(OpenOrderRowID)
     /// An operator claim.
     case claim
 
@@ -192,7 +196,21 @@ public enum AttributionEvidence: Sendable, Hashable, Codable, CustomStringConver
         switch self {
         case .tag: return "ordersync tag"
         case .foreignTag(let name): return "tag convention \(name)"
+        case .recorded(let table, let id): return "the origin's record \(table.rawValue) #\(id)"
+        case .placeholder(let row): return "the origin's placeholder row #\(row)"
         case .claim: return "operator claim"
+        }
+    }
+
+    /// The machine form in reports and `sync_findings.evidence`: `tag`, `convention:<name>`,
+    /// `recorded:<table>#<id>`, `placeholder:<row id>`, `claim`.
+    public var code: String {
+        switch self {
+        case .tag: return "tag"
+        case .foreignTag(let name): return "convention:\(name)"
+        case .recorded(let table, let id): return "recorded:\(table.rawValue)#\(id)"
+        case .placeholder(let row): return "placeholder:\(row)"
+        case .claim: return "claim"
         }
     }
 }
@@ -203,24 +221,44 @@ public enum Attribution: Sendable, Hashable {
     case owned(StrategyLinkID, AttributionEvidence)
     /// No evidence of an owner; `conflict` says why evidence that exists was not accepted.
     case unattributed(conflict: String?)
+    /// Evidence may still settle (a placeholder the origin is placing): decide on a later pass.
+    case awaiting(String)
 }
 
 /// Attributes orders to strategy links by evidence only, in this order: ordersync's tag, the
-/// foreign conventions, operator claims. A tag that names a link not on the order's account and
-/// market is a conflict, and no weaker evidence overrides it.
+/// foreign conventions, the origin's records of the order id, the origin's placeholder row,
+/// operator claims. The first kind of evidence present decides: evidence naming a link not on the
+/// order's account and market, or several links, is a conflict, and no weaker evidence overrides it.
 public struct Attributor: Sendable {
     public var tags: ClientOrderTagCodec
     public var conventions: [ForeignTagConvention]
     public var claims: ClaimSet
+    /// How close a placeholder row's creation must be to the order's time.
+    public var placeholderWindow: PlaceholderWindow
 
-    public init(tags: ClientOrderTagCodec = .default, conventions: [ForeignTagConvention] = [], claims: ClaimSet = .empty) {
+    public init(tags: ClientOrderTagCodec = .default, conventions: [ForeignTagConvention] = [], claims: ClaimSet = .empty,
+                placeholderWindow: PlaceholderWindow = PlaceholderWindow()) {
         self.tags = tags
         self.conventions = conventions
         self.claims = claims
+        self.placeholderWindow = placeholderWindow
     }
 
+    /// The link a client order id's tag or convention names, if any (evidence that needs no lookup).
+    public func taggedLink(_ order: ExchangeOrder) -> (StrategyLinkID, AttributionEvidence)? {
+        guard let client = order.clientOrderID else { return nil }
+        if let link = tags.decode(client) { return (link, .tag) }
+        for convention in conventions {
+            if let link = convention.decode(client) { return (link, .foreignTag(convention.name)) }
+        }
+        return nil
+    }
+
+    /// `records`: the origin's records that may name this order (any are filtered to those that
+    /// describe it); `placeholder`: the placeholder verdict for it, if any row matched.
     public func attribute(
-        _ order: ExchangeOrder, account: AccountID, market: Market, links: [StrategyLinkID: StrategyLink]
+        _ order: ExchangeOrder, account: AccountID, market: Market, links: [StrategyLinkID: StrategyLink],
+        records: [OriginRecord] = [], placeholder: PlaceholderVerdict? = nil
     ) -> Attribution {
         func check(_ link: StrategyLinkID, _ evidence: AttributionEvidence) -> Attribution {
             guard let known = links[link], known.account == account else {
@@ -231,11 +269,26 @@ public struct Attributor: Sendable {
             }
             return .owned(link, evidence)
         }
-        if let client = order.clientOrderID {
-            if let link = tags.decode(client) { return check(link, .tag) }
-            for convention in conventions {
-                if let link = convention.decode(client) { return check(link, .foreignTag(convention.name)) }
+        if let (link, evidence) = taggedLink(order) { return check(link, evidence) }
+        let relevant = records.filter { $0.describes(order, market: market) }.sorted { ($0.table, $0.id) < ($1.table, $1.id) }
+        if let first = relevant.first {
+            let named = Set(relevant.map(\.link))
+            guard named.count == 1 else {
+                let list = relevant.map { "\($0.table.rawValue) #\($0.id) → link \($0.link)" }.joined(separator: ", ")
+                return .unattributed(conflict: "the origin's records name \(named.count) strategy links (\(list)); nothing adopted")
             }
+            return check(first.link, .recorded(first.table, id: first.id))
+        }
+        switch placeholder {
+        case .unique(let row)?:
+            return check(row.link, .placeholder(row.id))
+        case .ambiguous(let rows, let orders)?:
+            return .unattributed(conflict: "placeholder row(s) \(rows.map { "#\($0)" }.joined(separator: ", ")) match order(s) "
+                                 + "\(orders.map(\.rawValue).joined(separator: ", ")); several candidates: nothing adopted")
+        case .placing(let row)?:
+            return .awaiting("the origin's PENDING placeholder row #\(row) matches it and may still receive this id")
+        case nil:
+            break
         }
         if let link = claims.claimant(account: account, symbol: order.symbol, side: order.side) {
             return check(link, .claim)

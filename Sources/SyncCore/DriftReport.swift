@@ -61,9 +61,12 @@ public struct ReportFinding: Sendable, Hashable, Codable {
     public var action: String
     public var detail: String
     public var changes: [FieldChange]
+    /// What an adoption rests on: `tag`, `convention:<name>`, `recorded:<table>#<id>`,
+    /// `placeholder:<row id>`, `claim`; absent for other findings.
+    public var evidence: String?
 
     enum CodingKeys: String, CodingKey {
-        case kind, symbol, side, strategy, price, quantity, filled, action, detail, changes
+        case kind, symbol, side, strategy, price, quantity, filled, action, detail, changes, evidence
         case exchangeOrderID = "exchange_order_id"
         case clientOrderID = "client_order_id"
         case strategyAccountID = "strategy_account_id"
@@ -89,6 +92,7 @@ public struct ReportFinding: Sendable, Hashable, Codable {
         action = Self.action(f)
         detail = f.detail
         changes = f.changes
+        evidence = f.evidence
     }
 
     /// The decided action in a few words.
@@ -98,6 +102,7 @@ public struct ReportFinding: Sendable, Hashable, Codable {
             case .updateRow: return "row updated"
             case .closeRow(_, let status, _): return "row closed \(status.rawValue)"
             case .adopt: return "row inserted"
+            case .repairPlaceholder: return "placeholder repaired"
             case .registerOrphan: return "orphan registered"
             case .refreshOrphan: return "orphan reported"
             case .forgetOrphan where f.kind == .orphanGone: return "orphan forgotten"
@@ -175,7 +180,8 @@ public struct ReportSection: Sendable, Hashable, Codable {
 
 /// The drift report of one reconciliation run.
 public struct DriftReport: Sendable, Hashable, Codable {
-    public static let currentSchema = "ordersync.drift-report/1"
+    /// `/2` (issue #12): findings carry `evidence`; the action `placeholder repaired`.
+    public static let currentSchema = "ordersync.drift-report/2"
 
     public var schema: String
     public var runID: Int64?
@@ -244,13 +250,13 @@ public struct DriftReport: Sendable, Hashable, Codable {
             out += "  account \(s.accountID) \(s.market?.rawValue ?? "-"): \(s.coverage): \(s.error ?? "")\n"
         }
         var findings: [[String]] = [["FINDING", "STRATEGY", "ACCOUNT", "MARKET", "SYMBOL", "SIDE", "TYPE", "PRICE", "QTY", "FILLED",
-                                     "ORDER", "CLIENT ID", "AGE", "ACTION", "DETAIL"]]
+                                     "ORDER", "CLIENT ID", "AGE", "ACTION", "EVIDENCE", "DETAIL"]]
         for s in sections {
             for f in s.findings where f.kind != .unknown {
                 findings.append([
                     f.kind.rawValue, f.strategy ?? f.strategyAccountID.map { "link \($0)" } ?? "-", "\(s.accountID)", s.market?.rawValue ?? "-",
                     f.symbol ?? "-", f.side?.rawValue ?? "-", f.orderType ?? "-", f.price ?? "-", f.quantity ?? "-", f.filled ?? "-",
-                    f.exchangeOrderID ?? "-", f.clientOrderID ?? "-", f.ageMs.map(Self.age) ?? "-", f.action, f.detail,
+                    f.exchangeOrderID ?? "-", f.clientOrderID ?? "-", f.ageMs.map(Self.age) ?? "-", f.action, f.evidence ?? "-", f.detail,
                 ])
             }
         }

@@ -57,6 +57,9 @@ public protocol ReconcileStore: Sendable {
     func accountSnapshot(_ account: AccountID) async throws -> AccountSnapshot
     /// The markets of each account's strategy links (one read per pass).
     func accountMarkets() async throws -> [AccountID: Set<Market>]
+    /// The origin's records of these order ids and its placeholder rows in the range (reads only:
+    /// ordersync never writes the origin's other tables).
+    func originEvidence(_ request: EvidenceRequest) async throws -> OriginEvidence
     func beginRun(trigger: String, now: Millis) async throws -> Int64
     /// Applies one account-market plan with its findings in one transaction, and records a
     /// complete no-symbol listing as the account-market's last sweep.

@@ -34,13 +34,16 @@ public struct ReconcileInput: Sendable {
     public var misses: [ExchangeOrderID: Int]
     /// Answers to the targeted queries the first decision asked for (empty the first time).
     public var queryResults: [ExchangeOrderID: TargetedQueryResult]
+    /// The origin's records and placeholder rows the first decision asked for; nil: not read yet.
+    public var evidence: OriginEvidence?
     public var now: Millis
 
     public init(
         account: AccountID, market: Market, listing: ExchangeListing, rows: [OpenOrderRow],
         links: [StrategyLink], orphans: [OrphanRecord] = [], misses: [ExchangeOrderID: Int] = [:],
-        queryResults: [ExchangeOrderID: TargetedQueryResult] = [:], now: Millis
+        queryResults: [ExchangeOrderID: TargetedQueryResult] = [:], evidence: OriginEvidence? = nil, now: Millis
     ) {
+        self.evidence = evidence
         self.account = account
         self.market = market
         self.listing = listing
@@ -120,6 +123,8 @@ public enum PlanAction: Sendable, Hashable {
     case closeRow(OpenOrderRow, finalStatus: ExchangeOrderStatus, filledQuantity: Amount)
     /// Insert a row for an order attributed to a link.
     case adopt(Adoption)
+    /// Give the origin's placeholder row its order's real id, status and fill.
+    case repairPlaceholder(PlaceholderRepair)
     /// Store the number of consecutive complete listings that missed the row.
     case recordMiss(ExchangeOrderID, consecutive: Int)
     /// Forget the miss count (the order was seen, or its row is gone).
@@ -134,7 +139,7 @@ public enum PlanAction: Sendable, Hashable {
     /// Whether the action writes `open_orders`.
     public var changesOpenOrders: Bool {
         switch self {
-        case .updateRow, .closeRow, .adopt: return true
+        case .updateRow, .closeRow, .adopt, .repairPlaceholder: return true
         default: return false
         }
     }
@@ -187,6 +192,9 @@ public struct Finding: Sendable, Hashable {
     public var filled: Amount?
     /// When the order (or its row) was created, ms.
     public var createdAt: Millis?
+    /// What an adoption rests on (`AttributionEvidence.code`: `tag`, `recorded:trades#12`,
+    /// `placeholder:41`, `claim`, …); nil for other findings.
+    public var evidence: String?
 
     public init(
         kind: FindingKind, exchangeOrderID: ExchangeOrderID? = nil, clientOrderID: String? = nil,
@@ -228,6 +236,9 @@ public struct ReconcilePlan: Sendable, Hashable {
     public var findings: [Finding]
     /// Targeted queries to run; then decide again with their answers in `queryResults`.
     public var queries: [OrderQuery]
+    /// The origin's evidence to read (orders without a row and no tag); then decide again with it
+    /// in `evidence`. Nil when nothing is needed or it was supplied.
+    public var evidenceRequest: EvidenceRequest?
     /// Actions no finding reports (miss counts of rows that no longer exist).
     public var housekeeping: [PlanAction]
 
@@ -257,8 +268,8 @@ public struct ReconcilePlan: Sendable, Hashable {
 public enum Reconciler {
     /// Decides what to do for one account and market.
     ///
-    /// Run it once; if the plan has `queries`, run them, put the answers in
-    /// `input.queryResults` and run it again: the second plan is the one to apply.
+    /// Run it once; if the plan has `queries` or an `evidenceRequest`, run them, put the answers in
+    /// `input.queryResults` and `input.evidence` and run it again: the second plan is the one to apply.
     public static func decide(_ input: ReconcileInput, policy: ReconcilePolicy) -> ReconcilePlan {
         let rows = input.rows.filter { $0.market == input.market }.sorted { $0.id < $1.id }
         var plan = ReconcilePlan(
@@ -380,9 +391,36 @@ public enum Reconciler {
         let unmatched = orders.indices.filter { !consumed[$0] }.map { orders[$0] }.sorted { $0.id < $1.id }
         var forms: RowForms?  // built on the first adoption only
         for order in orders { listedIDs.insert(order.id) }
-        for order in unmatched where order.status.isOpen {
+        let open = unmatched.filter(\.status.isOpen)
+        // The origin's evidence for orders no tag settles and that are old enough to judge.
+        let needing = open.filter { policy.attributor.taggedLink($0) == nil && (now - $0.time >= policy.grace || registered[$0.id] != nil) }
+        var recordsByID: [String: [OriginRecord]] = [:]
+        var placeholderVerdicts: [ExchangeOrderID: PlaceholderVerdict] = [:]
+        if let evidence = input.evidence {
+            for record in evidence.records { recordsByID[record.exchangeOrderID, default: []].append(record) }
+            if !evidence.placeholders.isEmpty {
+                placeholderVerdicts = PlaceholderMatcher.verdicts(
+                    orders: open, placeholders: evidence.placeholders, account: input.account, market: input.market, links: linksByID,
+                    window: policy.attributor.placeholderWindow, now: now)
+            }
+        } else if !needing.isEmpty {
+            var ids = Set<String>()
+            for order in needing {
+                ids.insert(order.id.rawValue)
+                if order.isAlgo { ids.insert(String(order.id.venueID)) }
+            }
+            let times = needing.map(\.time)
+            plan.evidenceRequest = EvidenceRequest(
+                account: input.account, market: input.market, orderIDs: ids.sorted(),
+                placeholdersCreated: policy.attributor.placeholderWindow.rowsCreated(firstOrder: times.min()!, lastOrder: times.max()!))
+        }
+        var repaired: [OpenOrderRowID] = []
+        for order in open {
             let wasRegistered = registered[order.id] != nil
-            let attribution = policy.attributor.attribute(order, account: input.account, market: input.market, links: linksByID)
+            var records = recordsByID[order.id.rawValue] ?? []
+            if order.isAlgo { records += recordsByID[String(order.id.venueID)] ?? [] }
+            let attribution = policy.attributor.attribute(
+                order, account: input.account, market: input.market, links: linksByID, records: records, placeholder: placeholderVerdicts[order.id])
             if now - order.time < policy.grace, !wasRegistered {
                 let link: StrategyLinkID? = if case .owned(let link, _) = attribution { link } else { nil }
                 plan.findings.append(finding(.inFlight, order: order, link: link, detail: "placed \(now - order.time) ms ago; its row may still be on its way"))
@@ -391,9 +429,23 @@ public enum Reconciler {
             switch attribution {
             case .owned(let link, let evidence):
                 var f = finding(.adopted, order: order, link: link, detail: "adopted into strategy link \(link) by \(evidence)")
-                if forms == nil { forms = RowForms(rows) }
-                f.actions = [.adopt(adoption(of: order, into: link, market: input.market, forms: forms!))]
+                f.evidence = evidence.code
+                if case .placeholder = evidence, case .unique(let row)? = placeholderVerdicts[order.id], let state = order.status.openState {
+                    f.row = row.id
+                    f.detail = "placeholder row #\(row.id) (\(row.status), created \(order.time - row.createdAt) ms before the order) "
+                        + "repaired with the order's id, status and fill; strategy link \(link)"
+                    f.actions = [.repairPlaceholder(PlaceholderRepair(
+                        row: row.id, link: link, placeholderID: row.exchangeOrderID, readStatus: row.status, order: order, status: state))]
+                    repaired.append(row.id)
+                } else {
+                    if forms == nil { forms = RowForms(rows) }
+                    f.actions = [.adopt(adoption(of: order, into: link, market: input.market, forms: forms!))]
+                }
                 if wasRegistered { f.actions.append(.forgetOrphan(order.id)) }
+                plan.findings.append(f)
+            case .awaiting(let why):
+                var f = finding(.inFlight, order: order, detail: why)
+                if wasRegistered { f.actions = [.refreshOrphan(order)] }
                 plan.findings.append(f)
             case .unattributed(let conflict):
                 let why = conflict.map { "; \($0)" } ?? ""
@@ -407,6 +459,11 @@ public enum Reconciler {
                     plan.findings.append(f)
                 }
             }
+        }
+        // A repaired PENDING row is no longer in flight: its repair is its finding.
+        if !repaired.isEmpty {
+            let ids = Set(repaired)
+            plan.findings.removeAll { $0.kind == .inFlight && $0.exchangeOrderID?.rawValue.hasPrefix(OriginRules.placeholderPrefix) == true && $0.row.map(ids.contains) == true }
         }
 
         // Registered orphans that are gone from a complete listing.

@@ -1,4 +1,5 @@
 import ServiceLifecycle
+import Synchronization
 import SyncCore
 
 /// Runs reconciliation passes: for each account and market, list the exchange, read the DB,
@@ -19,6 +20,8 @@ public struct ReconcileRunner: Sendable {
     public var sweepEvery: Int
     /// Called after each account with (accounts done, accounts in the pass).
     public var progress: (@Sendable (Int, Int) -> Void)?
+    /// Counts the statements spent reading the origin's evidence (benchmarks), when set.
+    public var evidenceStatements: Counter?
 
     public init(store: any ReconcileStore, gateway: any ExchangeGateway, policy: ReconcilePolicy, locks: AccountLocks = AccountLocks(),
                 parallelism: Int = 16, sweepEvery: Int = 10, now: @escaping @Sendable () -> Millis) {
@@ -124,10 +127,15 @@ public struct ReconcileRunner: Sendable {
                 let time = now()
                 var input = snapshot.input(market: market, listing: listing, now: time)
                 var plan = Reconciler.decide(input, policy: policy)
-                if !plan.queries.isEmpty {
-                    for query in plan.queries {
-                        input.queryResults[query.id] = await gateway.query(account, market: market, symbol: query.symbol, id: query.id)
-                    }
+                if let request = plan.evidenceRequest {
+                    let evidence = try await store.originEvidence(request)
+                    input.evidence = evidence
+                    evidenceStatements?.add(evidence.statements)
+                }
+                for query in plan.queries {
+                    input.queryResults[query.id] = await gateway.query(account, market: market, symbol: query.symbol, id: query.id)
+                }
+                if !plan.queries.isEmpty || plan.evidenceRequest != nil {
                     plan = Reconciler.decide(input, policy: policy)
                 }
                 _ = try await store.apply(plan, runID: runID, now: time)
@@ -136,4 +144,13 @@ public struct ReconcileRunner: Sendable {
             return sections
         }
     }
+}
+
+/// A shared counter (a benchmark's tally of evidence reads across a pass's parallel accounts).
+public final class Counter: Sendable {
+    private let value = Mutex(0)
+    public init() {}
+    public func add(_ n: Int) { value.withLock { $0 += n } }
+    /// The count so far, reset to zero.
+    public func take() -> Int { value.withLock { v in defer { v = 0 }; return v } }
 }

@@ -93,13 +93,17 @@ import SyncTestSupport
         let ddl = try #require(TestDatabases.originDDL(backend))
         try await db.write(TestDatabases.statements(ddl).map { ($0, []) })
         let before = try await Self.schema(db, tables: Self.originTables)
-        #expect(try await db.migrate() == ["v1-origin-tables", "v1-sync-tables", "v2-sync-sweeps"])
+        #expect(try await db.migrate() == ["v1-origin-tables", "v1-sync-tables", "v2-sync-sweeps", "v3-findings-evidence"])
         #expect(try await Self.schema(db, tables: Self.originTables) == before)
         try await db.load(try Self.scenario(), now: Self.now)
         #expect(try await db.openOrders().count == 5)
         // The optional indexes only when asked, and then nothing but indexes.
-        #expect(try await db.missingOriginIndexes().count == 2)
-        #expect(try await db.addOriginIndexes() == ["sync_ix_open_orders_link_symbol", "sync_ix_strategy_accounts_account"])
+        #expect(try await db.missingOriginIndexes().count == 5)
+        #expect(try await db.addOriginIndexes() == [
+            "sync_ix_open_orders_link_symbol", "sync_ix_strategy_accounts_account", "sync_ix_trades_order", "sync_ix_trade_executions_order",
+            "sync_ix_failed_orders_original",
+        ])
+        #expect(try await db.missingOriginIndexes().isEmpty)
         let columnsOnly = { (lines: [String]) in lines.filter { $0.contains(".") && !$0.contains(" index ") && !$0.contains("CREATE INDEX") } }
         #expect(columnsOnly(try await Self.schema(db, tables: Self.originTables)) == columnsOnly(before))
     }

@@ -52,7 +52,7 @@ import SyncTestSupport
                     switch action {
                     // (c) The plan has no way to cancel; every action is a DB write. (Exhaustive:
                     // adding a case to PlanAction fails to compile here until it is classified.)
-                    case .updateRow, .closeRow, .adopt, .recordMiss, .clearMisses, .registerOrphan, .refreshOrphan, .forgetOrphan:
+                    case .updateRow, .closeRow, .adopt, .repairPlaceholder, .recordMiss, .clearMisses, .registerOrphan, .refreshOrphan, .forgetOrphan:
                         break
                     }
                     if case .adopt(let adoption) = action {

@@ -18,7 +18,7 @@ import SyncCore
     @Test func jsonFollowsTheDocumentedSchema() throws {
         let report = Self.report()
         let object = try #require(JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
-        #expect(object["schema"] as? String == "ordersync.drift-report/1")
+        #expect(object["schema"] as? String == "ordersync.drift-report/2")
         #expect(Set(object.keys) == ["schema", "run_id", "trigger", "started_at", "finished_at", "totals", "sections"])
         let totals = try #require(object["totals"] as? [String: Int])
         #expect(Set(totals.keys) == Set(FindingKind.allCases.map(\.rawValue)))
