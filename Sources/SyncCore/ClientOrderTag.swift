@@ -260,28 +260,10 @@ public struct Attributor: Sendable {
         _ order: ExchangeOrder, account: AccountID, market: Market, links: [StrategyLinkID: StrategyLink],
         records: [OriginRecord] = [], placeholder: PlaceholderVerdict? = nil
     ) -> Attribution {
-        func check(_ link: StrategyLinkID, _ evidence: AttributionEvidence) -> Attribution {
-            guard let known = links[link], known.account == account else {
-                return .unattributed(conflict: "\(evidence) names strategy link \(link), which is not on account \(account)")
-            }
-            guard known.market == market else {
-                return .unattributed(conflict: "\(evidence) names strategy link \(link), a \(known.market.rawValue) strategy, for a \(market.rawValue) order")
-            }
-            return .owned(link, evidence)
-        }
-        if let (link, evidence) = taggedLink(order) { return check(link, evidence) }
-        let relevant = records.filter { $0.describes(order, market: market) }.sorted { ($0.table, $0.id) < ($1.table, $1.id) }
-        if let first = relevant.first {
-            let named = Set(relevant.map(\.link))
-            guard named.count == 1 else {
-                let list = relevant.map { "\($0.table.rawValue) #\($0.id) → link \($0.link)" }.joined(separator: ", ")
-                return .unattributed(conflict: "the origin's records name \(named.count) strategy links (\(list)); nothing adopted")
-            }
-            return check(first.link, .recorded(first.table, id: first.id))
-        }
+        if let verdict = settled(order, account: account, market: market, links: links, records: records) { return verdict }
         switch placeholder {
         case .unique(let row)?:
-            return check(row.link, .placeholder(row.id))
+            return check(row.link, .placeholder(row.id), account: account, market: market, links: links)
         case .ambiguous(let rows, let orders)?:
             return .unattributed(conflict: "placeholder row(s) \(rows.map { "#\($0)" }.joined(separator: ", ")) match order(s) "
                                  + "\(orders.map(\.rawValue).joined(separator: ", ")); several candidates: nothing adopted")
@@ -291,8 +273,36 @@ public struct Attributor: Sendable {
             break
         }
         if let link = claims.claimant(account: account, symbol: order.symbol, side: order.side) {
-            return check(link, .claim)
+            return check(link, .claim, account: account, market: market, links: links)
         }
         return .unattributed(conflict: nil)
+    }
+
+    /// The verdict of the evidence that needs no other order to weigh — a tag, a convention, the
+    /// origin's records — or nil when there is none. An order it adopts is no placeholder's twin.
+    public func settled(
+        _ order: ExchangeOrder, account: AccountID, market: Market, links: [StrategyLinkID: StrategyLink], records: [OriginRecord]
+    ) -> Attribution? {
+        if let (link, evidence) = taggedLink(order) { return check(link, evidence, account: account, market: market, links: links) }
+        let relevant = records.filter { $0.describes(order, market: market) }.sorted { ($0.table, $0.id) < ($1.table, $1.id) }
+        guard let first = relevant.first else { return nil }
+        let named = Set(relevant.map(\.link))
+        guard named.count == 1 else {
+            let list = relevant.map { "\($0.table.rawValue) #\($0.id) → link \($0.link)" }.joined(separator: ", ")
+            return .unattributed(conflict: "the origin's records name \(named.count) strategy links (\(list)); nothing adopted")
+        }
+        return check(first.link, .recorded(first.table, id: first.id), account: account, market: market, links: links)
+    }
+
+    /// Evidence is accepted only for a link of the order's account and market.
+    func check(_ link: StrategyLinkID, _ evidence: AttributionEvidence, account: AccountID, market: Market,
+               links: [StrategyLinkID: StrategyLink]) -> Attribution {
+        guard let known = links[link], known.account == account else {
+            return .unattributed(conflict: "\(evidence) names strategy link \(link), which is not on account \(account)")
+        }
+        guard known.market == market else {
+            return .unattributed(conflict: "\(evidence) names strategy link \(link), a \(known.market.rawValue) strategy, for a \(market.rawValue) order")
+        }
+        return .owned(link, evidence)
     }
 }

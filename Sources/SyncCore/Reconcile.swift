@@ -396,11 +396,23 @@ public enum Reconciler {
         let needing = open.filter { policy.attributor.taggedLink($0) == nil && (now - $0.time >= policy.grace || registered[$0.id] != nil) }
         var recordsByID: [String: [OriginRecord]] = [:]
         var placeholderVerdicts: [ExchangeOrderID: PlaceholderVerdict] = [:]
+        func records(of order: ExchangeOrder) -> [OriginRecord] {
+            var found = recordsByID[order.id.rawValue] ?? []
+            if order.isAlgo { found += recordsByID[String(order.id.venueID)] ?? [] }
+            return found
+        }
         if let evidence = input.evidence {
             for record in evidence.records { recordsByID[record.exchangeOrderID, default: []].append(record) }
             if !evidence.placeholders.isEmpty {
+                // A placeholder's candidates: every order without a row except those a tag or record adopts
+                // (they have a row after this pass, so the next pass weighs the same candidates).
+                let candidates = open.filter { order in
+                    if case .owned? = policy.attributor.settled(order, account: input.account, market: input.market, links: linksByID,
+                                                                records: records(of: order)) { return false }
+                    return true
+                }
                 placeholderVerdicts = PlaceholderMatcher.verdicts(
-                    orders: open, placeholders: evidence.placeholders, account: input.account, market: input.market, links: linksByID,
+                    orders: candidates, placeholders: evidence.placeholders, account: input.account, market: input.market, links: linksByID,
                     window: policy.attributor.placeholderWindow, now: now)
             }
         } else if !needing.isEmpty {
@@ -417,10 +429,9 @@ public enum Reconciler {
         var repaired: [OpenOrderRowID] = []
         for order in open {
             let wasRegistered = registered[order.id] != nil
-            var records = recordsByID[order.id.rawValue] ?? []
-            if order.isAlgo { records += recordsByID[String(order.id.venueID)] ?? [] }
             let attribution = policy.attributor.attribute(
-                order, account: input.account, market: input.market, links: linksByID, records: records, placeholder: placeholderVerdicts[order.id])
+                order, account: input.account, market: input.market, links: linksByID, records: records(of: order),
+                placeholder: placeholderVerdicts[order.id])
             if now - order.time < policy.grace, !wasRegistered {
                 let link: StrategyLinkID? = if case .owned(let link, _) = attribution { link } else { nil }
                 plan.findings.append(finding(.inFlight, order: order, link: link, detail: "placed \(now - order.time) ms ago; its row may still be on its way"))

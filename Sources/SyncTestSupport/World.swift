@@ -9,6 +9,10 @@ public struct World: Sendable {
     public struct Key: Hashable, Sendable, Comparable {
         public var account: AccountID
         public var market: Market
+        public init(account: AccountID, market: Market) {
+            self.account = account
+            self.market = market
+        }
         public static func < (a: Key, b: Key) -> Bool { (a.account, a.market) < (b.account, b.market) }
     }
 
