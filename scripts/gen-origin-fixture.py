@@ -103,8 +103,50 @@ scenario = {
         order(1, "FUTURES", 7101, "SOLUSDT", "BUY", qty="3", price="150"),
     ],
 }
-path = os.path.join(os.path.dirname(__file__), "..", "fixtures", "scenarios", "origin-shaped.json")
-with open(path, "w") as fh:
-    json.dump(scenario, fh, indent=2)
-    fh.write("\n")
-print(f"wrote {os.path.normpath(path)}")
+
+# Issue #12: orders the origin lost, and what its own tables still say about them.
+evidence = {
+    "name": "origin-evidence",
+    "description": "Orders the origin app lost, with the evidence its own tables keep: a FAILED placeholder whose order is live, "
+                   "a partial fill in trades for an order without a row, a failed_orders CANCEL record, identical twin orders for one "
+                   "placeholder, and a record naming another account's link.",
+    "users": scenario["users"][:2],
+    "accounts": scenario["accounts"][:2],
+    "strategies": scenario["strategies"][:2],
+    "strategy_accounts": scenario["strategy_accounts"][:3],
+    "db_orders": [
+        row(1, 1, "8001", "BTC/USDT", "BUY", "futures"),
+        # The origin wrote its placeholder, called the exchange, lost the answer, and gave up after 120 s.
+        row(2, 1, "PENDING-" + "5be0c4d2" * 4, "ETH/USDT", "SELL", "futures", status="FAILED", qty="0.5", price="3500",
+            age_ms=302000),
+        # One placeholder of strategy 2 for two identical orders: which one it was cannot be told.
+        row(3, 3, "PENDING-" + "0d9e61aa" * 4, "BNB/USDT", "BUY", "futures", status="FAILED", qty="2", price="600", age_ms=241000),
+    ],
+    "exchange_orders": [
+        order(1, "FUTURES", 8001, "BTCUSDT", "BUY"),
+        order(1, "FUTURES", 8010, "ETHUSDT", "SELL", qty="0.5", price="3500", age_ms=300000),
+        order(1, "FUTURES", 8020, "SOLUSDT", "BUY", qty="3", price="150", status="PARTIALLY_FILLED", executed_quantity="1.2", age_ms=600000),
+        order(1, "FUTURES", 8021, "XRPUSDT", "SELL", qty="100", price="0.6", age_ms=900000),
+        order(1, "FUTURES", 8030, "BNBUSDT", "BUY", qty="2", price="600", age_ms=240000),
+        order(1, "FUTURES", 8031, "BNBUSDT", "BUY", qty="2", price="600", age_ms=240000),
+        order(1, "FUTURES", 8040, "DOGEUSDT", "BUY", qty="1000", price="0.1", age_ms=600000),
+    ],
+    "origin_records": [
+        # The origin saw a partial fill of 8020 (its row since deleted by its 29 s job).
+        {"table": "trades", "strategy_account_id": 1, "exchange_order_id": "8020", "symbol": "SOL/USDT", "side": "BUY",
+         "order_type": "LIMIT", "quantity": "1.2", "price": "150", "market_type": "futures", "age_ms": 500000},
+        # A cancel of 8021 by strategy 2 failed; the origin dropped the row and kept this.
+        {"table": "failed_orders", "strategy_account_id": 3, "exchange_order_id": "8021", "symbol": "XRP/USDT", "side": "SELL",
+         "order_type": "LIMIT", "quantity": "100", "price": "0.6", "market_type": "FUTURES", "operation_type": "CANCEL", "age_ms": 800000},
+        # A record of 8040 on the subscriber's link (account 2), though the order is on account 1.
+        {"table": "trades", "strategy_account_id": 2, "exchange_order_id": "8040", "symbol": "DOGE/USDT", "side": "BUY",
+         "order_type": "LIMIT", "quantity": "1000", "price": "0.1", "market_type": "futures", "age_ms": 500000},
+    ],
+}
+
+for name, content in [("origin-shaped.json", scenario), ("origin-evidence.json", evidence)]:
+    path = os.path.join(os.path.dirname(__file__), "..", "fixtures", "scenarios", name)
+    with open(path, "w") as fh:
+        json.dump(content, fh, indent=2)
+        fh.write("\n")
+    print(f"wrote {os.path.normpath(path)}")

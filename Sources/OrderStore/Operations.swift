@@ -99,6 +99,43 @@ extension OrderDatabase: ReconcileStore {
                 "INSERT INTO open_orders (\(columns.joined(separator: ", "))) VALUES (\(placeholders(columns.count)))", values)
         }
         if ordered.allSatisfy({ $0.element.id != nil }) { sequencesAt = statements.count }
+        // The origin's records of order ids, every NOT NULL column as its code fills it.
+        let json = dialect == .postgres ? "CAST(? AS JSON)" : "?"
+        for (i, r) in scenario.originRecords.enumerated() {
+            let at = Timestamp(now - r.ageMs), market = r.marketText ?? r.market.rawValue
+            let item = "origin_records[\(i)] (\(r.table.rawValue) \(r.exchangeOrderID))"
+            switch r.table {
+            case .trades:
+                add(item, """
+                    INSERT INTO trades (strategy_account_id, exchange_order_id, symbol, side, order_type, order_price, price, quantity, timestamp, is_entry, market_type)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [r.link.rawValue, r.exchangeOrderID, r.symbol, r.side.rawValue, r.orderType.rawValue, r.price?.doubleValue,
+                          (r.price ?? .zero).doubleValue, r.quantity.doubleValue, at, true, market])
+            case .tradeExecutions:
+                add(item, """
+                    INSERT INTO trade_executions (strategy_account_id, exchange_trade_id, exchange_order_id, symbol, side, execution_price,
+                        execution_quantity, execution_time, market_type, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [r.link.rawValue, "\(r.exchangeOrderID)-\(i)", r.exchangeOrderID, r.symbol, r.side.rawValue, (r.price ?? .zero).doubleValue,
+                          r.quantity.doubleValue, at, market, at])
+            case .orderFillEvents:
+                add(item, """
+                    INSERT INTO order_fill_events (account_id, strategy_account_id, exchange_order_id, symbol, side, order_type, filled_quantity,
+                        average_price, status, event_time, processed, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [r.account.rawValue, r.link.rawValue, r.exchangeOrderID, r.symbol, r.side.rawValue, r.orderType.rawValue,
+                          r.quantity.doubleValue, r.price?.doubleValue, "PARTIALLY_FILLED", at, false, at])
+            case .failedOrders:
+                let params = #"{"symbol": "\#(r.symbol)", "side": "\#(r.side.rawValue)", "order_id": "\#(r.exchangeOrderID)"}"#
+                add(item, """
+                    INSERT INTO failed_orders (strategy_account_id, symbol, side, order_type, quantity, price, market_type, reason, exchange_error,
+                        order_params, operation_type, original_order_id, status, retry_count, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, \(json), ?, ?, ?, ?, ?, ?)
+                    """, [r.link.rawValue, r.symbol, r.side.rawValue, r.orderType.rawValue, r.quantity.doubleValue, r.price?.doubleValue, market,
+                          r.operationType == "CANCEL" ? "cancel failed" : "create failed", "timeout", params, r.operationType,
+                          r.operationType == "CANCEL" ? r.exchangeOrderID : nil, "pending_retry", 0, at, at])
+            }
+        }
         let list = statements
         try await backend.write { conn in
             for (n, s) in list.enumerated() {

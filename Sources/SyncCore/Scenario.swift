@@ -33,6 +33,28 @@ public struct Scenario: Sendable {
     /// `binance`; `stored_public_api`/`stored_secret_api`, e.g. Fernet ciphertext). The simulator uses
     /// the plaintext `api_key`/`api_secret`.
     public var storage: [AccountID: StoredAccount] = [:]
+    /// Rows of the origin's order-id records (`trades`, `trade_executions`, `order_fill_events`,
+    /// `failed_orders`), written as its code writes them.
+    public var originRecords: [OriginRecordRow] = []
+
+    /// A record of the origin's naming an exchange order id for a strategy link.
+    public struct OriginRecordRow: Sendable, Hashable {
+        public var table: OriginRecord.Table
+        public var link: StrategyLinkID
+        public var account: AccountID
+        public var exchangeOrderID: String
+        public var symbol: String
+        public var side: Side
+        public var orderType: OrderType
+        public var quantity: Amount
+        public var price: Amount?
+        public var market: Market
+        /// `market_type` as written; nil: the market's name.
+        public var marketText: String?
+        public var ageMs: Millis
+        /// `failed_orders.operation_type` (`CREATE` or `CANCEL`).
+        public var operationType: String
+    }
 
     /// An account's columns as the origin app wrote them.
     public struct StoredAccount: Sendable, Hashable {
@@ -196,12 +218,14 @@ struct RawScenario: Decodable {
     var strategyAccounts: [Strict<RawLink>]
     var dbOrders: [Strict<RawDBOrder>]?
     var exchangeOrders: [Strict<RawExchangeOrder>]?
+    var originRecords: [Strict<RawOriginRecord>]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, description, users, accounts, strategies
         case strategyAccounts = "strategy_accounts"
         case dbOrders = "db_orders"
         case exchangeOrders = "exchange_orders"
+        case originRecords = "origin_records"
     }
 
     init(from decoder: any Decoder) throws {
@@ -215,6 +239,7 @@ struct RawScenario: Decodable {
         strategyAccounts = try c.decode([Strict<RawLink>].self, forKey: .strategyAccounts)
         dbOrders = try c.decodeIfPresent([Strict<RawDBOrder>].self, forKey: .dbOrders)
         exchangeOrders = try c.decodeIfPresent([Strict<RawExchangeOrder>].self, forKey: .exchangeOrders)
+        originRecords = try c.decodeIfPresent([Strict<RawOriginRecord>].self, forKey: .originRecords)
     }
 
     struct TopKeys: StrictKeys {
@@ -367,6 +392,30 @@ struct RawExchangeOrder: StrictKeys {
         case stopPrice = "stop_price"
         case executedQuantity = "executed_quantity"
         case ageMs = "age_ms"
+    }
+    typealias CodingKeys = Keys
+}
+
+struct RawOriginRecord: StrictKeys {
+    var table: String
+    var strategyAccountId: Int64
+    var exchangeOrderId: String
+    var symbol: String
+    var side: String
+    var orderType: String?
+    var quantity: AmountText
+    var price: AmountText?
+    var marketType: String?
+    var ageMs: Int64?
+    var operationType: String?
+    enum Keys: String, CodingKey, CaseIterable {
+        case table, symbol, side, quantity, price
+        case strategyAccountId = "strategy_account_id"
+        case exchangeOrderId = "exchange_order_id"
+        case orderType = "order_type"
+        case marketType = "market_type"
+        case ageMs = "age_ms"
+        case operationType = "operation_type"
     }
     typealias CodingKeys = Keys
 }
@@ -552,10 +601,37 @@ struct Validator {
                     stopPrice: try amount(o.stopPrice, "\(p).stop_price"), quantity: quantity, executedQuantity: executed, time: -ageMs),
                 ageMs: ageMs))
         }
+        let linkAccount = Dictionary(uniqueKeysWithValues: outLinks.map { ($0.id, $0.account) })
+        var outRecords: [Scenario.OriginRecordRow] = []
+        for (i, r) in (raw.originRecords ?? []).map(\.value).enumerated() {
+            let p = "origin_records[\(i)]"
+            guard let table = OriginRecord.Table(rawValue: r.table) else {
+                throw fail("\(p).table", "\"\(r.table)\" is not one of \(OriginRecord.Table.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let link = StrategyLinkID(r.strategyAccountId)
+            guard let market = linkMarket[link], let account = linkAccount[link] else {
+                throw fail("\(p).strategy_account_id", "no strategy_accounts row with id \(r.strategyAccountId)")
+            }
+            guard !r.exchangeOrderId.isEmpty, r.exchangeOrderId.utf8.count <= 100 else {
+                throw fail("\(p).exchange_order_id", "must be 1 to 100 characters")
+            }
+            guard let side = Side(parsing: r.side) else { throw fail("\(p).side", "\"\(r.side)\" is not BUY or SELL") }
+            guard !r.symbol.isEmpty else { throw fail("\(p).symbol", "must not be empty") }
+            if let text = r.marketType, Market(stored: text) == nil { throw fail("\(p).market_type", "\"\(text)\" is not SPOT or FUTURES (any case)") }
+            let operation = (r.operationType ?? "CANCEL").uppercased()
+            guard operation == "CREATE" || operation == "CANCEL" else { throw fail("\(p).operation_type", "CREATE or CANCEL") }
+            if r.operationType != nil && table != .failedOrders { throw fail("\(p).operation_type", "only failed_orders records have one") }
+            outRecords.append(Scenario.OriginRecordRow(
+                table: table, link: link, account: account, exchangeOrderID: r.exchangeOrderId, symbol: r.symbol.uppercased(), side: side,
+                orderType: OrderType(r.orderType ?? "LIMIT"), quantity: try amount(r.quantity, "\(p).quantity")!,
+                price: try amount(r.price, "\(p).price"), market: market, marketText: r.marketType, ageMs: try age(r.ageMs, "\(p).age_ms"),
+                operationType: operation))
+        }
         var scenario = Scenario(
             name: raw.name ?? file, description: raw.description ?? "", users: outUsers, accounts: outAccounts,
             strategies: outStrategies, links: outLinks, dbOrders: outRows, exchangeOrders: outExchange)
         scenario.storage = storage
+        scenario.originRecords = outRecords
         return scenario
     }
 }
