@@ -150,6 +150,9 @@ extension OrderSyncApp {
         for index in try await db.missingOriginIndexes() {
             report.notes.append("no index \(index): fine for a few accounts; `ordersync migrate --add-indexes` creates it for many")
         }
+        for table in OriginRecord.Table.allCases where !db.evidenceTables.contains(table) {
+            report.notes.append("no usable table \(table.rawValue): its records of order ids are not used as ownership evidence")
+        }
         // Accounts.
         let gateway = BinanceGateway(main: BinanceSession(configuration: ClientConfiguration(spotURL: options.spotURL, futuresURL: options.futuresURL)),
                                      testnet: BinanceSession(configuration: ClientConfiguration(spotURL: options.testnetSpotURL, futuresURL: options.testnetFuturesURL)),
@@ -215,7 +218,10 @@ extension OrderSyncApp {
         if report.placeholders > 0 {
             report.notes.append("\(report.placeholders) PENDING placeholder(s): never sent to an exchange; the origin resolves or fails them (after \(OriginRules.pendingGiveUp / 1000) s)")
         }
-        if report.failed > 0 { report.notes.append("\(report.failed) FAILED row(s) (the origin's give-ups): never cancelled, queried or matched") }
+        if report.failed > 0 {
+            report.notes.append("\(report.failed) FAILED row(s) (the origin's give-ups): never cancelled or queried; a FAILED placeholder is repaired "
+                                + "in place when exactly one listed order matches it")
+        }
         if report.held > 0 { report.notes.append("\(report.held) row(s) held by the origin's job (is_processing): left alone until released or stale (5 min)") }
     }
 }

@@ -38,6 +38,9 @@ public struct OrdersyncConfig: Sendable {
     public var webhookMaxLagMs: Millis = 60_000
     public var spread = 0.5
     public var tagPrefix = "os1"
+    /// How close a placeholder row's creation must be to its order's time (issue #12).
+    public var placeholderBeforeMs: Millis = 10_000
+    public var placeholderAfterMs: Millis = 60_000
     public var conventions: [(name: String, pattern: String)] = []
     public var claims: [OperatorClaim] = []
 
@@ -93,6 +96,8 @@ public struct OrdersyncConfig: Sendable {
             c.tagPrefix = s
             return nil
         }),
+        ("attribution", "placeholder_before_ms", .int, { c, v in within(v, 0...600_000) { c.placeholderBeforeMs = Millis($0) } }),
+        ("attribution", "placeholder_after_ms", .int, { c, v in within(v, 0...600_000) { c.placeholderAfterMs = Millis($0) } }),
     ]
 
     /// `HOST:PORT` (port 0 picks a free one).

@@ -25,6 +25,10 @@ public struct ReconcileOptions: Sendable {
     public var confirmations = 3
     public var maxQueriesPerPass = 10
     public var tagPrefix = "os1"
+    /// A placeholder row matches an order placed from this long before its `created_at`…
+    public var placeholderBeforeMs: Millis = 10_000
+    /// …to this long after it.
+    public var placeholderAfterMs: Millis = 60_000
     /// Operator claims (at most one link per account and symbol).
     public var claims: [OperatorClaim] = []
     /// Foreign client-order-id conventions (name, regex with a `link` group).
@@ -57,6 +61,8 @@ public struct ReconcileOptions: Sendable {
         confirmations = config.confirmations
         maxQueriesPerPass = config.maxQueriesPerPass
         tagPrefix = config.tagPrefix
+        placeholderBeforeMs = config.placeholderBeforeMs
+        placeholderAfterMs = config.placeholderAfterMs
         claims = config.claims
         conventions = config.conventions
         parallelism = config.parallelism
@@ -114,7 +120,9 @@ extension OrderSyncApp {
             do { conventions.append(try ForeignTagConvention(name: c.name, pattern: c.pattern)) } catch { throw AppError("\(error)") }
         }
         let policy = ReconcilePolicy(grace: options.graceMs, confirmations: options.confirmations, maxQueriesPerPass: options.maxQueriesPerPass,
-                                     attributor: Attributor(tags: tags, conventions: conventions, claims: claims))
+                                     attributor: Attributor(tags: tags, conventions: conventions, claims: claims,
+                                                            placeholderWindow: PlaceholderWindow(before: options.placeholderBeforeMs,
+                                                                                                 after: options.placeholderAfterMs)))
         let db = try await openDatabase(options.databasePath, maxConnections: options.databaseMaxConnections)
         func client(_ spot: String, _ futures: String) -> ClientConfiguration {
             var c = ClientConfiguration(spotURL: spot, futuresURL: futures)

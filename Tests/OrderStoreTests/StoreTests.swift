@@ -237,6 +237,57 @@ import SyncTestSupport
         #expect(try await db.rows("SELECT final_status FROM sync_order_history WHERE open_order_id = ?", [held.id.rawValue]).first?.text(0) == "FILLED")
     }
 
+    /// The evidence read (issue #12): the origin's records of the ids asked for, with their links,
+    /// and the account's placeholder rows in the range; a repair only while the row still has the
+    /// placeholder id and status it was read with and the origin does not hold it.
+    @Test(arguments: TestDatabases.backends)
+    func evidenceIsReadInTwoStatementsAndARepairIsGuarded(_ backend: TestBackend) async throws {
+        let (db, _) = try await TestDatabases.open(backend)
+        defer { Task { await db.close() } }
+        try await db.load(try Self.scenario("origin-evidence"), now: Self.now)
+        #expect(db.evidenceTables == Set(OriginRecord.Table.allCases))
+        let request = EvidenceRequest(account: AccountID(1), market: .futures, orderIDs: ["8020", "8021", "8040", "9999"],
+                                      placeholdersCreated: (Self.now - 400_000)...(Self.now - 200_000))
+        let evidence = try await db.originEvidence(request)
+        #expect(evidence.statements == 2)
+        #expect(evidence.records.map { "\($0.table.rawValue) \($0.exchangeOrderID) \($0.link) \($0.symbol ?? "-") \($0.marketText ?? "-")" }.sorted() == [
+            "failed_orders 8021 3 XRP/USDT FUTURES", "trades 8020 1 SOL/USDT futures", "trades 8040 2 DOGE/USDT futures",
+        ])
+        #expect(evidence.placeholders.map(\.id) == [OpenOrderRowID(2), OpenOrderRowID(3)])
+        #expect(evidence.placeholders.allSatisfy { $0.status == "FAILED" && $0.placeholderState(now: Self.now) == .lost })
+        // A range that excludes them reads none.
+        var narrow = request
+        narrow.placeholdersCreated = (Self.now - 200_000)...Self.now
+        #expect(try await db.originEvidence(narrow).placeholders.isEmpty)
+
+        let row = evidence.placeholders[0]
+        let order = ExchangeOrder(id: .regular(8010), clientOrderID: nil, symbol: "ETHUSDT", side: .sell, type: .limit, status: .new,
+                                  price: Amount("3500")!, quantity: Amount("0.5")!, executedQuantity: .zero, time: Self.now - 300_000)
+        func plan(readStatus: String) -> ReconcilePlan {
+            var plan = ReconcilePlan(account: AccountID(1), market: .futures, coverage: .complete, scope: .symbols(["ETHUSDT"]), decidedAt: Self.now,
+                                     listed: 1, rows: 0, findings: [], queries: [], housekeeping: [])
+            var f = Finding(kind: .adopted, exchangeOrderID: order.id, detail: "t", actions: [.repairPlaceholder(PlaceholderRepair(
+                row: row.id, link: row.link, placeholderID: row.exchangeOrderID, readStatus: readStatus, order: order, status: .open))])
+            f.evidence = "placeholder:\(row.id)"
+            plan.findings = [f]
+            return plan
+        }
+        let run = try await db.beginRun(trigger: "test", now: Self.now)
+        // The origin changed the row since it was read (here: its status is not the one read).
+        #expect(try await db.apply(plan(readStatus: "PENDING"), runID: run, now: Self.now).skipped == 1)
+        // The origin holds the row.
+        try await db.execute("UPDATE open_orders SET is_processing = ?, processing_started_at = ? WHERE id = ?", [true, Timestamp(Self.now - 1_000), row.id.rawValue])
+        #expect(try await db.apply(plan(readStatus: "FAILED"), runID: run, now: Self.now).skipped == 1)
+        #expect(try await db.rows("SELECT exchange_order_id FROM open_orders WHERE id = ?", [row.id.rawValue]).first?.text(0) == row.exchangeOrderID.rawValue)
+        try await db.execute("UPDATE open_orders SET is_processing = ? WHERE id = ?", [false, row.id.rawValue])
+        #expect(try await db.apply(plan(readStatus: "FAILED"), runID: run, now: Self.now).applied == 1)
+        let repaired = try #require(try await db.rows("SELECT exchange_order_id, status FROM open_orders WHERE id = ?", [row.id.rawValue]).first)
+        #expect(repaired.text(0) == "8010" && repaired.text(1) == "OPEN")
+        #expect(try await db.rows("SELECT evidence FROM sync_findings WHERE run_id = ? AND outcome = 'applied'", [run]).first?.text(0) == "placeholder:2")
+        // Once repaired, the same repair finds no placeholder to change.
+        #expect(try await db.apply(plan(readStatus: "FAILED"), runID: run, now: Self.now).skipped == 1)
+    }
+
     /// Cancel intents and their resolution: rows leave only with the exchange's final word, into history.
     @Test(arguments: TestDatabases.backends)
     func cancelIntentsResolveInOneTransactionPerAccount(_ backend: TestBackend) async throws {
