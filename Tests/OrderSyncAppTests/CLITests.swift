@@ -152,17 +152,20 @@ import Testing
     @Test func demoCancelsThePublicStrategyOverHTTPAndIsolationHolds() throws {
         let text = try Self.run(["demo"])
         #expect(text.status == 0, "\(text.stderr)")
-        #expect(text.stdout.contains("CANCEL_ALL_ORDER trend-public: 5 order(s) — cancelled 5, already closed 0, failed 0"), "\(text.stdout)")
+        #expect(text.stdout.contains("CANCEL_ALL_ORDER trend-public: 7 order(s) — cancelled 7, already closed 0, failed 0"), "\(text.stdout)")
         #expect(text.stdout.contains("grid-private: ETHUSDT SELL 5005, ETHUSDT SELL 5006"))
         #expect(text.stdout.contains("no row (manual or foreign): BTCUSDT SELL 5100, BTCUSDT BUY 5102"))
         #expect(text.stdout.contains("Isolation held"))
+        // The origin's lost orders: a placeholder repaired in place, a recorded id adopted; both then cancelled.
+        #expect(text.stdout.contains("placeholder repaired") && text.stdout.contains("placeholder:9") && text.stdout.contains("SOL/USDT BUY order 5200 (row 9, link 1) → CANCELED"))
+        #expect(text.stdout.contains("recorded:trades#1") && text.stdout.contains("XRPUSDT SELL order 5201"))
         #expect(text.stderr.isEmpty, "no noise on stderr: \(text.stderr)")
         let json = try Self.run(["demo", "--format", "json"])
         let object = try #require(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         let totals = try #require((object["drift_report"] as? [String: Any])?["totals"] as? [String: Int])
-        #expect(totals["drifted"] == 1 && totals["closed"] == 1 && totals["orphan_adopted"] == 1 && totals["orphan_foreign"] == 1 && totals["in_flight"] == 1)
+        #expect(totals["drifted"] == 1 && totals["closed"] == 1 && totals["orphan_adopted"] == 3 && totals["orphan_foreign"] == 1 && totals["in_flight"] == 1)
         #expect(object["isolation_held"] as? Bool == true)
-        #expect(((object["cancel"] as? [String: Any])?["totals"] as? [String: Int])?["cancelled"] == 5)
+        #expect(((object["cancel"] as? [String: Any])?["totals"] as? [String: Int])?["cancelled"] == 7)
         #expect(try Self.run(["demo", "--format", "yaml"]).status != 0)
     }
 
