@@ -5,6 +5,7 @@ import OrderStore
 import OrderSyncApp
 import SyncCore
 import SyncRuntime
+import Synchronization
 
 /// Reconciliation passes at scale against a running simulator (scripts/bench-reconcile):
 ///
@@ -27,12 +28,14 @@ enum ReconcileBench {
             values[flag] = value
         }
         let accounts = Int(values["--accounts"] ?? "1000") ?? 0, orders = Int(values["--orders"] ?? "50") ?? 0
+        // Per cent of the orders the origin lost, attributable by its records / by its placeholder rows.
+        let recorded = Int(values["--recorded-percent"] ?? "0") ?? -1, placeholders = Int(values["--placeholder-percent"] ?? "0") ?? -1
         switch mode {
         case "scenario":
-            guard let out = values["--out"], accounts > 0, orders > 0 else {
-                SimulatorBench.fail("usage: ordersync-bench reconcile scenario --out FILE [--accounts N] [--orders N]")
+            guard let out = values["--out"], accounts > 0, orders > 0, recorded >= 0, placeholders >= 0, recorded + placeholders <= 90 else {
+                SimulatorBench.fail("usage: ordersync-bench reconcile scenario --out FILE [--accounts N] [--orders N] [--recorded-percent P] [--placeholder-percent P]")
             }
-            writeScenario(out, accounts: accounts, orders: orders)
+            writeScenario(out, accounts: accounts, orders: orders, recorded: recorded, placeholders: placeholders)
         case "passes":
             guard let url = values["--url"], let scenario = values["--scenario"], let window = Int(values["--window-seconds"] ?? ""),
                   let runs = Int(values["--runs"] ?? "5"), runs > 0, window > 0 else {
@@ -47,8 +50,12 @@ enum ReconcileBench {
 
     static let symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 
-    static func writeScenario(_ path: String, accounts: Int, orders: Int) {
+    /// `recorded` / `placeholders`: per cent of the limit orders the origin lost (no row) with a
+    /// `trades` record of their id / with a FAILED placeholder row matching them.
+    static func writeScenario(_ path: String, accounts: Int, orders: Int, recorded: Int = 0, placeholders: Int = 0) {
         var users: [String] = [], accountItems: [String] = [], links: [String] = [], rows: [String] = [], exchange: [String] = []
+        var records: [String] = []
+        var lost = (recorded: 0, placeholders: 0)
         for a in 1...accounts {
             users.append(#"{"id": \#(a), "username": "trader\#(a)", "webhook_token": "bench-token-\#(a)"}"#)
             accountItems.append(#"{"id": \#(a), "user_id": \#(a), "name": "acct\#(a)", "api_key": "bench-key-\#(a)", "api_secret": "bench-secret-\#(a)"}"#)
@@ -62,7 +69,19 @@ enum ReconcileBench {
                     exchange.append(#"{"account_id": \#(a), "market": "FUTURES", "order_id": \#(id), "algo": true, "symbol": "\#(symbol)", "side": "SELL", "type": "STOP_MARKET", "stop_price": "\#(price)", "quantity": "1", "age_ms": 3600000}"#)
                 } else {
                     let id = a * 1000 + k
-                    rows.append(#"{"strategy_account_id": \#(a), "exchange_order_id": "\#(id)", "symbol": "\#(symbol)", "side": "BUY", "price": "\#(price)", "quantity": "1", "age_ms": 3600000}"#)
+                    // Spread over accounts: order n of the whole world, n mod 100 below the percentages.
+                    let slot = ((a - 1) * orders + k) % 100
+                    let slashed = symbol.dropLast(4) + "/USDT"
+                    if slot < recorded {
+                        records.append(#"{"table": "trades", "strategy_account_id": \#(a), "exchange_order_id": "\#(id)", "symbol": "\#(slashed)", "side": "BUY", "quantity": "0.5", "price": "\#(price)", "market_type": "futures", "age_ms": 3000000}"#)
+                        lost.recorded += 1
+                    } else if slot < recorded + placeholders {
+                        let hex = String(repeating: "0", count: 32 - String(id, radix: 16).count) + String(id, radix: 16)
+                        rows.append(#"{"strategy_account_id": \#(a), "exchange_order_id": "PENDING-\#(hex)", "symbol": "\#(slashed)", "side": "BUY", "price": "\#(price)", "quantity": "1", "status": "FAILED", "market_type": "futures", "age_ms": 3602000}"#)
+                        lost.placeholders += 1
+                    } else {
+                        rows.append(#"{"strategy_account_id": \#(a), "exchange_order_id": "\#(id)", "symbol": "\#(symbol)", "side": "BUY", "price": "\#(price)", "quantity": "1", "age_ms": 3600000}"#)
+                    }
                     exchange.append(#"{"account_id": \#(a), "market": "FUTURES", "order_id": \#(id), "symbol": "\#(symbol)", "side": "BUY", "price": "\#(price)", "quantity": "1", "age_ms": 3600000}"#)
                 }
             }
@@ -74,10 +93,11 @@ enum ReconcileBench {
              "strategies": [{"id": 1, "user_id": 1, "name": "Bench", "group_name": "bench", "market_type": "FUTURES", "is_public": true}],
              "strategy_accounts": [\(links.joined(separator: ",\n"))],
              "db_orders": [\(rows.joined(separator: ",\n"))],
-             "exchange_orders": [\(exchange.joined(separator: ",\n"))]}
+             "exchange_orders": [\(exchange.joined(separator: ",\n"))],
+             "origin_records": [\(records.joined(separator: ",\n"))]}
             """
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch { SimulatorBench.fail("cannot write \(path)") }
-        print("scenario: \(accounts) accounts × \(orders) futures orders (\(orders / 10) algo each) → \(path)")
+        print("scenario: \(accounts) accounts × \(orders) futures orders (\(orders / 10) algo each), \(lost.recorded) lost with a trades record, \(lost.placeholders) lost with a FAILED placeholder → \(path)")
     }
 
     struct Stats {
@@ -115,14 +135,17 @@ enum ReconcileBench {
         var options = ReconcileOptions(databasePath: name)
         options.spotURL = url
         options.futuresURL = url
-        let runner: ReconcileRunner, gateway: BinanceGateway, store: OrderDatabase
+        var runner: ReconcileRunner, gateway: BinanceGateway, store: OrderDatabase
         do { (runner, gateway, store) = try await OrderSyncApp.makeRunner(options) } catch { SimulatorBench.fail("\(error)") }
+        // The origin's evidence reads: (account-markets read, statements).
+        let evidence = EvidenceTally()
+        runner.evidenceRead = { _, answer in evidence.add(answer.statements) }
         print("database: \(store.dialect.name)\(database == nil ? " (temporary file)" : ", \((try? DatabaseLocation(name).description) ?? "")")")
         let control = HTTPClient(eventLoopGroupProvider: .singleton)
         let budget = Double(2400) * options.weightBudget
         print("reconcile passes: \(rowCount) rows on the simulator's accounts, \(latency) ms latency, futures weight 2400 per \(window) s window, budget \(options.weightBudget), sweep every \(options.sweepEvery) passes, \(options.parallelism) accounts at once")
 
-        struct Pass { var wall, floor, cpu: Double; var weight, refused, requests: Int; var report: DriftReport }
+        struct Pass { var wall, floor, cpu: Double; var weight, refused, requests, evidenceReads, evidenceStatements: Int; var report: DriftReport }
         func pass() async -> Pass {
             let before = await stats(control, url), cpu0 = ClientBench.cpuSeconds(), start = ContinuousClock.now
             let report: DriftReport
@@ -130,33 +153,52 @@ enum ReconcileBench {
             let wall = ClientBench.seconds(ContinuousClock.now - start), cpu = ClientBench.cpuSeconds() - cpu0
             let after = await stats(control, url)
             let weight = after.weight - before.weight
+            let (reads, statements) = evidence.take()
             return Pass(wall: wall, floor: Double(weight) / budget * Double(window), cpu: cpu, weight: weight,
-                        refused: after.refused - before.refused, requests: after.requests - before.requests, report: report)
+                        refused: after.refused - before.refused, requests: after.requests - before.requests,
+                        evidenceReads: reads, evidenceStatements: statements, report: report)
         }
-        func show(_ label: String, _ p: Pass) {
+        func show(_ label: String, _ p: Pass, rows: Int) {
             let t = p.report.totals
-            print(String(format: "  %@: %.2f s, weight %d (floor %.2f s, %.2f×), %d requests, %d refused (429/418), CPU %.2f s, matched %d, errors %d, peak RSS %.0f MB",
-                         label, p.wall, p.weight, p.floor, p.wall / p.floor, p.requests, p.refused, p.cpu, t[.matched], p.report.errorCount, peakRSSMB()))
-            if p.report.errorCount > 0 || t[.matched] != rowCount { SimulatorBench.fail("the pass did not match every row: \(p.report.summaryLine)") }
+            print(String(format: "  %@: %.2f s, weight %d (floor %.2f s, %.2f×), %d requests, %d refused (429/418), CPU %.2f s, matched %d, adopted %d, evidence read for %d account-markets in %d statements (%.2f per account), errors %d, peak RSS %.0f MB",
+                         label, p.wall, p.weight, p.floor, p.wall / p.floor, p.requests, p.refused, p.cpu, t[.matched], t[.adopted], p.evidenceReads,
+                         p.evidenceStatements, Double(p.evidenceStatements) / Double(max(1, p.report.sections.count)), p.report.errorCount, peakRSSMB()))
+            if p.report.errorCount > 0 || t[.matched] != rows { SimulatorBench.fail("the pass did not match every row: \(p.report.summaryLine)") }
         }
         let first = await pass()
-        show("first pass (every account sweeps)", first)
+        show("first pass (every account sweeps)", first, rows: rowCount)
+        // The orders the origin lost are attributed on the first pass, by records and placeholders alone.
+        let lost = first.report.sections.flatMap(\.findings).filter { $0.kind == .adopted }
+        let byRecord = lost.filter { $0.evidence?.hasPrefix("recorded:") == true }.count, byPlaceholder = lost.filter { $0.evidence?.hasPrefix("placeholder:") == true }.count
+        print("  first pass attributed \(byRecord) orders by the origin's records and \(byPlaceholder) by its placeholder rows; foreign \(first.report.totals[.foreignOrphan])")
+        if first.report.totals[.foreignOrphan] > 0 || byRecord + byPlaceholder != lost.count { SimulatorBench.fail("an order the origin lost was not attributed") }
+        let steadyRows = rowCount + lost.count
         var steady: [Pass] = []
         for run in 1...runs {
             let p = await pass()
-            show("steady pass \(run)", p)
+            show("steady pass \(run)", p, rows: steadyRows)
             steady.append(p)
         }
         func median(_ f: (Pass) -> Double) -> Double { ClientBench.median(steady.map(f)) }
-        let originWeight = rowCount  // GET /fapi/v1/order (and algoOrder) is weight 1
+        let originWeight = steadyRows  // GET /fapi/v1/order (and algoOrder) is weight 1
         print(String(format: "[%@] reconcile steady pass median %.2f s = %.2f× the %.2f s weight floor (target ≤ 1.2×), %.0f requests, weight %.0f, CPU %.2f s (target ≤ 2 s), refused %d, peak RSS %.0f MB (target ≤ 200 MB)",
                      store.dialect.name, median(\.wall), median { $0.wall / $0.floor }, median(\.floor), median { Double($0.requests) }, median { Double($0.weight) },
                      median(\.cpu), steady.map(\.refused).reduce(0, +) + first.refused, peakRSSMB()))
         print(String(format: "first pass %.2f s = %.2f× its %.2f s floor; origin approach (one order query per row): %d requests and weight %d per pass (floor %.1f s) vs ordersync's steady %.0f requests (%.1f× fewer)",
-                     first.wall, first.wall / first.floor, first.floor, rowCount, originWeight, Double(originWeight) / budget * Double(window),
-                     median { Double($0.requests) }, Double(rowCount) / median { Double($0.requests) }))
+                     first.wall, first.wall / first.floor, first.floor, steadyRows, originWeight, Double(originWeight) / budget * Double(window),
+                     median { Double($0.requests) }, Double(steadyRows) / median { Double($0.requests) }))
+        print(String(format: "first pass CPU %.2f s with %d evidence statements (%d account-markets); steady passes %d evidence statements",
+                     first.cpu, first.evidenceStatements, first.evidenceReads, steady.map(\.evidenceStatements).reduce(0, +)))
         try? await control.shutdown()
         await gateway.shutdown()
         await store.close()
     }
+}
+
+/// Evidence reads counted across a pass's parallel accounts.
+final class EvidenceTally: Sendable {
+    private let counts = Mutex((reads: 0, statements: 0))
+    func add(_ statements: Int) { counts.withLock { $0.reads += 1; $0.statements += statements } }
+    /// The counts so far, reset to zero.
+    func take() -> (Int, Int) { counts.withLock { c in defer { c = (0, 0) }; return (c.reads, c.statements) } }
 }

@@ -1,5 +1,4 @@
 import ServiceLifecycle
-import Synchronization
 import SyncCore
 
 /// Runs reconciliation passes: for each account and market, list the exchange, read the DB,
@@ -20,8 +19,8 @@ public struct ReconcileRunner: Sendable {
     public var sweepEvery: Int
     /// Called after each account with (accounts done, accounts in the pass).
     public var progress: (@Sendable (Int, Int) -> Void)?
-    /// Counts the statements spent reading the origin's evidence (benchmarks), when set.
-    public var evidenceStatements: Counter?
+    /// Called after each read of the origin's evidence (benchmarks count them).
+    public var evidenceRead: (@Sendable (EvidenceRequest, OriginEvidence) -> Void)?
 
     public init(store: any ReconcileStore, gateway: any ExchangeGateway, policy: ReconcilePolicy, locks: AccountLocks = AccountLocks(),
                 parallelism: Int = 16, sweepEvery: Int = 10, now: @escaping @Sendable () -> Millis) {
@@ -130,7 +129,7 @@ public struct ReconcileRunner: Sendable {
                 if let request = plan.evidenceRequest {
                     let evidence = try await store.originEvidence(request)
                     input.evidence = evidence
-                    evidenceStatements?.add(evidence.statements)
+                    evidenceRead?(request, evidence)
                 }
                 for query in plan.queries {
                     input.queryResults[query.id] = await gateway.query(account, market: market, symbol: query.symbol, id: query.id)
@@ -144,13 +143,4 @@ public struct ReconcileRunner: Sendable {
             return sections
         }
     }
-}
-
-/// A shared counter (a benchmark's tally of evidence reads across a pass's parallel accounts).
-public final class Counter: Sendable {
-    private let value = Mutex(0)
-    public init() {}
-    public func add(_ n: Int) { value.withLock { $0 += n } }
-    /// The count so far, reset to zero.
-    public func take() -> Int { value.withLock { v in defer { v = 0 }; return v } }
 }
