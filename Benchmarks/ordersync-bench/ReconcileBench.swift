@@ -42,7 +42,7 @@ enum ReconcileBench {
                 SimulatorBench.fail("usage: ordersync-bench reconcile passes --url URL --scenario FILE --window-seconds W [--runs R] [--latency-ms L] [--database postgresql://…]")
             }
             await passes(url: url, scenario: scenario, window: window, runs: runs, latency: Int(values["--latency-ms"] ?? "50") ?? 50,
-                         database: values["--database"])
+                         database: values["--database"], scenarioNow: values["--scenario-now-ms"].flatMap { Millis($0) })
         default:
             SimulatorBench.fail("usage: ordersync-bench reconcile scenario|passes …")
         }
@@ -116,14 +116,17 @@ enum ReconcileBench {
     }
 
     /// `database`: an empty PostgreSQL database's URL, or nil for a temporary SQLite file.
-    static func passes(url: String, scenario: String, window: Int, runs: Int, latency: Int, database: String? = nil) async {
+    /// `scenarioNow`: when the simulator loaded the scenario (ms), so that the rows' ages count from
+    /// the same moment as its orders' (a placeholder row must be seconds older than its order,
+    /// whenever this backend's run starts); nil: now.
+    static func passes(url: String, scenario: String, window: Int, runs: Int, latency: Int, database: String? = nil, scenarioNow: Millis? = nil) async {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ordersync-bench-\(getpid()).sqlite").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let name = database ?? path
         let rowCount: Int
         do {
             let db = try await OrderDatabase.open(try DatabaseLocation(name))
-            try await db.load(try OrderSyncApp.readScenario(scenario), now: SimulatorSetup.wallClock())
+            try await db.load(try OrderSyncApp.readScenario(scenario), now: scenarioNow ?? SimulatorSetup.wallClock())
             // A thousand accounts: the optional indexes a large installation adds (`migrate --add-indexes`).
             _ = try await db.addOriginIndexes()
             if db.dialect == .postgres { _ = try await db.rows("ANALYZE") }
