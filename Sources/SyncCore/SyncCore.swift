@@ -10,8 +10,9 @@
 //   so the same inputs always give the same plan.
 // - The reconciliation plan type has no way to express a cancel (`PlanAction` has no such case).
 // - A listing whose coverage is not `.complete` yields no action at all.
-// - Attribution needs evidence: a tag naming a link on the same account and market, or an
-//   operator claim. Nothing is ever assigned to a "first" strategy.
+// - Attribution needs evidence naming a link on the same account and market: a tag, the origin
+//   app's record of the order id, its unique placeholder row, or an operator claim. Nothing is ever
+//   assigned to a "first" strategy; ambiguous or conflicting evidence adopts nothing.
 // - Cancel selection returns only rows whose strategy link is in the requested scope.
 //
 // Imports: the standard library and FoundationEssentials (JSON coding) only.
