@@ -160,8 +160,12 @@ public struct Adoption: Sendable, Hashable {
     public var marketText: String
     /// `order_type` in the origin's vocabulary (`STOP_LIMIT` for Binance's `STOP`/`STOP_LOSS_LIMIT`).
     public var orderType: OrderType
+    /// What the adoption rests on.
+    public var evidence: AttributionEvidence
 
-    public init(link: StrategyLinkID, order: ExchangeOrder, symbol: String, marketText: String, orderType: OrderType) {
+    public init(link: StrategyLinkID, order: ExchangeOrder, symbol: String, marketText: String, orderType: OrderType,
+                evidence: AttributionEvidence) {
+        self.evidence = evidence
         self.link = link
         self.order = order
         self.symbol = symbol
@@ -192,9 +196,6 @@ public struct Finding: Sendable, Hashable {
     public var filled: Amount?
     /// When the order (or its row) was created, ms.
     public var createdAt: Millis?
-    /// What an adoption rests on (`AttributionEvidence.code`: `tag`, `recorded:trades#12`,
-    /// `placeholder:41`, `claim`, …); nil for other findings.
-    public var evidence: String?
 
     public init(
         kind: FindingKind, exchangeOrderID: ExchangeOrderID? = nil, clientOrderID: String? = nil,
@@ -211,6 +212,22 @@ public struct Finding: Sendable, Hashable {
         self.detail = detail
         self.changes = changes
         self.actions = actions
+    }
+}
+
+extension Finding {
+    /// What an adoption rests on (`AttributionEvidence.code`: `tag`, `recorded:trades#12`,
+    /// `placeholder:41`, `claim`, …), from its action; nil for other findings. (Kept in the action,
+    /// not the finding: a pass makes one finding per order, and their size is the decision's cost.)
+    public var evidence: String? {
+        for action in actions {
+            switch action {
+            case .adopt(let a): return a.evidence.code
+            case .repairPlaceholder(let r): return AttributionEvidence.placeholder(r.row).code
+            default: continue
+            }
+        }
+        return nil
     }
 }
 
@@ -440,7 +457,6 @@ public enum Reconciler {
             switch attribution {
             case .owned(let link, let evidence):
                 var f = finding(.adopted, order: order, link: link, detail: "adopted into strategy link \(link) by \(evidence)")
-                f.evidence = evidence.code
                 if case .placeholder = evidence, case .unique(let row)? = placeholderVerdicts[order.id], let state = order.status.openState {
                     f.row = row.id
                     f.detail = "placeholder row #\(row.id) (\(row.status), created \(order.time - row.createdAt) ms before the order) "
@@ -450,7 +466,7 @@ public enum Reconciler {
                     repaired.append(row.id)
                 } else {
                     if forms == nil { forms = RowForms(rows) }
-                    f.actions = [.adopt(adoption(of: order, into: link, market: input.market, forms: forms!))]
+                    f.actions = [.adopt(adoption(of: order, into: link, market: input.market, forms: forms!, evidence: evidence))]
                 }
                 if wasRegistered { f.actions.append(.forgetOrphan(order.id)) }
                 plan.findings.append(f)
@@ -496,14 +512,16 @@ public enum Reconciler {
     }
 
     /// An adopted order spelled as the link's rows are (symbol, market type), with the origin's order type.
-    public static func adoption(of order: ExchangeOrder, into link: StrategyLinkID, market: Market, rows: [OpenOrderRow]) -> Adoption {
-        adoption(of: order, into: link, market: market, forms: RowForms(rows))
+    public static func adoption(of order: ExchangeOrder, into link: StrategyLinkID, market: Market, rows: [OpenOrderRow],
+                                evidence: AttributionEvidence) -> Adoption {
+        adoption(of: order, into: link, market: market, forms: RowForms(rows), evidence: evidence)
     }
 
-    static func adoption(of order: ExchangeOrder, into link: StrategyLinkID, market: Market, forms: RowForms) -> Adoption {
+    static func adoption(of order: ExchangeOrder, into link: StrategyLinkID, market: Market, forms: RowForms,
+                         evidence: AttributionEvidence) -> Adoption {
         let own = forms.byLink[link]
         return Adoption(link: link, order: order, symbol: SymbolKey.dbForm(of: order.symbol, linkSymbols: own?.symbols ?? forms.allSymbols),
-                        marketText: own?.marketText ?? market.rawValue, orderType: order.type.originName(market: market))
+                        marketText: own?.marketText ?? market.rawValue, orderType: order.type.originName(market: market), evidence: evidence)
     }
 
     /// How the rows of one market spell symbols and market types, per link (each spelling once).

@@ -184,7 +184,7 @@ import SyncTestSupport
         let snapshot = try await db.accountSnapshot(AccountID(1))
         var plan = ReconcilePlan(account: AccountID(1), market: .futures, coverage: .complete, scope: .allSymbols, decidedAt: Self.now,
                                  listed: 1, rows: 0, findings: [], queries: [], housekeeping: [])
-        let adoption = Reconciler.adoption(of: order, into: StrategyLinkID(1), market: .futures, rows: snapshot.rows.filter { $0.market == .futures })
+        let adoption = Reconciler.adoption(of: order, into: StrategyLinkID(1), market: .futures, rows: snapshot.rows.filter { $0.market == .futures }, evidence: .claim)
         plan.findings = [Finding(kind: .adopted, exchangeOrderID: order.id, link: StrategyLinkID(1), detail: "test", actions: [.adopt(adoption)])]
         let run = try await db.beginRun(trigger: "test", now: Self.now)
         #expect(try await db.apply(plan, runID: run, now: Self.now).applied == 1)
@@ -266,10 +266,8 @@ import SyncTestSupport
         func plan(readStatus: String) -> ReconcilePlan {
             var plan = ReconcilePlan(account: AccountID(1), market: .futures, coverage: .complete, scope: .symbols(["ETHUSDT"]), decidedAt: Self.now,
                                      listed: 1, rows: 0, findings: [], queries: [], housekeeping: [])
-            var f = Finding(kind: .adopted, exchangeOrderID: order.id, detail: "t", actions: [.repairPlaceholder(PlaceholderRepair(
-                row: row.id, link: row.link, placeholderID: row.exchangeOrderID, readStatus: readStatus, order: order, status: .open))])
-            f.evidence = "placeholder:\(row.id)"
-            plan.findings = [f]
+            plan.findings = [Finding(kind: .adopted, exchangeOrderID: order.id, detail: "t", actions: [.repairPlaceholder(PlaceholderRepair(
+                row: row.id, link: row.link, placeholderID: row.exchangeOrderID, readStatus: readStatus, order: order, status: .open))])]
             return plan
         }
         let run = try await db.beginRun(trigger: "test", now: Self.now)

@@ -161,7 +161,7 @@ enum Fx {
         #expect(f.kind == .adopted)
         #expect(f.link == StrategyLinkID(11))
         #expect(f.actions == [.adopt(Adoption(link: StrategyLinkID(11), order: Fx.order(9, client: tag), symbol: "BTC/USDT",
-                                              marketText: "FUTURES", orderType: .limit))])
+                                              marketText: "FUTURES", orderType: .limit, evidence: .tag))])
     }
 
     @Test func evidenceThatContradictsTheAccountOrMarketIsNotAdoption() throws {
