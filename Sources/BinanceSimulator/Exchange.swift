@@ -139,9 +139,10 @@ public actor Exchange {
     }
 
     /// Loads a scenario's accounts (their `api_key`/`api_secret`) and exchange orders, with their
-    /// ids; symbols the configuration lacks are added with standard filters.
-    public func load(_ scenario: Scenario) {
-        let now = now()
+    /// ids; symbols the configuration lacks are added with standard filters. Ages count back from
+    /// `at` (default: now), so a database loaded from the same scenario can share the moment.
+    public func load(_ scenario: Scenario, at moment: Millis? = nil) {
+        let now = moment ?? now()
         for a in scenario.accounts where a.exchange == "BINANCE" {
             addAccount(a.id, apiKey: a.apiKey, secret: a.apiSecret.reveal())
         }

@@ -16,7 +16,8 @@ public enum SimulatorSetup {
     ///   - weightLimit: request weight per window for both products (nil: the real 6000 spot / 2400 futures).
     ///   - windowSeconds: the weight window (60 on the real exchange).
     public static func exchange(
-        scenarioPath: String?, latencyMs: Int, faultRate: Double, seed: UInt64, weightLimit: Int? = nil, windowSeconds: Int = 60
+        scenarioPath: String?, latencyMs: Int, faultRate: Double, seed: UInt64, weightLimit: Int? = nil, windowSeconds: Int = 60,
+        loadedAt: Millis? = nil
     ) async throws(AppError) -> Exchange {
         var faults = FaultSettings.uniform(faultRate)
         faults.latencyMs = latencyMs
@@ -28,7 +29,7 @@ public enum SimulatorSetup {
         let exchange = Exchange(configuration: SimulatorConfiguration(limits: limits, faults: faults, seed: seed), clock: wallClock)
         if let scenarioPath {
             let scenario = try OrderSyncApp.readScenario(scenarioPath)
-            await exchange.load(scenario)
+            await exchange.load(scenario, at: loadedAt)
         }
         return exchange
     }
