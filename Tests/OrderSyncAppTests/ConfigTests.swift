@@ -19,6 +19,7 @@ import Testing
         #expect(config.sweepEvery == defaults.sweepEvery && config.spread == defaults.spread && config.cancelParallelism == defaults.cancelParallelism)
         #expect(config.webhookListen == defaults.webhookListen && config.webhookBurst == defaults.webhookBurst
                 && config.webhookRatePerSecond == defaults.webhookRatePerSecond && config.webhookMaxLagMs == defaults.webhookMaxLagMs)
+        #expect(config.placeholderBeforeMs == 10_000 && config.placeholderAfterMs == 60_000)
     }
 
     @Test func valuesListsAndTheEnvironmentApplyInOrder() throws {
@@ -31,6 +32,8 @@ import Testing
             [reconcile]
             grace_ms = 2500
             interval_seconds = 5
+            [attribution]
+            placeholder_after_ms = 90000
             [[attribution.conventions]]
             name = "webserver"
             pattern = '^web_(?<link>[0-9]+)_'
@@ -45,6 +48,7 @@ import Testing
         #expect(c.databasePath == "/tmp/x.sqlite" && c.futuresURL == "http://127.0.0.1:9" && c.weightBudget == 0.5 && c.intervalSeconds == 5)
         #expect(c.graceMs == 700 && c.confirmations == 1, "the environment overrides the file")
         #expect(c.conventions.map(\.name) == ["webserver"])
+        #expect(c.placeholderAfterMs == 90_000 && c.placeholderBeforeMs == 10_000 && ReconcileOptions(config: c, databasePath: "x").placeholderAfterMs == 90_000)
         #expect(c.claims == [OperatorClaim(account: AccountID(1), symbol: "BTCUSDT", side: .sell, link: StrategyLinkID(4))])
     }
 
@@ -54,6 +58,7 @@ import Testing
         ("[reconcile]\nconfirmations = 0\n", "reconcile.confirmations: must be at least 1"),
         ("[exchange]\nspot_url = \"ftp://x\"\n", "exchange.spot_url: must be an http(s) URL"),
         ("[exchange]\nweight_budget = 1.5\n", "exchange.weight_budget: must be in (0, 1]"),
+        ("[attribution]\nplaceholder_before_ms = -1\n", "attribution.placeholder_before_ms: must be 0 to 600000"),
         ("[webhooks]\nlisten = \"x\"\n", "webhooks: unknown section"),
         ("[reconcile]\ngrace_ms = = 3\n", "line 2"),
         ("[[attribution.claims]]\naccount_id = 1\nsymbol = \"BTCUSDT\"\n", "attribution.claims[0]: needs account_id, symbol, strategy_account_id"),
