@@ -54,12 +54,17 @@ enum FanoutBench {
             guard admin.hasSuffix("/postgres") else { SimulatorBench.fail("--pg-admin must name the postgres database") }
             return String(admin.dropLast("postgres".count)) + name
         }
+        // --pool N: the PostgreSQL pool (`database.max_connections`; default 4).
+        let pool = values["--pool"].flatMap { Int($0) }
         print("database: \(pgAdmin == nil ? "SQLite (temporary files)" : "PostgreSQL (a new database per measurement)")")
         func stack() async -> LiveStack {
             let db = await database()
             do {
                 return try await LiveStack.start(scenarioPath: scenario, databasePath: db,
-                                                 latencyMs: latency, weightLimit: 100_000_000) { _, settings in settings.burst = 1000 }
+                                                 latencyMs: latency, weightLimit: 100_000_000) { options, settings in
+                    settings.burst = 1000
+                    if let pool { options.databaseMaxConnections = pool }
+                }
             } catch { SimulatorBench.fail("\(error)") }
         }
         /// Checks that the public strategy's orders are gone and the other strategy's survived.
