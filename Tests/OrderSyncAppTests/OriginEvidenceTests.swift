@@ -14,17 +14,7 @@ import Testing
 
     @Test(arguments: TestDatabases.backends)
     func lostOrdersAreAttributedByTheOriginsOwnRecords(_ backend: TestBackend) async throws {
-        let dir = try CLITests.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let name = try await TestDatabases.forTest(backend, in: dir, name: "evidence")
-        let stack = try await LiveStack.start(scenarioPath: Self.scenario, databasePath: name) { _, settings in settings.burst = 1000 }
-        do {
-            try await Self.scenario(stack, name)
-        } catch {
-            await stack.stop()
-            throw error
-        }
-        await stack.stop()
+        try await WebhookEndToEndTests.withStack(scenarioPath: Self.scenario, backend: backend, Self.scenario)
     }
 
     static func scenario(_ stack: LiveStack, _ name: String) async throws {

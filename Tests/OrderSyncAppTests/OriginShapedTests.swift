@@ -16,22 +16,11 @@ import Testing
 
     @Test(arguments: TestDatabases.backends)
     func aPassAndStrategyCancelsOnTheOriginsOwnRows(_ backend: TestBackend) async throws {
-        let dir = try CLITests.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let name = try await TestDatabases.forTest(backend, in: dir, name: "origin")
-        let stack = try await LiveStack.start(scenarioPath: Self.scenario, databasePath: name) { options, settings in
+        try await WebhookEndToEndTests.withStack(scenarioPath: Self.scenario, backend: backend, configure: { options in
             options.confirmations = 1
             // The origin lost order 7101 (no row); its operator knows it is strategy link 1's.
             options.claims = [OperatorClaim(account: AccountID(1), symbol: "SOL/USDT", link: StrategyLinkID(1))]
-            settings.burst = 1000
-        }
-        do {
-            try await Self.scenario(stack, name)
-        } catch {
-            await stack.stop()
-            throw error
-        }
-        await stack.stop()
+        }, Self.scenario)
     }
 
     static func scenario(_ stack: LiveStack, _ name: String) async throws {

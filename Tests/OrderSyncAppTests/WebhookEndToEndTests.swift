@@ -48,14 +48,19 @@ import Testing
             + (token.map { #", "token": "\#($0)""# } ?? "") + extra + "}"
     }
 
-    /// Runs `body` against a fresh stack; checks afterwards that no account- or symbol-wide cancel was sent.
-    static func withStack(backend: TestBackend = .sqlite, ratePerSecond: Double = 10, _ body: (LiveStack, String) async throws -> Void) async throws {
+    /// Runs `body` against a fresh stack on `scenarioPath` (the webhook cases by default), the daemon's
+    /// options adjusted by `configure`; checks afterwards that no account- or symbol-wide cancel was sent.
+    static func withStack(
+        scenarioPath: String = scenario, backend: TestBackend = .sqlite, ratePerSecond: Double = 10,
+        configure: (inout ReconcileOptions) -> Void = { _ in }, _ body: (LiveStack, String) async throws -> Void
+    ) async throws {
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = try await TestDatabases.forTest(backend, in: dir, name: "webhook")
-        let stack = try await LiveStack.start(scenarioPath: scenario, databasePath: path) { _, settings in
+        let stack = try await LiveStack.start(scenarioPath: scenarioPath, databasePath: path) { options, settings in
             settings.burst = 1000
             settings.ratePerSecond = ratePerSecond
+            configure(&options)
         }
         do {
             try await body(stack, path)
