@@ -84,8 +84,6 @@ public struct OriginEvidence: Sendable, Hashable {
         self.placeholders = placeholders
         self.statements = statements
     }
-
-    public static let none = OriginEvidence()
 }
 
 /// How close a placeholder row's `created_at` must be to the exchange order's time: the order's
