@@ -126,7 +126,7 @@ let package = Package(
         // Fresh databases on each backend (SQLite files; databases on the throwaway PostgreSQL of scripts/test).
         .target(name: "StoreTestSupport", dependencies: ["OrderStore"], swiftSettings: strict),
 
-        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTestSupport", "BinanceAPI"], swiftSettings: strict),
         .testTarget(name: "SyncRuntimeTests", dependencies: ["SyncRuntime", "SyncCore", "SyncTestSupport", "OrderStore"], swiftSettings: strict),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "SyncCore", "SyncTestSupport", "StoreTestSupport"], swiftSettings: strict),
         .testTarget(

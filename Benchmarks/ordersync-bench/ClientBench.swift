@@ -81,7 +81,7 @@ enum ClientBench {
         let clients = (1...accounts).map { session.account(Credentials(apiKey: "key-\($0)", secret: Secret("secret-\($0)"))) }
         let control = HTTPClient(eventLoopGroupProvider: .singleton)
         _ = await clients[0].openOrders(.futures, symbol: "BTCUSDT")
-        print("client cancels: \(accounts) accounts × 5 resting futures orders, every account's cancel(ids) at once, \(latency) ms simulated latency, \(runs) runs")
+        print("client cancels: \(accounts) accounts × 5 resting futures orders, every account's cancelBatch at once, \(latency) ms simulated latency, \(runs) runs")
         var times: [Double] = []
         for run in 1...runs {
             // Place 5 orders per account by hand (the control API is unsigned and not delayed).
@@ -103,7 +103,7 @@ enum ClientBench {
                 for a in 0..<accounts {
                     let client = clients[a], mine = ids[a]
                     group.addTask {
-                        await client.cancel(.futures, symbol: "BTCUSDT", mine).filter { if case .cancelled = $0.1 { true } else { false } }.count
+                        await client.cancelBatch(symbol: "BTCUSDT", mine).filter { if case .cancelled = $0.1 { true } else { false } }.count
                     }
                 }
                 return await group.reduce(0, +)

@@ -112,9 +112,11 @@ enum FanoutBench {
                 }
                 try? await Task.sleep(for: .milliseconds(passLead))
             }
+            let cpu0 = (serve.cpuMs, sim.cpuMs)
             let start = ContinuousClock.now
             let (status, body) = await post(webhook + "/api/webhook", cancelBody)
             let ms = ClientBench.seconds(ContinuousClock.now - start) * 1000
+            let cpu = (serve.cpuMs - cpu0.0, sim.cpuMs - cpu0.1)
             guard status == 200 else { SimulatorBench.fail("webhook answered \(status): \(String(decoding: body, as: UTF8.self))") }
             var note = ""
             if let pass {
@@ -126,7 +128,7 @@ enum FanoutBench {
                 note = String(format: " (sent %.0f ms into a %.0f ms pass)", sentAt, passMs)
             }
             await check(simulatorURL, "ordersync")
-            print(String(format: "  ordersync %@ run %d: %.1f ms%@", duringPass ? "during a pass" : "between passes", run, ms, note))
+            print(String(format: "  ordersync %@ run %d: %.1f ms%@; CPU meanwhile: serve %.0f ms, simulator %.0f ms", duringPass ? "during a pass" : "between passes", run, ms, note, cpu.0, cpu.1))
             return ms
         }
 
@@ -270,6 +272,16 @@ final class Child: Sendable {
     }
 
     var output: String { buffer.text.withLock { $0 } }
+
+    /// CPU time used so far (user + system, from /proc/<pid>/stat), in milliseconds.
+    var cpuMs: Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return .nan }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command name: state is field 3, utime 14 and stime 15 (1-based, counting pid and comm).
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
+        return (user + system) * 1000 / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
 
     /// The first output line containing `text`, waiting up to 60 s for it.
     func line(containing text: String) async -> String? {

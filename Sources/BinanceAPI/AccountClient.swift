@@ -173,7 +173,7 @@ public struct AccountClient: Sendable {
 
     /// The order's real state after a -2011 or an unknown outcome. An order still open is reported
     /// as `.failed(rejected without code)` so `cancel` can try again.
-    private func settle(_ market: Market, symbol: String, _ id: ExchangeOrderID, afterUnknown: Bool) async -> CancelOutcome {
+    func settle(_ market: Market, symbol: String, _ id: ExchangeOrderID, afterUnknown: Bool) async -> CancelOutcome {
         do {
             let order = try await order(market, symbol: symbol, .id(id), urgent: true)
             if order.status == .canceled && afterUnknown { return .cancelled(order) }
@@ -186,61 +186,70 @@ public struct AccountClient: Sendable {
         }
     }
 
-    /// Cancels many orders of one symbol: futures regular orders in `batchOrders` of at most ten
-    /// (per-item -2011 settled by query), algo and spot orders one by one, spot with bounded
-    /// parallelism. Returns one outcome per id, in the order given.
-    public func cancel(_ market: Market, symbol: String, _ ids: [ExchangeOrderID]) async -> [(ExchangeOrderID, CancelOutcome)] {
-        var outcomes: [ExchangeOrderID: CancelOutcome] = [:]
-        let batchable = market == .futures ? ids.filter { !$0.isAlgo } : []
-        let singles = ids.filter { !batchable.contains($0) }
-        for start in stride(from: 0, to: batchable.count, by: CancelSelection.futuresBatchLimit) {
-            let chunk = Array(batchable[start..<min(start + CancelSelection.futuresBatchLimit, batchable.count)])
-            for (id, outcome) in await cancelBatch(symbol: symbol, chunk) { outcomes[id] = outcome }
-        }
-        let width = max(1, session.configuration.spotCancelParallelism)
-        await withTaskGroup(of: (ExchangeOrderID, CancelOutcome).self) { group in
-            var next = 0
-            func launch() {
-                let id = singles[next]
-                next += 1
-                group.addTask { (id, await cancel(market, symbol: symbol, id)) }
-            }
-            while next < min(width, singles.count) { launch() }
-            for await (id, outcome) in group {
-                outcomes[id] = outcome
-                if next < singles.count { launch() }
-            }
-        }
-        return ids.map { ($0, outcomes[$0] ?? .failed(BinanceError(.unknownOutcome, "no outcome"))) }
-    }
+    /// Binance's `batchOrders` limit.
+    public static let futuresBatchLimit = 10
 
-    private func cancelBatch(symbol: String, _ ids: [ExchangeOrderID]) async -> [(ExchangeOrderID, CancelOutcome)] {
+    /// Cancels up to ten regular futures orders of one symbol in one `DELETE /fapi/v1/batchOrders`
+    /// (one order: a single cancel). Items answered with an error are settled by querying them;
+    /// when the whole answer is lost, every order is settled. One outcome per id, in the order given.
+    public func cancelBatch(symbol: String, _ ids: [ExchangeOrderID]) async -> [(ExchangeOrderID, CancelOutcome)] {
         if ids.count == 1 { return [(ids[0], await cancel(.futures, symbol: symbol, ids[0]))] }
+        guard ids.count <= Self.futuresBatchLimit, !ids.contains(where: \.isAlgo) else {
+            return ids.map { ($0, .failed(BinanceError(.rejected, "a batch cancel takes at most \(Self.futuresBatchLimit) regular futures orders"))) }
+        }
         let list = "[" + ids.map(\.rawValue).joined(separator: ",") + "]"
         do {
             let body = try await session.perform(.init(market: .futures, method: "DELETE", path: "/fapi/v1/batchOrders", params: [("symbol", symbol), ("orderIdList", list)], weight: 1, idempotent: false), credentials: credentials)
-            let items = try Wire.decode([Wire.BatchItem].self, body, "DELETE /fapi/v1/batchOrders")
+            let items = try Wire.decodeList(Wire.BatchItem.self, body, "DELETE /fapi/v1/batchOrders")
             var byID: [ExchangeOrderID: ExchangeOrder] = [:]
             for case .order(let o) in items { if let order = try? o.exchangeOrder() { byID[order.id] = order } }
-            // Items are matched by the order they carry; ids answered with an error are settled one by one.
-            var out: [(ExchangeOrderID, CancelOutcome)] = []
-            for id in ids {
-                if let order = byID[id] {
-                    out.append((id, order.status == .canceled ? .cancelled(order) : .alreadyFinal(order)))
-                } else {
-                    out.append((id, await settle(.futures, symbol: symbol, id, afterUnknown: false).retryIfOpen { await cancel(.futures, symbol: symbol, id) }))
-                }
+            // Items are matched by the order they carry; ids answered with an error are settled, at once.
+            let settled = await settleAll(symbol: symbol, ids.filter { byID[$0] == nil }, afterUnknown: false)
+            return ids.map { id in
+                guard let order = byID[id] else { return (id, settled[id] ?? .failed(BinanceError(.unknownOutcome, "no outcome"))) }
+                return (id, order.status == .canceled ? .cancelled(order) : .alreadyFinal(order))
             }
-            return out
         } catch let error where error.kind == .unknownOutcome || error.kind == .decoding {
             // The batch may or may not have been applied: settle each order (and cancel the open ones).
-            var out: [(ExchangeOrderID, CancelOutcome)] = []
-            for id in ids {
-                out.append((id, await settle(.futures, symbol: symbol, id, afterUnknown: true).retryIfOpen { await cancel(.futures, symbol: symbol, id) }))
-            }
-            return out
+            let settled = await settleAll(symbol: symbol, ids, afterUnknown: true)
+            return ids.map { ($0, settled[$0] ?? .failed(BinanceError(.unknownOutcome, "no outcome"))) }
         } catch {
             return ids.map { ($0, .failed(error)) }
+        }
+    }
+}
+
+extension BinanceSession {
+    /// What Binance allows in one account's cancel requests: on USDⓈ-M futures `batchOrders` of at
+    /// most ten regular orders of one symbol (algo orders one by one); on spot one order a request,
+    /// `spotCancelParallelism` at a time. The canceller plans by this (`CancelSelection.plan`).
+    public func cancelLimits(_ market: Market) -> CancelLimits {
+        AccountClient.cancelLimits(market, spotParallelism: configuration.spotCancelParallelism)
+    }
+}
+
+extension AccountClient {
+    /// Binance's cancel limits with `spotParallelism` spot cancels at a time (see `BinanceSession.cancelLimits`).
+    public static func cancelLimits(_ market: Market, spotParallelism: Int) -> CancelLimits {
+        switch market {
+        case .futures: return CancelLimits(batchSize: futuresBatchLimit, batchPerSymbol: true, batchesConditional: false, concurrency: 64)
+        case .spot: return CancelLimits(batchSize: 1, concurrency: max(1, spotParallelism))
+        }
+    }
+}
+
+extension AccountClient {
+    /// Settles futures orders concurrently (a query each; an order still open is cancelled singly).
+    func settleAll(symbol: String, _ ids: [ExchangeOrderID], afterUnknown: Bool) async -> [ExchangeOrderID: CancelOutcome] {
+        await withTaskGroup(of: (ExchangeOrderID, CancelOutcome).self) { group in
+            for id in ids {
+                group.addTask {
+                    (id, await settle(.futures, symbol: symbol, id, afterUnknown: afterUnknown).retryIfOpen { await cancel(.futures, symbol: symbol, id) })
+                }
+            }
+            var out: [ExchangeOrderID: CancelOutcome] = [:]
+            for await (id, outcome) in group { out[id] = outcome }
+            return out
         }
     }
 }

@@ -232,6 +232,22 @@ extension Wire.Order: FlatDecodable {
     }
 }
 
+extension Wire.BatchItem: FlatDecodable {
+    static let flatKeys = Wire.Order.flatKeys + ["code", "msg"]
+
+    /// As `init(from:)`: an order when the object reads as one, else `{code, msg}`.
+    init?(flat f: [FlatJSON.Value?]) {
+        let n = Wire.Order.flatKeys.count
+        if let order = Wire.Order(flat: Array(f[..<n])) {
+            self = .order(order)
+        } else if let code = f[n].requiredInt, let int = Int(exactly: code), let msg = f[n + 1].requiredString {
+            self = .error(Wire.ErrorBody(code: int, msg: msg))
+        } else {
+            return nil
+        }
+    }
+}
+
 extension Wire.AlgoOrder: FlatDecodable {
     static let flatKeys = ["algoId", "clientAlgoId", "orderType", "symbol", "side", "quantity", "algoStatus", "triggerPrice", "price",
                            "createTime", "executedQty"]

@@ -65,37 +65,30 @@ extension OrderDatabase: CancelStore {
         }
     }
 
-    /// One transaction for the account: every intent resolved, and the rows whose orders the
-    /// exchange confirmed final moved from `open_orders` into history — unless the origin holds
-    /// the row (then it stays, and the reconciler closes it once released).
-    public func resolveCancels(requestID: String, account: AccountID, outcomes: [(row: OpenOrderRow, outcome: OrderCancelOutcome)],
-                               now: Millis) async throws {
-        guard !outcomes.isEmpty else { return }
-        struct Resolution: Sendable {
-            var row: OpenOrderRow
-            var state: String
-            var finalOrder: ExchangeOrder?
-            var reason: String?
-        }
-        let resolutions = outcomes.map { row, outcome in
-            let order = outcome.finalOrder
-            return Resolution(row: row, state: order == nil && outcome.label != "failed" ? "failed" : outcome.intentState,
-                              finalOrder: order, reason: CancelledOrder(row: row, outcome: outcome).reason)
-        }
-        if dialect == .postgres && resolutions.count <= 100 {
-            // One statement, atomic by itself: on a server every round trip counts (a 100-account
-            // fan-out resolves 100 accounts through a pool of four connections).
-            let (sql, arguments) = Self.postgresResolution(requestID: requestID, account: account, resolutions.map {
-                ($0.row, $0.state, $0.finalOrder, $0.reason)
-            }, now: now)
-            let values = arguments.map(\.sqlValue)
-            _ = try await backend.read { try await $0.query(sql, values) }
+    /// One transaction: every intent resolved, and the rows whose orders the exchange confirmed
+    /// final moved from `open_orders` into history — unless the origin holds the row (then it
+    /// stays, and the reconciler closes it once released). The resolutions may span accounts (the
+    /// canceller's group commit); each account's are whole in this transaction.
+    public func resolveCancels(requestID: String, _ resolutions: [CancelResolution], now: Millis) async throws {
+        guard !resolutions.isEmpty else { return }
+        if dialect == .postgres {
+            // Data-modifying CTEs: a statement is atomic by itself, and on a server every round trip
+            // counts. Up to 1,000 orders (17,000 parameters) a statement; more in one transaction.
+            let parts = chunks(resolutions, of: 1000).map { Self.postgresResolution(requestID: requestID, Array($0), now: now) }
+            if parts.count == 1 {
+                let values = parts[0].1.map(\.sqlValue)
+                _ = try await backend.read { try await $0.query(parts[0].0, values) }
+                return
+            }
+            try await backend.write { conn in
+                for (sql, arguments) in parts { _ = try await conn.query(sql, arguments) }
+            }
             return
         }
         try await backend.write { conn in
             for chunk in chunks(resolutions) {
                 var arguments: [any SQLArgument] = []
-                for r in chunk { arguments += [r.row.id.rawValue, r.state, r.finalOrder?.status.rawValue, r.reason] }
+                for r in chunk { arguments += [r.row.id.rawValue, r.outcome.intentState.rawValue, r.outcome.finalOrder?.status.rawValue, r.outcome.reason] }
                 arguments += [now, requestID]
                 try await conn.execute("""
                     WITH v(oid, st, fs, rs) AS (VALUES \(valueRows(chunk.count, columns: 4)))
@@ -108,7 +101,7 @@ extension OrderDatabase: CancelStore {
                     """, arguments)
             }
             // The exchange confirmed a final state: those rows leave open_orders, into history.
-            let final = resolutions.filter { $0.finalOrder != nil }
+            let final = resolutions.filter { $0.outcome.finalOrder != nil }
             for chunk in chunks(final) {
                 var arguments: [any SQLArgument] = []
                 for r in chunk { arguments += [r.row.id.rawValue, r.row.exchangeOrderID.rawValue] }
@@ -121,13 +114,13 @@ extension OrderDatabase: CancelStore {
                 let gone = chunk.filter { deleted.contains($0.row.id.rawValue) }
                 guard !gone.isEmpty else { continue }
                 var history: [any SQLArgument] = []
-                var misses: [any SQLArgument] = [account.rawValue]
+                var misses: [any SQLArgument] = []
                 for r in gone {
-                    let row = r.row, order = r.finalOrder!
-                    history += [row.id.rawValue, row.link.rawValue, account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue,
+                    let row = r.row, order = r.outcome.finalOrder!
+                    history += [row.id.rawValue, row.link.rawValue, r.account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue,
                                 row.symbol, row.side.rawValue, row.orderType.rawValue, row.price?.description, row.stopPrice?.description,
                                 row.quantity.description, order.executedQuantity.description, order.status.rawValue, "cancel", row.createdAt, now]
-                    misses += [row.market.rawValue, row.exchangeOrderID.rawValue]
+                    misses += [r.account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue]
                 }
                 try await conn.execute("""
                     INSERT INTO sync_order_history (open_order_id, strategy_account_id, account_id, market, exchange_order_id, symbol,
@@ -135,25 +128,23 @@ extension OrderDatabase: CancelStore {
                     VALUES \(valueRows(gone.count, columns: 16))
                     """, history)
                 try await conn.execute("""
-                    DELETE FROM sync_misses WHERE account_id = ? AND (market, exchange_order_id) IN (VALUES \(valueRows(gone.count, columns: 2)))
+                    DELETE FROM sync_misses WHERE (account_id, market, exchange_order_id) IN (VALUES \(valueRows(gone.count, columns: 3)))
                     """, misses)
             }
         }
     }
 
-    /// PostgreSQL's form of one account's resolution as a single statement of data-modifying CTEs:
-    /// the intents resolved, the confirmed rows deleted (unless the origin holds them) and moved into
-    /// history, their miss counts dropped — the same effects as the transaction SQLite runs.
-    static func postgresResolution(requestID: String, account: AccountID,
-                                   _ resolutions: [(row: OpenOrderRow, state: String, final: ExchangeOrder?, reason: String?)],
-                                   now: Millis) -> (String, [any SQLArgument]) {
+    /// PostgreSQL's form of a resolution as a single statement of data-modifying CTEs: the intents
+    /// resolved, the confirmed rows deleted (unless the origin holds them) and moved into history,
+    /// their miss counts dropped — the same effects as the transaction SQLite runs.
+    static func postgresResolution(requestID: String, _ resolutions: [CancelResolution], now: Millis) -> (String, [any SQLArgument]) {
         var arguments: [any SQLArgument] = []
         func p(_ value: any SQLArgument) -> String {
             arguments.append(value)
             return "$\(arguments.count)"
         }
         let intents = resolutions.map { r in
-            "(\(p(r.row.id.rawValue))::bigint, \(p(r.state))::text, \(p(r.final?.status.rawValue))::text, \(p(r.reason))::text)"
+            "(\(p(r.row.id.rawValue))::bigint, \(p(r.outcome.intentState.rawValue))::text, \(p(r.outcome.finalOrder?.status.rawValue))::text, \(p(r.outcome.reason))::text)"
         }.joined(separator: ", ")
         var sql = """
             WITH v(oid, st, fs, rs) AS (VALUES \(intents)),
@@ -162,14 +153,15 @@ extension OrderDatabase: CancelStore {
                     resolved_at = CASE WHEN v.st = 'unknown' THEN NULL ELSE \(p(now))::bigint END
                 FROM v WHERE i.request_id = \(p(requestID)) AND i.open_order_id = v.oid RETURNING i.id)
             """
-        let final = resolutions.filter { $0.final != nil }
+        let final = resolutions.filter { $0.outcome.finalOrder != nil }
         if !final.isEmpty {
             let rows = final.map { r in
-                let row = r.row, order = r.final!
+                let row = r.row, order = r.outcome.finalOrder!
                 var cells: [String] = []
                 cells.append(p(row.id.rawValue) + "::bigint")
                 cells.append(p(row.exchangeOrderID.rawValue) + "::text")
                 cells.append(p(row.link.rawValue) + "::bigint")
+                cells.append(p(r.account.rawValue) + "::bigint")
                 cells.append(p(row.market.rawValue) + "::text")
                 cells.append(p(row.symbol) + "::text")
                 cells.append(p(row.side.rawValue) + "::text")
@@ -184,7 +176,7 @@ extension OrderDatabase: CancelStore {
             }.joined(separator: ", ")
             sql += """
                 ,
-                f(oid, eid, link, market, symbol, side, otype, price, stop, qty, filled, status, created) AS (VALUES \(rows)),
+                f(oid, eid, link, account, market, symbol, side, otype, price, stop, qty, filled, status, created) AS (VALUES \(rows)),
                 del AS (
                     DELETE FROM open_orders o USING f WHERE o.id = f.oid AND o.exchange_order_id = f.eid
                         AND (o.is_processing = false OR o.processing_started_at < \(p(Timestamp(now - OriginRules.staleProcessingLock))))
@@ -192,12 +184,12 @@ extension OrderDatabase: CancelStore {
                 hist AS (
                     INSERT INTO sync_order_history (open_order_id, strategy_account_id, account_id, market, exchange_order_id, symbol,
                         side, order_type, price, stop_price, quantity, filled_quantity, final_status, source, created_at, closed_at)
-                    SELECT f.oid, f.link, \(p(account.rawValue))::bigint, f.market, f.eid, f.symbol, f.side, f.otype, f.price, f.stop, f.qty,
+                    SELECT f.oid, f.link, f.account, f.market, f.eid, f.symbol, f.side, f.otype, f.price, f.stop, f.qty,
                         f.filled, f.status, 'cancel', f.created, \(p(now))::bigint
                     FROM f JOIN del ON del.id = f.oid),
                 mis AS (
                     DELETE FROM sync_misses m USING f JOIN del ON del.id = f.oid
-                    WHERE m.account_id = \(p(account.rawValue))::bigint AND m.market = f.market AND m.exchange_order_id = f.eid)
+                    WHERE m.account_id = f.account AND m.market = f.market AND m.exchange_order_id = f.eid)
                 """
         }
         sql += "\nSELECT count(*) FROM upd"

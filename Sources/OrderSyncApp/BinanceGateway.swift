@@ -61,18 +61,30 @@ public struct BinanceGateway: ExchangeGateway, CancelGateway {
         }
     }
 
-    public func cancel(_ account: AccountRecord, market: Market, symbol: String, ids: [ExchangeOrderID]) async -> [(ExchangeOrderID, OrderCancelOutcome)] {
+    public func cancelLimits(_ account: AccountRecord, market: Market) -> CancelLimits {
+        (account.isTestnet ? testnet : main).cancelLimits(market)
+    }
+
+    public func send(_ request: CancelRequest, account: AccountRecord, market: Market) async -> [OrderCancelOutcome] {
         let client: AccountClient
         do { client = try self.client(account) } catch {
-            return ids.map { ($0, .failed(reason: error.description, unknown: false)) }
+            return request.rows.map { _ in .failed(reason: error.description, unknown: false) }
         }
-        return await client.cancel(market, symbol: SymbolKey.of(symbol), ids).map { id, outcome in
-            switch outcome {
-            case .cancelled(let o): return (id, .cancelled(o))
-            case .alreadyFinal(let o): return (id, .alreadyFinal(o))
-            case .notFound: return (id, .notFound)
-            case .failed(let e): return (id, .failed(reason: e.description, unknown: e.kind == .unknownOutcome))
-            }
+        switch request {
+        case .single(let row):
+            return [Self.outcome(await client.cancel(market, symbol: SymbolKey.of(row.symbol), row.exchangeOrderID))]
+        case .batch(let symbol, let rows):
+            let answers = await client.cancelBatch(symbol: symbol ?? SymbolKey.of(rows[0].symbol), rows.map(\.exchangeOrderID))
+            return answers.map { Self.outcome($0.1) }
+        }
+    }
+
+    static func outcome(_ outcome: CancelOutcome) -> OrderCancelOutcome {
+        switch outcome {
+        case .cancelled(let o): return .cancelled(o)
+        case .alreadyFinal(let o): return .alreadyFinal(o)
+        case .notFound: return .notFound
+        case .failed(let e): return .failed(reason: e.description, unknown: e.kind == .unknownOutcome)
         }
     }
 

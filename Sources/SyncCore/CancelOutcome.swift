@@ -17,24 +17,62 @@ public enum OrderCancelOutcome: Sendable, Hashable {
         }
     }
 
-    /// `cancelled`, `already_closed` or `failed`.
-    public var label: String {
+    /// The order's result as the report gives it. An answer that still shows the order open
+    /// (a cancel the exchange did not apply) is a failure.
+    public var result: CancelResult {
         switch self {
-        case .cancelled: return "cancelled"
-        case .alreadyFinal: return "already_closed"
-        case .notFound, .failed: return "failed"
+        case .cancelled(let o): return o.status.isOpen ? .failed : .cancelled
+        case .alreadyFinal(let o): return o.status.isOpen ? .failed : .alreadyClosed
+        case .notFound, .failed: return .failed
         }
     }
 
     /// The cancel intent's state after this outcome.
-    public var intentState: String {
+    public var intentState: CancelIntentState {
         switch self {
-        case .cancelled: return "cancelled"
-        case .alreadyFinal: return "closed"
-        case .notFound: return "failed"
-        case .failed(_, let unknown): return unknown ? "unknown" : "failed"
+        case .cancelled(let o): return o.status.isOpen ? .failed : .cancelled
+        case .alreadyFinal(let o): return o.status.isOpen ? .failed : .closed
+        case .notFound: return .failed
+        case .failed(_, let unknown): return unknown ? .unknown : .failed
         }
     }
+
+    /// Why the order was not cancelled, for the report and the intent (nil when it was, or was final).
+    public var reason: String? {
+        switch self {
+        case .notFound: return "the exchange does not know the order (-2013); the row is kept for the reconciler"
+        case .failed(let r, let unknown): return unknown ? "outcome unknown, to be resolved by query: \(r)" : r
+        case .cancelled(let o) where o.status.isOpen, .alreadyFinal(let o) where o.status.isOpen:
+            return "the exchange still reports \(o.status.rawValue)"
+        case .cancelled, .alreadyFinal: return nil
+        }
+    }
+}
+
+/// One order's result in a cancel report.
+public enum CancelResult: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The exchange confirmed the cancel.
+    case cancelled
+    /// The order was already final on the exchange (its final status is in the report).
+    case alreadyClosed = "already_closed"
+    /// Not cancelled; the reason says why (the row stays).
+    case failed
+    /// A dry run: this order would be cancelled.
+    case wouldCancel = "would_cancel"
+}
+
+/// The state of a cancel intent in `sync_cancel_intents`.
+public enum CancelIntentState: String, Sendable, Hashable, CaseIterable {
+    /// Recorded, not resolved yet (a restart sends it again).
+    case pending
+    /// The exchange confirmed the cancel.
+    case cancelled
+    /// The order was already final.
+    case closed
+    /// Not cancelled, for a known reason.
+    case failed
+    /// The exchange's answer was lost and a query could not settle it (a restart settles it).
+    case unknown
 }
 
 /// One order in a cancel's result.
@@ -44,8 +82,7 @@ public struct CancelledOrder: Sendable, Hashable, Codable {
     public var exchangeOrderID: String
     public var symbol: String
     public var side: Side
-    /// `cancelled`, `already_closed` or `failed`.
-    public var outcome: String
+    public var outcome: CancelResult
     /// The exchange's final status when it gave one.
     public var finalStatus: String?
     public var reason: String?
@@ -59,21 +96,18 @@ public struct CancelledOrder: Sendable, Hashable, Codable {
     }
 
     public init(row: OpenOrderRow, outcome: OrderCancelOutcome) {
+        self.init(row: row, result: outcome.result, finalStatus: outcome.finalOrder?.status.rawValue, reason: outcome.reason)
+    }
+
+    public init(row: OpenOrderRow, result: CancelResult, finalStatus: String? = nil, reason: String? = nil) {
         openOrderID = row.id
         strategyAccountID = row.link
         exchangeOrderID = row.exchangeOrderID.rawValue
         symbol = row.symbol
         side = row.side
-        self.outcome = outcome.label
-        finalStatus = outcome.finalOrder?.status.rawValue
-        switch outcome {
-        case .notFound: reason = "the exchange does not know the order (-2013); the row is kept for the reconciler"
-        case .failed(let r, let unknown): reason = unknown ? "outcome unknown, to be resolved by query: \(r)" : r
-        case .cancelled(let o) where o.status.isOpen, .alreadyFinal(let o) where o.status.isOpen:
-            self.outcome = "failed"
-            reason = "the exchange still reports \(o.status.rawValue)"
-        default: reason = nil
-        }
+        outcome = result
+        self.finalStatus = finalStatus
+        self.reason = reason
     }
 }
 
@@ -139,10 +173,10 @@ public struct CancelReport: Sendable, Hashable, Codable {
         for order in accounts.flatMap(\.orders) {
             t.selected += 1
             switch order.outcome {
-            case "cancelled": t.cancelled += 1
-            case "already_closed": t.alreadyClosed += 1
-            case "failed": t.failed += 1
-            default: break
+            case .cancelled: t.cancelled += 1
+            case .alreadyClosed: t.alreadyClosed += 1
+            case .failed: t.failed += 1
+            case .wouldCancel: break
             }
         }
         totals = t
@@ -156,7 +190,7 @@ public struct CancelReport: Sendable, Hashable, Codable {
         for a in accounts {
             out += "  account \(a.accountID) \(a.accountName) \(a.market.rawValue)\(a.error.map { ": \($0)" } ?? "")\n"
             for o in a.orders {
-                var line = "    \(o.outcome.padding(14)) \(o.symbol) \(o.side.rawValue) order \(o.exchangeOrderID) (row \(o.openOrderID), link \(o.strategyAccountID))"
+                var line = "    \(o.outcome.rawValue.padding(14)) \(o.symbol) \(o.side.rawValue) order \(o.exchangeOrderID) (row \(o.openOrderID), link \(o.strategyAccountID))"
                 if let s = o.finalStatus { line += " → \(s)" }
                 if let r = o.reason { line += ": \(r)" }
                 out += line + "\n"
@@ -178,9 +212,10 @@ public protocol CancelStore: Sendable {
     func openOrders(links: Set<StrategyLinkID>) async throws -> [OpenOrderRow]
     /// Records a pending intent per row before anything is sent (one transaction).
     func recordCancelIntents(requestID: String, rows: [(row: OpenOrderRow, account: AccountID)], now: Millis) async throws
-    /// Resolves one account's intents and closes the rows whose orders the exchange confirmed
-    /// final (one transaction).
-    func resolveCancels(requestID: String, account: AccountID, outcomes: [(row: OpenOrderRow, outcome: OrderCancelOutcome)], now: Millis) async throws
+    /// Resolves intents and closes the rows whose orders the exchange confirmed final, in one
+    /// transaction: each account's resolution is whole in it (the canceller hands over the accounts
+    /// whose answers are in, together — a group commit — while it holds their locks).
+    func resolveCancels(requestID: String, _ resolutions: [CancelResolution], now: Millis) async throws
     /// Intents in state pending or unknown, oldest first.
     func unresolvedCancels() async throws -> [PendingCancel]
     /// Marks intents whose row already left `open_orders` (closed by reconciliation or the origin app).
@@ -203,10 +238,25 @@ public struct PendingCancel: Sendable, Hashable {
     }
 }
 
-/// The exchange as the canceller uses it: cancels that always name their orders.
+/// One order's cancel outcome, on its account, to be written.
+public struct CancelResolution: Sendable, Hashable {
+    public var row: OpenOrderRow
+    public var account: AccountID
+    public var outcome: OrderCancelOutcome
+
+    public init(row: OpenOrderRow, account: AccountID, outcome: OrderCancelOutcome) {
+        self.row = row
+        self.account = account
+        self.outcome = outcome
+    }
+}
+
+/// The exchange as the canceller uses it: requests that always name their orders.
 public protocol CancelGateway: Sendable {
     func supports(_ account: AccountRecord) -> Bool
-    /// Cancels named orders of one symbol (futures regular orders in batches of ≤ 10, the rest one
-    /// by one); one outcome per id.
-    func cancel(_ account: AccountRecord, market: Market, symbol: String, ids: [ExchangeOrderID]) async -> [(ExchangeOrderID, OrderCancelOutcome)]
+    /// What the account's venue allows in one cancel request, per market (batch size, …).
+    func cancelLimits(_ account: AccountRecord, market: Market) -> CancelLimits
+    /// Sends one planned request; one outcome per row of the request, in its order. Unknown
+    /// outcomes are settled (by querying the order) before this returns.
+    func send(_ request: CancelRequest, account: AccountRecord, market: Market) async -> [OrderCancelOutcome]
 }

@@ -23,12 +23,37 @@ public struct CancelScope: Sendable, Hashable {
     }
 }
 
+/// What a venue allows in the cancel requests of one account and market: the gateway states it
+/// (Binance USDⓈ-M futures: `batchOrders` of ten regular orders of one symbol; spot: one by one,
+/// five at a time). The core plans with it and nothing else batches again.
+public struct CancelLimits: Sendable, Hashable {
+    /// Orders one batch request may name (1: no batch cancel).
+    public var batchSize: Int
+    /// Whether a batch names orders of one symbol only.
+    public var batchPerSymbol: Bool
+    /// Whether conditional (algo) orders may be batched with the rest.
+    public var batchesConditional: Bool
+    /// Requests in flight at once for one account and market.
+    public var concurrency: Int
+
+    public init(batchSize: Int, batchPerSymbol: Bool = true, batchesConditional: Bool = false, concurrency: Int = 64) {
+        self.batchSize = max(1, batchSize)
+        self.batchPerSymbol = batchPerSymbol
+        self.batchesConditional = batchesConditional
+        self.concurrency = max(1, concurrency)
+    }
+
+    /// One order per request.
+    public static let singles = CancelLimits(batchSize: 1)
+}
+
 /// One request the canceller sends: always orders named by id, never a symbol- or account-wide cancel.
 public enum CancelRequest: Sendable, Hashable {
-    /// One order (`DELETE /api/v3/order`, `/fapi/v1/order`, or `/fapi/v1/algoOrder`).
+    /// One order (Binance: `DELETE /api/v3/order`, `/fapi/v1/order`, or `/fapi/v1/algoOrder`).
     case single(OpenOrderRow)
-    /// Up to ten regular futures orders of one symbol (`DELETE /fapi/v1/batchOrders`).
-    case batch(symbol: String, rows: [OpenOrderRow])
+    /// Several orders in one request (Binance: up to ten regular futures orders of one symbol,
+    /// `DELETE /fapi/v1/batchOrders`); `symbol` is their symbol key when the venue batches per symbol.
+    case batch(symbol: String?, rows: [OpenOrderRow])
 
     public var rows: [OpenOrderRow] {
         switch self {
@@ -42,15 +67,14 @@ public enum CancelRequest: Sendable, Hashable {
 public struct AccountCancelPlan: Sendable, Hashable {
     public var account: AccountID
     public var market: Market
+    public var limits: CancelLimits
     public var requests: [CancelRequest]
+    public var rows: [OpenOrderRow] { requests.flatMap(\.rows) }
     public var rowCount: Int { requests.reduce(0) { $0 + $1.rows.count } }
 }
 
 /// Selects rows for a strategy-scoped cancel and groups them into exchange requests.
 public enum CancelSelection {
-    /// Binance's `batchOrders` limit.
-    public static let futuresBatchLimit = 10
-
     /// Whether a row names a resting order ordersync may cancel at `now`: live (`NEW`, `OPEN`,
     /// `PARTIALLY_FILLED`) or a `CANCELLING` the origin gave up rechecking; never a placeholder (it
     /// has no exchange id), a cancel the origin has in progress, or a `FAILED`/terminal row.
@@ -66,11 +90,13 @@ public enum CancelSelection {
         rows.filter { scope.contains($0) && isCancellable($0, now: now) }.sorted { $0.id < $1.id }
     }
 
-    /// Groups selected rows per account and market into requests: futures regular orders in
-    /// batches of at most ten per symbol, algo and spot orders one by one. `accountOf` maps each
-    /// link to its account; a row whose link it does not know is not cancelled.
+    /// Groups selected rows per account and market into the requests production sends, by the
+    /// venue's `limits`: batchable orders in batches of at most `batchSize` (per symbol when the
+    /// venue requires it), the rest one by one. `accountOf` maps each link to its account; a row
+    /// whose link it does not know is not cancelled.
     public static func plan(
-        _ rows: [OpenOrderRow], scope: CancelScope, accountOf: [StrategyLinkID: AccountID], now: Millis
+        _ rows: [OpenOrderRow], scope: CancelScope, accountOf: [StrategyLinkID: AccountID], now: Millis,
+        limits: (AccountID, Market) -> CancelLimits
     ) -> [AccountCancelPlan] {
         struct Key: Hashable, Comparable {
             var account: AccountID
@@ -83,24 +109,27 @@ public enum CancelSelection {
             groups[Key(account: account, market: row.market), default: []].append(row)
         }
         return groups.keys.sorted().map { key in
-            let rows = groups[key]!
-            var requests: [CancelRequest] = []
-            if key.market == .futures {
-                var bySymbol: [String: [OpenOrderRow]] = [:]
-                for row in rows where !row.exchangeOrderID.isAlgo { bySymbol[SymbolKey.of(row.symbol), default: []].append(row) }
-                for symbol in bySymbol.keys.sorted() {
-                    let list = bySymbol[symbol]!
-                    for start in stride(from: 0, to: list.count, by: futuresBatchLimit) {
-                        let chunk = Array(list[start..<min(start + futuresBatchLimit, list.count)])
-                        requests.append(chunk.count == 1 ? .single(chunk[0]) : .batch(symbol: symbol, rows: chunk))
-                    }
-                }
-                for row in rows where row.exchangeOrderID.isAlgo { requests.append(.single(row)) }
-            } else {
-                requests = rows.map(CancelRequest.single)
-            }
-            return AccountCancelPlan(account: key.account, market: key.market, requests: requests)
+            let rows = groups[key]!, limit = limits(key.account, key.market)
+            return AccountCancelPlan(account: key.account, market: key.market, limits: limit, requests: requests(rows, limits: limit))
         }
+    }
+
+    /// One account and market's rows (in id order) as requests under `limits`.
+    public static func requests(_ rows: [OpenOrderRow], limits: CancelLimits) -> [CancelRequest] {
+        guard limits.batchSize > 1 else { return rows.map(CancelRequest.single) }
+        let batchable = rows.filter { limits.batchesConditional || !$0.exchangeOrderID.isAlgo }
+        var groups: [String: [OpenOrderRow]] = [:]
+        for row in batchable { groups[limits.batchPerSymbol ? SymbolKey.of(row.symbol) : "", default: []].append(row) }
+        var requests: [CancelRequest] = []
+        for symbol in groups.keys.sorted() {
+            let list = groups[symbol]!
+            for start in stride(from: 0, to: list.count, by: limits.batchSize) {
+                let chunk = Array(list[start..<min(start + limits.batchSize, list.count)])
+                requests.append(chunk.count == 1 ? .single(chunk[0]) : .batch(symbol: limits.batchPerSymbol ? symbol : nil, rows: chunk))
+            }
+        }
+        for row in rows where !(limits.batchesConditional || !row.exchangeOrderID.isAlgo) { requests.append(.single(row)) }
+        return requests
     }
 }
 

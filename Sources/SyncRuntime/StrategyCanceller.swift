@@ -24,10 +24,19 @@ public struct StrategyCanceller: Sendable {
     /// The requests a cancel would send, per account and market, with the accounts they concern.
     public func plan(_ target: CancelTarget) async throws -> (plans: [AccountCancelPlan], accounts: [AccountID: AccountRecord]) {
         let rows = try await store.openOrders(links: target.scope.links)
-        let plans = CancelSelection.plan(rows, scope: target.scope, accountOf: target.accountOf, now: now())
+        let accounts = Dictionary(try await store.accounts().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let plans = CancelSelection.plan(rows, scope: target.scope, accountOf: target.accountOf, now: now(), limits: limits(accounts))
         let wanted = Set(plans.map(\.account))
-        let accounts = try await store.accounts().filter { wanted.contains($0.id) }
-        return (plans, Dictionary(accounts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
+        return (plans, accounts.filter { wanted.contains($0.key) })
+    }
+
+    /// The venue's limits for each account (an account the gateway cannot serve is planned one by
+    /// one: its rows are failed without a request).
+    func limits(_ accounts: [AccountID: AccountRecord]) -> (AccountID, Market) -> CancelLimits {
+        { [gateway] account, market in
+            guard let record = accounts[account], gateway.supports(record) else { return .singles }
+            return gateway.cancelLimits(record, market: market)
+        }
     }
 
     /// What would be cancelled, without sending anything.
@@ -36,12 +45,7 @@ public struct StrategyCanceller: Sendable {
         let (plans, accounts) = try await plan(target)
         let results = plans.map { p in
             AccountCancelResult(accountID: p.account, accountName: accounts[p.account]?.name ?? "", market: p.market,
-                                orders: p.requests.flatMap(\.rows).map { row in
-                                    var o = CancelledOrder(row: row, outcome: .failed(reason: "", unknown: false))
-                                    o.outcome = "would_cancel"
-                                    o.reason = nil
-                                    return o
-                                })
+                                orders: p.rows.map { CancelledOrder(row: $0, result: .wouldCancel) })
         }
         return CancelReport(requestID: requestID, strategy: target.strategy, executed: false, accounts: results, durationMs: now() - started)
     }
@@ -50,21 +54,22 @@ public struct StrategyCanceller: Sendable {
     public func execute(_ target: CancelTarget, requestID: String) async throws -> CancelReport {
         let started = now()
         let (plans, accounts) = try await plan(target)
-        try await store.recordCancelIntents(requestID: requestID, rows: plans.flatMap { p in p.requests.flatMap(\.rows).map { ($0, p.account) } },
-                                            now: started)
+        try await store.recordCancelIntents(requestID: requestID, rows: plans.flatMap { p in p.rows.map { ($0, p.account) } }, now: started)
         let results = try await fanOut(plans, accounts: accounts, requestID: requestID)
         return CancelReport(requestID: requestID, strategy: target.strategy, executed: true, accounts: results, durationMs: now() - started)
     }
 
-    /// Every account's plan at once (at most `parallelism` accounts in flight).
+    /// Every account's plan at once (at most `parallelism` accounts in flight); resolutions are
+    /// written together as they come in (`GroupCommit`).
     func fanOut(_ plans: [AccountCancelPlan], accounts: [AccountID: AccountRecord], requestID: String) async throws -> [AccountCancelResult] {
+        let commits = GroupCommit(store: store, requestID: requestID, now: now)
         var results: [AccountCancelResult] = []
         try await withThrowingTaskGroup(of: AccountCancelResult.self) { group in
             var next = 0
             func launch() {
                 let plan = plans[next]
                 next += 1
-                group.addTask { try await cancel(plan, account: accounts[plan.account], requestID: requestID) }
+                group.addTask { try await cancel(plan, account: accounts[plan.account], commits: commits) }
             }
             while next < min(parallelism, plans.count) { launch() }
             for try await result in group {
@@ -92,13 +97,16 @@ public struct StrategyCanceller: Sendable {
             guard !rows.isEmpty else { continue }
             var accountOf: [StrategyLinkID: AccountID] = [:]
             for item in items { if let row = item.row { accountOf[row.link] = item.account } }
-            let plans = CancelSelection.plan(rows, scope: CancelScope(links: Set(rows.map(\.link))), accountOf: accountOf, now: started)
+            let plans = CancelSelection.plan(rows, scope: CancelScope(links: Set(rows.map(\.link))), accountOf: accountOf, now: started,
+                                             limits: limits(accounts))
             // A row that is no longer cancellable (the origin began cancelling it, or it became a
             // give-up) is not sent again; its intent is settled as failed, saying why.
-            let planned = Set(plans.flatMap { $0.requests.flatMap(\.rows) }.map(\.id))
-            for (account, skipped) in Dictionary(grouping: items.filter { $0.row.map { !planned.contains($0.id) } ?? false }, by: \.account) {
-                let outcomes = skipped.compactMap(\.row).map { ($0, OrderCancelOutcome.failed(reason: "not sent again: the row is now \($0.status)", unknown: false)) }
-                try await store.resolveCancels(requestID: requestID, account: account, outcomes: outcomes, now: started)
+            let planned = Set(plans.flatMap(\.rows).map(\.id))
+            let skipped = items.compactMap { item in item.row.flatMap { planned.contains($0.id) ? nil : (row: $0, account: item.account) } }
+            if !skipped.isEmpty {
+                try await store.resolveCancels(requestID: requestID, skipped.map {
+                    CancelResolution(row: $0.row, account: $0.account, outcome: .failed(reason: "not sent again: the row is now \($0.row.status)", unknown: false))
+                }, now: started)
             }
             let results = try await fanOut(plans, accounts: accounts, requestID: requestID)
             reports.append(CancelReport(requestID: requestID, strategy: "(resumed)", executed: true, accounts: results, durationMs: now() - started))
@@ -106,34 +114,86 @@ public struct StrategyCanceller: Sendable {
         return reports
     }
 
-    /// One account and market, under the account's lock: one call per symbol (the client batches
-    /// futures orders by ten), all symbols at once; then one transaction resolving it all.
-    func cancel(_ plan: AccountCancelPlan, account: AccountRecord?, requestID: String) async throws -> AccountCancelResult {
-        let rows = plan.requests.flatMap(\.rows)
+    /// One account and market, under the account's lock: every planned request at once (up to the
+    /// venue's concurrency), then its resolution, committed with the other accounts' that are ready.
+    func cancel(_ plan: AccountCancelPlan, account: AccountRecord?, commits: GroupCommit) async throws -> AccountCancelResult {
         guard let account, gateway.supports(account) else {
             let reason = account.map { "exchange \($0.exchange) is not supported" } ?? "account not found"
-            let outcomes = rows.map { ($0, OrderCancelOutcome.failed(reason: reason, unknown: false)) }
-            try await store.resolveCancels(requestID: requestID, account: plan.account, outcomes: outcomes, now: now())
+            let outcomes = plan.rows.map { ($0, OrderCancelOutcome.failed(reason: reason, unknown: false)) }
+            try await commits.write(outcomes.map { CancelResolution(row: $0.0, account: plan.account, outcome: $0.1) })
             return AccountCancelResult(accountID: plan.account, accountName: account?.name ?? "", market: plan.market,
                                        orders: outcomes.map { CancelledOrder(row: $0.0, outcome: $0.1) }, error: reason)
         }
         return try await locks.withLock(account.id) {
-            var bySymbol: [String: [OpenOrderRow]] = [:]
-            for row in rows { bySymbol[row.symbol, default: []].append(row) }
-            let byID = Dictionary(rows.map { ($0.exchangeOrderID, $0) }, uniquingKeysWith: { a, _ in a })
             var outcomes: [(row: OpenOrderRow, outcome: OrderCancelOutcome)] = []
-            await withTaskGroup(of: [(ExchangeOrderID, OrderCancelOutcome)].self) { group in
-                for (symbol, list) in bySymbol {
-                    group.addTask { await gateway.cancel(account, market: plan.market, symbol: symbol, ids: list.map(\.exchangeOrderID)) }
+            await withTaskGroup(of: [(OpenOrderRow, OrderCancelOutcome)].self) { group in
+                var next = 0
+                func launch() {
+                    let request = plan.requests[next]
+                    next += 1
+                    group.addTask {
+                        let answers = await gateway.send(request, account: account, market: plan.market)
+                        return request.rows.enumerated().map { i, row in
+                            (row, i < answers.count ? answers[i] : .failed(reason: "no outcome for this order", unknown: true))
+                        }
+                    }
                 }
+                while next < min(plan.limits.concurrency, plan.requests.count) { launch() }
                 for await answers in group {
-                    for (id, outcome) in answers { if let row = byID[id] { outcomes.append((row, outcome)) } }
+                    outcomes += answers
+                    if next < plan.requests.count { launch() }
                 }
             }
             outcomes.sort { $0.row.id < $1.row.id }
-            try await store.resolveCancels(requestID: requestID, account: account.id, outcomes: outcomes, now: now())
+            try await commits.write(outcomes.map { CancelResolution(row: $0.row, account: account.id, outcome: $0.outcome) })
             return AccountCancelResult(accountID: account.id, accountName: account.name, market: plan.market,
                                        orders: outcomes.map { CancelledOrder(row: $0.row, outcome: $0.outcome) })
         }
+    }
+}
+
+/// Group commit of one cancel's resolutions: an account's resolution is written in the next
+/// transaction, together with every other account's that arrived while the previous one was
+/// being written. A hundred accounts answering within a few milliseconds of each other cost a few
+/// transactions instead of a hundred (on SQLite they would queue for its one writer; on PostgreSQL
+/// for the pool). Each caller still holds its account's lock until its own resolution is durable.
+actor GroupCommit {
+    enum State { case idle, writing }
+    let store: any CancelStore
+    let requestID: String
+    let now: @Sendable () -> Millis
+    private var state = State.idle
+    private var queued: [(items: [CancelResolution], done: CheckedContinuation<Void, any Error>)] = []
+
+    init(store: any CancelStore, requestID: String, now: @escaping @Sendable () -> Millis) {
+        self.store = store
+        self.requestID = requestID
+        self.now = now
+    }
+
+    /// Returns once `items` are written (or throws the error that stopped the transaction holding them).
+    func write(_ items: [CancelResolution]) async throws {
+        guard !items.isEmpty else { return }
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            queued.append((items, done))
+            if case .idle = state {
+                state = .writing
+                Task { await drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !queued.isEmpty {
+            let batch = queued
+            queued = []
+            do {
+                try await store.resolveCancels(requestID: requestID, batch.flatMap(\.items), now: now())
+                for entry in batch { entry.done.resume() }
+            } catch {
+                for entry in batch { entry.done.resume(throwing: error) }
+            }
+        }
+        state = .idle
     }
 }

@@ -48,28 +48,29 @@ import Testing
         }
     }
 
-    @Test func manyCancelsAreBatchedByTenAndEachIsSettled() async throws {
+    @Test func aBatchCancelNamesItsOrdersAndEachIsSettled() async throws {
         // A deadline no busy machine reaches: a timed-out batch would (rightly) be sent again.
         try await Rig.with(configure: { $0.requestTimeout = .seconds(300) }) { rig in
             var ids: [ExchangeOrderID] = []
-            for i in 0..<23 { ids.append(try await rig.resting(price: String(40000 + i * 10))) }
+            for i in 0..<9 { ids.append(try await rig.resting(price: String(40000 + i * 10))) }
             _ = try await rig.exchange.act(.expire, account: AccountID(1), product: .futures, id: Int64(ids[4].rawValue)!)
-            let outcomes = await rig.client().cancel(.futures, symbol: "BTCUSDT", ids + [.regular(99)])
+            let outcomes = await rig.client().cancelBatch(symbol: "BTCUSDT", ids + [.regular(99)])
             #expect(outcomes.map(\.0) == ids + [.regular(99)])
-            #expect(outcomes.filter { if case .cancelled = $0.1 { true } else { false } }.count == 22)
+            #expect(outcomes.filter { if case .cancelled = $0.1 { true } else { false } }.count == 8)
             #expect(outcomes[4].1.finalOrder?.status == .expired)
             #expect(outcomes.last?.1 == .notFound)
-            // Three batchOrders requests for 23 ids (10 + 10 + 3), no single cancels except settling.
+            // One batchOrders request for the ten; the two items it answered with errors settled by query.
             let stats = await rig.exchange.requestCounts
-            #expect(stats["DELETE /fapi/v1/batchOrders"] == 3)
+            #expect(stats["DELETE /fapi/v1/batchOrders"] == 1)
             #expect(stats["DELETE /fapi/v1/order"] == nil)
+            #expect(stats["GET /fapi/v1/order"] == 2)
 
-            // Spot: single cancels, in parallel.
-            var spot: [ExchangeOrderID] = []
-            for i in 0..<12 { spot.append(try await rig.resting(market: .spot, price: String(40000 + i * 10))) }
-            let spotOutcomes = await rig.client().cancel(.spot, symbol: "BTCUSDT", spot)
-            #expect(spotOutcomes.allSatisfy { $0.1.finalOrder?.status == .canceled })
-            #expect(await rig.exchange.requestCounts["DELETE /api/v3/order"] == 12)
+            // More than Binance's ten, or an algo order, is refused without a request.
+            let eleven = await rig.client().cancelBatch(symbol: "BTCUSDT", (0..<11).map { .regular(Int64(1000 + $0)) })
+            #expect(eleven.allSatisfy { if case .failed(let e) = $0.1 { e.kind == .rejected } else { false } })
+            #expect(await rig.exchange.requestCounts["DELETE /fapi/v1/batchOrders"] == 1)
+            #expect(AccountClient.cancelLimits(.futures, spotParallelism: 5) == CancelLimits(batchSize: 10, batchPerSymbol: true, batchesConditional: false, concurrency: 64))
+            #expect(AccountClient.cancelLimits(.spot, spotParallelism: 5).batchSize == 1)
         }
     }
 

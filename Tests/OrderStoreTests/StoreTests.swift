@@ -300,10 +300,10 @@ import SyncTestSupport
             ExchangeOrder(id: row.exchangeOrderID, clientOrderID: nil, symbol: "BTCUSDT", side: row.side, type: .limit, status: status,
                           price: row.price ?? .zero, quantity: row.quantity, executedQuantity: .zero, time: Self.now)
         }
-        try await db.resolveCancels(requestID: "r1", account: AccountID(1), outcomes: [
-            (rows[0], .cancelled(final(rows[0], .canceled))),
-            (rows[1], .alreadyFinal(final(rows[1], .filled))),
-            (rows[2], .failed(reason: "timeout", unknown: true)),
+        try await db.resolveCancels(requestID: "r1", [
+            CancelResolution(row: rows[0], account: AccountID(1), outcome: .cancelled(final(rows[0], .canceled))),
+            CancelResolution(row: rows[1], account: AccountID(1), outcome: .alreadyFinal(final(rows[1], .filled))),
+            CancelResolution(row: rows[2], account: AccountID(1), outcome: .failed(reason: "timeout", unknown: true)),
         ], now: Self.now + 5)
         #expect(try await db.cancelIntentStates() == ["cancelled": 1, "closed": 1, "unknown": 1])
         #expect(try await db.openOrders(links: [StrategyLinkID(1)]).map(\.id) == [rows[2].id])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import BinanceAPI
 import SyncCore
 import SyncTestSupport
 
@@ -128,20 +129,39 @@ import SyncTestSupport
                 side: Bool.random(using: &rng) ? (Bool.random(using: &rng) ? .buy : .sell) : nil,
                 market: Bool.random(using: &rng) ? (Bool.random(using: &rng) ? .spot : .futures) : nil)
             let accountOf = Dictionary(uniqueKeysWithValues: world.links.map { ($0.id, $0.account) })
-            let plans = CancelSelection.plan(world.rows, scope: scope, accountOf: accountOf, now: world.now)
-            let chosen = plans.flatMap { $0.requests.flatMap(\.rows) }
+            // Binance's limits as production plans with them in half the worlds; other venues' shapes
+            // (batches across symbols, of conditional orders, of other sizes) in the rest.
+            let venue = n % 2 == 0 ? nil : CancelLimits(batchSize: Int.random(in: 1...30, using: &rng), batchPerSymbol: Bool.random(using: &rng),
+                                                      batchesConditional: Bool.random(using: &rng))
+            let limits = { (_: AccountID, market: Market) in venue ?? AccountClient.cancelLimits(market, spotParallelism: 5) }
+            let plans = CancelSelection.plan(world.rows, scope: scope, accountOf: accountOf, now: world.now, limits: limits)
+            let chosen = plans.flatMap(\.rows)
             for row in chosen {
                 // (a) Every selected row is in scope and on the account its request goes to.
                 #expect(scopeLinks.contains(row.link), "scenario \(n): row \(row.id) of link \(row.link) outside scope")
-                #expect(scope.symbol == nil || row.symbol == scope.symbol)
+                #expect(scope.symbol == nil || SymbolKey.of(row.symbol) == SymbolKey.of(scope.symbol!))
                 #expect(scope.side == nil || row.side == scope.side)
                 #expect(scope.market == nil || row.market == scope.market)
             }
             for plan in plans {
+                let limit = limits(plan.account, plan.market)
+                #expect(plan.limits == limit)
                 for request in plan.requests {
                     for row in request.rows { #expect(accountOf[row.link] == plan.account && row.market == plan.market) }
+                    // (b) Batches keep the venue's limits: size, one symbol when required, conditional orders only when allowed.
                     if case .batch(let symbol, let rows) = request {
-                        #expect(plan.market == .futures && rows.count <= 10 && rows.allSatisfy { $0.symbol == symbol && !$0.exchangeOrderID.isAlgo })
+                        #expect(limit.batchSize > 1 && rows.count > 1 && rows.count <= limit.batchSize)
+                        #expect(!limit.batchPerSymbol || rows.allSatisfy { SymbolKey.of($0.symbol) == symbol })
+                        #expect(limit.batchesConditional || rows.allSatisfy { !$0.exchangeOrderID.isAlgo })
+                    }
+                }
+                // Binance: futures regular orders batched by ten per symbol, nothing else batched.
+                if venue == nil {
+                    let batched = plan.requests.filter { if case .batch = $0 { true } else { false } }.flatMap(\.rows)
+                    #expect(plan.market == .futures || batched.isEmpty)
+                    if plan.market == .futures {
+                        let regular = Dictionary(grouping: plan.rows.filter { !$0.exchangeOrderID.isAlgo }, by: { SymbolKey.of($0.symbol) })
+                        #expect(plan.requests.count == regular.values.reduce(0) { $0 + ($1.count + 9) / 10 } + plan.rows.filter(\.exchangeOrderID.isAlgo).count)
                     }
                 }
             }
