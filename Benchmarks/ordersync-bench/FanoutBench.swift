@@ -26,16 +26,16 @@ enum FanoutBench {
         var values: [String: String] = [:]
         var args = arguments[...]
         while let flag = args.popFirst() {
-            guard let value = args.popFirst() else { SimulatorBench.fail("\(flag) needs a value") }
+            guard let value = args.popFirst() else { fail("\(flag) needs a value") }
             values[flag] = value
         }
         let accounts = Int(values["--accounts"] ?? "100") ?? 0, orders = Int(values["--orders"] ?? "20") ?? 0
         let latency = Int(values["--latency-ms"] ?? "50") ?? 0, runs = Int(values["--runs"] ?? "5") ?? 0
         let phase1Runs = Int(values["--phase1-runs"] ?? "1") ?? 0, phase2Runs = Int(values["--phase2-runs"] ?? "3") ?? 0
         guard accounts > 1, orders > 0, runs > 0, latency >= 0, let binary = values["--binary"] else {
-            SimulatorBench.fail("usage: ordersync-bench fanout --binary PATH [--accounts 100] [--orders 20] [--latency-ms 50] [--runs 5] [--phase1-runs 1] [--phase2-runs 3] [--pg-admin URL] [--pool N]")
+            fail("usage: ordersync-bench fanout --binary PATH [--accounts 100] [--orders 20] [--latency-ms 50] [--runs 5] [--phase1-runs 1] [--phase2-runs 3] [--pg-admin URL] [--pool N]")
         }
-        guard FileManager.default.isExecutableFile(atPath: binary) else { SimulatorBench.fail("--binary \(binary): not an executable") }
+        guard FileManager.default.isExecutableFile(atPath: binary) else { fail("--binary \(binary): not an executable") }
         // --pg-admin URL: each measurement on a new PostgreSQL database created through that URL.
         let pgAdmin = values["--pg-admin"]
         let pool = values["--pool"].flatMap { Int($0) }
@@ -48,7 +48,7 @@ enum FanoutBench {
         // One long interval: the scheduled passes are the first one only; the during-a-pass case
         // starts its pass itself. The burst lets the two requests of that case in at once.
         let toml = "[reconcile]\ninterval_seconds = 3600\nspread = 0.0\n[webhook]\nburst = 100\n" + (pool.map { "[database]\nmax_connections = \($0)\n" } ?? "")
-        do { try toml.write(toFile: config, atomically: true, encoding: .utf8) } catch { SimulatorBench.fail("cannot write \(config)") }
+        do { try toml.write(toFile: config, atomically: true, encoding: .utf8) } catch { fail("cannot write \(config)") }
         let survivors = (accounts / 2) * 5
         print("fanout: public strategy on \(accounts) accounts × \(orders) futures orders (\(accounts * orders)), a second strategy with \(survivors) orders on \(accounts / 2) of them, \(latency) ms latency")
         print("database: \(pgAdmin == nil ? "SQLite (temporary files)" : "PostgreSQL (a new database per measurement)"); binary \(binary)")
@@ -62,27 +62,27 @@ enum FanoutBench {
                 let db = try await OrderDatabase.open(try DatabaseLocation(admin), maxConnections: 1, migrate: false)
                 _ = try await db.rows("CREATE DATABASE \(name)")
                 await db.close()
-            } catch { SimulatorBench.fail("creating \(name): \(error)") }
-            guard admin.hasSuffix("/postgres") else { SimulatorBench.fail("--pg-admin must name the postgres database") }
+            } catch { fail("creating \(name): \(error)") }
+            guard admin.hasSuffix("/postgres") else { fail("--pg-admin must name the postgres database") }
             return String(admin.dropLast("postgres".count)) + name
         }
         /// A fresh database with the scenario loaded, and the simulator running on it.
         func world() async -> (db: String, simulator: Child, url: String) {
             let db = await database()
             let load = Child.run(binary, ["load", "--db", db, "--scenario", scenario])
-            guard load.status == 0 else { SimulatorBench.fail("ordersync load: \(load.output)") }
+            guard load.status == 0 else { fail("ordersync load: \(load.output)") }
             let sim = Child(binary, ["simulate", "--port", "0", "--scenario", scenario, "--latency-ms", "\(latency)", "--weight-limit", "100000000"])
-            guard let line = await sim.line(containing: "simulator listening on ") else { SimulatorBench.fail("simulator did not start: \(sim.output)") }
+            guard let line = await sim.line(containing: "simulator listening on ") else { fail("simulator did not start: \(sim.output)") }
             return (db, sim, url(in: line))
         }
         /// Checks that the public strategy's orders are gone and the other strategy's survived.
         func check(_ simulatorURL: String, _ label: String) async {
             guard let truth = await get(simulatorURL + "/_sim/truth") as? [[String: Any]],
-                  let stats = await get(simulatorURL + "/_sim/stats") as? [String: Any] else { SimulatorBench.fail("\(label): cannot read the simulator's truth") }
+                  let stats = await get(simulatorURL + "/_sim/stats") as? [String: Any] else { fail("\(label): cannot read the simulator's truth") }
             let open = truth.filter { ["NEW", "PARTIALLY_FILLED"].contains($0["status"] as? String ?? "") }
             let wide = (stats["wide_cancels"] as? [String: Any]) ?? [:]
             if open.count != survivors || open.contains(where: { ($0["price"] as? String) != "1000" }) || !wide.isEmpty {
-                SimulatorBench.fail("\(label): \(open.count) orders open (expected the \(survivors) of the second strategy), wide cancels \(wide)")
+                fail("\(label): \(open.count) orders open (expected the \(survivors) of the second strategy), wide cancels \(wide)")
             }
         }
         let cancelBody = #"{"group_name": "fanout-public", "exchange": "BINANCE", "market_type": "FUTURES", "order_type": "CANCEL_ALL_ORDER", "token": "fan-owner"}"#
@@ -95,12 +95,12 @@ enum FanoutBench {
             defer { sim.stop() }
             let serve = Child(binary, ["serve", "--config", config, "--db", db, "--futures-url", simulatorURL, "--spot-url", simulatorURL, "--listen", "127.0.0.1:0"])
             defer { serve.stop() }
-            guard let line = await serve.line(containing: "webhook listening on ") else { SimulatorBench.fail("serve did not start: \(serve.output)") }
+            guard let line = await serve.line(containing: "webhook listening on ") else { fail("serve did not start: \(serve.output)") }
             let webhook = url(in: line)
             // The first pass is done when /healthz names it.
             let deadline = ContinuousClock.now + .seconds(120)
             while ((await get(webhook + "/healthz") as? [String: Any])?["last_pass_at"] as? String) == nil {
-                guard ContinuousClock.now < deadline else { SimulatorBench.fail("serve's first pass did not finish: \(serve.output)") }
+                guard ContinuousClock.now < deadline else { fail("serve's first pass did not finish: \(serve.output)") }
                 try? await Task.sleep(for: .milliseconds(20))
             }
             var pass: Task<(Double, Int), Never>?
@@ -117,14 +117,14 @@ enum FanoutBench {
             let (status, body) = await post(webhook + "/api/webhook", cancelBody)
             let ms = ClientBench.seconds(ContinuousClock.now - start) * 1000
             let cpu = (serve.cpuMs - cpu0.0, sim.cpuMs - cpu0.1)
-            guard status == 200 else { SimulatorBench.fail("webhook answered \(status): \(String(decoding: body, as: UTF8.self))") }
+            guard status == 200 else { fail("webhook answered \(status): \(String(decoding: body, as: UTF8.self))") }
             var note = ""
             if let pass {
                 let (passMs, passStatus) = await pass.value
                 let sentAt = ClientBench.seconds(start - passStarted) * 1000
-                guard passStatus == 200 else { SimulatorBench.fail("RECONCILE answered \(passStatus)") }
+                guard passStatus == 200 else { fail("RECONCILE answered \(passStatus)") }
                 // The cancel must have been sent while the pass was still running.
-                guard passMs > sentAt else { SimulatorBench.fail(String(format: "the pass (%.0f ms) ended before the cancel was sent (%.0f ms in)", passMs, sentAt)) }
+                guard passMs > sentAt else { fail(String(format: "the pass (%.0f ms) ended before the cancel was sent (%.0f ms in)", passMs, sentAt)) }
                 note = String(format: " (sent %.0f ms into a %.0f ms pass)", sentAt, passMs)
             }
             await check(simulatorURL, "ordersync")
@@ -148,7 +148,7 @@ enum FanoutBench {
                 }
                 await store.close()
                 rows = list
-            } catch { SimulatorBench.fail("\(error)") }
+            } catch { fail("\(error)") }
             _ = await rows[0].0.openOrders(.futures, symbol: "BTCUSDT")  // learn limits and sync time, outside the clock
             let start = ContinuousClock.now
             await withTaskGroup(of: Void.self) { group in
@@ -186,12 +186,18 @@ enum FanoutBench {
                      pgAdmin == nil ? "SQLite" : "PostgreSQL", o, range(between), d, range(during), d - o, latency, p2, p2 / o, p1, p1 / o))
     }
 
+    /// Stops every child process, then exits with the message.
+    static func fail(_ message: String) -> Never {
+        Child.stopAll()
+        SimulatorBench.fail(message)
+    }
+
     /// How long a RECONCILE runs before the cancel is sent in the during-a-pass case.
     static let passLead = 25
 
     /// `http://host:port` from a "… listening on http://host:port (…)" line.
     static func url(in line: String) -> String {
-        guard let start = line.range(of: "http://") else { SimulatorBench.fail("no URL in \(line)") }
+        guard let start = line.range(of: "http://") else { fail("no URL in \(line)") }
         return String(line[start.lowerBound...].prefix { $0 != " " })
     }
 
@@ -245,7 +251,7 @@ enum FanoutBench {
              "db_orders": [\(rows.joined(separator: ",\n"))],
              "exchange_orders": [\(exchange.joined(separator: ",\n"))]}
             """
-        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch { SimulatorBench.fail("cannot write \(path)") }
+        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch { fail("cannot write \(path)") }
     }
 }
 
@@ -255,6 +261,12 @@ final class Child: Sendable {
     /// A reference the pipe's handler can hold.
     final class Output: Sendable { let text = Mutex("") }
     private let buffer = Output()
+    /// Every child still running, so a failing benchmark leaves none behind.
+    private static let running = Mutex<[Int32: Process]>([:])
+
+    static func stopAll() {
+        for process in running.withLock({ Array($0.values) }) where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
 
     init(_ binary: String, _ arguments: [String]) {
         let process = Process()
@@ -269,6 +281,7 @@ final class Child: Sendable {
             buffer.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
         }
         do { try process.run() } catch { SimulatorBench.fail("cannot start \(binary): \(error)") }
+        Self.running.withLock { $0[process.processIdentifier] = process }
     }
 
     var output: String { buffer.text.withLock { $0 } }
@@ -302,6 +315,7 @@ final class Child: Sendable {
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        _ = Self.running.withLock { $0.removeValue(forKey: process.processIdentifier) }
     }
 
     /// Runs to the end and returns the exit status and the output.

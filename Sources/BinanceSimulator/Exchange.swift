@@ -212,7 +212,7 @@ public actor Exchange {
 
     /// Counts a new order for the account's `X-MBX-ORDER-COUNT-10S` header.
     func countOrder(key: String) -> Int {
-        guard var account = accounts[key] else { return 0 }
+        guard var account = accounts.removeValue(forKey: key) else { return 0 }  // unique while it changes (see `store`)
         let now = now()
         let start = now - now % 10_000
         if account.orderCount10s.start != start { account.orderCount10s = (start, 0) }
@@ -241,7 +241,9 @@ public actor Exchange {
     }
 
     private func store(_ order: SimOrder, key: String) {
-        guard var account = accounts[key] else { return }
+        // Taken out and put back, so its dictionaries are uniquely referenced while they change
+        // (a copy left in `accounts` made every store copy the account's whole order book).
+        guard var account = accounts.removeValue(forKey: key) else { return }
         if order.isAlgo {
             if let old = account.algos[order.id], account.openAlgoClient[old.clientOrderID] == old.id { account.openAlgoClient[old.clientOrderID] = nil }
             account.algos[order.id] = order

@@ -17,6 +17,7 @@ public indirect enum JSON: Sendable, Hashable {
     /// Compact serialisation.
     public var text: String {
         var out = ""
+        out.reserveCapacity(512)
         write(into: &out)
         return out
     }

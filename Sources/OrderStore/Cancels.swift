@@ -92,22 +92,22 @@ extension OrderDatabase: CancelStore {
                 arguments += [now, requestID]
                 try await conn.execute("""
                     WITH v(oid, st, fs, rs) AS (VALUES \(valueRows(chunk.count, columns: 4)))
-                    UPDATE sync_cancel_intents SET
-                        state = (SELECT st FROM v WHERE v.oid = sync_cancel_intents.open_order_id),
-                        final_status = (SELECT fs FROM v WHERE v.oid = sync_cancel_intents.open_order_id),
-                        reason = (SELECT rs FROM v WHERE v.oid = sync_cancel_intents.open_order_id),
-                        resolved_at = CASE WHEN (SELECT st FROM v WHERE v.oid = sync_cancel_intents.open_order_id) = 'unknown' THEN NULL ELSE ? END
-                    WHERE request_id = ? AND open_order_id IN (SELECT oid FROM v)
+                    UPDATE sync_cancel_intents SET state = v.st, final_status = v.fs, reason = v.rs,
+                        resolved_at = CASE WHEN v.st = 'unknown' THEN NULL ELSE ? END
+                    FROM v WHERE sync_cancel_intents.request_id = ? AND sync_cancel_intents.open_order_id = v.oid
                     """, arguments)
             }
             // The exchange confirmed a final state: those rows leave open_orders, into history.
             let final = resolutions.filter { $0.outcome.finalOrder != nil }
             for chunk in chunks(final) {
-                var arguments: [any SQLArgument] = []
+                // `id IN (…)` first: with only the row-value test and the hold, SQLite's planner
+                // scans open_orders through its is_processing index, every row of it, per statement.
+                var arguments: [any SQLArgument] = chunk.map { $0.row.id.rawValue }
                 for r in chunk { arguments += [r.row.id.rawValue, r.row.exchangeOrderID.rawValue] }
                 arguments += [false, Timestamp(now - OriginRules.staleProcessingLock)]
                 let deleted = Set(try await conn.query("""
-                    DELETE FROM open_orders WHERE (id, exchange_order_id) IN (VALUES \(valueRows(chunk.count, columns: 2)))
+                    DELETE FROM open_orders WHERE id IN (\(placeholders(chunk.count)))
+                        AND (id, exchange_order_id) IN (VALUES \(valueRows(chunk.count, columns: 2)))
                         AND (is_processing = ? OR processing_started_at < ?)
                     RETURNING id
                     """, arguments).compactMap { $0.int(0) })

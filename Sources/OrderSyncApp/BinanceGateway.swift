@@ -1,4 +1,5 @@
 import BinanceAPI
+import Synchronization
 import SyncCore
 
 /// The exchange port over the Binance client: one session for production URLs and one for
@@ -9,6 +10,7 @@ public struct BinanceGateway: ExchangeGateway, CancelGateway {
     let main: BinanceSession
     let testnet: BinanceSession
     let environment: [String: String]
+    let credentials = CredentialCache()
 
     public init(main: BinanceSession, testnet: BinanceSession, environment: [String: String]) {
         self.main = main
@@ -19,7 +21,7 @@ public struct BinanceGateway: ExchangeGateway, CancelGateway {
     public func supports(_ account: AccountRecord) -> Bool { account.exchange == "BINANCE" }
 
     func client(_ account: AccountRecord) throws(BinanceError) -> AccountClient {
-        (account.isTestnet ? testnet : main).account(try Credentials.resolve(account, environment: environment))
+        (account.isTestnet ? testnet : main).account(try credentials.resolve(account, environment: environment))
     }
 
     public func listing(_ account: AccountRecord, market: Market, symbols: Set<String>?) async -> ExchangeListing {
@@ -117,5 +119,27 @@ public struct BinanceGateway: ExchangeGateway, CancelGateway {
     public func shutdown() async {
         await main.shutdown()
         await testnet.shutdown()
+    }
+}
+
+/// Credentials resolved once per account (the origin's key derived, the Fernet tokens decrypted),
+/// not once per request: a fan-out sends two hundred. Keyed by the stored values, so a row whose
+/// keys change is resolved again. Only in memory; never printed (`Secret`).
+final class CredentialCache: Sendable {
+    private struct Entry {
+        var apiKey: String
+        var apiSecret: String
+        var credentials: Credentials
+    }
+    private let entries = Mutex<[AccountID: Entry]>([:])
+
+    func resolve(_ account: AccountRecord, environment: [String: String]) throws(BinanceError) -> Credentials {
+        let secret = account.apiSecret.reveal()
+        if let entry = entries.withLock({ $0[account.id] }), entry.apiKey == account.apiKey, entry.apiSecret == secret {
+            return entry.credentials
+        }
+        let resolved = try Credentials.resolve(account, environment: environment)
+        entries.withLock { $0[account.id] = Entry(apiKey: account.apiKey, apiSecret: secret, credentials: resolved) }
+        return resolved
     }
 }
