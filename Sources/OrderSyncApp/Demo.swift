@@ -18,10 +18,6 @@ import Foundation
 /// what remains on the exchange per strategy. Isolation held when every order of the public
 /// strategy is gone and every other order (other strategies', manual ones) is still open.
 public enum Demo {
-    /// The bundled demo scenario (resolved from the source tree).
-    public static let defaultScenario = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("fixtures/scenarios/demo.json").path
-
     public enum Format: String, Sendable, CaseIterable { case text, json }
 
     public struct Outcome: Sendable {

@@ -10,8 +10,8 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "The whole daemon on a bundled scenario: simulator, SQLite and webhook in-process; a pass, then a real CANCEL_ALL_ORDER.",
         discussion: "Needs no configuration or network beyond 127.0.0.1. Exit 0 only if isolation held. The database is deleted afterwards unless --keep-db names a file.")
 
-    @Option(help: ArgumentHelp("Scenario JSON file.", valueName: "file"))
-    var scenario: String = Demo.defaultScenario
+    @Option(help: ArgumentHelp("Scenario JSON file (default: the bundled demo scenario, built into the binary).", valueName: "file"))
+    var scenario: String?
 
     @Option(help: "Output format: text or json (the first pass's drift report).")
     var format: Demo.Format = .text
@@ -31,8 +31,15 @@ struct DemoCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = keepDB ?? dir.appendingPathComponent("demo.sqlite").path
         let outcome: Demo.Outcome
-        do {
-            outcome = try await Demo.run(scenarioPath: scenario, databasePath: path, format: format)
+        do throws(AppError) {
+            // The bundled scenario is embedded in the binary: written beside the temporary database.
+            let scenarioPath = scenario ?? dir.appendingPathComponent("demo.json").path
+            if scenario == nil {
+                do { try Demo.bundledScenario.write(toFile: scenarioPath, atomically: true, encoding: .utf8) } catch {
+                    throw AppError("\(scenarioPath): cannot write the bundled demo scenario (\(error.localizedDescription))")
+                }
+            }
+            outcome = try await Demo.run(scenarioPath: scenarioPath, databasePath: path, format: format)
         } catch {
             printError(error.description)
             throw ExitCode(2)

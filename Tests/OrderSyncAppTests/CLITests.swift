@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import GRDB
+import OrderSyncApp
 import Testing
 
 /// The real `ordersync` binary, as a person or cron runs it.
@@ -167,6 +168,47 @@ import Testing
         #expect(object["isolation_held"] as? Bool == true)
         #expect(((object["cancel"] as? [String: Any])?["totals"] as? [String: Int])?["cancelled"] == 7)
         #expect(try Self.run(["demo", "--format", "yaml"]).status != 0)
+    }
+
+    /// `ordersync demo` from an installed binary: a copy of it in a temporary directory, run with
+    /// the checkout hidden (an empty tmpfs mounted over it in a private mount namespace, where the
+    /// machine allows it: root and `unshare`), so that nothing the demo reads may come from the
+    /// source tree or `.build`.
+    @Test func theDemoRunsFromACopiedBinaryWithoutTheCheckout() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let copy = dir.appendingPathComponent("ordersync").path
+        try FileManager.default.copyItem(atPath: try Self.binary(), toPath: copy)
+        let hide = "mount -t tmpfs ordersync-hidden \(Self.root.path) && test -z \"$(ls -A \(Self.root.path))\""
+        let canHide = Self.shell(["unshare", "-m", "sh", "-c", hide]).status == 0
+        let command = canHide ? ["unshare", "-m", "sh", "-c", hide + " && cd / && exec \(copy) demo"] : [copy, "demo"]
+        if !canHide { print("CLITests.theDemoRunsFromACopiedBinaryWithoutTheCheckout: unshare unavailable; the copy runs with the checkout in place") }
+        let result = Self.shell(command, in: dir)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("scenario demo") && result.stdout.contains("Isolation held"), "\(result.stdout)")
+    }
+
+    /// The scenario built into the binary is the fixture (scripts/gen-demo-scenario writes one from the other).
+    @Test func theEmbeddedDemoScenarioIsTheFixture() throws {
+        let fixture = try String(contentsOfFile: Self.root.appendingPathComponent("fixtures/scenarios/demo.json").path, encoding: .utf8)
+        #expect(Demo.bundledScenario.trimmingCharacters(in: .newlines) == fixture.trimmingCharacters(in: .newlines),
+                "run scripts/gen-demo-scenario after editing fixtures/scenarios/demo.json")
+    }
+
+    /// Runs a command found on PATH (through /usr/bin/env), optionally in `directory`.
+    static func shell(_ arguments: [String], in directory: URL? = nil) -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        do { try process.run() } catch { return Result(status: -1, stdout: "", stderr: "\(error)") }
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     /// Reads a pipe until `done` holds for what was read, or 30 s pass (bounded, polling).
