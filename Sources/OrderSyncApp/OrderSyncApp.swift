@@ -60,8 +60,20 @@ public enum OrderSyncApp {
         }
     }
 
-    /// Reads and validates a scenario file.
+    /// Reads and validates a scenario file for the database (and the simulator): its accounts must
+    /// have owners. A file for the simulator alone (accounts and exchange orders only) is refused
+    /// here, naming the first account without a `user_id`.
     public static func readScenario(_ path: String) throws(AppError) -> Scenario {
+        let scenario = try readSimulatorScenario(path)
+        if let i = scenario.accounts.firstIndex(where: { $0.user.rawValue == 0 }) {
+            throw AppError("\(path): accounts[\(i)]: missing key \"user_id\" — a file without users is for `ordersync simulate` alone; the database needs users, accounts with a user_id, strategies and strategy_accounts")
+        }
+        return scenario
+    }
+
+    /// Reads and validates a scenario file for the simulator: accounts and exchange orders are
+    /// enough (users, strategies, strategy_accounts and db_orders may be absent).
+    public static func readSimulatorScenario(_ path: String) throws(AppError) -> Scenario {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))

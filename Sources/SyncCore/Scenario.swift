@@ -233,10 +233,11 @@ struct RawScenario: Decodable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decodeIfPresent(String.self, forKey: .name)
         description = try c.decodeIfPresent(String.self, forKey: .description)
-        users = try c.decode([Strict<RawUser>].self, forKey: .users)
+        // A scenario for the simulator alone needs only accounts and exchange orders.
+        users = try c.decodeIfPresent([Strict<RawUser>].self, forKey: .users) ?? []
         accounts = try c.decode([Strict<RawAccount>].self, forKey: .accounts)
-        strategies = try c.decode([Strict<RawStrategy>].self, forKey: .strategies)
-        strategyAccounts = try c.decode([Strict<RawLink>].self, forKey: .strategyAccounts)
+        strategies = try c.decodeIfPresent([Strict<RawStrategy>].self, forKey: .strategies) ?? []
+        strategyAccounts = try c.decodeIfPresent([Strict<RawLink>].self, forKey: .strategyAccounts) ?? []
         dbOrders = try c.decodeIfPresent([Strict<RawDBOrder>].self, forKey: .dbOrders)
         exchangeOrders = try c.decodeIfPresent([Strict<RawExchangeOrder>].self, forKey: .exchangeOrders)
         originRecords = try c.decodeIfPresent([Strict<RawOriginRecord>].self, forKey: .originRecords)
@@ -263,8 +264,8 @@ struct RawUser: StrictKeys {
 
 struct RawAccount: StrictKeys {
     var id: Int64
-    var userId: Int64
-    var name: String
+    var userId: Int64?
+    var name: String?
     var exchange: String?
     var apiKey: String
     var apiSecret: String
@@ -486,10 +487,15 @@ struct Validator {
                     exchange: a.exchange ?? "BINANCE", publicAPI: a.storedPublicApi ?? a.apiKey, secretAPI: a.storedSecretApi ?? a.apiSecret)
             }
             guard a.id > 0 else { throw fail("accounts[\(i)].id", "ids are positive") }
-            guard userIDs.contains(a.userId) else { throw fail("accounts[\(i)].user_id", "no user with id \(a.userId)") }
+            // Without users the scenario is the simulator's alone: its accounts need no owner.
+            if let user = a.userId {
+                guard userIDs.contains(user) else { throw fail("accounts[\(i)].user_id", "no user with id \(user)") }
+            } else if !users.isEmpty {
+                throw fail("accounts[\(i)]", "missing key \"user_id\"")
+            }
             guard !a.apiKey.isEmpty else { throw fail("accounts[\(i)].api_key", "must not be empty") }
             outAccounts.append(AccountRecord(
-                id: AccountID(a.id), user: UserID(a.userId), name: a.name, exchange: (a.exchange ?? "BINANCE").uppercased(),
+                id: AccountID(a.id), user: UserID(a.userId ?? 0), name: a.name ?? "account \(a.id)", exchange: (a.exchange ?? "BINANCE").uppercased(),
                 apiKey: a.apiKey, apiSecret: Secret(a.apiSecret), isTestnet: a.isTestnet ?? false, isActive: a.isActive ?? true))
         }
         var outStrategies: [StrategyRecord] = []

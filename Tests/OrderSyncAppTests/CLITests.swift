@@ -240,6 +240,31 @@ import Testing
         #expect(!process.isRunning && process.terminationStatus == 0)
     }
 
+    /// A file for the simulator alone: accounts (no owner, no name) and exchange orders. `simulate`
+    /// serves it; `load` refuses it naming the account and the key, and writes nothing.
+    @Test func aSimulatorOnlyScenarioNeedsOnlyAccountsAndExchangeOrders() async throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("sim-only.json").path
+        try #"""
+            {"name": "sim-only",
+             "accounts": [{"id": 7, "api_key": "solo-key", "api_secret": "solo-secret"}],
+             "exchange_orders": [{"account_id": 7, "market": "FUTURES", "order_id": 77, "symbol": "ETHUSDT", "side": "SELL", "price": "4000", "quantity": "0.1"}]}
+            """#.write(toFile: file, atomically: true, encoding: .utf8)
+        let (base, process) = try await ReconcileEndToEndTests.simulator(file)
+        defer { if process.isRunning { process.terminate() } }
+        let query = "timestamp=\(Int64(Date().timeIntervalSince1970 * 1000))"
+        var request = URLRequest(url: URL(string: "\(base)/fapi/v1/openOrders?\(query)&signature=\(hmacHex(secret: "solo-secret", payload: query))")!)
+        request.setValue("solo-key", forHTTPHeaderField: "X-MBX-APIKEY")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        #expect(try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]]).compactMap { $0["orderId"] as? Int } == [77])
+        let db = dir.appendingPathComponent("db.sqlite").path
+        let load = try Self.run(["load", "--db", db, "--scenario", file])
+        #expect(load.status == 2 && load.stderr.contains("accounts[0]") && load.stderr.contains("user_id"), "\(load.stderr)")
+        if FileManager.default.fileExists(atPath: db) { #expect(try Self.dump(db).allSatisfy { !$0.hasPrefix("accounts ") }) }
+    }
+
     @Test func simulateRejectsBadOptionsByName() throws {
         let rate = try Self.run(["simulate", "--fault-rate", "2"])
         #expect(rate.status != 0 && rate.stderr.contains("--fault-rate"))
