@@ -98,14 +98,26 @@ public enum Signing {
         return mac.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
     }
 
-    /// Whether `signature` (hex, any case) is the HMAC of `payload`; compared in constant time.
+    /// Whether `signature` (hex, any case) is the HMAC of `payload`; swift-crypto compares in constant time.
     public static func verify(signature: String, secret: String, payload: String) -> Bool {
-        let expected = Array(hmacHex(secret: secret, payload: payload).utf8)
-        let given = Array(signature.lowercased().utf8)
-        guard given.count == expected.count else { return false }
-        var diff: UInt8 = 0
-        for i in 0..<given.count { diff |= given[i] ^ expected[i] }
-        return diff == 0
+        let hex = Array(signature.utf8)
+        guard hex.count == 64 else { return false }
+        var mac: [UInt8] = []
+        mac.reserveCapacity(32)
+        for i in stride(from: 0, to: 64, by: 2) {
+            guard let high = hexValue(hex[i]), let low = hexValue(hex[i + 1]) else { return false }
+            mac.append(high << 4 | low)
+        }
+        return HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Array(payload.utf8), using: SymmetricKey(data: Array(secret.utf8)))
+    }
+
+    static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
     }
 }
 

@@ -195,10 +195,11 @@ public struct WebhookServer: Sendable {
 
         // Auth: every candidate token is compared, in constant time, whether or not the group exists.
         let access = try await backend.strategyAccess(groupName: payload.groupName)
-        let presented = Array(SHA256.hash(data: Array(token.reveal().utf8)))
+        // SHA-256 digests of equal length, compared by swift-crypto's digest `==` (constant time).
+        let presented = SHA256.hash(data: Array(token.reveal().utf8))
         var matched: UserID?
         let candidates = access?.tokens.sorted { $0.key < $1.key } ?? [(UserID(0), Secret("\u{0}no-strategy"))]
-        for (user, candidate) in candidates where Self.constantTimeEqual(presented, Array(SHA256.hash(data: Array(candidate.reveal().utf8)))) {
+        for (user, candidate) in candidates where presented == SHA256.hash(data: Array(candidate.reveal().utf8)) {
             matched = user
         }
         guard let access, let user = matched, access.isActive else { throw WebhookError.forbidden }
@@ -231,13 +232,6 @@ public struct WebhookServer: Sendable {
             logger.error("webhook action failed: \(message)")
             throw WebhookError(.internalError, "the request could not be completed; see the daemon's log")
         }
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var diff: UInt8 = 0
-        for i in 0..<a.count { diff |= a[i] ^ b[i] }
-        return diff == 0
     }
 
     static func requestID() -> String {
