@@ -164,6 +164,8 @@ actor GroupCommit {
     let now: @Sendable () -> Millis
     private var state = State.idle
     private var queued: [(items: [CancelResolution], done: CheckedContinuation<Void, any Error>)] = []
+    /// Resolutions waiting for the next transaction (for tests).
+    var waiting: Int { queued.count }
 
     init(store: any CancelStore, requestID: String, now: @escaping @Sendable () -> Millis) {
         self.store = store

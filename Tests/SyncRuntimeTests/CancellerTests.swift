@@ -47,7 +47,13 @@ import Testing
     final class CountingStore: CancelStore {
         let db: OrderDatabase
         let resolutions = Mutex<[Int]>([])
-        init(db: OrderDatabase) { self.db = db }
+        /// When set, the first resolution waits until the test opens it.
+        let gate: Shared<CheckedContinuation<Void, Never>?>?
+        let firstSeen = Shared(false)
+        init(db: OrderDatabase, holdFirst: Bool = false) {
+            self.db = db
+            gate = holdFirst ? Shared(nil) : nil
+        }
         func strategyAccess(groupName: String) async throws -> StrategyAccess? { try await db.strategyAccess(groupName: groupName) }
         func accounts() async throws -> [AccountRecord] { try await db.accounts() }
         func openOrders(links: Set<StrategyLinkID>) async throws -> [OpenOrderRow] { try await db.openOrders(links: links) }
@@ -55,6 +61,9 @@ import Testing
             try await db.recordCancelIntents(requestID: requestID, rows: rows, now: now)
         }
         func resolveCancels(requestID: String, _ items: [CancelResolution], now: Millis) async throws {
+            if let gate, !firstSeen.with({ seen in defer { seen = true }; return seen }) {
+                await withCheckedContinuation { c in gate.with { $0 = c } }
+            }
             resolutions.withLock { $0.append(Set(items.map(\.account)).count) }
             try await db.resolveCancels(requestID: requestID, items, now: now)
         }
@@ -172,6 +181,22 @@ import Testing
         let transactions = store.resolutions.withLock { $0 }
         #expect(transactions.reduce(0, +) == 40, "every account resolved exactly once")
         print("CancellerTests: 40 accounts resolved in \(transactions.count) transaction(s): \(transactions)")
+
+        // Deterministically: while the first transaction is being written, the 39 others queue for one.
+        let held = CountingStore(db: db, holdFirst: true)
+        let commits = GroupCommit(store: held, requestID: "r1", now: { Self.now })
+        let rows = try await db.openOrders(links: [StrategyLinkID(9001)])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for a in 1...40 { group.addTask { try await commits.write(rows.map { CancelResolution(row: $0, account: AccountID(Int64(a)), outcome: .notFound) }) } }
+            let deadline = ContinuousClock.now + .seconds(60)
+            while await commits.waiting < 39 || held.gate?.with({ $0 }) == nil {
+                try #require(ContinuousClock.now < deadline, "the writers did not queue")
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            held.gate?.with { $0?.resume(); $0 = nil }
+            try await group.waitForAll()
+        }
+        #expect(held.resolutions.withLock { $0 } == [1, 39])
         #expect(try await db.cancelIntentStates() == ["cancelled": 122])
         #expect(try await db.openOrders(links: Set((1...40).map { StrategyLinkID(Int64($0)) })).isEmpty)
     }
