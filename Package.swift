@@ -89,22 +89,27 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict),
         // Composition root: builds every service from options; called by `main` and by tests.
         .target(
             name: "OrderSyncApp",
             dependencies: ["SyncCore", "SyncRuntime", "OrderStore", "BinanceAPI", "BinanceSimulator", "WebhookServer",
-                           .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Prometheus", package: "swift-prometheus"),
-                           .product(name: "Metrics", package: "swift-metrics")],
+                           .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict),
         // Thin @main: the subcommand tree.
         .executableTarget(
             name: "ordersync",
             dependencies: [
-                "OrderSyncApp", "SyncCore", "SyncRuntime", "BinanceSimulator",
+                "OrderSyncApp", "SyncCore", "SyncRuntime", "BinanceSimulator", "WebhookServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -127,13 +132,12 @@ let package = Package(
         .target(name: "StoreTestSupport", dependencies: ["OrderStore"], swiftSettings: strict),
 
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTestSupport", "BinanceAPI"], swiftSettings: strict),
-        .testTarget(name: "SyncRuntimeTests", dependencies: ["SyncRuntime", "SyncCore", "SyncTestSupport", "OrderStore"], swiftSettings: strict),
+        .testTarget(name: "SyncRuntimeTests", dependencies: ["SyncRuntime", "SyncCore", "OrderStore"], swiftSettings: strict),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "SyncCore", "SyncTestSupport", "StoreTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "BinanceSimulatorTests",
             dependencies: [
                 "BinanceSimulator", "SyncCore",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -144,8 +148,6 @@ let package = Package(
             name: "BinanceAPITests",
             dependencies: [
                 "BinanceAPI", "BinanceSimulator", "SyncCore",
-                .product(name: "MetricsTestKit", package: "swift-metrics"),
-                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),
         .testTarget(
@@ -153,7 +155,7 @@ let package = Package(
             dependencies: [
                 "OrderSyncApp", "OrderStore", "SyncCore", "BinanceSimulator", "StoreTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict),
     ]

@@ -126,7 +126,7 @@ enum ReconcileBench {
         let rowCount: Int
         do {
             let db = try await OrderDatabase.open(try DatabaseLocation(name))
-            try await db.load(try OrderSyncApp.readScenario(scenario), now: scenarioNow ?? SimulatorSetup.wallClock())
+            try await db.load(try EntryPoints.readScenario(scenario), now: scenarioNow ?? SimulatorSetup.wallClock())
             // A thousand accounts: the optional indexes a large installation adds (`migrate --add-indexes`).
             _ = try await db.addOriginIndexes()
             if db.dialect == .postgres { _ = try await db.rows("ANALYZE") }
@@ -139,7 +139,7 @@ enum ReconcileBench {
         options.spotURL = url
         options.futuresURL = url
         var runner: ReconcileRunner, gateway: BinanceGateway, store: OrderDatabase
-        do { (runner, gateway, store) = try await OrderSyncApp.makeRunner(options) } catch { SimulatorBench.fail("\(error)") }
+        do { (runner, gateway, store) = try await EntryPoints.makeRunner(options) } catch { SimulatorBench.fail("\(error)") }
         // The origin's evidence reads: (account-markets read, statements).
         let evidence = EvidenceTally()
         runner.evidenceRead = { _, answer in evidence.add(answer.statements) }

@@ -107,7 +107,7 @@ public struct CheckReport: Sendable, Codable {
     }
 }
 
-extension OrderSyncApp {
+extension EntryPoints {
     /// Exchanges the origin app trades on that ordersync does not reconcile yet.
     static let laterExchanges: Set<String> = ["UPBIT", "BITHUMB"]
 

@@ -60,7 +60,7 @@ public final class Daemon: WebhookBackend {
 
     /// Opens the database and builds every part from `options`.
     public static func make(_ options: ReconcileOptions, telemetry: Telemetry = Telemetry()) async throws(AppError) -> Daemon {
-        let (runner, gateway, db) = try await OrderSyncApp.makeRunner(options)
+        let (runner, gateway, db) = try await EntryPoints.makeRunner(options)
         return Daemon(runner: runner, gateway: gateway, db: db, options: options, telemetry: telemetry)
     }
 

@@ -26,7 +26,7 @@ public enum Demo {
     }
 
     public static func run(scenarioPath: String, databasePath: String, format: Format) async throws(AppError) -> Outcome {
-        let scenario = try OrderSyncApp.readScenario(scenarioPath)
+        let scenario = try EntryPoints.readScenario(scenarioPath)
         guard let strategy = scenario.strategies.first(where: { $0.isPublic }) ?? scenario.strategies.first,
               let owner = scenario.users.first(where: { $0.id == strategy.user }), let token = owner.webhookToken else {
             throw AppError("\(scenarioPath): the demo needs a strategy whose owner has a webhook_token")

@@ -22,13 +22,13 @@ public struct LiveStack: Sendable {
         scenarioPath: String, databasePath: String, latencyMs: Int = 0, weightLimit: Int? = nil,
         configure: (inout ReconcileOptions, inout WebhookSettings) -> Void = { _, _ in }
     ) async throws(AppError) -> LiveStack {
-        let scenario = try OrderSyncApp.readScenario(scenarioPath)
+        let scenario = try EntryPoints.readScenario(scenarioPath)
         // Both sides' ages count from one moment: a placeholder row written seconds before its order
         // stays seconds before it however long the database takes to open on a busy machine.
         let loadedAt = SimulatorSetup.wallClock()
         let exchange = try await SimulatorSetup.exchange(scenarioPath: scenarioPath, latencyMs: latencyMs, faultRate: 0, seed: 1,
                                                          weightLimit: weightLimit, loadedAt: loadedAt)
-        let db = try await OrderSyncApp.openDatabase(databasePath, maxConnections: 1)
+        let db = try await EntryPoints.openDatabase(databasePath, maxConnections: 1)
         do { try await db.load(scenario, now: loadedAt) } catch {
             await db.close()
             throw AppError("\(scenarioPath): \(error)")

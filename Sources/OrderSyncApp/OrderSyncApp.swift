@@ -21,8 +21,9 @@ public struct AppError: Error, Hashable, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// The application's entry points.
-public enum OrderSyncApp {
+/// The commands' entry points (the `ordersync` executable is a thin layer over these; the module
+/// is `OrderSyncApp`, the composition root).
+public enum EntryPoints {
     /// The database named by `--db` / `database.url`, else by `DATABASE_URL` (the origin app's variable).
     public static func databaseName(flag: String?, config: String?, environment: [String: String]) throws(AppError) -> String {
         if let name = flag ?? config ?? environment["DATABASE_URL"], !name.isEmpty { return name }

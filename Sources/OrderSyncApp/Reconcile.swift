@@ -93,7 +93,7 @@ public enum FailOn: String, Sendable, CaseIterable {
     }
 }
 
-extension OrderSyncApp {
+extension EntryPoints {
     /// One reconciliation pass (`ordersync reconcile`): the report, after it was recorded in the DB.
     public static func reconcile(_ options: ReconcileOptions, trigger: String = "cli") async throws(AppError) -> DriftReport {
         let (runner, gateway, db) = try await makeRunner(options)

@@ -28,7 +28,7 @@ public enum SimulatorSetup {
         }
         let exchange = Exchange(configuration: SimulatorConfiguration(limits: limits, faults: faults, seed: seed), clock: wallClock)
         if let scenarioPath {
-            let scenario = try OrderSyncApp.readSimulatorScenario(scenarioPath)
+            let scenario = try EntryPoints.readSimulatorScenario(scenarioPath)
             await exchange.load(scenario, at: loadedAt)
         }
         return exchange

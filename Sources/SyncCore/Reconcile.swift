@@ -1,4 +1,4 @@
-/// The evidence rules of a reconciliation pass (ARCHITECTURE §2–3).
+/// The evidence rules of a reconciliation pass (README § Invariants 2–3 and its finding table).
 public struct ReconcilePolicy: Sendable {
     /// Orders and rows younger than this are in flight and left alone (ms). Default 10 s.
     public var grace: Millis
@@ -56,7 +56,7 @@ public struct ReconcileInput: Sendable {
     }
 }
 
-/// What reconciliation found about one order (ARCHITECTURE §3).
+/// What reconciliation found about one order (README § Architecture, the finding table).
 public enum FindingKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// On both sides, same state. No action.
     case matched

@@ -1,7 +1,7 @@
 // SyncCore — the pure decision core of ordersync.
 //
 // Purpose: everything ordersync *decides* lives here, as functions of their inputs: the model
-// (typed ids, markets, statuses, exact amounts), the reconciliation decision (ARCHITECTURE §3),
+// (typed ids, markets, statuses, exact amounts), the reconciliation decision (README § Architecture, "The core decides"),
 // client-order-id tags and attribution, DB-scoped cancel selection, the drift report and the
 // scenario fixture format.
 //

@@ -1,6 +1,6 @@
 import SyncCore
 
-/// Cancels a strategy's DB-recorded orders across all its accounts at once (ARCHITECTURE §2.1):
+/// Cancels a strategy's DB-recorded orders across all its accounts at once (README § Invariants 1, 4, 5):
 /// rows are selected from `open_orders` by strategy link only, each cancel names its orders, an
 /// intent is recorded before anything is sent, and a row leaves `open_orders` only when the
 /// exchange confirmed a final state. Each account is cancelled under the lock the reconciler uses.

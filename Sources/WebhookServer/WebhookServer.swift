@@ -1,4 +1,4 @@
-// WebhookServer — the HTTP edge of `ordersync serve` (ARCHITECTURE §4): `POST /api/webhook` (the
+// WebhookServer — the HTTP edge of `ordersync serve` (README § Webhook): `POST /api/webhook` (the
 // origin app's payload, CANCEL_ALL_ORDER and RECONCILE only), `GET /healthz`, `GET /metrics`.
 // Invariants: a request changes nothing unless its token is valid for the strategy (compared in
 // constant time, `test_mode` never a bypass); a subscriber's token reaches only that subscriber's

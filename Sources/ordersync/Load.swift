@@ -17,8 +17,8 @@ struct Load: AsyncParsableCommand {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         do {
             let name = try database.name()
-            let s = try await OrderSyncApp.load(databasePath: name, scenarioPath: scenario, now: now)
-            print("\(try OrderSyncApp.location(name)): loaded \(s.users) users, \(s.accounts) accounts, \(s.strategies) strategies, \(s.links) strategy links, \(s.openOrders) open orders")
+            let s = try await EntryPoints.load(databasePath: name, scenarioPath: scenario, now: now)
+            print("\(try EntryPoints.location(name)): loaded \(s.users) users, \(s.accounts) accounts, \(s.strategies) strategies, \(s.links) strategy links, \(s.openOrders) open orders")
         } catch {
             printError(error.description)
             throw ExitCode(2)

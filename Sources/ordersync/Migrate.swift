@@ -13,8 +13,8 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         do {
             let name = try database.name()
-            let shown = try OrderSyncApp.location(name)
-            let applied = try await OrderSyncApp.migrate(database: name, addIndexes: addIndexes)
+            let shown = try EntryPoints.location(name)
+            let applied = try await EntryPoints.migrate(database: name, addIndexes: addIndexes)
             print(applied.isEmpty ? "\(shown): up to date" : "\(shown): applied \(applied.joined(separator: ", "))")
         } catch {
             printError(error.description)

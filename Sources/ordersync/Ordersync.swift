@@ -25,7 +25,7 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The database named: `--db`, else `DATABASE_URL`.
     func name() throws(AppError) -> String {
-        try OrderSyncApp.databaseName(flag: db, config: nil, environment: ProcessInfo.processInfo.environment)
+        try EntryPoints.databaseName(flag: db, config: nil, environment: ProcessInfo.processInfo.environment)
     }
 }
 

@@ -57,7 +57,7 @@ struct ReconcileFlags: ParsableArguments {
     func options() throws(AppError) -> (ReconcileOptions, OrdersyncConfig) {
         let environment = ProcessInfo.processInfo.environment
         let file = try OrdersyncConfig.load(path: config, environment: environment)
-        var o = ReconcileOptions(config: file, databasePath: try OrderSyncApp.databaseName(flag: db, config: file.databasePath, environment: environment))
+        var o = ReconcileOptions(config: file, databasePath: try EntryPoints.databaseName(flag: db, config: file.databasePath, environment: environment))
         if let spotURL { o.spotURL = spotURL }
         if let futuresURL { o.futuresURL = futuresURL }
         if let testnetSpotURL { o.testnetSpotURL = testnetSpotURL }
@@ -105,7 +105,7 @@ struct ReconcileCommand: AsyncParsableCommand {
             if let progress {
                 options.progress = { @Sendable done, total in progress.update(done, of: total, unit: "accounts") }
             }
-            report = try await OrderSyncApp.reconcile(options)
+            report = try await EntryPoints.reconcile(options)
             progress?.finish()
         } catch {
             progress?.finish()

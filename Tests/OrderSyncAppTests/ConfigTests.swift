@@ -108,10 +108,10 @@ import Testing
         let config = try OrdersyncConfig.load(path: path, environment: [:])
         #expect(config.databasePath == "postgresql://trader:password123@postgres:5432/trading_system" && config.databaseMaxConnections == 7)
         #expect(config.originSecretKey == "from-the-file" && config.originEncryptionKey == nil)
-        #expect(try OrderSyncApp.databaseName(flag: "/tmp/a.sqlite", config: config.databasePath, environment: ["DATABASE_URL": "x"]) == "/tmp/a.sqlite")
-        #expect(try OrderSyncApp.databaseName(flag: nil, config: config.databasePath, environment: ["DATABASE_URL": "x"]) == config.databasePath)
-        #expect(try OrderSyncApp.databaseName(flag: nil, config: nil, environment: ["DATABASE_URL": "sqlite:////tmp/o.db"]) == "sqlite:////tmp/o.db")
-        #expect(throws: AppError.self) { try OrderSyncApp.databaseName(flag: nil, config: nil, environment: [:]) }
+        #expect(try EntryPoints.databaseName(flag: "/tmp/a.sqlite", config: config.databasePath, environment: ["DATABASE_URL": "x"]) == "/tmp/a.sqlite")
+        #expect(try EntryPoints.databaseName(flag: nil, config: config.databasePath, environment: ["DATABASE_URL": "x"]) == config.databasePath)
+        #expect(try EntryPoints.databaseName(flag: nil, config: nil, environment: ["DATABASE_URL": "sqlite:////tmp/o.db"]) == "sqlite:////tmp/o.db")
+        #expect(throws: AppError.self) { try EntryPoints.databaseName(flag: nil, config: nil, environment: [:]) }
         let bad = try ConfigTests.write("[database]\nmax_connections = 0\n")
         #expect { try OrdersyncConfig.load(path: bad, environment: [:]) } throws: { "\($0)".contains("database.max_connections: must be 1 to 100") }
     }

@@ -91,7 +91,7 @@ import Testing
         var options = ReconcileOptions(databasePath: name)
         options.spotURL = stack.simulatorURL
         options.futuresURL = stack.simulatorURL
-        let check = try await OrderSyncApp.check(options, online: true)
+        let check = try await EntryPoints.check(options, online: true)
         #expect(check.ok, "\(check.text())")
         #expect(check.accounts.map(\.support) == ["supported", "supported", "not supported yet"] && check.accounts.prefix(2).allSatisfy { $0.keys == "ok" && $0.online == "ok" })
         #expect(check.placeholders == 1 && check.failed == 1 && check.cancelling == 1 && check.held == 1)
