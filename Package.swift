@@ -151,6 +151,16 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(
+            name: "WebhookServerTests",
+            dependencies: [
+                "WebhookServer", "SyncCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
             name: "OrderSyncAppTests",
             dependencies: [
                 "OrderSyncApp", "OrderStore", "SyncCore", "BinanceSimulator", "StoreTestSupport", .product(name: "GRDB", package: "GRDB.swift"),

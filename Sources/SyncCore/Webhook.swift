@@ -31,7 +31,7 @@ public struct WebhookError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The HTTP status of the response.
-    public var status: Int {
+    public var statusCode: Int {
         switch code {
         case .invalidJSON, .invalidPayload: return 400
         case .missingToken: return 401

@@ -97,60 +97,75 @@ public struct WebhookServer: Sendable {
         var quiet = logger
         quiet.logLevel = .warning
         return Application(
-            responder: Responder(server: self),
+            router: router(),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
             logger: quiet)
     }
 
-    struct Responder: HTTPResponder {
+    /// The three endpoints on Hummingbird's router, behind `Edge` (errors as documented JSON,
+    /// request metrics).
+    public func router() -> Router<WebhookContext> {
+        let router = Router(context: WebhookContext.self)
+        router.add(middleware: Edge(server: self))
+        router.post("/api/webhook") { request, context in
+            let (status, body, replayed) = try await webhook(request, context: context)
+            var headers: HTTPFields = [.contentType: "application/json"]
+            if replayed { headers[Self.replayHeader] = "true" }
+            return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        router.get("/healthz") { _, _ in await health() }
+        router.get("/metrics") { _, _ in
+            var buffer: [UInt8] = []
+            registry.emit(into: &buffer)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        return router
+    }
+
+    static let replayHeader = HTTPField.Name("Idempotent-Replay")!
+    static let paths: [String: HTTPRequest.Method] = ["/api/webhook": .post, "/healthz": .get, "/metrics": .get]
+
+    /// Every request: its metrics, and every failure as `{"error": {"code", "message"}}` — an
+    /// unknown path 404, a known path with the wrong method 405 with `Allow` (the router answers
+    /// both as not found), a store or runtime failure 500 with the detail only in the log.
+    struct Edge: RouterMiddleware {
         typealias Context = WebhookContext
         let server: WebhookServer
 
-        func respond(to request: Request, context: WebhookContext) async throws -> Response {
+        func handle(_ request: Request, context: WebhookContext, next: (Request, WebhookContext) async throws -> Response) async throws -> Response {
             let start = ContinuousClock.now
-            let (response, outcome) = await server.handle(request, context: context)
+            let path = request.uri.path
+            let response: Response, outcome: String
+            do {
+                response = try await next(request, context)
+                switch path {
+                case "/healthz": outcome = "healthz"
+                case "/metrics": outcome = "metrics"
+                default: outcome = response.headers[WebhookServer.replayHeader] == nil ? "ok" : "replayed"
+                }
+            } catch {
+                let failure: WebhookError
+                switch error {
+                case let e as WebhookError: failure = e
+                case let e as HTTPError where e.status == .notFound:
+                    if let method = WebhookServer.paths[path] {
+                        failure = WebhookError(.methodNotAllowed, "\(path) takes \(method.rawValue)")
+                    } else {
+                        failure = WebhookError(.notFound, "no such endpoint: POST /api/webhook, GET /healthz, GET /metrics")
+                    }
+                default:
+                    // Store or runtime failure: the detail goes to the log (it names no secret), not to the caller.
+                    server.logger.error("webhook failed: \(String(describing: error))")
+                    failure = WebhookError(.internalError, "the request could not be completed; nothing more was attempted")
+                }
+                response = try failure.response(from: request, context: context)
+                outcome = failure.code.rawValue
+            }
             server.requests(outcome).increment()
             server.latency.record(duration: ContinuousClock.now - start)
             return response
         }
-    }
-
-    static let paths: [String: HTTPRequest.Method] = ["/api/webhook": .post, "/healthz": .get, "/metrics": .get]
-
-    func handle(_ request: Request, context: WebhookContext) async -> (Response, String) {
-        let path = request.uri.path
-        guard let method = Self.paths[path] else { return error(WebhookError(.notFound, "no such endpoint: POST /api/webhook, GET /healthz, GET /metrics")) }
-        guard request.method == method else { return error(WebhookError(.methodNotAllowed, "\(path) takes \(method.rawValue)"), headers: [.allow: method.rawValue]) }
-        switch path {
-        case "/healthz": return (await health(), "healthz")
-        case "/metrics":
-            var buffer: [UInt8] = []
-            registry.emit(into: &buffer)
-            return (Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer))), "metrics")
-        default:
-            do {
-                let (status, body, replayed) = try await webhook(request, context: context)
-                var headers: HTTPFields = [.contentType: "application/json"]
-                if replayed { headers[HTTPField.Name("Idempotent-Replay")!] = "true" }
-                return (Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body))), replayed ? "replayed" : "ok")
-            } catch let e as WebhookError {
-                var headers: HTTPFields = [:]
-                if e.code == .rateLimited { headers[.retryAfter] = "1" }
-                return error(e, headers: headers)
-            } catch {
-                // Store or runtime failure: the detail goes to the log (it names no secret), not to the caller.
-                logger.error("webhook failed: \(String(describing: error))")
-                return self.error(WebhookError(.internalError, "the request could not be completed; nothing more was attempted"))
-            }
-        }
-    }
-
-    func error(_ e: WebhookError, headers: HTTPFields = [:]) -> (Response, String) {
-        var headers = headers
-        headers[.contentType] = "application/json"
-        let body = Self.encode(["error": ["code": e.code.rawValue, "message": e.message]])
-        return (Response(status: .init(code: e.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body))), e.code.rawValue)
     }
 
     func health() async -> Response {
@@ -305,5 +320,19 @@ actor RateLimiter {
         bucket.tokens -= 1
         buckets[source] = bucket
         return true
+    }
+}
+
+/// The documented error body and status (`docs/openapi.yaml`): `{"error": {"code", "message"}}`,
+/// `Allow` on 405 and `Retry-After` on 429.
+extension WebhookError: HTTPResponseError {
+    public var status: HTTPResponse.Status { .init(code: statusCode) }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if code == .rateLimited { headers[.retryAfter] = "1" }
+        if code == .methodNotAllowed, let method = WebhookServer.paths[request.uri.path] { headers[.allow] = method.rawValue }
+        let body = WebhookServer.encode(["error": ["code": code.rawValue, "message": message]])
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

@@ -32,12 +32,12 @@ import Testing
             as? [String: Any]).flatMap { ($0["code"] as? [String: Any])?["enum"] as? [String] })
         #expect(Set(codes) == Set(WebhookError.Code.allCases.map(\.rawValue)), "every error code, and only those")
         for code in WebhookError.Code.allCases {
-            #expect(responses[String(WebhookError(code, "").status)] != nil, "\(code.rawValue) → \(WebhookError(code, "").status) is documented")
+            #expect(responses[String(WebhookError(code, "").statusCode)] != nil, "\(code.rawValue) → \(WebhookError(code, "").statusCode) is documented")
         }
         // The error description names each code with its status.
         let errorText = try #require(((doc["components"] as? [String: Any])?["responses"] as? [String: Any]).flatMap { ($0["Error"] as? [String: Any])?["description"] as? String })
         for code in WebhookError.Code.allCases {
-            #expect(errorText.contains("\(WebhookError(code, "").status) \(code.rawValue)") || errorText.contains(", \(code.rawValue)"), "\(code.rawValue)")
+            #expect(errorText.contains("\(WebhookError(code, "").statusCode) \(code.rawValue)") || errorText.contains(", \(code.rawValue)"), "\(code.rawValue)")
         }
 
         // The live server: every documented path answers, with a documented status.
