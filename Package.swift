@@ -4,7 +4,7 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -44,7 +44,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         // A Binance-compatible exchange (spot + USDⓈ-M futures subset): a library and a server.
         // Meets ordersync's client only on the wire.
         .target(
@@ -57,7 +58,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         // Edge: the signed Binance REST client (spot + USDⓈ-M futures + Algo), weight governor,
         // time sync, retries that resolve unknown outcomes by query, credentials (Fernet).
         // Meets the simulator only on the wire.
@@ -72,13 +74,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         // Shell: reconcile passes over the ports (store, exchange), per-account locks, bounded
         // parallelism across accounts.
         .target(
             name: "SyncRuntime",
             dependencies: ["SyncCore", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         // Edge: the webhook (Hummingbird), /healthz and /metrics (Prometheus text).
         .target(
             name: "WebhookServer",
@@ -92,17 +96,21 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         // Composition root: builds every service from options; called by `main` and by tests.
         .target(
             name: "OrderSyncApp",
-            dependencies: ["SyncCore", "SyncRuntime", "OrderStore", "BinanceAPI", "BinanceSimulator", "WebhookServer",
-                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                           .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Prometheus", package: "swift-prometheus"),
-                           .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
-                           .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
-            swiftSettings: strict),
+            dependencies: [
+                "SyncCore", "SyncRuntime", "OrderStore", "BinanceAPI", "BinanceSimulator", "WebhookServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // Thin @main: the subcommand tree.
         .executableTarget(
             name: "ordersync",
@@ -113,7 +121,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         // Release-mode benchmarks (`swift run -c release ordersync-bench …`).
         .executableTarget(
             name: "ordersync-bench",
@@ -124,7 +133,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/ordersync-bench",
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
 
         // Test doubles and generators as real code (seeded RNG, random worlds, an in-memory model).
         .target(name: "SyncTestSupport", dependencies: ["SyncCore"], swiftSettings: strict),
@@ -143,13 +153,15 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "BinanceAPITests",
             dependencies: [
                 "BinanceAPI", "BinanceSimulator", "SyncCore",
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "WebhookServerTests",
             dependencies: [
@@ -159,7 +171,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "OrderSyncAppTests",
             dependencies: [
@@ -167,6 +180,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
     ]
 )

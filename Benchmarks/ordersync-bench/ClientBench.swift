@@ -1,11 +1,12 @@
 import AsyncHTTPClient
 import BinanceAPI
 import Foundation
+import NIOCore
+import SyncCore
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import NIOCore
-import SyncCore
 
 /// Benchmarks of the BinanceAPI client against a running simulator (scripts/bench-client starts them).
 ///
@@ -15,7 +16,12 @@ import SyncCore
 ///   transport: signed openOrders at 50 concurrent, AsyncHTTPClient vs Foundation URLSession (libcurl).
 enum ClientBench {
     static func main(_ arguments: [String]) async {
-        var url = "", mode = "", accounts = 100, requests = 20_000, runs = 5, latency = 50
+        var url = ""
+        var mode = ""
+        var accounts = 100
+        var requests = 20_000
+        var runs = 5
+        var latency = 50
         var args = arguments[...]
         mode = args.popFirst() ?? ""
         while let flag = args.popFirst() {
@@ -30,7 +36,9 @@ enum ClientBench {
             }
         }
         guard !url.isEmpty, ["cpu", "cancels", "transport"].contains(mode), accounts > 0, requests > 0, runs > 0 else {
-            SimulatorBench.fail("usage: ordersync-bench client cpu|cancels|transport --url URL [--accounts N] [--requests N] [--runs N] [--latency-ms N]")
+            SimulatorBench.fail(
+                "usage: ordersync-bench client cpu|cancels|transport --url URL [--accounts N] [--requests N] [--runs N] [--latency-ms N]"
+            )
         }
         switch mode {
         case "cpu": await cpu(url: url, requests: requests, runs: runs)
@@ -42,7 +50,8 @@ enum ClientBench {
     static func cpuSeconds() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec)
+            / 1e6
     }
 
     static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
@@ -56,20 +65,32 @@ enum ClientBench {
         print("client cpu: \(requests) signed GET /api/v3/openOrders?symbol=BTCUSDT through AccountClient, 50 at a time, \(runs) runs")
         var perRequest: [Double] = []
         for run in 1...runs {
-            let cpu0 = cpuSeconds(), start = ContinuousClock.now
+            let cpu0 = cpuSeconds()
+            let start = ContinuousClock.now
             let complete = await withTaskGroup(of: Int.self) { group in
                 for lane in 0..<50 {
                     group.addTask {
                         var ok = 0
-                        for _ in stride(from: lane, to: requests, by: 50) where await client.openOrders(.spot, symbol: "BTCUSDT").coverage == .complete { ok += 1 }
+                        for _ in stride(from: lane, to: requests, by: 50)
+                        where await client.openOrders(.spot, symbol: "BTCUSDT").coverage == .complete { ok += 1 }
                         return ok
                     }
                 }
                 return await group.reduce(0, +)
             }
-            let wall = seconds(ContinuousClock.now - start), cpu = cpuSeconds() - cpu0
+            let wall = seconds(ContinuousClock.now - start)
+            let cpu = cpuSeconds() - cpu0
             perRequest.append(cpu / Double(requests) * 1000)
-            print(String(format: "  run %d: %.3f ms CPU per request, %.0f requests/s, %d/%d complete", run, cpu / Double(requests) * 1000, Double(requests) / wall, complete, requests))
+            print(
+                String(
+                    format: "  run %d: %.3f ms CPU per request, %.0f requests/s, %d/%d complete",
+                    run,
+                    cpu / Double(requests) * 1000,
+                    Double(requests) / wall,
+                    complete,
+                    requests
+                )
+            )
             if complete != requests { SimulatorBench.fail("listings failed: raise the simulator's --weight-limit") }
         }
         print(String(format: "client cpu median %.3f ms per request over %d runs (target ≤ 0.2 ms)", median(perRequest), runs))
@@ -81,7 +102,9 @@ enum ClientBench {
         let clients = (1...accounts).map { session.account(Credentials(apiKey: "key-\($0)", secret: Secret("secret-\($0)"))) }
         let control = HTTPClient(eventLoopGroupProvider: .singleton)
         _ = await clients[0].openOrders(.futures, symbol: "BTCUSDT")
-        print("client cancels: \(accounts) accounts × 5 resting futures orders, every account's cancelBatch at once, \(latency) ms simulated latency, \(runs) runs")
+        print(
+            "client cancels: \(accounts) accounts × 5 resting futures orders, every account's cancelBatch at once, \(latency) ms simulated latency, \(runs) runs"
+        )
         var times: [Double] = []
         for run in 1...runs {
             // Place 5 orders per account by hand (the control API is unsigned and not delayed).
@@ -90,18 +113,25 @@ enum ClientBench {
                 for k in 0..<5 {
                     var request = HTTPClientRequest(url: url + "/_sim/place")
                     request.method = .POST
-                    request.body = .bytes(ByteBuffer(string: #"{"account_id":\#(1001 + a),"market":"FUTURES","symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"\#(40000 + k * 10)","quantity":"0.002"}"#))
+                    request.body = .bytes(
+                        ByteBuffer(
+                            string:
+                                #"{"account_id":\#(1001 + a),"market":"FUTURES","symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"\#(40000 + k * 10)","quantity":"0.002"}"#
+                        )
+                    )
                     guard let response = try? await control.execute(request, timeout: .seconds(10)),
-                          let body = try? await response.body.collect(upTo: 1 << 16),
-                          let json = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
-                          let id = (json["order_id"] as? NSNumber)?.int64Value else { SimulatorBench.fail("could not place orders via /_sim/place") }
+                        let body = try? await response.body.collect(upTo: 1 << 16),
+                        let json = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
+                        let id = (json["order_id"] as? NSNumber)?.int64Value
+                    else { SimulatorBench.fail("could not place orders via /_sim/place") }
                     ids[a].append(.regular(id))
                 }
             }
             let start = ContinuousClock.now
             let cancelled = await withTaskGroup(of: Int.self) { group in
                 for a in 0..<accounts {
-                    let client = clients[a], mine = ids[a]
+                    let client = clients[a]
+                    let mine = ids[a]
                     group.addTask {
                         await client.cancelBatch(symbol: "BTCUSDT", mine).filter { if case .cancelled = $0.1 { true } else { false } }.count
                     }
@@ -114,7 +144,16 @@ enum ClientBench {
             if cancelled != accounts * 5 { SimulatorBench.fail("only \(cancelled) of \(accounts * 5) cancelled") }
         }
         let m = median(times)
-        print(String(format: "client cancels median %.1f ms for %d cancels over %d runs = %.2f× the %d ms latency (target ≤ 3×)", m, accounts * 5, runs, m / Double(latency), latency))
+        print(
+            String(
+                format: "client cancels median %.1f ms for %d cancels over %d runs = %.2f× the %d ms latency (target ≤ 3×)",
+                m,
+                accounts * 5,
+                runs,
+                m / Double(latency),
+                latency
+            )
+        )
         try? await control.shutdown()
         await session.shutdown()
     }

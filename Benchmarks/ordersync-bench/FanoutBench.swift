@@ -1,10 +1,10 @@
-import Synchronization
 import AsyncHTTPClient
 import BinanceAPI
 import Foundation
 import NIOCore
 import OrderStore
 import SyncCore
+import Synchronization
 
 /// CANCEL_ALL_ORDER fan-out (issues #6, #16) measured the way a user meets it: a public strategy
 /// with S subscriber accounts × N open futures orders, plus a second strategy on half of those
@@ -29,11 +29,16 @@ enum FanoutBench {
             guard let value = args.popFirst() else { fail("\(flag) needs a value") }
             values[flag] = value
         }
-        let accounts = Int(values["--accounts"] ?? "100") ?? 0, orders = Int(values["--orders"] ?? "20") ?? 0
-        let latency = Int(values["--latency-ms"] ?? "50") ?? 0, runs = Int(values["--runs"] ?? "5") ?? 0
-        let phase1Runs = Int(values["--phase1-runs"] ?? "1") ?? 0, phase2Runs = Int(values["--phase2-runs"] ?? "3") ?? 0
+        let accounts = Int(values["--accounts"] ?? "100") ?? 0
+        let orders = Int(values["--orders"] ?? "20") ?? 0
+        let latency = Int(values["--latency-ms"] ?? "50") ?? 0
+        let runs = Int(values["--runs"] ?? "5") ?? 0
+        let phase1Runs = Int(values["--phase1-runs"] ?? "1") ?? 0
+        let phase2Runs = Int(values["--phase2-runs"] ?? "3") ?? 0
         guard accounts > 1, orders > 0, runs > 0, latency >= 0, let binary = values["--binary"] else {
-            fail("usage: ordersync-bench fanout --binary PATH [--accounts 100] [--orders 20] [--latency-ms 50] [--runs 5] [--phase1-runs 1] [--phase2-runs 3] [--pg-admin URL] [--pool N]")
+            fail(
+                "usage: ordersync-bench fanout --binary PATH [--accounts 100] [--orders 20] [--latency-ms 50] [--runs 5] [--phase1-runs 1] [--phase2-runs 3] [--pg-admin URL] [--pool N]"
+            )
         }
         guard FileManager.default.isExecutableFile(atPath: binary) else { fail("--binary \(binary): not an executable") }
         // --pg-admin URL: each measurement on a new PostgreSQL database created through that URL.
@@ -47,10 +52,14 @@ enum FanoutBench {
         let config = dir.appendingPathComponent("ordersync.toml").path
         // One long interval: the scheduled passes are the first one only; the during-a-pass case
         // starts its pass itself. The burst lets the two requests of that case in at once.
-        let toml = "[reconcile]\ninterval_seconds = 3600\nspread = 0.0\n[webhook]\nburst = 100\n" + (pool.map { "[database]\nmax_connections = \($0)\n" } ?? "")
+        let toml =
+            "[reconcile]\ninterval_seconds = 3600\nspread = 0.0\n[webhook]\nburst = 100\n"
+            + (pool.map { "[database]\nmax_connections = \($0)\n" } ?? "")
         do { try toml.write(toFile: config, atomically: true, encoding: .utf8) } catch { fail("cannot write \(config)") }
         let survivors = (accounts / 2) * 5
-        print("fanout: public strategy on \(accounts) accounts × \(orders) futures orders (\(accounts * orders)), a second strategy with \(survivors) orders on \(accounts / 2) of them, \(latency) ms latency")
+        print(
+            "fanout: public strategy on \(accounts) accounts × \(orders) futures orders (\(accounts * orders)), a second strategy with \(survivors) orders on \(accounts / 2) of them, \(latency) ms latency"
+        )
         print("database: \(pgAdmin == nil ? "SQLite (temporary files)" : "PostgreSQL (a new database per measurement)"); binary \(binary)")
 
         var n = 0
@@ -78,14 +87,16 @@ enum FanoutBench {
         /// Checks that the public strategy's orders are gone and the other strategy's survived.
         func check(_ simulatorURL: String, _ label: String) async {
             guard let truth = await get(simulatorURL + "/_sim/truth") as? [[String: Any]],
-                  let stats = await get(simulatorURL + "/_sim/stats") as? [String: Any] else { fail("\(label): cannot read the simulator's truth") }
+                let stats = await get(simulatorURL + "/_sim/stats") as? [String: Any]
+            else { fail("\(label): cannot read the simulator's truth") }
             let open = truth.filter { ["NEW", "PARTIALLY_FILLED"].contains($0["status"] as? String ?? "") }
             let wide = (stats["wide_cancels"] as? [String: Any]) ?? [:]
             if open.count != survivors || open.contains(where: { ($0["price"] as? String) != "1000" }) || !wide.isEmpty {
                 fail("\(label): \(open.count) orders open (expected the \(survivors) of the second strategy), wide cancels \(wide)")
             }
         }
-        let cancelBody = #"{"group_name": "fanout-public", "exchange": "BINANCE", "market_type": "FUTURES", "order_type": "CANCEL_ALL_ORDER", "token": "fan-owner"}"#
+        let cancelBody =
+            #"{"group_name": "fanout-public", "exchange": "BINANCE", "market_type": "FUTURES", "order_type": "CANCEL_ALL_ORDER", "token": "fan-owner"}"#
         let reconcileBody = #"{"group_name": "fanout-public", "order_type": "RECONCILE", "token": "fan-owner"}"#
 
         /// One measurement through `serve`: its first pass done, then the cancel (during a pass: sent
@@ -93,7 +104,10 @@ enum FanoutBench {
         func ours(duringPass: Bool, run: Int) async -> Double {
             let (db, sim, simulatorURL) = await world()
             defer { sim.stop() }
-            let serve = Child(binary, ["serve", "--config", config, "--db", db, "--futures-url", simulatorURL, "--spot-url", simulatorURL, "--listen", "127.0.0.1:0"])
+            let serve = Child(
+                binary,
+                ["serve", "--config", config, "--db", db, "--futures-url", simulatorURL, "--spot-url", simulatorURL, "--listen", "127.0.0.1:0"]
+            )
             defer { serve.stop() }
             guard let line = await serve.line(containing: "webhook listening on ") else { fail("serve did not start: \(serve.output)") }
             let webhook = url(in: line)
@@ -124,18 +138,33 @@ enum FanoutBench {
                 let sentAt = ClientBench.seconds(start - passStarted) * 1000
                 guard passStatus == 200 else { fail("RECONCILE answered \(passStatus)") }
                 // The cancel must have been sent while the pass was still running.
-                guard passMs > sentAt else { fail(String(format: "the pass (%.0f ms) ended before the cancel was sent (%.0f ms in)", passMs, sentAt)) }
+                guard passMs > sentAt else {
+                    fail(String(format: "the pass (%.0f ms) ended before the cancel was sent (%.0f ms in)", passMs, sentAt))
+                }
                 note = String(format: " (sent %.0f ms into a %.0f ms pass)", sentAt, passMs)
             }
             await check(simulatorURL, "ordersync")
-            print(String(format: "  ordersync %@ run %d: %.1f ms%@; CPU meanwhile: serve %.0f ms, simulator %.0f ms", duringPass ? "during a pass" : "between passes", run, ms, note, cpu.0, cpu.1))
+            print(
+                String(
+                    format: "  ordersync %@ run %d: %.1f ms%@; CPU meanwhile: serve %.0f ms, simulator %.0f ms",
+                    duringPass ? "during a pass" : "between passes",
+                    run,
+                    ms,
+                    note,
+                    cpu.0,
+                    cpu.1
+                )
+            )
             return ms
         }
 
         func seed(parallel: Int, label: String) async -> Double {
             let (db, sim, simulatorURL) = await world()
             defer { sim.stop() }
-            let session = BinanceSession(configuration: ClientConfiguration(baseURL: simulatorURL), transport: AsyncHTTPTransport(maxConnectionsPerHost: 64))
+            let session = BinanceSession(
+                configuration: ClientConfiguration(baseURL: simulatorURL),
+                transport: AsyncHTTPTransport(maxConnectionsPerHost: 64)
+            )
             let rows: [(AccountClient, [OpenOrderRow])]
             do {
                 let store = try await OrderDatabase.open(try DatabaseLocation(db), migrate: false)
@@ -170,7 +199,8 @@ enum FanoutBench {
             return ms
         }
 
-        var between: [Double] = [], during: [Double] = []
+        var between: [Double] = []
+        var during: [Double] = []
         for run in 1...runs {
             between.append(await ours(duringPass: false, run: run))
             during.append(await ours(duringPass: true, run: run))
@@ -179,11 +209,28 @@ enum FanoutBench {
         for run in 1...max(1, phase2Runs) { phase2.append(await seed(parallel: 10, label: "seed Phase 2 run \(run)")) }
         var phase1: [Double] = []
         for run in stride(from: 1, through: phase1Runs, by: 1) { phase1.append(await seed(parallel: 1, label: "seed Phase 1 run \(run)")) }
-        let o = ClientBench.median(between), d = ClientBench.median(during)
-        let p1 = phase1.isEmpty ? .nan : ClientBench.median(phase1), p2 = ClientBench.median(phase2)
+        let o = ClientBench.median(between)
+        let d = ClientBench.median(during)
+        let p1 = phase1.isEmpty ? .nan : ClientBench.median(phase1)
+        let p2 = ClientBench.median(phase2)
         func range(_ xs: [Double]) -> String { String(format: "%.0f–%.0f", xs.min()!, xs.max()!) }
-        print(String(format: "[%@] fanout medians through `ordersync serve`: between passes %.1f ms (%@; target ≤ 150 ms), during a pass %.1f ms (%@; +%.1f ms, target ≤ +%d ms); seed Phase 2 %.0f ms (%.1f× slower; target ≥ 60×); seed Phase 1 %.0f ms (%.1f× slower)",
-                     pgAdmin == nil ? "SQLite" : "PostgreSQL", o, range(between), d, range(during), d - o, latency, p2, p2 / o, p1, p1 / o))
+        print(
+            String(
+                format:
+                    "[%@] fanout medians through `ordersync serve`: between passes %.1f ms (%@; target ≤ 150 ms), during a pass %.1f ms (%@; +%.1f ms, target ≤ +%d ms); seed Phase 2 %.0f ms (%.1f× slower; target ≥ 60×); seed Phase 1 %.0f ms (%.1f× slower)",
+                pgAdmin == nil ? "SQLite" : "PostgreSQL",
+                o,
+                range(between),
+                d,
+                range(during),
+                d - o,
+                latency,
+                p2,
+                p2 / o,
+                p1,
+                p1 / o
+            )
+        )
     }
 
     /// Stops every child process, then exits with the message.
@@ -203,7 +250,8 @@ enum FanoutBench {
 
     static func get(_ url: String) async -> Any? {
         guard let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30)),
-              let body = try? await response.body.collect(upTo: 1 << 26) else { return nil }
+            let body = try? await response.body.collect(upTo: 1 << 26)
+        else { return nil }
         return try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))
     }
 
@@ -213,23 +261,34 @@ enum FanoutBench {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: body))
         guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(120)),
-              let bytes = try? await response.body.collect(upTo: 1 << 24) else { return (0, []) }
+            let bytes = try? await response.body.collect(upTo: 1 << 24)
+        else { return (0, []) }
         return (Int(response.status.code), Array(buffer: bytes))
     }
 
     static func writeScenario(_ path: String, accounts: Int, orders: Int) {
         var users = [#"{"id": 1, "username": "fan-owner", "webhook_token": "fan-owner"}"#]
-        var accountItems: [String] = [], links: [String] = [], rows: [String] = [], exchange: [String] = []
+        var accountItems: [String] = []
+        var links: [String] = []
+        var rows: [String] = []
+        var exchange: [String] = []
         var link = 0
         for a in 1...accounts {
             users.append(#"{"id": \#(a + 1), "username": "fan-sub-\#(a)", "webhook_token": "fan-sub-\#(a)"}"#)
-            accountItems.append(#"{"id": \#(a), "user_id": \#(a + 1), "name": "sub\#(a)", "api_key": "fan-key-\#(a)", "api_secret": "fan-secret-\#(a)"}"#)
+            accountItems.append(
+                #"{"id": \#(a), "user_id": \#(a + 1), "name": "sub\#(a)", "api_key": "fan-key-\#(a)", "api_secret": "fan-secret-\#(a)"}"#
+            )
             link += 1
             links.append(#"{"id": \#(link), "strategy_id": 1, "account_id": \#(a)}"#)
             for k in 0..<orders {
-                let id = a * 1000 + k, symbol = k % 2 == 0 ? "BTCUSDT" : "ETHUSDT"
-                rows.append(#"{"strategy_account_id": \#(link), "exchange_order_id": "\#(id)", "symbol": "\#(symbol)", "side": "BUY", "price": "\#(2000 + k)", "quantity": "0.01"}"#)
-                exchange.append(#"{"account_id": \#(a), "market": "FUTURES", "order_id": \#(id), "symbol": "\#(symbol)", "side": "BUY", "price": "\#(2000 + k)", "quantity": "0.01"}"#)
+                let id = a * 1000 + k
+                let symbol = k % 2 == 0 ? "BTCUSDT" : "ETHUSDT"
+                rows.append(
+                    #"{"strategy_account_id": \#(link), "exchange_order_id": "\#(id)", "symbol": "\#(symbol)", "side": "BUY", "price": "\#(2000 + k)", "quantity": "0.01"}"#
+                )
+                exchange.append(
+                    #"{"account_id": \#(a), "market": "FUTURES", "order_id": \#(id), "symbol": "\#(symbol)", "side": "BUY", "price": "\#(2000 + k)", "quantity": "0.01"}"#
+                )
             }
         }
         for a in 1...(accounts / 2) {
@@ -237,8 +296,12 @@ enum FanoutBench {
             links.append(#"{"id": \#(link), "strategy_id": 2, "account_id": \#(a)}"#)
             for k in 0..<5 {
                 let id = a * 1000 + 900 + k
-                rows.append(#"{"strategy_account_id": \#(link), "exchange_order_id": "\#(id)", "symbol": "BTCUSDT", "side": "BUY", "price": "1000", "quantity": "0.01"}"#)
-                exchange.append(#"{"account_id": \#(a), "market": "FUTURES", "order_id": \#(id), "symbol": "BTCUSDT", "side": "BUY", "price": "1000", "quantity": "0.01"}"#)
+                rows.append(
+                    #"{"strategy_account_id": \#(link), "exchange_order_id": "\#(id)", "symbol": "BTCUSDT", "side": "BUY", "price": "1000", "quantity": "0.01"}"#
+                )
+                exchange.append(
+                    #"{"account_id": \#(a), "market": "FUTURES", "order_id": \#(id), "symbol": "BTCUSDT", "side": "BUY", "price": "1000", "quantity": "0.01"}"#
+                )
             }
         }
         let text = """
@@ -289,7 +352,8 @@ final class Child: Sendable {
     /// CPU time used so far (user + system, from /proc/<pid>/stat), in milliseconds.
     var cpuMs: Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return .nan }
+            let close = stat.lastIndex(of: ")")
+        else { return .nan }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // After the command name: state is field 3, utime 14 and stime 15 (1-based, counting pid and comm).
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }

@@ -8,8 +8,12 @@ import NIOCore
 /// real client does.
 enum SimulatorBench {
     static func main(_ arguments: [String]) async {
-        var url = "", key = "", secret = ""
-        var connections = 50, requests = 20_000, runs = 5
+        var url = ""
+        var key = ""
+        var secret = ""
+        var connections = 50
+        var requests = 20_000
+        var runs = 5
         var args = arguments[...]
         while let flag = args.popFirst() {
             guard let value = args.popFirst() else { fail("\(flag) needs a value") }
@@ -72,7 +76,15 @@ enum SimulatorBench {
             }
         }
         let sorted = rates.sorted()
-        print(String(format: "simulator median %.0f requests/s over %d runs (min %.0f, max %.0f)", sorted[sorted.count / 2], runs, sorted.first!, sorted.last!))
+        print(
+            String(
+                format: "simulator median %.0f requests/s over %d runs (min %.0f, max %.0f)",
+                sorted[sorted.count / 2],
+                runs,
+                sorted.first!,
+                sorted.last!
+            )
+        )
         try? await client.shutdown()
     }
 

@@ -39,7 +39,12 @@ func parse() async -> Options {
         exit(0)
     }
     guard args.first == "decide" else {
-        FileHandle.standardError.write(Data("usage: ordersync-bench decide [--accounts N] [--orders N] [--runs N] | simulator --url URL --key K --secret S [--connections N] [--requests N] [--runs N]\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "usage: ordersync-bench decide [--accounts N] [--orders N] [--runs N] | simulator --url URL --key K --secret S [--connections N] [--requests N] [--runs N]\n"
+                    .utf8
+            )
+        )
         exit(2)
     }
     args = args.dropFirst()
@@ -73,14 +78,19 @@ let options = await parse()
 let now: Millis = 1_800_000_000_000
 let codec = ClientOrderTagCodec.default
 let policy = ReconcilePolicy()
-let qty = Amount("0.010")!, price = Amount("60000")!, partial = Amount("0.004")!
+let qty = Amount("0.010")!
+let price = Amount("60000")!
+let partial = Amount("0.004")!
 let symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"]
 
 func makeInput(account a: Int) -> ReconcileInput {
     let account = AccountID(Int64(a))
-    let link = StrategyLinkID(Int64(a * 2)), other = StrategyLinkID(Int64(a * 2 + 1))
-    let links = [StrategyLink(id: link, strategy: StrategyID(1), account: account, market: .futures, isActive: true),
-                 StrategyLink(id: other, strategy: StrategyID(2), account: account, market: .futures, isActive: true)]
+    let link = StrategyLinkID(Int64(a * 2))
+    let other = StrategyLinkID(Int64(a * 2 + 1))
+    let links = [
+        StrategyLink(id: link, strategy: StrategyID(1), account: account, market: .futures, isActive: true),
+        StrategyLink(id: other, strategy: StrategyID(2), account: account, market: .futures, isActive: true),
+    ]
     var rows: [OpenOrderRow] = []
     var orders: [ExchangeOrder] = []
     var misses: [ExchangeOrderID: Int] = [:]
@@ -91,40 +101,74 @@ func makeInput(account a: Int) -> ReconcileInput {
     for i in 0..<options.orders {
         let id = ExchangeOrderID.regular(base + Int64(i))
         let owner = i % 2 == 0 ? link : other
-        let order = ExchangeOrder(id: id, clientOrderID: "web\(i)", symbol: symbols[i % symbols.count], side: i % 3 == 0 ? .sell : .buy,
-                                  type: .limit, status: .new, price: price, quantity: qty, executedQuantity: .zero, time: now - 600_000)
-        let row = OpenOrderRow(id: OpenOrderRowID(base + Int64(i)), link: owner, exchangeOrderID: id, symbol: order.symbol, side: order.side,
-                               orderType: .limit, price: price, quantity: qty, filledQuantity: .zero, status: "OPEN", market: .futures,
-                               createdAt: now - 600_000, updatedAt: now - 600_000)
+        let order = ExchangeOrder(
+            id: id,
+            clientOrderID: "web\(i)",
+            symbol: symbols[i % symbols.count],
+            side: i % 3 == 0 ? .sell : .buy,
+            type: .limit,
+            status: .new,
+            price: price,
+            quantity: qty,
+            executedQuantity: .zero,
+            time: now - 600_000
+        )
+        let row = OpenOrderRow(
+            id: OpenOrderRowID(base + Int64(i)),
+            link: owner,
+            exchangeOrderID: id,
+            symbol: order.symbol,
+            side: order.side,
+            orderType: .limit,
+            price: price,
+            quantity: qty,
+            filledQuantity: .zero,
+            status: "OPEN",
+            market: .futures,
+            createdAt: now - 600_000,
+            updatedAt: now - 600_000
+        )
         switch i % 50 {
-        case 0: // partial fill: drifted
+        case 0:  // partial fill: drifted
             var o = order
             o.status = .partiallyFilled
             o.executedQuantity = partial
-            orders.append(o); rows.append(row)
-        case 1: // filled elsewhere, third miss, query answered: closed
+            orders.append(o)
+            rows.append(row)
+        case 1:  // filled elsewhere, third miss, query answered: closed
             var o = order
             o.status = .filled
             o.executedQuantity = qty
-            rows.append(row); misses[id] = 2; answers[id] = .found(o)
-        case 2: // first miss: stale suspected
             rows.append(row)
-        case 3: // tagged order without a row: adopted
+            misses[id] = 2
+            answers[id] = .found(o)
+        case 2:  // first miss: stale suspected
+            rows.append(row)
+        case 3:  // tagged order without a row: adopted
             var o = order
             o.clientOrderID = try! codec.encode(link: owner, nonce: "b\(i)")
             orders.append(o)
-        case 4: // manual order: foreign orphan
+        case 4:  // manual order: foreign orphan
             orders.append(order)
-        case 5: // in flight: placed 1 s ago, no row yet
+        case 5:  // in flight: placed 1 s ago, no row yet
             var o = order
             o.time = now - 1_000
             orders.append(o)
         default:
-            orders.append(order); rows.append(row)
+            orders.append(order)
+            rows.append(row)
         }
     }
-    return ReconcileInput(account: account, market: .futures, listing: ExchangeListing(coverage: .complete, orders: orders),
-                          rows: rows, links: links, misses: misses, queryResults: answers, now: now)
+    return ReconcileInput(
+        account: account,
+        market: .futures,
+        listing: ExchangeListing(coverage: .complete, orders: orders),
+        rows: rows,
+        links: links,
+        misses: misses,
+        queryResults: answers,
+        now: now
+    )
 }
 
 let buildStart = ContinuousClock.now
@@ -149,6 +193,14 @@ for run in 1...options.runs {
 }
 let sorted = times.sorted()
 let median = sorted[sorted.count / 2]
-print(String(format: "decide median %.3f s over %d runs (min %.3f, max %.3f); peak RSS %.0f MB", median, options.runs,
-             sorted.first!, sorted.last!, peakRSSMB()))
+print(
+    String(
+        format: "decide median %.3f s over %d runs (min %.3f, max %.3f); peak RSS %.0f MB",
+        median,
+        options.runs,
+        sorted.first!,
+        sorted.last!,
+        peakRSSMB()
+    )
+)
 print("findings per run: " + FindingKind.allCases.map { "\($0.rawValue) \(counts[$0])" }.joined(separator: ", "))

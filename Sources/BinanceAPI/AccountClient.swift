@@ -57,8 +57,12 @@ public struct AccountClient: Sendable {
                 return ExchangeListing(coverage: .failed(reason: error.description), scope: scope, orders: [])
             }
         }
-        async let regular = result { () async throws(BinanceError) in try await regularOrders(.futures, params, weight: Self.listingWeight(.futures, bySymbol: symbol != nil) / 2) }
-        async let algo = result { () async throws(BinanceError) in try await algoOrders(params, weight: Self.listingWeight(.futures, bySymbol: symbol != nil) / 2) }
+        async let regular = result { () async throws(BinanceError) in
+            try await regularOrders(.futures, params, weight: Self.listingWeight(.futures, bySymbol: symbol != nil) / 2)
+        }
+        async let algo = result { () async throws(BinanceError) in
+            try await algoOrders(params, weight: Self.listingWeight(.futures, bySymbol: symbol != nil) / 2)
+        }
         switch (await regular, await algo) {
         case (.success(let r), .success(let a)):
             return ExchangeListing(coverage: .complete, scope: scope, orders: r + a)
@@ -89,7 +93,7 @@ public struct AccountClient: Sendable {
             let body = try await session.perform(call, credentials: credentials)
             do {
                 return try decode(body, call.endpoint)
-            } catch where attempt < session.configuration.maxAttempts {
+            } catch  where attempt < session.configuration.maxAttempts {
                 continue
             }
         }
@@ -106,8 +110,11 @@ public struct AccountClient: Sendable {
     }
 
     private func algoOrders(_ params: [(String, String)], weight: Int) async throws(BinanceError) -> [ExchangeOrder] {
-        return try await readList(Wire.AlgoOrder.self, .init(market: .futures, method: "GET", path: "/fapi/v1/openAlgoOrders", params: params, weight: weight, idempotent: true))
-            .map { o throws(BinanceError) in try o.exchangeOrder() }
+        try await readList(
+            Wire.AlgoOrder.self,
+            .init(market: .futures, method: "GET", path: "/fapi/v1/openAlgoOrders", params: params, weight: weight, idempotent: true)
+        )
+        .map { o throws(BinanceError) in try o.exchangeOrder() }
     }
 
     /// One order, open or final. Throws `.notFound` when the exchange does not know it. `urgent`:
@@ -120,8 +127,11 @@ public struct AccountClient: Sendable {
         default: algoParams = nil
         }
         if let algoParams {
-            return try await read(Wire.AlgoOrder.self, .init(market: .futures, method: "GET", path: "/fapi/v1/algoOrder", params: algoParams, weight: 1, idempotent: true, urgent: urgent))
-                .exchangeOrder()
+            return try await read(
+                Wire.AlgoOrder.self,
+                .init(market: .futures, method: "GET", path: "/fapi/v1/algoOrder", params: algoParams, weight: 1, idempotent: true, urgent: urgent)
+            )
+            .exchangeOrder()
         }
         let path = market == .spot ? "/api/v3/order" : "/fapi/v1/order"
         var params = [("symbol", symbol)]
@@ -129,8 +139,11 @@ public struct AccountClient: Sendable {
         case .id(let id): params.append(("orderId", id.rawValue))
         case .client(let client, _): params.append(("origClientOrderId", client))
         }
-        return try await read(Wire.Order.self, .init(market: market, method: "GET", path: path, params: params, weight: market == .spot ? 4 : 1, idempotent: true, urgent: urgent))
-            .exchangeOrder()
+        return try await read(
+            Wire.Order.self,
+            .init(market: market, method: "GET", path: path, params: params, weight: market == .spot ? 4 : 1, idempotent: true, urgent: urgent)
+        )
+        .exchangeOrder()
     }
 
     /// The exchange's clock.
@@ -161,13 +174,33 @@ public struct AccountClient: Sendable {
 
     private func sendCancel(_ market: Market, symbol: String, _ id: ExchangeOrderID) async throws(BinanceError) -> ExchangeOrder {
         if id.isAlgo {
-            _ = try await session.perform(.init(market: .futures, method: "DELETE", path: "/fapi/v1/algoOrder", params: [("algoId", String(id.venueID))], weight: 1, idempotent: false), credentials: credentials)
+            _ = try await session.perform(
+                .init(
+                    market: .futures,
+                    method: "DELETE",
+                    path: "/fapi/v1/algoOrder",
+                    params: [("algoId", String(id.venueID))],
+                    weight: 1,
+                    idempotent: false
+                ),
+                credentials: credentials
+            )
             // The answer holds no order: read its state.
             let order = try await order(.futures, symbol: symbol, .id(id))
             return order
         }
         let path = market == .spot ? "/api/v3/order" : "/fapi/v1/order"
-        let body = try await session.perform(.init(market: market, method: "DELETE", path: path, params: [("symbol", symbol), ("orderId", id.rawValue)], weight: 1, idempotent: false), credentials: credentials)
+        let body = try await session.perform(
+            .init(
+                market: market,
+                method: "DELETE",
+                path: path,
+                params: [("symbol", symbol), ("orderId", id.rawValue)],
+                weight: 1,
+                idempotent: false
+            ),
+            credentials: credentials
+        )
         return try Wire.decode(Wire.Order.self, body, "DELETE \(path)").exchangeOrder(cancelResponse: true)
     }
 
@@ -199,7 +232,17 @@ public struct AccountClient: Sendable {
         }
         let list = "[" + ids.map(\.rawValue).joined(separator: ",") + "]"
         do {
-            let body = try await session.perform(.init(market: .futures, method: "DELETE", path: "/fapi/v1/batchOrders", params: [("symbol", symbol), ("orderIdList", list)], weight: 1, idempotent: false), credentials: credentials)
+            let body = try await session.perform(
+                .init(
+                    market: .futures,
+                    method: "DELETE",
+                    path: "/fapi/v1/batchOrders",
+                    params: [("symbol", symbol), ("orderIdList", list)],
+                    weight: 1,
+                    idempotent: false
+                ),
+                credentials: credentials
+            )
             let items = try Wire.decodeList(Wire.BatchItem.self, body, "DELETE /fapi/v1/batchOrders")
             var byID: [ExchangeOrderID: ExchangeOrder] = [:]
             for case .order(let o) in items { if let order = try? o.exchangeOrder() { byID[order.id] = order } }
@@ -244,7 +287,12 @@ extension AccountClient {
         await withTaskGroup(of: (ExchangeOrderID, CancelOutcome).self) { group in
             for id in ids {
                 group.addTask {
-                    (id, await settle(.futures, symbol: symbol, id, afterUnknown: afterUnknown).retryIfOpen { await cancel(.futures, symbol: symbol, id) })
+                    (
+                        id,
+                        await settle(.futures, symbol: symbol, id, afterUnknown: afterUnknown).retryIfOpen {
+                            await cancel(.futures, symbol: symbol, id)
+                        }
+                    )
                 }
             }
             var out: [ExchangeOrderID: CancelOutcome] = [:]

@@ -61,7 +61,10 @@ public struct OriginKey: Sendable, CustomStringConvertible {
     }
 
     static func hashed(_ text: String) -> String {
-        Data(SHA256.hash(data: Data(text.utf8))).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        Data(SHA256.hash(data: Data(text.utf8))).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(
+            of: "/",
+            with: "_"
+        )
     }
 
     public var description: String { "<origin key from \(source)>" }

@@ -57,7 +57,10 @@ enum FlatJSON {
                 out.append(object)
                 space()
                 guard i < b.count else { return nil }
-                if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                if b[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
                 guard b[i] == UInt8(ascii: "]") else { return nil }
                 i += 1
                 space()
@@ -69,7 +72,10 @@ enum FlatJSON {
             guard expect(UInt8(ascii: "{")) else { return nil }
             var values = [Value?](repeating: nil, count: wanted.count)
             space()
-            if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return values }
+            if i < b.count, b[i] == UInt8(ascii: "}") {
+                i += 1
+                return values
+            }
             while true {
                 space()
                 guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
@@ -88,7 +94,10 @@ enum FlatJSON {
                 }
                 space()
                 guard i < b.count else { return nil }
-                if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                if b[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
                 guard b[i] == UInt8(ascii: "}") else { return nil }
                 i += 1
                 return values
@@ -100,7 +109,10 @@ enum FlatJSON {
             let length = end - start
             for (slot, key) in wanted.enumerated() where key.count == length {
                 var equal = true
-                for k in 0..<length where b[start + k] != key[k] { equal = false; break }
+                for k in 0..<length where b[start + k] != key[k] {
+                    equal = false
+                    break
+                }
                 if equal { return slot }
             }
             return nil
@@ -111,8 +123,14 @@ enum FlatJSON {
             i += 1
             while i < b.count {
                 let c = b[i]
-                if c == UInt8(ascii: "\"") { i += 1; return true }
-                if c == UInt8(ascii: "\\") { i += 2; continue }
+                if c == UInt8(ascii: "\"") {
+                    i += 1
+                    return true
+                }
+                if c == UInt8(ascii: "\\") {
+                    i += 2
+                    continue
+                }
                 if c < 0x20 { return false }
                 i += 1
             }
@@ -162,7 +180,10 @@ enum FlatJSON {
                 let isObject = close == UInt8(ascii: "}")
                 i += 1
                 space()
-                if i < b.count, b[i] == close { i += 1; return true }
+                if i < b.count, b[i] == close {
+                    i += 1
+                    return true
+                }
                 while true {
                     space()
                     if isObject {
@@ -172,7 +193,10 @@ enum FlatJSON {
                     guard skipValue(depth: depth + 1) else { return false }
                     space()
                     guard i < b.count else { return false }
-                    if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                    if b[i] == UInt8(ascii: ",") {
+                        i += 1
+                        continue
+                    }
                     guard b[i] == close else { return false }
                     i += 1
                     return true
@@ -182,8 +206,10 @@ enum FlatJSON {
             case UInt8(ascii: "n"): return literal("null", .null) != nil
             default:
                 let start = i
-                while i < b.count, b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: ".")
-                    || b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") || (b[i] >= UInt8(ascii: "0") && b[i] <= UInt8(ascii: "9")) {
+                while i < b.count,
+                    b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: ".")
+                        || b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") || (b[i] >= UInt8(ascii: "0") && b[i] <= UInt8(ascii: "9"))
+                {
                     i += 1
                 }
                 // A malformed number in an ignored field: let JSONDecoder judge the document.
@@ -216,19 +242,34 @@ extension FlatJSON.Value? {
 }
 
 extension Wire.Order: FlatDecodable {
-    static let flatKeys = ["symbol", "orderId", "clientOrderId", "origClientOrderId", "price", "origQty", "executedQty", "status", "type",
-                           "side", "stopPrice", "time", "updateTime", "transactTime"]
+    static let flatKeys = [
+        "symbol", "orderId", "clientOrderId", "origClientOrderId", "price", "origQty", "executedQty", "status", "type",
+        "side", "stopPrice", "time", "updateTime", "transactTime",
+    ]
 
     init?(flat f: [FlatJSON.Value?]) {
         guard let symbol = f[0].requiredString, let orderId = f[1].requiredInt, let clientOrderId = f[2].optionalString,
-              let origClientOrderId = f[3].optionalString, let price = f[4].requiredString, let origQty = f[5].requiredString,
-              let executedQty = f[6].requiredString, let status = f[7].requiredString, let type = f[8].requiredString,
-              let side = f[9].requiredString, let stopPrice = f[10].optionalString, let time = f[11].optionalInt,
-              let updateTime = f[12].optionalInt, let transactTime = f[13].optionalInt
+            let origClientOrderId = f[3].optionalString, let price = f[4].requiredString, let origQty = f[5].requiredString,
+            let executedQty = f[6].requiredString, let status = f[7].requiredString, let type = f[8].requiredString,
+            let side = f[9].requiredString, let stopPrice = f[10].optionalString, let time = f[11].optionalInt,
+            let updateTime = f[12].optionalInt, let transactTime = f[13].optionalInt
         else { return nil }
-        self.init(symbol: symbol, orderId: orderId, clientOrderId: clientOrderId, origClientOrderId: origClientOrderId, price: price,
-                  origQty: origQty, executedQty: executedQty, status: status, type: type, side: side, stopPrice: stopPrice, time: time,
-                  updateTime: updateTime, transactTime: transactTime)
+        self.init(
+            symbol: symbol,
+            orderId: orderId,
+            clientOrderId: clientOrderId,
+            origClientOrderId: origClientOrderId,
+            price: price,
+            origQty: origQty,
+            executedQty: executedQty,
+            status: status,
+            type: type,
+            side: side,
+            stopPrice: stopPrice,
+            time: time,
+            updateTime: updateTime,
+            transactTime: transactTime
+        )
     }
 }
 
@@ -249,17 +290,30 @@ extension Wire.BatchItem: FlatDecodable {
 }
 
 extension Wire.AlgoOrder: FlatDecodable {
-    static let flatKeys = ["algoId", "clientAlgoId", "orderType", "symbol", "side", "quantity", "algoStatus", "triggerPrice", "price",
-                           "createTime", "executedQty"]
+    static let flatKeys = [
+        "algoId", "clientAlgoId", "orderType", "symbol", "side", "quantity", "algoStatus", "triggerPrice", "price",
+        "createTime", "executedQty",
+    ]
 
     init?(flat f: [FlatJSON.Value?]) {
         guard let algoId = f[0].requiredInt, let clientAlgoId = f[1].optionalString, let orderType = f[2].requiredString,
-              let symbol = f[3].requiredString, let side = f[4].requiredString, let quantity = f[5].optionalString,
-              let algoStatus = f[6].requiredString, let triggerPrice = f[7].optionalString, let price = f[8].optionalString,
-              let createTime = f[9].optionalInt, let executedQty = f[10].optionalString
+            let symbol = f[3].requiredString, let side = f[4].requiredString, let quantity = f[5].optionalString,
+            let algoStatus = f[6].requiredString, let triggerPrice = f[7].optionalString, let price = f[8].optionalString,
+            let createTime = f[9].optionalInt, let executedQty = f[10].optionalString
         else { return nil }
-        self.init(algoId: algoId, clientAlgoId: clientAlgoId, orderType: orderType, symbol: symbol, side: side, quantity: quantity,
-                  algoStatus: algoStatus, triggerPrice: triggerPrice, price: price, createTime: createTime, executedQty: executedQty)
+        self.init(
+            algoId: algoId,
+            clientAlgoId: clientAlgoId,
+            orderType: orderType,
+            symbol: symbol,
+            side: side,
+            quantity: quantity,
+            algoStatus: algoStatus,
+            triggerPrice: triggerPrice,
+            price: price,
+            createTime: createTime,
+            executedQty: executedQty
+        )
     }
 }
 

@@ -111,7 +111,10 @@ public final class BinanceSession: Sendable {
                 reply = try await transport.send(method: call.method, url: url, headers: headers, timeout: configuration.requestTimeout)
             } catch let failure as TransportFailure {
                 requests(call.endpoint, 0)
-                if (call.idempotent || !failure.sent) && !last { try await backoff(attempt); continue }
+                if (call.idempotent || !failure.sent) && !last {
+                    try await backoff(attempt)
+                    continue
+                }
                 throw BinanceError(failure.sent ? .unknownOutcome : .transport, "\(call.endpoint): \(failure.reason)")
             } catch {
                 throw BinanceError(.transport, "\(call.endpoint): cancelled")
@@ -133,7 +136,10 @@ public final class BinanceSession: Sendable {
             case 401:
                 throw BinanceError(.authentication, code: code, message)
             case 500...599:
-                if call.idempotent && !last { try await backoff(attempt); continue }
+                if call.idempotent && !last {
+                    try await backoff(attempt)
+                    continue
+                }
                 // 503 "Service Unavailable" (-1001-style) did nothing; everything else may have.
                 throw BinanceError(code == -1001 ? .transport : .unknownOutcome, code: code, message)
             default:
@@ -149,7 +155,10 @@ public final class BinanceSession: Sendable {
             case .some(-2013):
                 throw BinanceError(.notFound, code: code, message)
             case .some(-1007), .some(-1006):
-                if call.idempotent && !last { try await backoff(attempt); continue }
+                if call.idempotent && !last {
+                    try await backoff(attempt)
+                    continue
+                }
                 throw BinanceError(.unknownOutcome, code: code, message)
             default:
                 throw BinanceError(.rejected, code: code, message)
@@ -183,7 +192,9 @@ public final class BinanceSession: Sendable {
     static func encode(_ value: String) -> String {
         var out = ""
         for byte in value.utf8 {
-            if unreserved.contains(byte) { out.unicodeScalars.append(Unicode.Scalar(byte)) } else {
+            if unreserved.contains(byte) {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
                 out += "%" + String(byte, radix: 16, uppercase: true).leftPad(2)
             }
         }
@@ -223,8 +234,11 @@ actor HostRegistry {
         let key = "\(base) \(market.rawValue)"
         if let g = governors[key] { return g }
         let g = WeightGovernor(
-            host: key, limit: market == .spot ? configuration.spotWeightLimit : configuration.futuresWeightLimit,
-            budgetFraction: configuration.weightBudget, clock: clock)
+            host: key,
+            limit: market == .spot ? configuration.spotWeightLimit : configuration.futuresWeightLimit,
+            budgetFraction: configuration.weightBudget,
+            clock: clock
+        )
         governors[key] = g
         return g
     }
@@ -249,7 +263,8 @@ actor HostRegistry {
     private func learn(_ base: String, market: Market, session: BinanceSession, governor g: WeightGovernor) async -> Bool {
         let info = market == .spot ? "/api/v3/exchangeInfo" : "/fapi/v1/exchangeInfo"
         guard let exchange = try? await session.publicGet(Wire.ExchangeInfo.self, market: market, path: info),
-              let weight = exchange.rateLimits.first(where: { $0.rateLimitType == "REQUEST_WEIGHT" }) else { return false }
+            let weight = exchange.rateLimits.first(where: { $0.rateLimitType == "REQUEST_WEIGHT" })
+        else { return false }
         let unit: Millis = ["SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000][weight.interval] ?? 60_000
         await g.learn(limit: weight.limit, windowMs: unit * Millis(weight.intervalNum))
         await resync(base, market: market, session: session)
@@ -260,7 +275,8 @@ actor HostRegistry {
     func resync(_ base: String, market: Market, session: BinanceSession) async {
         let g = governor(base, market: market)
         let before = clock.now()
-        guard let time = try? await session.publicGet(Wire.ServerTime.self, market: market, path: market == .spot ? "/api/v3/time" : "/fapi/v1/time") else { return }
+        guard let time = try? await session.publicGet(Wire.ServerTime.self, market: market, path: market == .spot ? "/api/v3/time" : "/fapi/v1/time")
+        else { return }
         let after = clock.now()
         await g.setOffset(time.serverTime - (before + after) / 2)
     }

@@ -45,7 +45,8 @@ public final class AsyncHTTPTransport: HTTPTransport {
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let seconds = timeout.components.seconds, atto = timeout.components.attoseconds
+        let seconds = timeout.components.seconds
+        let atto = timeout.components.attoseconds
         let deadline = TimeAmount.nanoseconds(seconds * 1_000_000_000 + atto / 1_000_000_000)
         do {
             let response = try await client.execute(request, timeout: deadline)
@@ -84,5 +85,6 @@ public struct ClientClock: Sendable {
 
     public static let system = ClientClock(
         now: { Int64(Date().timeIntervalSince1970 * 1000) },
-        sleep: { ms in if ms > 0 { try await Task.sleep(for: .milliseconds(ms)) } })
+        sleep: { ms in if ms > 0 { try await Task.sleep(for: .milliseconds(ms)) } }
+    )
 }

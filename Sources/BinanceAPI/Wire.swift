@@ -23,11 +23,18 @@ enum Wire {
             // A spot cancel answers with the cancel's own id in clientOrderId; the order's is orig….
             let client = cancelResponse ? (origClientOrderId ?? clientOrderId) : clientOrderId
             return ExchangeOrder(
-                id: .regular(orderId), clientOrderID: client, symbol: symbol, side: try Wire.side(side), type: OrderType(type),
-                status: try Wire.status(status), price: try Wire.amount(price, "price"),
+                id: .regular(orderId),
+                clientOrderID: client,
+                symbol: symbol,
+                side: try Wire.side(side),
+                type: OrderType(type),
+                status: try Wire.status(status),
+                price: try Wire.amount(price, "price"),
                 stopPrice: try stopPrice.map { a throws(BinanceError) in try Wire.amount(a, "stopPrice") }.flatMap { $0.isZero ? nil : $0 },
-                quantity: try Wire.amount(origQty, "origQty"), executedQuantity: try Wire.amount(executedQty, "executedQty"),
-                time: time ?? transactTime ?? updateTime ?? 0)
+                quantity: try Wire.amount(origQty, "origQty"),
+                executedQuantity: try Wire.amount(executedQty, "executedQty"),
+                time: time ?? transactTime ?? updateTime ?? 0
+            )
         }
     }
 
@@ -46,11 +53,18 @@ enum Wire {
 
         func exchangeOrder() throws(BinanceError) -> ExchangeOrder {
             ExchangeOrder(
-                id: .algo(algoId), clientOrderID: clientAlgoId, symbol: symbol, side: try Wire.side(side), type: OrderType(orderType),
-                status: try Wire.status(algoStatus), price: try Wire.amount(price ?? "0", "price"),
+                id: .algo(algoId),
+                clientOrderID: clientAlgoId,
+                symbol: symbol,
+                side: try Wire.side(side),
+                type: OrderType(orderType),
+                status: try Wire.status(algoStatus),
+                price: try Wire.amount(price ?? "0", "price"),
                 stopPrice: try triggerPrice.map { a throws(BinanceError) in try Wire.amount(a, "triggerPrice") },
-                quantity: try Wire.amount(quantity ?? "0", "quantity"), executedQuantity: try Wire.amount(executedQty ?? "0", "executedQty"),
-                time: createTime ?? 0)
+                quantity: try Wire.amount(quantity ?? "0", "quantity"),
+                executedQuantity: try Wire.amount(executedQty ?? "0", "executedQty"),
+                time: createTime ?? 0
+            )
         }
     }
 

@@ -15,19 +15,29 @@ public struct APIError: Error, Hashable, Sendable {
         self.retryAfter = retryAfter
     }
 
-    static let unknownError = APIError(.internalServerError, -1000, "An unknown error occurred while processing the request.")
+    static let unknown = APIError(.internalServerError, -1000, "An unknown error occurred while processing the request.")
     static func tooManyRequests(limit: Int, interval: String, retryAfter: Int) -> APIError {
-        APIError(.tooManyRequests, -1003,
-                 "Too much request weight used; current limit is \(limit) request weight per \(interval). Please use WebSocket Streams for live updates to avoid polling the API.",
-                 retryAfter: retryAfter)
+        APIError(
+            .tooManyRequests,
+            -1003,
+            "Too much request weight used; current limit is \(limit) request weight per \(interval). Please use WebSocket Streams for live updates to avoid polling the API.",
+            retryAfter: retryAfter
+        )
     }
     static func banned(until: Int64, retryAfter: Int) -> APIError {
-        APIError(HTTPResponse.Status(code: 418, reasonPhrase: "I'm a teapot"), -1003,
-                 "Way too much request weight used; IP banned until \(until). Please use WebSocket Streams for live updates to avoid bans.",
-                 retryAfter: retryAfter)
+        APIError(
+            HTTPResponse.Status(code: 418, reasonPhrase: "I'm a teapot"),
+            -1003,
+            "Way too much request weight used; IP banned until \(until). Please use WebSocket Streams for live updates to avoid bans.",
+            retryAfter: retryAfter
+        )
     }
-    static let timeout = APIError(.internalServerError, -1007, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.")
-    static let unknownErrorFutures = APIError(.serviceUnavailable, -1000, "Unknown error, please check your request or try again later.")
+    static let timeout = APIError(
+        .internalServerError,
+        -1007,
+        "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
+    )
+    static let unknownFutures = APIError(.serviceUnavailable, -1000, "Unknown error, please check your request or try again later.")
     static let serviceUnavailable = APIError(.serviceUnavailable, -1001, "Service Unavailable.")
     static let timestampAhead = APIError(.badRequest, -1021, "Timestamp for this request was 1000ms ahead of the server's time.")
     static let timestampOutside = APIError(.badRequest, -1021, "Timestamp for this request is outside of the recvWindow.")

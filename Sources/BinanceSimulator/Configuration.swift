@@ -28,8 +28,14 @@ public struct SymbolSpec: Sendable, Hashable {
     public var markPrice: Amount
 
     public init(
-        symbol: String, tickSize: String = "0.01", stepSize: String = "0.001", minQty: String = "0.001",
-        maxQty: String = "10000", minNotional: String = "5", pricePrecision: Int = 2, quantityPrecision: Int = 3,
+        symbol: String,
+        tickSize: String = "0.01",
+        stepSize: String = "0.001",
+        minQty: String = "0.001",
+        maxQty: String = "10000",
+        minNotional: String = "5",
+        pricePrecision: Int = 2,
+        quantityPrecision: Int = 3,
         markPrice: String = "100"
     ) {
         self.symbol = symbol
@@ -50,9 +56,37 @@ public struct SymbolSpec: Sendable, Hashable {
     /// Sensible defaults for a symbol: known majors get realistic prices.
     public static func standard(_ symbol: String) -> SymbolSpec {
         switch symbol {
-        case "BTCUSDT": return SymbolSpec(symbol: symbol, tickSize: "0.1", stepSize: "0.001", minNotional: "5", pricePrecision: 1, quantityPrecision: 3, markPrice: "65000")
-        case "ETHUSDT": return SymbolSpec(symbol: symbol, tickSize: "0.01", stepSize: "0.001", minNotional: "5", pricePrecision: 2, quantityPrecision: 3, markPrice: "3500")
-        default: return SymbolSpec(symbol: symbol, tickSize: "0.0001", stepSize: "0.01", minQty: "0.01", minNotional: "5", pricePrecision: 4, quantityPrecision: 2, markPrice: "100")
+        case "BTCUSDT":
+            return SymbolSpec(
+                symbol: symbol,
+                tickSize: "0.1",
+                stepSize: "0.001",
+                minNotional: "5",
+                pricePrecision: 1,
+                quantityPrecision: 3,
+                markPrice: "65000"
+            )
+        case "ETHUSDT":
+            return SymbolSpec(
+                symbol: symbol,
+                tickSize: "0.01",
+                stepSize: "0.001",
+                minNotional: "5",
+                pricePrecision: 2,
+                quantityPrecision: 3,
+                markPrice: "3500"
+            )
+        default:
+            return SymbolSpec(
+                symbol: symbol,
+                tickSize: "0.0001",
+                stepSize: "0.01",
+                minQty: "0.01",
+                minNotional: "5",
+                pricePrecision: 4,
+                quantityPrecision: 2,
+                markPrice: "100"
+            )
         }
     }
 }
@@ -135,8 +169,12 @@ public struct SimulatorConfiguration: Sendable {
     public var faults: FaultSettings
     public var seed: UInt64
 
-    public init(symbols: [SymbolSpec] = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"].map(SymbolSpec.standard),
-                limits: RateLimits = RateLimits(), faults: FaultSettings = FaultSettings(), seed: UInt64 = 1) {
+    public init(
+        symbols: [SymbolSpec] = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"].map(SymbolSpec.standard),
+        limits: RateLimits = RateLimits(),
+        faults: FaultSettings = FaultSettings(),
+        seed: UInt64 = 1
+    ) {
         self.symbols = symbols
         self.limits = limits
         self.faults = faults

@@ -90,8 +90,12 @@ enum Control {
                 let requests = await exchange.requestCounts.sorted { $0.key < $1.key }.map { ($0.key, JSON.int(Int64($0.value))) }
                 let weight = await exchange.weightCounts.sorted { $0.key < $1.key }.map { ($0.key, JSON.int(Int64($0.value))) }
                 let refused = await exchange.refusedCounts.sorted { $0.key < $1.key }.map { ($0.key, JSON.int(Int64($0.value))) }
-                return ok(.object([("wide_cancels", .object(wide)), ("requests", .object(requests)), ("weight", .object(weight)),
-                                   ("rate_limited", .object(refused))]))
+                return ok(
+                    .object([
+                        ("wide_cancels", .object(wide)), ("requests", .object(requests)), ("weight", .object(weight)),
+                        ("rate_limited", .object(refused)),
+                    ])
+                )
             case (.post, "/_sim/act"):
                 let a = try decode(Act.self)
                 guard let action = MarketAction(rawValue: a.action) else {
@@ -102,8 +106,14 @@ enum Control {
                     guard let q = Amount(text), !q.isNegative, !q.isZero else { throw Failure(message: "quantity must be a positive decimal") }
                     quantity = q
                 }
-                let order = try await exchange.act(action, account: AccountID(a.account_id), product: try market(a.market), id: a.order_id,
-                                                   algo: a.algo ?? false, quantity: quantity)
+                let order = try await exchange.act(
+                    action,
+                    account: AccountID(a.account_id),
+                    product: try market(a.market),
+                    id: a.order_id,
+                    algo: a.algo ?? false,
+                    quantity: quantity
+                )
                 return ok(truthJSON(order))
             case (.post, "/_sim/place"):
                 let p = try decode(Place.self)
@@ -113,11 +123,19 @@ enum Control {
                     guard let a = Amount(t) else { throw Failure(message: "\"\(t)\" is not a decimal") }
                     return a
                 }
-                let request = NewOrder(symbol: p.symbol, side: side, type: p.type, timeInForce: p.time_in_force ?? (p.type.uppercased() == "LIMIT" ? "GTC" : nil),
-                                       quantity: try amount(p.quantity), price: try amount(p.price), stopPrice: try amount(p.stop_price),
-                                       clientOrderID: p.client_order_id)
+                let request = NewOrder(
+                    symbol: p.symbol,
+                    side: side,
+                    type: p.type,
+                    timeInForce: p.time_in_force ?? (p.type.uppercased() == "LIMIT" ? "GTC" : nil),
+                    quantity: try amount(p.quantity),
+                    price: try amount(p.price),
+                    stopPrice: try amount(p.stop_price),
+                    clientOrderID: p.client_order_id
+                )
                 let product = try market(p.market)
-                let order = product == .futures && OrderType(p.type).isConditional
+                let order =
+                    product == .futures && OrderType(p.type).isConditional
                     ? try await exchange.placeAlgoByHand(request, account: AccountID(p.account_id))
                     : try await exchange.placeByHand(request, account: AccountID(p.account_id), product: product)
                 return ok(truthJSON(order))
@@ -146,10 +164,15 @@ enum Control {
             case (.post, "/_sim/limits"):
                 let l = try decode(Limits.self)
                 let d = RateLimits()
-                await exchange.setLimits(RateLimits(
-                    spotWeight: l.spot_weight ?? d.spotWeight, futuresWeight: l.futures_weight ?? d.futuresWeight,
-                    windowSeconds: l.window_seconds ?? d.windowSeconds, violationsBeforeBan: l.violations_before_ban ?? d.violationsBeforeBan,
-                    banSeconds: l.ban_seconds ?? d.banSeconds))
+                await exchange.setLimits(
+                    RateLimits(
+                        spotWeight: l.spot_weight ?? d.spotWeight,
+                        futuresWeight: l.futures_weight ?? d.futuresWeight,
+                        windowSeconds: l.window_seconds ?? d.windowSeconds,
+                        violationsBeforeBan: l.violations_before_ban ?? d.violationsBeforeBan,
+                        banSeconds: l.ban_seconds ?? d.banSeconds
+                    )
+                )
                 return ok(.object([("ok", .bool(true))]))
             case (.post, "/_sim/mark"):
                 let m = try decode(Mark.self)
@@ -157,7 +180,11 @@ enum Control {
                 await exchange.setMarkPrice(m.symbol, price)
                 return ok(.object([("ok", .bool(true))]))
             default:
-                return SimulatorResponder.json(.notFound, .object([("error", .string("no control endpoint \(request.method.rawValue) \(request.uri.path)"))]), [:])
+                return SimulatorResponder.json(
+                    .notFound,
+                    .object([("error", .string("no control endpoint \(request.method.rawValue) \(request.uri.path)"))]),
+                    [:]
+                )
             }
         } catch let failure as Failure {
             return SimulatorResponder.json(.badRequest, .object([("error", .string(failure.message))]), [:])

@@ -30,9 +30,18 @@ public struct SimOrder: Sendable, Hashable {
     /// ordersync's view of this order.
     public var exchangeOrder: ExchangeOrder {
         ExchangeOrder(
-            id: isAlgo ? .algo(id) : .regular(id), clientOrderID: clientOrderID, symbol: symbol, side: side,
-            type: OrderType(type), status: status, price: price, stopPrice: stopPrice.isZero ? nil : stopPrice,
-            quantity: quantity, executedQuantity: executed, time: time)
+            id: isAlgo ? .algo(id) : .regular(id),
+            clientOrderID: clientOrderID,
+            symbol: symbol,
+            side: side,
+            type: OrderType(type),
+            status: status,
+            price: price,
+            stopPrice: stopPrice.isZero ? nil : stopPrice,
+            quantity: quantity,
+            executedQuantity: executed,
+            time: time
+        )
     }
 }
 
@@ -49,8 +58,16 @@ public struct NewOrder: Sendable {
     public var reduceOnly = false
     public var positionSide = "BOTH"
 
-    public init(symbol: String, side: Side, type: String, timeInForce: String? = nil, quantity: Amount?, price: Amount? = nil,
-                stopPrice: Amount? = nil, clientOrderID: String? = nil) {
+    public init(
+        symbol: String,
+        side: Side,
+        type: String,
+        timeInForce: String? = nil,
+        quantity: Amount?,
+        price: Amount? = nil,
+        stopPrice: Amount? = nil,
+        clientOrderID: String? = nil
+    ) {
         self.symbol = symbol
         self.side = side
         self.type = type
@@ -153,11 +170,26 @@ public actor Exchange {
             let e = o.order(now: now)
             let raw = Int64(e.id.venueID) ?? 0
             let order = SimOrder(
-                product: product, account: o.account, id: raw, isAlgo: e.isAlgo,
-                clientOrderID: e.clientOrderID ?? generatedClientID(), symbol: e.symbol, side: e.side, type: e.type.rawValue,
-                timeInForce: "GTC", price: e.price, stopPrice: e.stopPrice ?? .zero, quantity: e.quantity,
-                executed: e.executedQuantity, cumQuote: e.executedQuantity.doubleValue * e.price.doubleValue,
-                status: e.status, time: e.time, updateTime: e.time, reduceOnly: false, positionSide: "BOTH")
+                product: product,
+                account: o.account,
+                id: raw,
+                isAlgo: e.isAlgo,
+                clientOrderID: e.clientOrderID ?? generatedClientID(),
+                symbol: e.symbol,
+                side: e.side,
+                type: e.type.rawValue,
+                timeInForce: "GTC",
+                price: e.price,
+                stopPrice: e.stopPrice ?? .zero,
+                quantity: e.quantity,
+                executed: e.executedQuantity,
+                cumQuote: e.executedQuantity.doubleValue * e.price.doubleValue,
+                status: e.status,
+                time: e.time,
+                updateTime: e.time,
+                reduceOnly: false,
+                positionSide: "BOTH"
+            )
             store(order, key: key)
             if e.isAlgo { nextAlgoID = max(nextAlgoID, raw + 1) } else { nextID[product] = max(nextID[product] ?? 1, raw + 1) }
         }
@@ -191,7 +223,11 @@ public actor Exchange {
             throw APIError.banned(until: w.bannedUntil, retryAfter: Int((w.bannedUntil - now + 999) / 1000))
         }
         let windowStart = now - now % windowMs
-        if w.start != windowStart { w.start = windowStart; w.used = 0; w.violations = 0 }
+        if w.start != windowStart {
+            w.start = windowStart
+            w.used = 0
+            w.violations = 0
+        }
         let retryAfter = Int((windowStart + windowMs - now + 999) / 1000)
         if w.used + weight > limit {
             w.violations += 1
@@ -245,7 +281,9 @@ public actor Exchange {
         // (a copy left in `accounts` made every store copy the account's whole order book).
         guard var account = accounts.removeValue(forKey: key) else { return }
         if order.isAlgo {
-            if let old = account.algos[order.id], account.openAlgoClient[old.clientOrderID] == old.id { account.openAlgoClient[old.clientOrderID] = nil }
+            if let old = account.algos[order.id], account.openAlgoClient[old.clientOrderID] == old.id {
+                account.openAlgoClient[old.clientOrderID] = nil
+            }
             account.algos[order.id] = order
             if order.status.isOpen { account.openAlgoClient[order.clientOrderID] = order.id }
         } else {
@@ -316,10 +354,26 @@ public actor Exchange {
         let id = nextID[product, default: 1]
         nextID[product] = id + 1
         var order = SimOrder(
-            product: product, account: account.id, id: id, isAlgo: false, clientOrderID: client, symbol: request.symbol,
-            side: request.side, type: type, timeInForce: tif ?? "GTC", price: request.price ?? .zero,
-            stopPrice: request.stopPrice ?? .zero, quantity: quantity, executed: .zero, cumQuote: 0, status: .new,
-            time: now, updateTime: now, reduceOnly: request.reduceOnly, positionSide: request.positionSide)
+            product: product,
+            account: account.id,
+            id: id,
+            isAlgo: false,
+            clientOrderID: client,
+            symbol: request.symbol,
+            side: request.side,
+            type: type,
+            timeInForce: tif ?? "GTC",
+            price: request.price ?? .zero,
+            stopPrice: request.stopPrice ?? .zero,
+            quantity: quantity,
+            executed: .zero,
+            cumQuote: 0,
+            status: .new,
+            time: now,
+            updateTime: now,
+            reduceOnly: request.reduceOnly,
+            positionSide: request.positionSide
+        )
         // Matching against the symbol's mark price.
         let crosses = request.side == .buy ? order.price >= spec.markPrice : order.price <= spec.markPrice
         switch type {
@@ -366,10 +420,26 @@ public actor Exchange {
         let id = nextAlgoID
         nextAlgoID += 1
         let order = SimOrder(
-            product: .futures, account: account.id, id: id, isAlgo: true, clientOrderID: client, symbol: request.symbol,
-            side: request.side, type: type, timeInForce: request.timeInForce?.uppercased() ?? "GTC", price: request.price ?? .zero,
-            stopPrice: request.stopPrice ?? .zero, quantity: quantity, executed: .zero, cumQuote: 0, status: .new, time: now,
-            updateTime: now, reduceOnly: request.reduceOnly, positionSide: request.positionSide)
+            product: .futures,
+            account: account.id,
+            id: id,
+            isAlgo: true,
+            clientOrderID: client,
+            symbol: request.symbol,
+            side: request.side,
+            type: type,
+            timeInForce: request.timeInForce?.uppercased() ?? "GTC",
+            price: request.price ?? .zero,
+            stopPrice: request.stopPrice ?? .zero,
+            quantity: quantity,
+            executed: .zero,
+            cumQuote: 0,
+            status: .new,
+            time: now,
+            updateTime: now,
+            reduceOnly: request.reduceOnly,
+            positionSide: request.positionSide
+        )
         store(order, key: key)
         return order
     }
@@ -384,7 +454,8 @@ public actor Exchange {
             return order
         case .client(let client):
             if let id = algo ? account.openAlgoClient[client] : account.openClient[product]?[client], let order = pool[id],
-               algo || order.symbol == symbol {
+                algo || order.symbol == symbol
+            {
                 return order
             }
             return pool.values.filter { $0.clientOrderID == client && (algo || $0.symbol == symbol) }.max { $0.id < $1.id }
@@ -455,7 +526,14 @@ public actor Exchange {
     // MARK: Market activity (control API)
 
     /// Does `action` to an order "from elsewhere". `quantity` is the fill for a partial fill.
-    public func act(_ action: MarketAction, account: AccountID, product: Product, id: Int64, algo: Bool = false, quantity: Amount? = nil) throws(APIError) -> SimOrder {
+    public func act(
+        _ action: MarketAction,
+        account: AccountID,
+        product: Product,
+        id: Int64,
+        algo: Bool = false,
+        quantity: Amount? = nil
+    ) throws(APIError) -> SimOrder {
         guard let key = keyByAccount[account], let acct = accounts[key] else { throw APIError.invalidAPIKey }
         guard var order = algo ? acct.algos[id] : acct.orders[product]?[id], order.status.isOpen else { throw APIError.unknownOrder }
         let price = order.price.isZero ? (symbols[order.symbol]?.markPrice ?? .zero) : order.price

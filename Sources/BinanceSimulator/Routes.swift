@@ -19,8 +19,15 @@ enum Routes {
         let trigger = try p.amount(stopKey)
         let stop = try p.amount("stopPrice")
         var order = NewOrder(
-            symbol: symbol, side: side, type: type, timeInForce: p["timeInForce"], quantity: try p.amount("quantity"),
-            price: try p.amount("price"), stopPrice: trigger ?? stop, clientOrderID: p[clientKey])
+            symbol: symbol,
+            side: side,
+            type: type,
+            timeInForce: p["timeInForce"],
+            quantity: try p.amount("quantity"),
+            price: try p.amount("price"),
+            stopPrice: trigger ?? stop,
+            clientOrderID: p[clientKey]
+        )
         order.reduceOnly = p["reduceOnly"]?.lowercased() == "true"
         order.positionSide = p["positionSide"]?.uppercased() ?? "BOTH"
         return order
@@ -55,8 +62,15 @@ enum Routes {
 
     static let table: [String: Endpoint] = {
         var t: [String: Endpoint] = [:]
-        func add(_ method: String, _ path: String, _ product: Product, signed: Bool, weight: @escaping @Sendable (Params) -> Int,
-                 placesOrder: Bool = false, _ handler: @escaping @Sendable (Exchange, Call) async throws(APIError) -> JSON) {
+        func add(
+            _ method: String,
+            _ path: String,
+            _ product: Product,
+            signed: Bool,
+            weight: @escaping @Sendable (Params) -> Int,
+            placesOrder: Bool = false,
+            _ handler: @escaping @Sendable (Exchange, Call) async throws(APIError) -> JSON
+        ) {
             t["\(method) \(path)"] = Endpoint(product: product, signed: signed, weight: weight, handler: handler, placesOrder: placesOrder)
         }
         for (product, base) in [(Product.spot, "/api/v3"), (.futures, "/fapi/v1")] {
@@ -123,7 +137,8 @@ enum Routes {
         add("DELETE", "/fapi/v1/batchOrders", .futures, signed: true, weight: { _ in 1 }) { ex, c throws(APIError) in
             let symbol = try c.params.require("symbol")
             let spec = try await spec(ex, symbol)
-            let ids = c.params["orderIdList"], clients = c.params["origClientOrderIdList"]
+            let ids = c.params["orderIdList"]
+            let clients = c.params["origClientOrderIdList"]
             let refs: [OrderRef]
             switch (ids, clients) {
             case (let ids?, nil): refs = try list(ids, name: "orderIdList").map { .id(Int64($0) ?? -1) }
@@ -160,12 +175,26 @@ enum Routes {
             return .array(out)
         }
         add("GET", "/fapi/v1/algoOrder", .futures, signed: true, weight: { _ in 1 }) { ex, c throws(APIError) in
-            let order = try await ex.query(try ref(c.params, id: "algoId", client: "clientAlgoId"), symbol: "", product: .futures, key: c.apiKey, algo: true)
+            let order = try await ex.query(
+                try ref(c.params, id: "algoId", client: "clientAlgoId"),
+                symbol: "",
+                product: .futures,
+                key: c.apiKey,
+                algo: true
+            )
             return Wire.algoOrder(order, try await spec(ex, order.symbol))
         }
         add("DELETE", "/fapi/v1/algoOrder", .futures, signed: true, weight: { _ in 1 }) { ex, c throws(APIError) in
-            let order = try await ex.cancel(try ref(c.params, id: "algoId", client: "clientAlgoId"), symbol: "", product: .futures, key: c.apiKey, algo: true)
-            return .object([("algoId", .int(order.id)), ("clientAlgoId", .string(order.clientOrderID)), ("code", .string("200")), ("msg", .string("success"))])
+            let order = try await ex.cancel(
+                try ref(c.params, id: "algoId", client: "clientAlgoId"),
+                symbol: "",
+                product: .futures,
+                key: c.apiKey,
+                algo: true
+            )
+            return .object([
+                ("algoId", .int(order.id)), ("clientAlgoId", .string(order.clientOrderID)), ("code", .string("200")), ("msg", .string("success")),
+            ])
         }
         add("DELETE", "/fapi/v1/algoOpenOrders", .futures, signed: true, weight: { _ in 1 }) { ex, c throws(APIError) in
             let symbol = try c.params.require("symbol")

@@ -86,15 +86,18 @@ public struct SimulatorResponder: HTTPResponder {
                 }
                 if faults.anyFailure {
                     if await exchange.draw() < faults.dropConnection { throw DropConnection() }
-                    if await exchange.draw() < faults.serverError { throw APIError.unknownError }
+                    if await exchange.draw() < faults.serverError { throw APIError.unknown }
                     if await exchange.draw() < faults.rateLimitStorm {
-                        throw APIError.tooManyRequests(limit: endpoint.product == .spot ? limits.spotWeight : limits.futuresWeight,
-                                                       interval: limits.intervalText, retryAfter: 1)
+                        throw APIError.tooManyRequests(
+                            limit: endpoint.product == .spot ? limits.spotWeight : limits.futuresWeight,
+                            interval: limits.intervalText,
+                            retryAfter: 1
+                        )
                     }
                 }
                 apiKey = try await authenticate(request: request, rawQuery: rawQuery, rawBody: rawBody, params: params)
                 if !faults.failingAccounts.isEmpty, let account = await exchange.accountID(forKey: apiKey), faults.failingAccounts.contains(account) {
-                    throw APIError.unknownError
+                    throw APIError.unknown
                 }
                 if faults.slowMs > 0, let account = await exchange.accountID(forKey: apiKey), faults.slowAccounts.contains(account) {
                     try? await Task.sleep(for: .milliseconds(faults.slowMs))
@@ -105,7 +108,7 @@ public struct SimulatorResponder: HTTPResponder {
             if endpoint.placesOrder { headers["X-MBX-ORDER-COUNT-10S"] = String(await exchange.countOrder(key: apiKey)) }
             if endpoint.signed && faults.anyFailure {
                 // Applied, but the client is told otherwise: its outcome is unknown to it.
-                if await exchange.draw() < faults.unknownAfterApply { throw APIError.unknownErrorFutures }
+                if await exchange.draw() < faults.unknownAfterApply { throw APIError.unknownFutures }
                 if await exchange.draw() < faults.timeoutAfterApply { throw APIError.timeout }
                 if await exchange.draw() < faults.truncateBody {
                     let text = result.text
@@ -167,14 +170,19 @@ public struct Simulator: Sendable {
 
     /// The Hummingbird application on `host:port` (port 0 picks a free one; `onRunning` gets the
     /// bound port). Run it as a Service (`runService()`, or in a ServiceGroup).
-    public func application(host: String = "127.0.0.1", port: Int = 0, logger: Logger? = nil,
-                            onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    public func application(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        logger: Logger? = nil,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
         var quiet = Logger(label: "binance-simulator")
         quiet.logLevel = .warning
         return Application(
             responder: SimulatorResponder(exchange: exchange),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
-            logger: logger ?? quiet)
+            logger: logger ?? quiet
+        )
     }
 }

@@ -116,10 +116,12 @@ enum Wire {
             var fills: [JSON] = []
             if !o.executed.isZero {
                 let price = o.executed.isZero ? 0 : o.cumQuote / o.executed.doubleValue
-                fills.append(.object([
-                    ("price", .string(Amount(price)?.padded(decimals: 8) ?? "0")), ("qty", decimal(o.executed, 8)),
-                    ("commission", decimal(.zero, 8)), ("commissionAsset", .string("BNB")), ("tradeId", .int(o.id)),
-                ]))
+                fills.append(
+                    .object([
+                        ("price", .string(Amount(price)?.padded(decimals: 8) ?? "0")), ("qty", decimal(o.executed, 8)),
+                        ("commission", decimal(.zero, 8)), ("commissionAsset", .string("BNB")), ("tradeId", .int(o.id)),
+                    ])
+                )
             }
             fields.append(("fills", .array(fills)))
         }
@@ -201,14 +203,22 @@ enum Wire {
         let num = limits.windowSeconds % 60 == 0 ? limits.windowSeconds / 60 : limits.windowSeconds
         if product == .spot {
             return .array([
-                .object([("rateLimitType", .string("REQUEST_WEIGHT")), ("interval", .string(interval)), ("intervalNum", .int(Int64(num))), ("limit", .int(Int64(limits.spotWeight)))]),
+                .object([
+                    ("rateLimitType", .string("REQUEST_WEIGHT")), ("interval", .string(interval)), ("intervalNum", .int(Int64(num))),
+                    ("limit", .int(Int64(limits.spotWeight))),
+                ]),
                 .object([("rateLimitType", .string("ORDERS")), ("interval", .string("SECOND")), ("intervalNum", .int(10)), ("limit", .int(50))]),
                 .object([("rateLimitType", .string("ORDERS")), ("interval", .string("DAY")), ("intervalNum", .int(1)), ("limit", .int(160000))]),
-                .object([("rateLimitType", .string("RAW_REQUESTS")), ("interval", .string("MINUTE")), ("intervalNum", .int(5)), ("limit", .int(61000))]),
+                .object([
+                    ("rateLimitType", .string("RAW_REQUESTS")), ("interval", .string("MINUTE")), ("intervalNum", .int(5)), ("limit", .int(61000)),
+                ]),
             ])
         }
         return .array([
-            .object([("interval", .string(interval)), ("intervalNum", .int(Int64(num))), ("limit", .int(Int64(limits.futuresWeight))), ("rateLimitType", .string("REQUEST_WEIGHT"))]),
+            .object([
+                ("interval", .string(interval)), ("intervalNum", .int(Int64(num))), ("limit", .int(Int64(limits.futuresWeight))),
+                ("rateLimitType", .string("REQUEST_WEIGHT")),
+            ]),
             .object([("interval", .string("MINUTE")), ("intervalNum", .int(1)), ("limit", .int(1200)), ("rateLimitType", .string("ORDERS"))]),
             .object([("interval", .string("SECOND")), ("intervalNum", .int(10)), ("limit", .int(300)), ("rateLimitType", .string("ORDERS"))]),
         ])
@@ -221,24 +231,42 @@ enum Wire {
                     ("symbol", .string(s.symbol)), ("status", .string("TRADING")), ("baseAsset", .string(s.baseAsset)),
                     ("baseAssetPrecision", .int(8)), ("quoteAsset", .string(s.quoteAsset)), ("quotePrecision", .int(8)),
                     ("quoteAssetPrecision", .int(8)), ("baseCommissionPrecision", .int(8)), ("quoteCommissionPrecision", .int(8)),
-                    ("orderTypes", .array(["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"].map(JSON.string))),
+                    (
+                        "orderTypes",
+                        .array(
+                            ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"].map(JSON.string)
+                        )
+                    ),
                     ("icebergAllowed", .bool(true)), ("ocoAllowed", .bool(false)), ("otoAllowed", .bool(false)), ("opoAllowed", .bool(false)),
                     ("quoteOrderQtyMarketAllowed", .bool(false)), ("allowTrailingStop", .bool(false)), ("cancelReplaceAllowed", .bool(false)),
                     ("amendAllowed", .bool(false)), ("pegInstructionsAllowed", .bool(false)), ("isSpotTradingAllowed", .bool(true)),
                     ("isMarginTradingAllowed", .bool(false)),
-                    ("filters", .array([
-                        .object([("filterType", .string("PRICE_FILTER")), ("minPrice", decimal(s.tickSize, 8)), ("maxPrice", decimal(Amount(1_000_000), 8)), ("tickSize", decimal(s.tickSize, 8))]),
-                        .object([("filterType", .string("LOT_SIZE")), ("minQty", decimal(s.minQty, 8)), ("maxQty", decimal(s.maxQty, 8)), ("stepSize", decimal(s.stepSize, 8))]),
-                        .object([("filterType", .string("NOTIONAL")), ("minNotional", decimal(s.minNotional, 8)), ("applyMinToMarket", .bool(true)),
-                                 ("maxNotional", decimal(Amount(9_000_000), 8)), ("applyMaxToMarket", .bool(false)), ("avgPriceMins", .int(5))]),
-                        .object([("filterType", .string("MAX_NUM_ORDERS")), ("maxNumOrders", .int(200))]),
-                    ])),
+                    (
+                        "filters",
+                        .array([
+                            .object([
+                                ("filterType", .string("PRICE_FILTER")), ("minPrice", decimal(s.tickSize, 8)),
+                                ("maxPrice", decimal(Amount(1_000_000), 8)), ("tickSize", decimal(s.tickSize, 8)),
+                            ]),
+                            .object([
+                                ("filterType", .string("LOT_SIZE")), ("minQty", decimal(s.minQty, 8)), ("maxQty", decimal(s.maxQty, 8)),
+                                ("stepSize", decimal(s.stepSize, 8)),
+                            ]),
+                            .object([
+                                ("filterType", .string("NOTIONAL")), ("minNotional", decimal(s.minNotional, 8)), ("applyMinToMarket", .bool(true)),
+                                ("maxNotional", decimal(Amount(9_000_000), 8)), ("applyMaxToMarket", .bool(false)), ("avgPriceMins", .int(5)),
+                            ]),
+                            .object([("filterType", .string("MAX_NUM_ORDERS")), ("maxNumOrders", .int(200))]),
+                        ])
+                    ),
                     ("permissions", .array([])), ("permissionSets", .array([.array([.string("SPOT")])])),
                     ("defaultSelfTradePreventionMode", .string("NONE")), ("allowedSelfTradePreventionModes", .array([.string("NONE")])),
                 ])
             }
-            return .object([("timezone", .string("UTC")), ("serverTime", .int(now)), ("rateLimits", rateLimits(limits, product: .spot)),
-                            ("exchangeFilters", .array([])), ("symbols", .array(symbols))])
+            return .object([
+                ("timezone", .string("UTC")), ("serverTime", .int(now)), ("rateLimits", rateLimits(limits, product: .spot)),
+                ("exchangeFilters", .array([])), ("symbols", .array(symbols)),
+            ])
         }
         let symbols: [JSON] = specs.map { s in
             .object([
@@ -247,20 +275,37 @@ enum Wire {
                 ("baseAsset", .string(s.baseAsset)), ("quoteAsset", .string(s.quoteAsset)), ("marginAsset", .string(s.quoteAsset)),
                 ("pricePrecision", .int(Int64(s.pricePrecision))), ("quantityPrecision", .int(Int64(s.quantityPrecision))),
                 ("baseAssetPrecision", .int(8)), ("quotePrecision", .int(8)), ("underlyingType", .string("COIN")),
-                ("filters", .array([
-                    .object([("filterType", .string("PRICE_FILTER")), ("minPrice", .string(s.tickSize.description)), ("maxPrice", .string("1000000")), ("tickSize", .string(s.tickSize.description))]),
-                    .object([("filterType", .string("LOT_SIZE")), ("minQty", .string(s.minQty.description)), ("maxQty", .string(s.maxQty.description)), ("stepSize", .string(s.stepSize.description))]),
-                    .object([("filterType", .string("MARKET_LOT_SIZE")), ("minQty", .string(s.minQty.description)), ("maxQty", .string(s.maxQty.description)), ("stepSize", .string(s.stepSize.description))]),
-                    .object([("filterType", .string("MAX_NUM_ORDERS")), ("limit", .int(200))]),
-                    .object([("filterType", .string("MAX_NUM_ALGO_ORDERS")), ("limit", .int(10))]),
-                    .object([("filterType", .string("MIN_NOTIONAL")), ("notional", .string(s.minNotional.description))]),
-                ])),
-                ("orderTypes", .array(["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"].map(JSON.string))),
+                (
+                    "filters",
+                    .array([
+                        .object([
+                            ("filterType", .string("PRICE_FILTER")), ("minPrice", .string(s.tickSize.description)), ("maxPrice", .string("1000000")),
+                            ("tickSize", .string(s.tickSize.description)),
+                        ]),
+                        .object([
+                            ("filterType", .string("LOT_SIZE")), ("minQty", .string(s.minQty.description)), ("maxQty", .string(s.maxQty.description)),
+                            ("stepSize", .string(s.stepSize.description)),
+                        ]),
+                        .object([
+                            ("filterType", .string("MARKET_LOT_SIZE")), ("minQty", .string(s.minQty.description)),
+                            ("maxQty", .string(s.maxQty.description)), ("stepSize", .string(s.stepSize.description)),
+                        ]),
+                        .object([("filterType", .string("MAX_NUM_ORDERS")), ("limit", .int(200))]),
+                        .object([("filterType", .string("MAX_NUM_ALGO_ORDERS")), ("limit", .int(10))]),
+                        .object([("filterType", .string("MIN_NOTIONAL")), ("notional", .string(s.minNotional.description))]),
+                    ])
+                ),
+                (
+                    "orderTypes",
+                    .array(["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"].map(JSON.string))
+                ),
                 ("timeInForce", .array(["GTC", "IOC", "FOK", "GTX", "GTD"].map(JSON.string))),
             ])
         }
-        return .object([("timezone", .string("UTC")), ("serverTime", .int(now)), ("futuresType", .string("U_MARGINED")),
-                        ("rateLimits", rateLimits(limits, product: .futures)), ("exchangeFilters", .array([])), ("assets", .array([])),
-                        ("symbols", .array(symbols))])
+        return .object([
+            ("timezone", .string("UTC")), ("serverTime", .int(now)), ("futuresType", .string("U_MARGINED")),
+            ("rateLimits", rateLimits(limits, product: .futures)), ("exchangeFilters", .array([])), ("assets", .array([])),
+            ("symbols", .array(symbols)),
+        ])
     }
 }

@@ -19,28 +19,44 @@ extension OrderDatabase: CancelStore {
             guard let s = try await conn.query("SELECT id, group_name, user_id, is_active FROM strategies WHERE group_name = ?", [groupName]).first
             else { return nil }
             let strategy = s.int(0) ?? 0
-            let links = try await conn.query("""
+            let links = try await conn.query(
+                """
                 SELECT sa.id, sa.account_id, a.user_id, st.market_type, sa.is_active, a.is_active, a.exchange
                 FROM strategy_accounts sa
                 JOIN accounts a ON a.id = sa.account_id
                 JOIN strategies st ON st.id = sa.strategy_id
                 WHERE sa.strategy_id = ? ORDER BY sa.id
-                """, [strategy]).map { r in
+                """,
+                [strategy]
+            ).map { r in
                 StrategyAccess.Link(
-                    link: StrategyLinkID(r.int(0) ?? 0), account: AccountID(r.int(1) ?? 0), accountOwner: UserID(r.int(2) ?? 0),
-                    market: Market(stored: r.text(3) ?? "") ?? .spot, isActive: (r.bool(4) ?? false) && (r.bool(5) ?? false),
-                    exchange: (r.text(6) ?? "").uppercased())
+                    link: StrategyLinkID(r.int(0) ?? 0),
+                    account: AccountID(r.int(1) ?? 0),
+                    accountOwner: UserID(r.int(2) ?? 0),
+                    market: Market(stored: r.text(3) ?? "") ?? .spot,
+                    isActive: (r.bool(4) ?? false) && (r.bool(5) ?? false),
+                    exchange: (r.text(6) ?? "").uppercased()
+                )
             }
             let users = Set([s.int(2) ?? 0] + links.map(\.accountOwner.rawValue)).sorted()
             var tokens: [UserID: Secret] = [:]
-            for r in try await conn.query("""
+            for r in try await conn.query(
+                """
                 SELECT id, webhook_token, is_active FROM users
                 WHERE id IN (\(placeholders(users.count))) AND webhook_token IS NOT NULL AND webhook_token != ''
-                """, users) where r.bool(2) == true {
+                """,
+                users
+            ) where r.bool(2) == true {
                 tokens[UserID(r.int(0) ?? 0)] = Secret(r.text(1) ?? "")
             }
-            return StrategyAccess(strategy: StrategyID(strategy), groupName: s.text(1) ?? "", owner: UserID(s.int(2) ?? 0),
-                                  isActive: s.bool(3) ?? false, links: links, tokens: tokens)
+            return StrategyAccess(
+                strategy: StrategyID(strategy),
+                groupName: s.text(1) ?? "",
+                owner: UserID(s.int(2) ?? 0),
+                isActive: s.bool(3) ?? false,
+                links: links,
+                tokens: tokens
+            )
         }
     }
 
@@ -53,14 +69,19 @@ extension OrderDatabase: CancelStore {
             for chunk in chunks(items, of: 500) {
                 var arguments: [any SQLArgument] = []
                 for (row, account) in chunk {
-                    arguments += [requestID, row.link.rawValue, account.rawValue, row.market.rawValue, row.id.rawValue,
-                                  row.exchangeOrderID.rawValue, row.symbol, "pending", now]
+                    arguments += [
+                        requestID, row.link.rawValue, account.rawValue, row.market.rawValue, row.id.rawValue,
+                        row.exchangeOrderID.rawValue, row.symbol, "pending", now,
+                    ]
                 }
-                try await conn.execute("""
+                try await conn.execute(
+                    """
                     INSERT INTO sync_cancel_intents (request_id, strategy_account_id, account_id, market, open_order_id, exchange_order_id,
                         symbol, state, created_at)
                     VALUES \(valueRows(chunk.count, columns: 9))
-                    """, arguments)
+                    """,
+                    arguments
+                )
             }
         }
     }
@@ -88,14 +109,19 @@ extension OrderDatabase: CancelStore {
         try await backend.write { conn in
             for chunk in chunks(resolutions) {
                 var arguments: [any SQLArgument] = []
-                for r in chunk { arguments += [r.row.id.rawValue, r.outcome.intentState.rawValue, r.outcome.finalOrder?.status.rawValue, r.outcome.reason] }
+                for r in chunk {
+                    arguments += [r.row.id.rawValue, r.outcome.intentState.rawValue, r.outcome.finalOrder?.status.rawValue, r.outcome.reason]
+                }
                 arguments += [now, requestID]
-                try await conn.execute("""
+                try await conn.execute(
+                    """
                     WITH v(oid, st, fs, rs) AS (VALUES \(valueRows(chunk.count, columns: 4)))
                     UPDATE sync_cancel_intents SET state = v.st, final_status = v.fs, reason = v.rs,
                         resolved_at = CASE WHEN v.st = 'unknown' THEN NULL ELSE ? END
                     FROM v WHERE sync_cancel_intents.request_id = ? AND sync_cancel_intents.open_order_id = v.oid
-                    """, arguments)
+                    """,
+                    arguments
+                )
             }
             // The exchange confirmed a final state: those rows leave open_orders, into history.
             let final = resolutions.filter { $0.outcome.finalOrder != nil }
@@ -105,31 +131,45 @@ extension OrderDatabase: CancelStore {
                 var arguments: [any SQLArgument] = chunk.map { $0.row.id.rawValue }
                 for r in chunk { arguments += [r.row.id.rawValue, r.row.exchangeOrderID.rawValue] }
                 arguments += [false, Timestamp(now - OriginRules.staleProcessingLock)]
-                let deleted = Set(try await conn.query("""
-                    DELETE FROM open_orders WHERE id IN (\(placeholders(chunk.count)))
-                        AND (id, exchange_order_id) IN (VALUES \(valueRows(chunk.count, columns: 2)))
-                        AND (is_processing = ? OR processing_started_at < ?)
-                    RETURNING id
-                    """, arguments).compactMap { $0.int(0) })
+                let deleted = Set(
+                    try await conn.query(
+                        """
+                        DELETE FROM open_orders WHERE id IN (\(placeholders(chunk.count)))
+                            AND (id, exchange_order_id) IN (VALUES \(valueRows(chunk.count, columns: 2)))
+                            AND (is_processing = ? OR processing_started_at < ?)
+                        RETURNING id
+                        """,
+                        arguments
+                    ).compactMap { $0.int(0) }
+                )
                 let gone = chunk.filter { deleted.contains($0.row.id.rawValue) }
                 guard !gone.isEmpty else { continue }
                 var history: [any SQLArgument] = []
                 var misses: [any SQLArgument] = []
                 for r in gone {
-                    let row = r.row, order = r.outcome.finalOrder!
-                    history += [row.id.rawValue, row.link.rawValue, r.account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue,
-                                row.symbol, row.side.rawValue, row.orderType.rawValue, row.price?.description, row.stopPrice?.description,
-                                row.quantity.description, order.executedQuantity.description, order.status.rawValue, "cancel", row.createdAt, now]
+                    let row = r.row
+                    let order = r.outcome.finalOrder!
+                    history += [
+                        row.id.rawValue, row.link.rawValue, r.account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue,
+                        row.symbol, row.side.rawValue, row.orderType.rawValue, row.price?.description, row.stopPrice?.description,
+                        row.quantity.description, order.executedQuantity.description, order.status.rawValue, "cancel", row.createdAt, now,
+                    ]
                     misses += [r.account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue]
                 }
-                try await conn.execute("""
+                try await conn.execute(
+                    """
                     INSERT INTO sync_order_history (open_order_id, strategy_account_id, account_id, market, exchange_order_id, symbol,
                         side, order_type, price, stop_price, quantity, filled_quantity, final_status, source, created_at, closed_at)
                     VALUES \(valueRows(gone.count, columns: 16))
-                    """, history)
-                try await conn.execute("""
+                    """,
+                    history
+                )
+                try await conn.execute(
+                    """
                     DELETE FROM sync_misses WHERE (account_id, market, exchange_order_id) IN (VALUES \(valueRows(gone.count, columns: 3)))
-                    """, misses)
+                    """,
+                    misses
+                )
             }
         }
     }
@@ -156,7 +196,8 @@ extension OrderDatabase: CancelStore {
         let final = resolutions.filter { $0.outcome.finalOrder != nil }
         if !final.isEmpty {
             let rows = final.map { r in
-                let row = r.row, order = r.outcome.finalOrder!
+                let row = r.row
+                let order = r.outcome.finalOrder!
                 var cells: [String] = []
                 cells.append(p(row.id.rawValue) + "::bigint")
                 cells.append(p(row.exchangeOrderID.rawValue) + "::text")
@@ -198,10 +239,12 @@ extension OrderDatabase: CancelStore {
 
     public func unresolvedCancels() async throws -> [PendingCancel] {
         try await backend.read { conn in
-            let intents = try await conn.query("""
+            let intents = try await conn.query(
+                """
                 SELECT request_id, account_id, open_order_id FROM sync_cancel_intents
                 WHERE state IN ('pending', 'sent', 'unknown') ORDER BY id
-                """)
+                """
+            )
             guard !intents.isEmpty else { return [] }
             let ids = intents.compactMap { $0.int(2) }
             var rows: [Int64: OpenOrderRow] = [:]
@@ -222,10 +265,13 @@ extension OrderDatabase: CancelStore {
         let ids = openOrderIDs.map(\.rawValue)
         try await backend.write { conn in
             for chunk in chunks(ids, of: 500) {
-                try await conn.execute("""
+                try await conn.execute(
+                    """
                     UPDATE sync_cancel_intents SET state = 'closed', reason = 'the row had already left open_orders', resolved_at = ?
                     WHERE request_id = ? AND open_order_id IN (\(placeholders(chunk.count))) AND state IN ('pending', 'sent', 'unknown')
-                    """, [now, requestID] + Array(chunk))
+                    """,
+                    [now, requestID] + Array(chunk)
+                )
             }
         }
     }
@@ -234,7 +280,9 @@ extension OrderDatabase: CancelStore {
     public func cancelIntentStates() async throws -> [String: Int] {
         try await backend.read { conn in
             var states: [String: Int] = [:]
-            for r in try await conn.query("SELECT state, count(*) FROM sync_cancel_intents GROUP BY state") { states[r.text(0) ?? ""] = Int(r.int(1) ?? 0) }
+            for r in try await conn.query("SELECT state, count(*) FROM sync_cancel_intents GROUP BY state") {
+                states[r.text(0) ?? ""] = Int(r.int(1) ?? 0)
+            }
             return states
         }
     }

@@ -53,29 +53,47 @@ extension OrderDatabase: ReconcileStore {
         }
         let stamp = Timestamp(now)
         for (i, u) in scenario.users.enumerated() {
-            add("users[\(i)]", """
+            add(
+                "users[\(i)]",
+                """
                 INSERT INTO users (id, username, password_hash, webhook_token, is_active, is_admin, must_change_password, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, [u.id.rawValue, u.username, "!fixture-no-login", u.webhookToken?.reveal(), u.isActive, false, false, stamp])
+                """,
+                [u.id.rawValue, u.username, "!fixture-no-login", u.webhookToken?.reveal(), u.isActive, false, false, stamp]
+            )
         }
         for (i, a) in scenario.accounts.enumerated() {
             let stored = scenario.storage[a.id]
-            add("accounts[\(i)]", """
+            add(
+                "accounts[\(i)]",
+                """
                 INSERT INTO accounts (id, user_id, name, exchange, public_api, secret_api, is_testnet, is_active, account_type, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [a.id.rawValue, a.user.rawValue, a.name, stored?.exchange ?? a.exchange, stored?.publicAPI ?? a.apiKey,
-                      stored?.secretAPI ?? a.apiSecret.reveal(), a.isTestnet, a.isActive, "CRYPTO", stamp, stamp])
+                """,
+                [
+                    a.id.rawValue, a.user.rawValue, a.name, stored?.exchange ?? a.exchange, stored?.publicAPI ?? a.apiKey,
+                    stored?.secretAPI ?? a.apiSecret.reveal(), a.isTestnet, a.isActive, "CRYPTO", stamp, stamp,
+                ]
+            )
         }
         for (i, s) in scenario.strategies.enumerated() {
-            add("strategies[\(i)]", """
+            add(
+                "strategies[\(i)]",
+                """
                 INSERT INTO strategies (id, user_id, name, group_name, market_type, is_active, is_public, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [s.id.rawValue, s.user.rawValue, s.name, s.groupName, s.market.rawValue, s.isActive, s.isPublic, stamp, stamp])
+                """,
+                [s.id.rawValue, s.user.rawValue, s.name, s.groupName, s.market.rawValue, s.isActive, s.isPublic, stamp, stamp]
+            )
         }
         for (i, l) in scenario.links.enumerated() {
-            add("strategy_accounts[\(i)]", """
+            add(
+                "strategy_accounts[\(i)]",
+                """
                 INSERT INTO strategy_accounts (id, strategy_id, account_id, weight, leverage, is_active) VALUES (?, ?, ?, ?, ?, ?)
-                """, [l.id.rawValue, l.strategy.rawValue, l.account.rawValue, l.weight, l.leverage, l.isActive])
+                """,
+                [l.id.rawValue, l.strategy.rawValue, l.account.rawValue, l.weight, l.leverage, l.isActive]
+            )
         }
         // Rows with an explicit id first; then PostgreSQL's sequences are moved past the ids used, so
         // rows without one (and the origin's next insert) take fresh ids.
@@ -83,57 +101,88 @@ extension OrderDatabase: ReconcileStore {
         var sequencesAt = statements.count + ordered.filter { $0.element.id != nil }.count
         for (i, o) in ordered {
             let created = Timestamp(now - o.ageMs)
-            var columns = ["strategy_account_id", "exchange_order_id", "symbol", "side", "order_type", "price", "stop_price", "quantity",
-                           "filled_quantity", "status", "market_type", "created_at", "updated_at", "is_processing", "processing_started_at",
-                           "cancel_attempted_at"]
+            var columns = [
+                "strategy_account_id", "exchange_order_id", "symbol", "side", "order_type", "price", "stop_price", "quantity",
+                "filled_quantity", "status", "market_type", "created_at", "updated_at", "is_processing", "processing_started_at",
+                "cancel_attempted_at",
+            ]
             var values: [any SQLArgument] = [
                 o.link.rawValue, o.exchangeOrderID.rawValue, o.symbol, o.side.rawValue, o.orderType.rawValue,
                 o.price?.doubleValue, o.stopPrice?.doubleValue, o.quantity.doubleValue, o.filledQuantity.doubleValue, o.status,
                 o.marketText ?? o.market.rawValue, created, created, o.isProcessing, o.processingAgeMs.map { Timestamp(now - $0) },
-                o.cancelAgeMs.map { Timestamp(now - $0) }]
+                o.cancelAgeMs.map { Timestamp(now - $0) },
+            ]
             if let id = o.id {
                 columns.insert("id", at: 0)
                 values.insert(id.rawValue, at: 0)
             }
-            add("db_orders[\(i)] (exchange_order_id \(o.exchangeOrderID))",
-                "INSERT INTO open_orders (\(columns.joined(separator: ", "))) VALUES (\(placeholders(columns.count)))", values)
+            add(
+                "db_orders[\(i)] (exchange_order_id \(o.exchangeOrderID))",
+                "INSERT INTO open_orders (\(columns.joined(separator: ", "))) VALUES (\(placeholders(columns.count)))",
+                values
+            )
         }
         if ordered.allSatisfy({ $0.element.id != nil }) { sequencesAt = statements.count }
         // The origin's records of order ids, every NOT NULL column as its code fills it.
         let json = dialect == .postgres ? "CAST(? AS JSON)" : "?"
         for (i, r) in scenario.originRecords.enumerated() {
-            let at = Timestamp(now - r.ageMs), market = r.marketText ?? r.market.rawValue
+            let at = Timestamp(now - r.ageMs)
+            let market = r.marketText ?? r.market.rawValue
             let item = "origin_records[\(i)] (\(r.table.rawValue) \(r.exchangeOrderID))"
             switch r.table {
             case .trades:
-                add(item, """
+                add(
+                    item,
+                    """
                     INSERT INTO trades (strategy_account_id, exchange_order_id, symbol, side, order_type, order_price, price, quantity, timestamp, is_entry, market_type)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [r.link.rawValue, r.exchangeOrderID, r.symbol, r.side.rawValue, r.orderType.rawValue, r.price?.doubleValue,
-                          (r.price ?? .zero).doubleValue, r.quantity.doubleValue, at, true, market])
+                    """,
+                    [
+                        r.link.rawValue, r.exchangeOrderID, r.symbol, r.side.rawValue, r.orderType.rawValue, r.price?.doubleValue,
+                        (r.price ?? .zero).doubleValue, r.quantity.doubleValue, at, true, market,
+                    ]
+                )
             case .tradeExecutions:
-                add(item, """
+                add(
+                    item,
+                    """
                     INSERT INTO trade_executions (strategy_account_id, exchange_trade_id, exchange_order_id, symbol, side, execution_price,
                         execution_quantity, execution_time, market_type, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [r.link.rawValue, "\(r.exchangeOrderID)-\(i)", r.exchangeOrderID, r.symbol, r.side.rawValue, (r.price ?? .zero).doubleValue,
-                          r.quantity.doubleValue, at, market, at])
+                    """,
+                    [
+                        r.link.rawValue, "\(r.exchangeOrderID)-\(i)", r.exchangeOrderID, r.symbol, r.side.rawValue, (r.price ?? .zero).doubleValue,
+                        r.quantity.doubleValue, at, market, at,
+                    ]
+                )
             case .orderFillEvents:
-                add(item, """
+                add(
+                    item,
+                    """
                     INSERT INTO order_fill_events (account_id, strategy_account_id, exchange_order_id, symbol, side, order_type, filled_quantity,
                         average_price, status, event_time, processed, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [r.account.rawValue, r.link.rawValue, r.exchangeOrderID, r.symbol, r.side.rawValue, r.orderType.rawValue,
-                          r.quantity.doubleValue, r.price?.doubleValue, "PARTIALLY_FILLED", at, false, at])
+                    """,
+                    [
+                        r.account.rawValue, r.link.rawValue, r.exchangeOrderID, r.symbol, r.side.rawValue, r.orderType.rawValue,
+                        r.quantity.doubleValue, r.price?.doubleValue, "PARTIALLY_FILLED", at, false, at,
+                    ]
+                )
             case .failedOrders:
                 let params = #"{"symbol": "\#(r.symbol)", "side": "\#(r.side.rawValue)", "order_id": "\#(r.exchangeOrderID)"}"#
-                add(item, """
+                add(
+                    item,
+                    """
                     INSERT INTO failed_orders (strategy_account_id, symbol, side, order_type, quantity, price, market_type, reason, exchange_error,
                         order_params, operation_type, original_order_id, status, retry_count, created_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, \(json), ?, ?, ?, ?, ?, ?)
-                    """, [r.link.rawValue, r.symbol, r.side.rawValue, r.orderType.rawValue, r.quantity.doubleValue, r.price?.doubleValue, market,
-                          r.operationType == "CANCEL" ? "cancel failed" : "create failed", "timeout", params, r.operationType,
-                          r.operationType == "CANCEL" ? r.exchangeOrderID : nil, "pending_retry", 0, at, at])
+                    """,
+                    [
+                        r.link.rawValue, r.symbol, r.side.rawValue, r.orderType.rawValue, r.quantity.doubleValue, r.price?.doubleValue, market,
+                        r.operationType == "CANCEL" ? "cancel failed" : "create failed", "timeout", params, r.operationType,
+                        r.operationType == "CANCEL" ? r.exchangeOrderID : nil, "pending_retry", 0, at, at,
+                    ]
+                )
             }
         }
         let list = statements
@@ -164,11 +213,18 @@ extension OrderDatabase: ReconcileStore {
     /// Every account, ordered by id (`exchange` upper-cased: the origin's UI stores `binance`).
     public func accounts() async throws -> [AccountRecord] {
         try await backend.read { conn in
-            try await conn.query("SELECT id, user_id, name, exchange, public_api, secret_api, is_testnet, is_active FROM accounts ORDER BY id").map { r in
+            try await conn.query("SELECT id, user_id, name, exchange, public_api, secret_api, is_testnet, is_active FROM accounts ORDER BY id").map {
+                r in
                 AccountRecord(
-                    id: AccountID(r.int(0) ?? 0), user: UserID(r.int(1) ?? 0), name: r.text(2) ?? "",
-                    exchange: (r.text(3) ?? "").uppercased(), apiKey: r.text(4) ?? "",
-                    apiSecret: Secret(r.text(5) ?? ""), isTestnet: r.bool(6) ?? false, isActive: r.bool(7) ?? false)
+                    id: AccountID(r.int(0) ?? 0),
+                    user: UserID(r.int(1) ?? 0),
+                    name: r.text(2) ?? "",
+                    exchange: (r.text(3) ?? "").uppercased(),
+                    apiKey: r.text(4) ?? "",
+                    apiSecret: Secret(r.text(5) ?? ""),
+                    isTestnet: r.bool(6) ?? false,
+                    isActive: r.bool(7) ?? false
+                )
             }
         }
     }
@@ -189,14 +245,22 @@ extension OrderDatabase: ReconcileStore {
             throw StoreError.invalidValue(table: "strategies", id: r.int(1) ?? 0, column: "market_type", value: text)
         }
         return StrategyLink(
-            id: StrategyLinkID(r.int(0) ?? 0), strategy: StrategyID(r.int(1) ?? 0), account: AccountID(r.int(2) ?? 0),
-            market: market, isActive: (r.bool(3) ?? false) && (r.bool(4) ?? false), groupName: r.text(6) ?? "")
+            id: StrategyLinkID(r.int(0) ?? 0),
+            strategy: StrategyID(r.int(1) ?? 0),
+            account: AccountID(r.int(2) ?? 0),
+            market: market,
+            isActive: (r.bool(3) ?? false) && (r.bool(4) ?? false),
+            groupName: r.text(6) ?? ""
+        )
     }
 
     static func fetchLinks(_ conn: any SQLConnection, account: AccountID?) async throws -> [StrategyLink] {
         var sql = linkSelect
         var arguments: [any SQLArgument] = []
-        if let account { sql += " WHERE sa.account_id = ?"; arguments = [account.rawValue] }
+        if let account {
+            sql += " WHERE sa.account_id = ?"
+            arguments = [account.rawValue]
+        }
         sql += " ORDER BY sa.id"
         return try await conn.query(sql, arguments).map(decodeLink)
     }
@@ -213,9 +277,10 @@ extension OrderDatabase: ReconcileStore {
 
     /// Rows that may describe a resting order: not `FAILED` (the origin keeps those forever) nor a
     /// terminal status it left in the table.
-    static let rowSelect = rowColumns + """
-         WHERE UPPER(o.status) NOT IN (\(OriginRules.finishedStatuses.sorted().map { "'\($0)'" }.joined(separator: ", ")))
-        """
+    static let rowSelect =
+        rowColumns + """
+             WHERE UPPER(o.status) NOT IN (\(OriginRules.finishedStatuses.sorted().map { "'\($0)'" }.joined(separator: ", ")))
+            """
 
     /// Decodes a row of `rowSelect` by column position.
     static func decodeRow(_ r: SQLRow) throws -> OpenOrderRow {
@@ -239,13 +304,25 @@ extension OrderDatabase: ReconcileStore {
             throw StoreError.invalidValue(table: "open_orders", id: id, column: "quantity", value: "NULL")
         }
         return OpenOrderRow(
-            id: OpenOrderRowID(id), link: StrategyLinkID(r.int(1) ?? 0),
-            exchangeOrderID: ExchangeOrderID(r.text(2) ?? ""), symbol: r.text(3) ?? "", side: side,
-            orderType: OrderType(r.text(5) ?? "LIMIT"), price: try amount(6, "price"), stopPrice: try amount(7, "stop_price"),
-            quantity: quantity, filledQuantity: try amount(9, "filled_quantity") ?? .zero, status: r.text(10) ?? "",
-            market: market, createdAt: try time(12, "created_at") ?? 0, updatedAt: try time(13, "updated_at") ?? 0,
-            marketText: marketText ?? market.rawValue, isProcessing: r.bool(15) ?? false,
-            processingStartedAt: try time(16, "processing_started_at"), cancelAttemptedAt: try time(17, "cancel_attempted_at"))
+            id: OpenOrderRowID(id),
+            link: StrategyLinkID(r.int(1) ?? 0),
+            exchangeOrderID: ExchangeOrderID(r.text(2) ?? ""),
+            symbol: r.text(3) ?? "",
+            side: side,
+            orderType: OrderType(r.text(5) ?? "LIMIT"),
+            price: try amount(6, "price"),
+            stopPrice: try amount(7, "stop_price"),
+            quantity: quantity,
+            filledQuantity: try amount(9, "filled_quantity") ?? .zero,
+            status: r.text(10) ?? "",
+            market: market,
+            createdAt: try time(12, "created_at") ?? 0,
+            updatedAt: try time(13, "updated_at") ?? 0,
+            marketText: marketText ?? market.rawValue,
+            isProcessing: r.bool(15) ?? false,
+            processingStartedAt: try time(16, "processing_started_at"),
+            cancelAttemptedAt: try time(17, "cancel_attempted_at")
+        )
     }
 
     /// Every `open_orders` row that may describe a resting order, ordered by id.
@@ -270,7 +347,9 @@ extension OrderDatabase: ReconcileStore {
     public func accountMarkets() async throws -> [AccountID: Set<Market>] {
         try await backend.read { conn in
             var markets: [AccountID: Set<Market>] = [:]
-            for r in try await conn.query("SELECT DISTINCT sa.account_id, s.market_type FROM strategy_accounts sa JOIN strategies s ON s.id = sa.strategy_id") {
+            for r in try await conn.query(
+                "SELECT DISTINCT sa.account_id, s.market_type FROM strategy_accounts sa JOIN strategies s ON s.id = sa.strategy_id"
+            ) {
                 if let market = Market(stored: r.text(1) ?? "") { markets[AccountID(r.int(0) ?? 0), default: []].insert(market) }
             }
             return markets
@@ -286,11 +365,14 @@ extension OrderDatabase: ReconcileStore {
             let results = try await conn.batch([
                 SQLQuery(Self.rowSelect + " AND sa.account_id = ? ORDER BY o.id", [id]),
                 SQLQuery(Self.linkSelect + " WHERE sa.account_id = ? ORDER BY sa.id", [id]),
-                SQLQuery("""
+                SQLQuery(
+                    """
                     SELECT account_id, market, exchange_order_id, client_order_id, symbol, side, order_type, status, price, stop_price,
                            quantity, executed_quantity, order_time, first_seen_at, last_seen_at, times_seen
                     FROM sync_orphans WHERE account_id = ?
-                    """, [id]),
+                    """,
+                    [id]
+                ),
                 SQLQuery("SELECT exchange_order_id, misses FROM sync_misses WHERE account_id = ?", [id]),
                 SQLQuery("SELECT market, last_sweep_run FROM sync_sweeps WHERE account_id = ?", [id]),
             ])
@@ -313,13 +395,26 @@ extension OrderDatabase: ReconcileStore {
             let quantity = Amount(r.text(10) ?? ""), let executed = Amount(r.text(11) ?? "")
         else { return nil }
         let order = ExchangeOrder(
-            id: ExchangeOrderID(r.text(2) ?? ""), clientOrderID: r.text(3), symbol: r.text(4) ?? "", side: side,
-            type: OrderType(r.text(6) ?? ""), status: status, price: price,
-            stopPrice: r.text(9).flatMap(Amount.init), quantity: quantity, executedQuantity: executed,
-            time: r.int(12) ?? 0)
+            id: ExchangeOrderID(r.text(2) ?? ""),
+            clientOrderID: r.text(3),
+            symbol: r.text(4) ?? "",
+            side: side,
+            type: OrderType(r.text(6) ?? ""),
+            status: status,
+            price: price,
+            stopPrice: r.text(9).flatMap(Amount.init),
+            quantity: quantity,
+            executedQuantity: executed,
+            time: r.int(12) ?? 0
+        )
         return OrphanRecord(
-            account: AccountID(r.int(0) ?? 0), market: market, order: order, firstSeen: r.int(13) ?? 0,
-            lastSeen: r.int(14) ?? 0, timesSeen: Int(r.int(15) ?? 0))
+            account: AccountID(r.int(0) ?? 0),
+            market: market,
+            order: order,
+            firstSeen: r.int(13) ?? 0,
+            lastSeen: r.int(14) ?? 0,
+            timesSeen: Int(r.int(15) ?? 0)
+        )
     }
 
     // MARK: The origin's evidence
@@ -334,7 +429,8 @@ extension OrderDatabase: ReconcileStore {
             for start in stride(from: 0, to: request.orderIDs.count, by: 200) {
                 let chunk = Array(request.orderIDs[start..<min(start + 200, request.orderIDs.count)])
                 let list = placeholders(chunk.count)
-                var parts: [String] = [], arguments: [any SQLArgument] = []
+                var parts: [String] = []
+                var arguments: [any SQLArgument] = []
                 for table in OriginRecord.Table.allCases where tables.contains(table) {
                     parts.append(Self.recordSelect(table, list: list))
                     arguments += chunk
@@ -343,19 +439,32 @@ extension OrderDatabase: ReconcileStore {
             }
         }
         let recordStatements = queries.count
-        queries.append(SQLQuery(Self.rowColumns + """
-             WHERE sa.account_id = ? AND o.exchange_order_id LIKE 'PENDING-%' AND UPPER(o.status) IN ('PENDING', 'FAILED')
-                AND o.created_at >= ? AND o.created_at <= ?
-            ORDER BY o.id
-            """, [request.account.rawValue, Timestamp(request.placeholdersCreated.lowerBound), Timestamp(request.placeholdersCreated.upperBound)]))
+        queries.append(
+            SQLQuery(
+                Self.rowColumns + """
+                     WHERE sa.account_id = ? AND o.exchange_order_id LIKE 'PENDING-%' AND UPPER(o.status) IN ('PENDING', 'FAILED')
+                        AND o.created_at >= ? AND o.created_at <= ?
+                    ORDER BY o.id
+                    """,
+                [request.account.rawValue, Timestamp(request.placeholdersCreated.lowerBound), Timestamp(request.placeholdersCreated.upperBound)]
+            )
+        )
         let batch = queries
         let results = try await backend.read { try await $0.batch(batch) }
         var evidence = OriginEvidence(statements: batch.count)
         for rows in results.prefix(recordStatements) {
             for r in rows {
                 guard let table = OriginRecord.Table(rawValue: r.text(0) ?? ""), let link = r.int(2), let id = r.text(3) else { continue }
-                evidence.records.append(OriginRecord(table: table, id: r.int(1) ?? 0, exchangeOrderID: id, link: StrategyLinkID(link),
-                                                     symbol: r.text(4), marketText: r.text(5)))
+                evidence.records.append(
+                    OriginRecord(
+                        table: table,
+                        id: r.int(1) ?? 0,
+                        exchangeOrderID: id,
+                        link: StrategyLinkID(link),
+                        symbol: r.text(4),
+                        marketText: r.text(5)
+                    )
+                )
             }
         }
         evidence.placeholders = try results[recordStatements].map(Self.decodeRow)
@@ -394,7 +503,8 @@ extension OrderDatabase: ReconcileStore {
         try await backend.write { conn in
             try await conn.execute(
                 "UPDATE sync_runs SET finished_at = ?, status = ?, sections = ?, totals_json = ? WHERE id = ?",
-                [report.finishedAt, report.errorCount == 0 ? "ok" : "errors", report.sections.count, totals, id])
+                [report.finishedAt, report.errorCount == 0 ? "ok" : "errors", report.sections.count, totals, id]
+            )
         }
     }
 
@@ -410,36 +520,58 @@ extension OrderDatabase: ReconcileStore {
 
     /// A row leaves `open_orders` into `sync_order_history`: only if it still names the order and
     /// the origin does not hold it. Returns whether it left.
-    static func close(_ row: OpenOrderRow, account: AccountID, finalStatus: String, filled: Amount, source: String, runID: Int64?,
-                      now: Millis, conn: any SQLConnection) async throws -> Bool {
-        let deleted = try await conn.query("""
+    static func close(
+        _ row: OpenOrderRow,
+        account: AccountID,
+        finalStatus: String,
+        filled: Amount,
+        source: String,
+        runID: Int64?,
+        now: Millis,
+        conn: any SQLConnection
+    ) async throws -> Bool {
+        let deleted = try await conn.query(
+            """
             DELETE FROM open_orders WHERE id = ? AND exchange_order_id = ?
                 AND (is_processing = ? OR processing_started_at < ?)
             RETURNING id
-            """, [row.id.rawValue, row.exchangeOrderID.rawValue, false, Timestamp(now - OriginRules.staleProcessingLock)])
+            """,
+            [row.id.rawValue, row.exchangeOrderID.rawValue, false, Timestamp(now - OriginRules.staleProcessingLock)]
+        )
         guard !deleted.isEmpty else { return false }
-        try await conn.execute("""
+        try await conn.execute(
+            """
             INSERT INTO sync_order_history (open_order_id, strategy_account_id, account_id, market, exchange_order_id, symbol,
                 side, order_type, price, stop_price, quantity, filled_quantity, final_status, source, run_id, created_at, closed_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [row.id.rawValue, row.link.rawValue, account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue, row.symbol,
-                  row.side.rawValue, row.orderType.rawValue, row.price?.description, row.stopPrice?.description,
-                  row.quantity.description, filled.description, finalStatus, source, runID, row.createdAt, now])
-        try await conn.execute("DELETE FROM sync_misses WHERE account_id = ? AND market = ? AND exchange_order_id = ?",
-                               [account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue])
+            """,
+            [
+                row.id.rawValue, row.link.rawValue, account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue, row.symbol,
+                row.side.rawValue, row.orderType.rawValue, row.price?.description, row.stopPrice?.description,
+                row.quantity.description, filled.description, finalStatus, source, runID, row.createdAt, now,
+            ]
+        )
+        try await conn.execute(
+            "DELETE FROM sync_misses WHERE account_id = ? AND market = ? AND exchange_order_id = ?",
+            [account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue]
+        )
         return true
     }
 
     static func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis, conn: any SQLConnection) async throws -> ApplyResult {
         var result = ApplyResult()
-        let account = plan.account.rawValue, market = plan.market.rawValue
+        let account = plan.account.rawValue
+        let market = plan.market.rawValue
         let stamp = Timestamp(now)
         func perform(_ action: PlanAction) async throws -> String {
             switch action {
             case .updateRow(let id, let readUpdatedAt, let u):
                 // Only if the row still has the updated_at the decision saw and the origin does not hold it.
-                guard let stored = try await conn.query(
-                    "SELECT updated_at, is_processing, processing_started_at FROM open_orders WHERE id = ?" + conn.dialect.forUpdate, [id.rawValue]).first
+                guard
+                    let stored = try await conn.query(
+                        "SELECT updated_at, is_processing, processing_started_at FROM open_orders WHERE id = ?" + conn.dialect.forUpdate,
+                        [id.rawValue]
+                    ).first
                 else { return "skipped: row already gone" }
                 guard (try? Values.millis(stored[0], table: "open_orders", id: id.rawValue, column: "updated_at")) == readUpdatedAt else {
                     return "skipped: row changed since read"
@@ -448,57 +580,86 @@ extension OrderDatabase: ReconcileStore {
                     let started = try? Values.optionalMillis(stored[2], table: "open_orders", id: id.rawValue, column: "processing_started_at")
                     if started.flatMap({ $0 }).map({ now - $0 < OriginRules.staleProcessingLock }) ?? true { return "skipped: held by the origin" }
                 }
-                try await conn.execute("""
+                try await conn.execute(
+                    """
                     UPDATE open_orders SET status = COALESCE(?, status), filled_quantity = ?, quantity = ?, price = ?, stop_price = ?, updated_at = ?
                     WHERE id = ?
-                    """, [u.status?.rawValue, u.filledQuantity.doubleValue, u.quantity.doubleValue, u.price.doubleValue,
-                          u.stopPrice?.doubleValue, stamp, id.rawValue])
+                    """,
+                    [
+                        u.status?.rawValue, u.filledQuantity.doubleValue, u.quantity.doubleValue, u.price.doubleValue,
+                        u.stopPrice?.doubleValue, stamp, id.rawValue,
+                    ]
+                )
                 return "applied"
             case .closeRow(let row, let status, let filled):
-                let closed = try await close(row, account: plan.account, finalStatus: status.rawValue, filled: filled, source: "reconcile",
-                                             runID: runID, now: now, conn: conn)
+                let closed = try await close(
+                    row,
+                    account: plan.account,
+                    finalStatus: status.rawValue,
+                    filled: filled,
+                    source: "reconcile",
+                    runID: runID,
+                    now: now,
+                    conn: conn
+                )
                 return closed ? "applied" : "skipped: row gone or held by the origin"
             case .adopt(let a):
                 let o = a.order
                 guard let state = o.status.openState else { return "skipped: order not open" }
                 // Every NOT NULL column, with the origin's own defaults (is_processing false; webhook_received_at
                 // NULL as on its single-order path).
-                let inserted = try await conn.query("""
+                let inserted = try await conn.query(
+                    """
                     INSERT INTO open_orders (strategy_account_id, exchange_order_id, symbol, side, order_type, price, stop_price,
                         quantity, filled_quantity, status, market_type, created_at, updated_at, is_processing)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (exchange_order_id) DO NOTHING
                     RETURNING id
-                    """, [a.link.rawValue, o.id.rawValue, a.symbol, o.side.rawValue, a.orderType.rawValue,
-                          o.price.isZero && a.orderType == .market ? nil : o.price.doubleValue, o.stopPrice?.doubleValue,
-                          o.quantity.doubleValue, o.executedQuantity.doubleValue, state.rawValue, a.marketText,
-                          Timestamp(o.time), stamp, false])
+                    """,
+                    [
+                        a.link.rawValue, o.id.rawValue, a.symbol, o.side.rawValue, a.orderType.rawValue,
+                        o.price.isZero && a.orderType == .market ? nil : o.price.doubleValue, o.stopPrice?.doubleValue,
+                        o.quantity.doubleValue, o.executedQuantity.doubleValue, state.rawValue, a.marketText,
+                        Timestamp(o.time), stamp, false,
+                    ]
+                )
                 return inserted.isEmpty ? "skipped: a row for this order appeared" : "applied"
             case .repairPlaceholder(let r):
                 // Only while the row still has its placeholder id and the status it was read with (the
                 // origin may be changing it now), the origin does not hold it, and no row has the real id.
                 let o = r.order
-                let changed = try await conn.query("""
+                let changed = try await conn.query(
+                    """
                     UPDATE open_orders SET exchange_order_id = ?, status = ?, filled_quantity = ?, updated_at = ?
                     WHERE id = ? AND exchange_order_id = ? AND status = ? AND (is_processing = ? OR processing_started_at < ?)
                         AND NOT EXISTS (SELECT 1 FROM open_orders other WHERE other.exchange_order_id = ?)
                     RETURNING id
-                    """, [o.id.rawValue, r.status.rawValue, o.executedQuantity.doubleValue, stamp, r.row.rawValue,
-                          r.placeholderID.rawValue, r.readStatus, false, Timestamp(now - OriginRules.staleProcessingLock), o.id.rawValue])
+                    """,
+                    [
+                        o.id.rawValue, r.status.rawValue, o.executedQuantity.doubleValue, stamp, r.row.rawValue,
+                        r.placeholderID.rawValue, r.readStatus, false, Timestamp(now - OriginRules.staleProcessingLock), o.id.rawValue,
+                    ]
+                )
                 return changed.isEmpty ? "skipped: placeholder row changed since read" : "applied"
             case .recordMiss(let id, let count):
-                try await conn.execute("""
+                try await conn.execute(
+                    """
                     INSERT INTO sync_misses (account_id, market, exchange_order_id, misses, first_missed_at, last_missed_at)
                     VALUES (?, ?, ?, ?, ?, ?)
                     ON CONFLICT (account_id, market, exchange_order_id) DO UPDATE SET misses = excluded.misses, last_missed_at = excluded.last_missed_at
-                    """, [account, market, id.rawValue, count, now, now])
+                    """,
+                    [account, market, id.rawValue, count, now, now]
+                )
                 return "applied"
             case .clearMisses(let id):
-                try await conn.execute("DELETE FROM sync_misses WHERE account_id = ? AND market = ? AND exchange_order_id = ?",
-                                       [account, market, id.rawValue])
+                try await conn.execute(
+                    "DELETE FROM sync_misses WHERE account_id = ? AND market = ? AND exchange_order_id = ?",
+                    [account, market, id.rawValue]
+                )
                 return "applied"
             case .registerOrphan(let o), .refreshOrphan(let o):
-                try await conn.execute("""
+                try await conn.execute(
+                    """
                     INSERT INTO sync_orphans (account_id, market, exchange_order_id, client_order_id, symbol, side, order_type, status,
                         price, stop_price, quantity, executed_quantity, order_time, first_seen_at, last_seen_at, times_seen)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
@@ -506,13 +667,19 @@ extension OrderDatabase: ReconcileStore {
                         client_order_id = excluded.client_order_id, status = excluded.status, price = excluded.price,
                         stop_price = excluded.stop_price, quantity = excluded.quantity, executed_quantity = excluded.executed_quantity,
                         last_seen_at = excluded.last_seen_at, times_seen = sync_orphans.times_seen + 1
-                    """, [account, market, o.id.rawValue, o.clientOrderID, o.symbol, o.side.rawValue, o.type.rawValue,
-                          o.status.rawValue, o.price.description, o.stopPrice?.description, o.quantity.description,
-                          o.executedQuantity.description, o.time, now, now])
+                    """,
+                    [
+                        account, market, o.id.rawValue, o.clientOrderID, o.symbol, o.side.rawValue, o.type.rawValue,
+                        o.status.rawValue, o.price.description, o.stopPrice?.description, o.quantity.description,
+                        o.executedQuantity.description, o.time, now, now,
+                    ]
+                )
                 return "applied"
             case .forgetOrphan(let id):
-                try await conn.execute("DELETE FROM sync_orphans WHERE account_id = ? AND market = ? AND exchange_order_id = ?",
-                                       [account, market, id.rawValue])
+                try await conn.execute(
+                    "DELETE FROM sync_orphans WHERE account_id = ? AND market = ? AND exchange_order_id = ?",
+                    [account, market, id.rawValue]
+                )
                 return "applied"
             }
         }
@@ -522,24 +689,37 @@ extension OrderDatabase: ReconcileStore {
             var outcomes: [String] = []
             for action in finding.actions {
                 let outcome = try await perform(action)
-                if outcome == "applied" { result.applied += 1 } else { result.skipped += 1; outcomes.append(outcome) }
+                if outcome == "applied" {
+                    result.applied += 1
+                } else {
+                    result.skipped += 1
+                    outcomes.append(outcome)
+                }
             }
             guard finding.kind != .matched else { continue }
             let changes = finding.changes.isEmpty ? nil : String(decoding: try encoder.encode(finding.changes), as: UTF8.self)
-            try await conn.execute("""
+            try await conn.execute(
+                """
                 INSERT INTO sync_findings (run_id, account_id, market, kind, exchange_order_id, client_order_id, symbol, side,
                     strategy_account_id, open_order_id, detail, changes_json, outcome, created_at, evidence)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [runID, account, market, finding.kind.rawValue, finding.exchangeOrderID?.rawValue, finding.clientOrderID,
-                      finding.symbol, finding.side?.rawValue, finding.link?.rawValue, finding.row?.rawValue, finding.detail,
-                      changes, outcomes.first ?? (finding.actions.isEmpty ? "none" : "applied"), now, finding.evidence])
+                """,
+                [
+                    runID, account, market, finding.kind.rawValue, finding.exchangeOrderID?.rawValue, finding.clientOrderID,
+                    finding.symbol, finding.side?.rawValue, finding.link?.rawValue, finding.row?.rawValue, finding.detail,
+                    changes, outcomes.first ?? (finding.actions.isEmpty ? "none" : "applied"), now, finding.evidence,
+                ]
+            )
         }
         for action in plan.housekeeping { _ = try await perform(action) }
         if plan.isCompleteSweep {
-            try await conn.execute("""
+            try await conn.execute(
+                """
                 INSERT INTO sync_sweeps (account_id, market, last_sweep_at, last_sweep_run) VALUES (?, ?, ?, ?)
                 ON CONFLICT (account_id, market) DO UPDATE SET last_sweep_at = excluded.last_sweep_at, last_sweep_run = excluded.last_sweep_run
-                """, [account, market, now, runID])
+                """,
+                [account, market, now, runID]
+            )
         }
         return result
     }

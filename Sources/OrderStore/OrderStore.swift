@@ -75,7 +75,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         case .incompatibleSchema(let table, let missing, _):
             return "table \(table) exists but lacks column(s) \(missing.joined(separator: ", ")); ordersync does not alter the origin app's tables"
         case .unfillableColumns(let table, let columns):
-            return "table \(table) has NOT NULL column(s) \(columns.joined(separator: ", ")) without a default that ordersync cannot fill when it adopts an order"
+            return
+                "table \(table) has NOT NULL column(s) \(columns.joined(separator: ", ")) without a default that ordersync cannot fill when it adopts an order"
         case .notUnique(let table, let column):
             return "\(table).\(column) is not unique; ordersync relies on the origin's UNIQUE (\(column)) so that adopted rows never duplicate"
         case .invalidValue(let table, let id, let column, let value):

@@ -4,10 +4,16 @@
 /// The origin app's tables exactly as its models create them, per backend, in dependency order.
 enum OriginSchema {
     /// Every table the origin's models define.
-    static let tables: [String] = ["accounts", "daily_account_summaries", "failed_orders", "open_orders", "order_fill_events", "order_tracking_sessions", "pending_orders", "securities_tokens", "strategies", "strategy_accounts", "strategy_capital", "strategy_performance", "strategy_positions", "system_settings", "system_summaries", "tracking_logs", "trade_executions", "trades", "user_sessions", "users", "webhook_logs"]
+    static let tables: [String] = [
+        "accounts", "daily_account_summaries", "failed_orders", "open_orders", "order_fill_events", "order_tracking_sessions", "pending_orders",
+        "securities_tokens", "strategies", "strategy_accounts", "strategy_capital", "strategy_performance", "strategy_positions", "system_settings",
+        "system_summaries", "tracking_logs", "trade_executions", "trades", "user_sessions", "users", "webhook_logs",
+    ]
 
     static let sqlite: [(table: String, sql: String)] = [
-        ("users", """
+        (
+            "users",
+            """
             CREATE TABLE users (
             	id INTEGER NOT NULL,
             	username VARCHAR(80) NOT NULL,
@@ -26,8 +32,11 @@ enum OriginSchema {
             	UNIQUE (email),
             	UNIQUE (webhook_token)
             )
-            """),
-        ("webhook_logs", """
+            """
+        ),
+        (
+            "webhook_logs",
+            """
             CREATE TABLE webhook_logs (
             	id INTEGER NOT NULL,
             	received_at DATETIME,
@@ -46,8 +55,11 @@ enum OriginSchema {
             	total_processing_time_ms FLOAT,
             	PRIMARY KEY (id)
             )
-            """),
-        ("system_summaries", """
+            """
+        ),
+        (
+            "system_summaries",
+            """
             CREATE TABLE system_summaries (
             	id INTEGER NOT NULL,
             	date DATE NOT NULL,
@@ -61,8 +73,11 @@ enum OriginSchema {
             	PRIMARY KEY (id),
             	UNIQUE (date)
             )
-            """),
-        ("system_settings", """
+            """
+        ),
+        (
+            "system_settings",
+            """
             CREATE TABLE system_settings (
             	"key" VARCHAR(100) NOT NULL,
             	value TEXT,
@@ -71,8 +86,11 @@ enum OriginSchema {
             	created_at DATETIME,
             	PRIMARY KEY ("key")
             )
-            """),
-        ("user_sessions", """
+            """
+        ),
+        (
+            "user_sessions",
+            """
             CREATE TABLE user_sessions (
             	id INTEGER NOT NULL,
             	user_id INTEGER NOT NULL,
@@ -86,8 +104,11 @@ enum OriginSchema {
             	FOREIGN KEY(user_id) REFERENCES users (id),
             	UNIQUE (session_token)
             )
-            """),
-        ("accounts", """
+            """
+        ),
+        (
+            "accounts",
+            """
             CREATE TABLE accounts (
             	id INTEGER NOT NULL,
             	user_id INTEGER NOT NULL,
@@ -109,11 +130,17 @@ enum OriginSchema {
             	PRIMARY KEY (id),
             	FOREIGN KEY(user_id) REFERENCES users (id)
             )
-            """),
-        ("accounts", """
+            """
+        ),
+        (
+            "accounts",
+            """
             CREATE INDEX ix_accounts_account_type ON accounts (account_type)
-            """),
-        ("strategies", """
+            """
+        ),
+        (
+            "strategies",
+            """
             CREATE TABLE strategies (
             	id INTEGER NOT NULL,
             	user_id INTEGER NOT NULL,
@@ -129,11 +156,17 @@ enum OriginSchema {
             	FOREIGN KEY(user_id) REFERENCES users (id),
             	UNIQUE (group_name)
             )
-            """),
-        ("strategies", """
+            """
+        ),
+        (
+            "strategies",
+            """
             CREATE INDEX ix_strategies_is_public ON strategies (is_public)
-            """),
-        ("strategy_accounts", """
+            """
+        ),
+        (
+            "strategy_accounts",
+            """
             CREATE TABLE strategy_accounts (
             	id INTEGER NOT NULL,
             	strategy_id INTEGER NOT NULL,
@@ -147,11 +180,17 @@ enum OriginSchema {
             	FOREIGN KEY(strategy_id) REFERENCES strategies (id),
             	FOREIGN KEY(account_id) REFERENCES accounts (id)
             )
-            """),
-        ("strategy_accounts", """
+            """
+        ),
+        (
+            "strategy_accounts",
+            """
             CREATE INDEX ix_strategy_accounts_is_active ON strategy_accounts (is_active)
-            """),
-        ("daily_account_summaries", """
+            """
+        ),
+        (
+            "daily_account_summaries",
+            """
             CREATE TABLE daily_account_summaries (
             	id INTEGER NOT NULL,
             	account_id INTEGER NOT NULL,
@@ -175,8 +214,11 @@ enum OriginSchema {
             	UNIQUE (account_id, date),
             	FOREIGN KEY(account_id) REFERENCES accounts (id)
             )
-            """),
-        ("order_tracking_sessions", """
+            """
+        ),
+        (
+            "order_tracking_sessions",
+            """
             CREATE TABLE order_tracking_sessions (
             	id INTEGER NOT NULL,
             	user_id INTEGER NOT NULL,
@@ -195,17 +237,29 @@ enum OriginSchema {
             	UNIQUE (session_id),
             	FOREIGN KEY(account_id) REFERENCES accounts (id)
             )
-            """),
-        ("order_tracking_sessions", """
+            """
+        ),
+        (
+            "order_tracking_sessions",
+            """
             CREATE INDEX idx_tracking_session_started ON order_tracking_sessions (started_at)
-            """),
-        ("order_tracking_sessions", """
+            """
+        ),
+        (
+            "order_tracking_sessions",
+            """
             CREATE INDEX idx_tracking_session_user ON order_tracking_sessions (user_id)
-            """),
-        ("order_tracking_sessions", """
+            """
+        ),
+        (
+            "order_tracking_sessions",
+            """
             CREATE INDEX idx_tracking_session_status ON order_tracking_sessions (status)
-            """),
-        ("strategy_performance", """
+            """
+        ),
+        (
+            "strategy_performance",
+            """
             CREATE TABLE strategy_performance (
             	id INTEGER NOT NULL,
             	strategy_id INTEGER NOT NULL,
@@ -233,14 +287,23 @@ enum OriginSchema {
             	CONSTRAINT uq_strategy_date UNIQUE (strategy_id, date),
             	FOREIGN KEY(strategy_id) REFERENCES strategies (id)
             )
-            """),
-        ("strategy_performance", """
+            """
+        ),
+        (
+            "strategy_performance",
+            """
             CREATE INDEX idx_performance_date ON strategy_performance (date)
-            """),
-        ("strategy_performance", """
+            """
+        ),
+        (
+            "strategy_performance",
+            """
             CREATE INDEX idx_performance_strategy ON strategy_performance (strategy_id)
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE TABLE tracking_logs (
             	id INTEGER NOT NULL,
             	log_type VARCHAR(50) NOT NULL,
@@ -261,26 +324,47 @@ enum OriginSchema {
             	FOREIGN KEY(account_id) REFERENCES accounts (id),
             	FOREIGN KEY(strategy_id) REFERENCES strategies (id)
             )
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE INDEX idx_tracking_log_order ON tracking_logs (order_id)
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE INDEX idx_tracking_log_symbol ON tracking_logs (symbol)
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE INDEX idx_tracking_log_type ON tracking_logs (log_type)
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE INDEX idx_tracking_log_created ON tracking_logs (created_at)
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE INDEX idx_tracking_log_severity ON tracking_logs (severity)
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE INDEX idx_tracking_log_user ON tracking_logs (user_id)
-            """),
-        ("securities_tokens", """
+            """
+        ),
+        (
+            "securities_tokens",
+            """
             CREATE TABLE securities_tokens (
             	id INTEGER NOT NULL,
             	account_id INTEGER NOT NULL,
@@ -294,8 +378,11 @@ enum OriginSchema {
             	UNIQUE (account_id),
             	FOREIGN KEY(account_id) REFERENCES accounts (id) ON DELETE CASCADE
             )
-            """),
-        ("strategy_capital", """
+            """
+        ),
+        (
+            "strategy_capital",
+            """
             CREATE TABLE strategy_capital (
             	id INTEGER NOT NULL,
             	strategy_account_id INTEGER NOT NULL,
@@ -307,8 +394,11 @@ enum OriginSchema {
             	UNIQUE (strategy_account_id),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("strategy_positions", """
+            """
+        ),
+        (
+            "strategy_positions",
+            """
             CREATE TABLE strategy_positions (
             	id INTEGER NOT NULL,
             	strategy_account_id INTEGER NOT NULL,
@@ -320,8 +410,11 @@ enum OriginSchema {
             	UNIQUE (strategy_account_id, symbol),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("trades", """
+            """
+        ),
+        (
+            "trades",
+            """
             CREATE TABLE trades (
             	id INTEGER NOT NULL,
             	strategy_account_id INTEGER NOT NULL,
@@ -341,8 +434,11 @@ enum OriginSchema {
             	CONSTRAINT unique_order_per_account UNIQUE (strategy_account_id, exchange_order_id),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("open_orders", """
+            """
+        ),
+        (
+            "open_orders",
+            """
             CREATE TABLE open_orders (
             	id INTEGER NOT NULL,
             	strategy_account_id INTEGER NOT NULL,
@@ -367,14 +463,23 @@ enum OriginSchema {
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id),
             	UNIQUE (exchange_order_id)
             )
-            """),
-        ("open_orders", """
+            """
+        ),
+        (
+            "open_orders",
+            """
             CREATE INDEX ix_open_orders_is_processing ON open_orders (is_processing)
-            """),
-        ("open_orders", """
+            """
+        ),
+        (
+            "open_orders",
+            """
             CREATE INDEX ix_open_orders_processing_started_at ON open_orders (processing_started_at)
-            """),
-        ("order_fill_events", """
+            """
+        ),
+        (
+            "order_fill_events",
+            """
             CREATE TABLE order_fill_events (
             	id INTEGER NOT NULL,
             	account_id INTEGER NOT NULL,
@@ -393,17 +498,29 @@ enum OriginSchema {
             	FOREIGN KEY(account_id) REFERENCES accounts (id),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("order_fill_events", """
+            """
+        ),
+        (
+            "order_fill_events",
+            """
             CREATE INDEX idx_fill_order_id ON order_fill_events (exchange_order_id)
-            """),
-        ("order_fill_events", """
+            """
+        ),
+        (
+            "order_fill_events",
+            """
             CREATE INDEX idx_fill_account_symbol ON order_fill_events (account_id, symbol)
-            """),
-        ("order_fill_events", """
+            """
+        ),
+        (
+            "order_fill_events",
+            """
             CREATE INDEX idx_fill_processed ON order_fill_events (processed, event_time)
-            """),
-        ("pending_orders", """
+            """
+        ),
+        (
+            "pending_orders",
+            """
             CREATE TABLE pending_orders (
             	id INTEGER NOT NULL,
             	account_id INTEGER NOT NULL,
@@ -426,17 +543,29 @@ enum OriginSchema {
             	FOREIGN KEY(account_id) REFERENCES accounts (id),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("pending_orders", """
+            """
+        ),
+        (
+            "pending_orders",
+            """
             CREATE INDEX idx_pending_account_symbol ON pending_orders (account_id, symbol)
-            """),
-        ("pending_orders", """
+            """
+        ),
+        (
+            "pending_orders",
+            """
             CREATE INDEX idx_pending_priority_sort ON pending_orders (account_id, symbol, priority, sort_price, created_at)
-            """),
-        ("pending_orders", """
+            """
+        ),
+        (
+            "pending_orders",
+            """
             CREATE INDEX idx_pending_strategy ON pending_orders (strategy_account_id)
-            """),
-        ("failed_orders", """
+            """
+        ),
+        (
+            "failed_orders",
+            """
             CREATE TABLE failed_orders (
             	id INTEGER NOT NULL,
             	strategy_account_id INTEGER NOT NULL,
@@ -460,20 +589,35 @@ enum OriginSchema {
             	PRIMARY KEY (id),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("failed_orders", """
+            """
+        ),
+        (
+            "failed_orders",
+            """
             CREATE INDEX ix_failed_orders_operation_type ON failed_orders (operation_type)
-            """),
-        ("failed_orders", """
+            """
+        ),
+        (
+            "failed_orders",
+            """
             CREATE INDEX idx_failed_retry ON failed_orders (retry_count)
-            """),
-        ("failed_orders", """
+            """
+        ),
+        (
+            "failed_orders",
+            """
             CREATE INDEX idx_failed_status ON failed_orders (status, created_at)
-            """),
-        ("failed_orders", """
+            """
+        ),
+        (
+            "failed_orders",
+            """
             CREATE INDEX idx_failed_strategy_symbol ON failed_orders (strategy_account_id, symbol)
-            """),
-        ("trade_executions", """
+            """
+        ),
+        (
+            "trade_executions",
+            """
             CREATE TABLE trade_executions (
             	id INTEGER NOT NULL,
             	trade_id INTEGER,
@@ -497,20 +641,32 @@ enum OriginSchema {
             	FOREIGN KEY(trade_id) REFERENCES trades (id),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("trade_executions", """
+            """
+        ),
+        (
+            "trade_executions",
+            """
             CREATE INDEX idx_trade_exec_time ON trade_executions (execution_time)
-            """),
-        ("trade_executions", """
+            """
+        ),
+        (
+            "trade_executions",
+            """
             CREATE INDEX idx_trade_exec_strategy ON trade_executions (strategy_account_id)
-            """),
-        ("trade_executions", """
+            """
+        ),
+        (
+            "trade_executions",
+            """
             CREATE INDEX idx_trade_exec_symbol ON trade_executions (symbol)
-            """),
+            """
+        ),
     ]
 
     static let postgres: [(table: String, sql: String)] = [
-        ("system_settings", """
+        (
+            "system_settings",
+            """
             CREATE TABLE system_settings (
             	key VARCHAR(100) NOT NULL,
             	value TEXT,
@@ -519,8 +675,11 @@ enum OriginSchema {
             	created_at TIMESTAMP WITHOUT TIME ZONE,
             	PRIMARY KEY (key)
             )
-            """),
-        ("system_summaries", """
+            """
+        ),
+        (
+            "system_summaries",
+            """
             CREATE TABLE system_summaries (
             	id SERIAL NOT NULL,
             	date DATE NOT NULL,
@@ -534,8 +693,11 @@ enum OriginSchema {
             	PRIMARY KEY (id),
             	UNIQUE (date)
             )
-            """),
-        ("users", """
+            """
+        ),
+        (
+            "users",
+            """
             CREATE TABLE users (
             	id SERIAL NOT NULL,
             	username VARCHAR(80) NOT NULL,
@@ -554,8 +716,11 @@ enum OriginSchema {
             	UNIQUE (email),
             	UNIQUE (webhook_token)
             )
-            """),
-        ("webhook_logs", """
+            """
+        ),
+        (
+            "webhook_logs",
+            """
             CREATE TABLE webhook_logs (
             	id SERIAL NOT NULL,
             	received_at TIMESTAMP WITHOUT TIME ZONE,
@@ -574,8 +739,11 @@ enum OriginSchema {
             	total_processing_time_ms FLOAT,
             	PRIMARY KEY (id)
             )
-            """),
-        ("accounts", """
+            """
+        ),
+        (
+            "accounts",
+            """
             CREATE TABLE accounts (
             	id SERIAL NOT NULL,
             	user_id INTEGER NOT NULL,
@@ -597,11 +765,17 @@ enum OriginSchema {
             	PRIMARY KEY (id),
             	FOREIGN KEY(user_id) REFERENCES users (id)
             )
-            """),
-        ("accounts", """
+            """
+        ),
+        (
+            "accounts",
+            """
             CREATE INDEX ix_accounts_account_type ON accounts (account_type)
-            """),
-        ("strategies", """
+            """
+        ),
+        (
+            "strategies",
+            """
             CREATE TABLE strategies (
             	id SERIAL NOT NULL,
             	user_id INTEGER NOT NULL,
@@ -617,11 +791,17 @@ enum OriginSchema {
             	FOREIGN KEY(user_id) REFERENCES users (id),
             	UNIQUE (group_name)
             )
-            """),
-        ("strategies", """
+            """
+        ),
+        (
+            "strategies",
+            """
             CREATE INDEX ix_strategies_is_public ON strategies (is_public)
-            """),
-        ("user_sessions", """
+            """
+        ),
+        (
+            "user_sessions",
+            """
             CREATE TABLE user_sessions (
             	id SERIAL NOT NULL,
             	user_id INTEGER NOT NULL,
@@ -635,8 +815,11 @@ enum OriginSchema {
             	FOREIGN KEY(user_id) REFERENCES users (id),
             	UNIQUE (session_token)
             )
-            """),
-        ("daily_account_summaries", """
+            """
+        ),
+        (
+            "daily_account_summaries",
+            """
             CREATE TABLE daily_account_summaries (
             	id SERIAL NOT NULL,
             	account_id INTEGER NOT NULL,
@@ -660,8 +843,11 @@ enum OriginSchema {
             	UNIQUE (account_id, date),
             	FOREIGN KEY(account_id) REFERENCES accounts (id)
             )
-            """),
-        ("order_tracking_sessions", """
+            """
+        ),
+        (
+            "order_tracking_sessions",
+            """
             CREATE TABLE order_tracking_sessions (
             	id SERIAL NOT NULL,
             	user_id INTEGER NOT NULL,
@@ -680,17 +866,29 @@ enum OriginSchema {
             	UNIQUE (session_id),
             	FOREIGN KEY(account_id) REFERENCES accounts (id)
             )
-            """),
-        ("order_tracking_sessions", """
+            """
+        ),
+        (
+            "order_tracking_sessions",
+            """
             CREATE INDEX idx_tracking_session_started ON order_tracking_sessions (started_at)
-            """),
-        ("order_tracking_sessions", """
+            """
+        ),
+        (
+            "order_tracking_sessions",
+            """
             CREATE INDEX idx_tracking_session_status ON order_tracking_sessions (status)
-            """),
-        ("order_tracking_sessions", """
+            """
+        ),
+        (
+            "order_tracking_sessions",
+            """
             CREATE INDEX idx_tracking_session_user ON order_tracking_sessions (user_id)
-            """),
-        ("securities_tokens", """
+            """
+        ),
+        (
+            "securities_tokens",
+            """
             CREATE TABLE securities_tokens (
             	id SERIAL NOT NULL,
             	account_id INTEGER NOT NULL,
@@ -704,8 +902,11 @@ enum OriginSchema {
             	UNIQUE (account_id),
             	FOREIGN KEY(account_id) REFERENCES accounts (id) ON DELETE CASCADE
             )
-            """),
-        ("strategy_accounts", """
+            """
+        ),
+        (
+            "strategy_accounts",
+            """
             CREATE TABLE strategy_accounts (
             	id SERIAL NOT NULL,
             	strategy_id INTEGER NOT NULL,
@@ -719,11 +920,17 @@ enum OriginSchema {
             	FOREIGN KEY(strategy_id) REFERENCES strategies (id),
             	FOREIGN KEY(account_id) REFERENCES accounts (id)
             )
-            """),
-        ("strategy_accounts", """
+            """
+        ),
+        (
+            "strategy_accounts",
+            """
             CREATE INDEX ix_strategy_accounts_is_active ON strategy_accounts (is_active)
-            """),
-        ("strategy_performance", """
+            """
+        ),
+        (
+            "strategy_performance",
+            """
             CREATE TABLE strategy_performance (
             	id SERIAL NOT NULL,
             	strategy_id INTEGER NOT NULL,
@@ -751,14 +958,23 @@ enum OriginSchema {
             	CONSTRAINT uq_strategy_date UNIQUE (strategy_id, date),
             	FOREIGN KEY(strategy_id) REFERENCES strategies (id)
             )
-            """),
-        ("strategy_performance", """
+            """
+        ),
+        (
+            "strategy_performance",
+            """
             CREATE INDEX idx_performance_date ON strategy_performance (date)
-            """),
-        ("strategy_performance", """
+            """
+        ),
+        (
+            "strategy_performance",
+            """
             CREATE INDEX idx_performance_strategy ON strategy_performance (strategy_id)
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE TABLE tracking_logs (
             	id SERIAL NOT NULL,
             	log_type VARCHAR(50) NOT NULL,
@@ -779,26 +995,47 @@ enum OriginSchema {
             	FOREIGN KEY(account_id) REFERENCES accounts (id),
             	FOREIGN KEY(strategy_id) REFERENCES strategies (id)
             )
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE INDEX idx_tracking_log_created ON tracking_logs (created_at)
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE INDEX idx_tracking_log_order ON tracking_logs (order_id)
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE INDEX idx_tracking_log_severity ON tracking_logs (severity)
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE INDEX idx_tracking_log_symbol ON tracking_logs (symbol)
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE INDEX idx_tracking_log_type ON tracking_logs (log_type)
-            """),
-        ("tracking_logs", """
+            """
+        ),
+        (
+            "tracking_logs",
+            """
             CREATE INDEX idx_tracking_log_user ON tracking_logs (user_id)
-            """),
-        ("failed_orders", """
+            """
+        ),
+        (
+            "failed_orders",
+            """
             CREATE TABLE failed_orders (
             	id SERIAL NOT NULL,
             	strategy_account_id INTEGER NOT NULL,
@@ -822,20 +1059,35 @@ enum OriginSchema {
             	PRIMARY KEY (id),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("failed_orders", """
+            """
+        ),
+        (
+            "failed_orders",
+            """
             CREATE INDEX idx_failed_retry ON failed_orders (retry_count)
-            """),
-        ("failed_orders", """
+            """
+        ),
+        (
+            "failed_orders",
+            """
             CREATE INDEX idx_failed_status ON failed_orders (status, created_at)
-            """),
-        ("failed_orders", """
+            """
+        ),
+        (
+            "failed_orders",
+            """
             CREATE INDEX idx_failed_strategy_symbol ON failed_orders (strategy_account_id, symbol)
-            """),
-        ("failed_orders", """
+            """
+        ),
+        (
+            "failed_orders",
+            """
             CREATE INDEX ix_failed_orders_operation_type ON failed_orders (operation_type)
-            """),
-        ("open_orders", """
+            """
+        ),
+        (
+            "open_orders",
+            """
             CREATE TABLE open_orders (
             	id SERIAL NOT NULL,
             	strategy_account_id INTEGER NOT NULL,
@@ -860,14 +1112,23 @@ enum OriginSchema {
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id),
             	UNIQUE (exchange_order_id)
             )
-            """),
-        ("open_orders", """
+            """
+        ),
+        (
+            "open_orders",
+            """
             CREATE INDEX ix_open_orders_is_processing ON open_orders (is_processing)
-            """),
-        ("open_orders", """
+            """
+        ),
+        (
+            "open_orders",
+            """
             CREATE INDEX ix_open_orders_processing_started_at ON open_orders (processing_started_at)
-            """),
-        ("order_fill_events", """
+            """
+        ),
+        (
+            "order_fill_events",
+            """
             CREATE TABLE order_fill_events (
             	id SERIAL NOT NULL,
             	account_id INTEGER NOT NULL,
@@ -886,17 +1147,29 @@ enum OriginSchema {
             	FOREIGN KEY(account_id) REFERENCES accounts (id),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("order_fill_events", """
+            """
+        ),
+        (
+            "order_fill_events",
+            """
             CREATE INDEX idx_fill_account_symbol ON order_fill_events (account_id, symbol)
-            """),
-        ("order_fill_events", """
+            """
+        ),
+        (
+            "order_fill_events",
+            """
             CREATE INDEX idx_fill_order_id ON order_fill_events (exchange_order_id)
-            """),
-        ("order_fill_events", """
+            """
+        ),
+        (
+            "order_fill_events",
+            """
             CREATE INDEX idx_fill_processed ON order_fill_events (processed, event_time)
-            """),
-        ("pending_orders", """
+            """
+        ),
+        (
+            "pending_orders",
+            """
             CREATE TABLE pending_orders (
             	id SERIAL NOT NULL,
             	account_id INTEGER NOT NULL,
@@ -919,17 +1192,29 @@ enum OriginSchema {
             	FOREIGN KEY(account_id) REFERENCES accounts (id),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("pending_orders", """
+            """
+        ),
+        (
+            "pending_orders",
+            """
             CREATE INDEX idx_pending_account_symbol ON pending_orders (account_id, symbol)
-            """),
-        ("pending_orders", """
+            """
+        ),
+        (
+            "pending_orders",
+            """
             CREATE INDEX idx_pending_priority_sort ON pending_orders (account_id, symbol, priority, sort_price, created_at)
-            """),
-        ("pending_orders", """
+            """
+        ),
+        (
+            "pending_orders",
+            """
             CREATE INDEX idx_pending_strategy ON pending_orders (strategy_account_id)
-            """),
-        ("strategy_capital", """
+            """
+        ),
+        (
+            "strategy_capital",
+            """
             CREATE TABLE strategy_capital (
             	id SERIAL NOT NULL,
             	strategy_account_id INTEGER NOT NULL,
@@ -941,8 +1226,11 @@ enum OriginSchema {
             	UNIQUE (strategy_account_id),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("strategy_positions", """
+            """
+        ),
+        (
+            "strategy_positions",
+            """
             CREATE TABLE strategy_positions (
             	id SERIAL NOT NULL,
             	strategy_account_id INTEGER NOT NULL,
@@ -954,8 +1242,11 @@ enum OriginSchema {
             	UNIQUE (strategy_account_id, symbol),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("trades", """
+            """
+        ),
+        (
+            "trades",
+            """
             CREATE TABLE trades (
             	id SERIAL NOT NULL,
             	strategy_account_id INTEGER NOT NULL,
@@ -975,8 +1266,11 @@ enum OriginSchema {
             	CONSTRAINT unique_order_per_account UNIQUE (strategy_account_id, exchange_order_id),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("trade_executions", """
+            """
+        ),
+        (
+            "trade_executions",
+            """
             CREATE TABLE trade_executions (
             	id SERIAL NOT NULL,
             	trade_id INTEGER,
@@ -1000,15 +1294,25 @@ enum OriginSchema {
             	FOREIGN KEY(trade_id) REFERENCES trades (id),
             	FOREIGN KEY(strategy_account_id) REFERENCES strategy_accounts (id)
             )
-            """),
-        ("trade_executions", """
+            """
+        ),
+        (
+            "trade_executions",
+            """
             CREATE INDEX idx_trade_exec_strategy ON trade_executions (strategy_account_id)
-            """),
-        ("trade_executions", """
+            """
+        ),
+        (
+            "trade_executions",
+            """
             CREATE INDEX idx_trade_exec_symbol ON trade_executions (symbol)
-            """),
-        ("trade_executions", """
+            """
+        ),
+        (
+            "trade_executions",
+            """
             CREATE INDEX idx_trade_exec_time ON trade_executions (execution_time)
-            """),
+            """
+        ),
     ]
 }

@@ -2,8 +2,8 @@ import Logging
 import NIOCore
 import NIOSSL
 import PostgresNIO
-import Synchronization
 import SyncCore
+import Synchronization
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -33,9 +33,13 @@ final class PostgresBackend: SQLBackend {
         probeLogger.logLevel = .critical
         do {
             var probe = PostgresConnection.Configuration(
-                host: location.host, port: location.port, username: location.user,
-                password: location.password.reveal().isEmpty ? nil : location.password.reveal(), database: location.database,
-                tls: try location.connectionTLS())
+                host: location.host,
+                port: location.port,
+                username: location.user,
+                password: location.password.reveal().isEmpty ? nil : location.password.reveal(),
+                database: location.database,
+                tls: try location.connectionTLS()
+            )
             probe.options.connectTimeout = .seconds(10)
             let connection = try await PostgresConnection.connect(configuration: probe, id: 0, logger: probeLogger)
             try? await connection.close()
@@ -43,8 +47,13 @@ final class PostgresBackend: SQLBackend {
             throw StoreError.database("cannot connect: \(PostgresConnection.describe(error))")
         }
         var configuration = PostgresClient.Configuration(
-            host: location.host, port: location.port, username: location.user, password: location.password.reveal().isEmpty ? nil : location.password.reveal(),
-            database: location.database, tls: location.tls)
+            host: location.host,
+            port: location.port,
+            username: location.user,
+            password: location.password.reveal().isEmpty ? nil : location.password.reveal(),
+            database: location.database,
+            tls: location.tls
+        )
         configuration.options.maximumConnections = max(1, maxConnections)
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = .seconds(10)
@@ -200,15 +209,21 @@ struct NaiveTimestamp: PostgresNonThrowingEncodable, PostgresDecodable {
         byteBuffer.writeInteger(millis * 1000 - Self.epochOffsetMicros)
     }
 
-    init<JSONDecoder: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                           context: PostgresDecodingContext<JSONDecoder>) throws {
+    init<JSONDecoder: PostgresJSONDecoder>(
+        from buffer: inout ByteBuffer,
+        type: PostgresDataType,
+        format: PostgresFormat,
+        context: PostgresDecodingContext<JSONDecoder>
+    ) throws {
         switch (type, format) {
         case (.timestamp, .binary), (.timestamptz, .binary):
             guard buffer.readableBytes == 8, let micros = buffer.readInteger(as: Int64.self) else { throw PostgresDecodingError.Code.failure }
             let total = micros + Self.epochOffsetMicros
             millis = total >= 0 ? total / 1000 : (total - 999) / 1000
         case (_, .text):
-            guard let text = buffer.readString(length: buffer.readableBytes), let ms = UTC.parse(text) else { throw PostgresDecodingError.Code.failure }
+            guard let text = buffer.readString(length: buffer.readableBytes), let ms = UTC.parse(text) else {
+                throw PostgresDecodingError.Code.failure
+            }
             millis = ms
         default:
             throw PostgresDecodingError.Code.typeMismatch
@@ -222,7 +237,9 @@ enum PostgresPlaceholders {
 
     static func numbered(_ sql: String) -> String {
         if let hit = cache.withLock({ $0[sql] }) { return hit }
-        var out = "", n = 0, quote: Character? = nil
+        var out = ""
+        var n = 0
+        var quote: Character? = nil
         out.reserveCapacity(sql.utf8.count + 16)
         for ch in sql {
             if let q = quote {

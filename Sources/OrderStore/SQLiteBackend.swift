@@ -1,7 +1,7 @@
 import GRDB
 import GRDBSQLite
-import Synchronization
 import SyncCore
+import Synchronization
 
 /// SQLite through GRDB (system libsqlite3; WAL, busy timeout, foreign keys on).
 ///
@@ -176,7 +176,10 @@ final class AsyncGate: Sendable {
     func run<T>(_ body: () async throws -> T) async throws -> T {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let now = state.withLock { s in
-                if s.busy { s.waiters.append(c); return false }
+                if s.busy {
+                    s.waiters.append(c)
+                    return false
+                }
                 s.busy = true
                 return true
             }
@@ -184,7 +187,10 @@ final class AsyncGate: Sendable {
         }
         defer {
             let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
-                if s.waiters.isEmpty { s.busy = false; return nil }
+                if s.waiters.isEmpty {
+                    s.busy = false
+                    return nil
+                }
                 return s.waiters.removeFirst()
             }
             next?.resume()

@@ -17,9 +17,14 @@ enum Schema {
         ("accounts", ["id", "user_id", "name", "exchange", "public_api", "secret_api", "is_testnet", "is_active"]),
         ("strategies", ["id", "user_id", "name", "group_name", "market_type", "is_active", "is_public"]),
         ("strategy_accounts", ["id", "strategy_id", "account_id", "is_active"]),
-        ("open_orders", ["id", "strategy_account_id", "exchange_order_id", "symbol", "side", "order_type", "price", "stop_price",
-                         "quantity", "filled_quantity", "status", "market_type", "created_at", "updated_at", "is_processing",
-                         "processing_started_at", "cancel_attempted_at"]),
+        (
+            "open_orders",
+            [
+                "id", "strategy_account_id", "exchange_order_id", "symbol", "side", "order_type", "price", "stop_price",
+                "quantity", "filled_quantity", "status", "market_type", "created_at", "updated_at", "is_processing",
+                "processing_started_at", "cancel_attempted_at",
+            ]
+        ),
     ]
 
     /// The `open_orders` columns an adopted row is written with (every other column must be nullable).
@@ -174,34 +179,48 @@ enum Schema {
 
     /// ordersync's migrations, in order. Each runs once; all pending ones run in one transaction.
     static let migrations: [(id: String, run: @Sendable (any SQLConnection) async throws -> Void)] = [
-        ("v1-origin-tables", { conn in
-            // A database without any origin table is a fresh install (demo, tests): create them all,
-            // exactly as the origin's models do. Otherwise create none of them.
-            let existing = try await SchemaInspector(conn).tables()
-            guard existing.isDisjoint(with: OriginSchema.tables) else { return }
-            for statement in conn.dialect == .sqlite ? OriginSchema.sqlite : OriginSchema.postgres {
-                try await conn.execute(statement.sql)
+        (
+            "v1-origin-tables",
+            { conn in
+                // A database without any origin table is a fresh install (demo, tests): create them all,
+                // exactly as the origin's models do. Otherwise create none of them.
+                let existing = try await SchemaInspector(conn).tables()
+                guard existing.isDisjoint(with: OriginSchema.tables) else { return }
+                for statement in conn.dialect == .sqlite ? OriginSchema.sqlite : OriginSchema.postgres {
+                    try await conn.execute(statement.sql)
+                }
             }
-        }),
-        ("v1-sync-tables", { conn in
-            for ddl in syncTables { try await conn.execute(ddl.replacingOccurrences(of: "{pk}", with: conn.dialect.autoIncrementPrimaryKey)) }
-        }),
+        ),
+        (
+            "v1-sync-tables",
+            { conn in
+                for ddl in syncTables { try await conn.execute(ddl.replacingOccurrences(of: "{pk}", with: conn.dialect.autoIncrementPrimaryKey)) }
+            }
+        ),
         // When each account-market last had a complete no-symbol listing (request economy).
-        ("v2-sync-sweeps", { conn in
-            try await conn.execute("""
-                CREATE TABLE IF NOT EXISTS sync_sweeps (
-                    account_id BIGINT NOT NULL,
-                    market TEXT NOT NULL,
-                    last_sweep_at BIGINT NOT NULL,
-                    last_sweep_run BIGINT NOT NULL,
-                    PRIMARY KEY (account_id, market)
+        (
+            "v2-sync-sweeps",
+            { conn in
+                try await conn.execute(
+                    """
+                    CREATE TABLE IF NOT EXISTS sync_sweeps (
+                        account_id BIGINT NOT NULL,
+                        market TEXT NOT NULL,
+                        last_sweep_at BIGINT NOT NULL,
+                        last_sweep_run BIGINT NOT NULL,
+                        PRIMARY KEY (account_id, market)
+                    )
+                    """
                 )
-                """)
-        }),
+            }
+        ),
         // What an adoption rests on (issue #12): `tag`, `recorded:<table>#<id>`, `placeholder:<row>`, `claim`.
-        ("v3-findings-evidence", { conn in
-            try await conn.execute("ALTER TABLE sync_findings ADD COLUMN evidence TEXT")
-        }),
+        (
+            "v3-findings-evidence",
+            { conn in
+                try await conn.execute("ALTER TABLE sync_findings ADD COLUMN evidence TEXT")
+            }
+        ),
     ]
 
     /// Applies pending migrations; returns their ids (empty when up to date).
@@ -260,7 +279,8 @@ struct SchemaInspector {
     init(_ conn: any SQLConnection) { self.conn = conn }
 
     func tables() async throws -> Set<String> {
-        let sql = conn.dialect == .sqlite
+        let sql =
+            conn.dialect == .sqlite
             ? "SELECT name FROM sqlite_master WHERE type = 'table'"
             : "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         return Set(try await conn.query(sql).compactMap { $0.text(0)?.lowercased() })
@@ -269,21 +289,33 @@ struct SchemaInspector {
     func columns(_ table: String) async throws -> [Column] {
         if conn.dialect == .sqlite {
             return try await conn.query("SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info(?) ORDER BY cid", [table]).map {
-                Column(name: ($0.text(0) ?? "").lowercased(), type: ($0.text(1) ?? "").uppercased(), notNull: $0.bool(2) ?? false,
-                       hasDefault: $0[3] != .null)
+                Column(
+                    name: ($0.text(0) ?? "").lowercased(),
+                    type: ($0.text(1) ?? "").uppercased(),
+                    notNull: $0.bool(2) ?? false,
+                    hasDefault: $0[3] != .null
+                )
             }
         }
-        return try await conn.query("""
+        return try await conn.query(
+            """
             SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns
             WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position
-            """, [table]).map {
-            Column(name: ($0.text(0) ?? "").lowercased(), type: ($0.text(1) ?? "").uppercased(), notNull: $0.text(2) == "NO",
-                   hasDefault: $0[3] != .null)
+            """,
+            [table]
+        ).map {
+            Column(
+                name: ($0.text(0) ?? "").lowercased(),
+                type: ($0.text(1) ?? "").uppercased(),
+                notNull: $0.text(2) == "NO",
+                hasDefault: $0[3] != .null
+            )
         }
     }
 
     func indexes(_ table: String) async throws -> Set<String> {
-        let sql = conn.dialect == .sqlite
+        let sql =
+            conn.dialect == .sqlite
             ? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
             : "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?"
         return Set(try await conn.query(sql, [table]).compactMap { $0.text(0) })
@@ -298,13 +330,16 @@ struct SchemaInspector {
             }
             return false
         }
-        let rows = try await conn.query("""
+        let rows = try await conn.query(
+            """
             SELECT count(*) FROM pg_index i
             JOIN pg_class t ON t.oid = i.indrelid
             JOIN pg_namespace n ON n.oid = t.relnamespace
             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]
             WHERE n.nspname = current_schema() AND t.relname = ? AND i.indisunique AND i.indnatts = 1 AND a.attname = ?
-            """, [table, column])
+            """,
+            [table, column]
+        )
         return (rows.first?.int(0) ?? 0) > 0
     }
 }

@@ -1,6 +1,6 @@
 import BinanceAPI
-import Synchronization
 import SyncCore
+import Synchronization
 
 /// The exchange port over the Binance client: one session for production URLs and one for
 /// testnet URLs (`accounts.is_testnet`), credentials resolved per account (Fernet, env overrides).
@@ -32,7 +32,8 @@ public struct BinanceGateway: ExchangeGateway, CancelGateway {
         // One call per symbol, concurrently; the listing is complete only if every call was.
         return await withTaskGroup(of: (String, ExchangeListing).self) { group in
             for symbol in symbols { group.addTask { (symbol, await client.openOrders(market, symbol: symbol)) } }
-            var orders: [ExchangeOrder] = [], problems: [String] = []
+            var orders: [ExchangeOrder] = []
+            var problems: [String] = []
             for await (symbol, listing) in group {
                 orders += listing.orders
                 if let reason = listing.coverage.reason { problems.append("\(symbol) \(listing.coverage.label): \(reason)") }
@@ -56,7 +57,7 @@ public struct BinanceGateway: ExchangeGateway, CancelGateway {
     public func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult {
         do {
             return .found(try await client(account).order(market, symbol: SymbolKey.of(symbol), .id(id)))
-        } catch where error.kind == .notFound {
+        } catch  where error.kind == .notFound {
             return .notFound
         } catch {
             return .failed(reason: error.description)
@@ -109,7 +110,7 @@ public struct BinanceGateway: ExchangeGateway, CancelGateway {
         do {
             _ = try await client.order(market, symbol: "BTCUSDT", .id(.regular(1)))
             return nil
-        } catch where error.kind == .notFound {
+        } catch  where error.kind == .notFound {
             return nil
         } catch {
             return "signed call: \(error.description)"

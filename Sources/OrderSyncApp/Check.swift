@@ -88,7 +88,9 @@ public struct CheckReport: Sendable, Codable {
         var out = "ordersync check — \(database) (\(backend)): \(ok ? "ordersync can run" : "\(problems.count) problem(s)")\n"
         for p in problems { out += "  PROBLEM  \(p)\n" }
         for n in notes { out += "  note     \(n)\n" }
-        out += "accounts (\(accounts.count)): " + accountsByExchange.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+        out +=
+            "accounts (\(accounts.count)): " + accountsByExchange.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            + "\n"
         for a in accounts {
             out += "  \(a.id) \(a.name) [\(a.exchange)] \(a.active ? "active" : "inactive"), \(a.support), keys \(a.keys)"
             if let online = a.online { out += ", online \(online)" }
@@ -154,15 +156,21 @@ extension EntryPoints {
             report.notes.append("no usable table \(table.rawValue): its records of order ids are not used as ownership evidence")
         }
         // Accounts.
-        let gateway = BinanceGateway(main: BinanceSession(configuration: ClientConfiguration(spotURL: options.spotURL, futuresURL: options.futuresURL)),
-                                     testnet: BinanceSession(configuration: ClientConfiguration(spotURL: options.testnetSpotURL, futuresURL: options.testnetFuturesURL)),
-                                     environment: options.environment)
+        let gateway = BinanceGateway(
+            main: BinanceSession(configuration: ClientConfiguration(spotURL: options.spotURL, futuresURL: options.futuresURL)),
+            testnet: BinanceSession(configuration: ClientConfiguration(spotURL: options.testnetSpotURL, futuresURL: options.testnetFuturesURL)),
+            environment: options.environment
+        )
         let markets = try await db.accountMarkets()
-        let stored = Dictionary(try await db.rows("SELECT id, exchange FROM accounts").map { ($0.int(0) ?? 0, $0.text(1) ?? "") }, uniquingKeysWith: { a, _ in a })
+        let stored = Dictionary(
+            try await db.rows("SELECT id, exchange FROM accounts").map { ($0.int(0) ?? 0, $0.text(1) ?? "") },
+            uniquingKeysWith: { a, _ in a }
+        )
         for account in try await db.accounts() {
             let exchange = stored[account.id.rawValue] ?? account.exchange
             report.accountsByExchange[exchange.lowercased(), default: 0] += 1
-            let support = gateway.supports(account) ? "supported" : laterExchanges.contains(account.exchange) ? "not supported yet" : "unknown exchange"
+            let support =
+                gateway.supports(account) ? "supported" : laterExchanges.contains(account.exchange) ? "not supported yet" : "unknown exchange"
             var keys = "ok"
             if let problem = gateway.credentialsProblem(account) {
                 keys = problem
@@ -175,8 +183,14 @@ extension EntryPoints {
             } else if support == "not supported yet" && account.isActive {
                 report.notes.append("account \(account.id) (\(account.name)): \(exchange) is not reconciled yet; its strategies' rows are left alone")
             }
-            var entry = CheckReport.Account(id: account.id.rawValue, name: account.name, exchange: exchange, active: account.isActive,
-                                            support: support, keys: keys)
+            var entry = CheckReport.Account(
+                id: account.id.rawValue,
+                name: account.name,
+                exchange: exchange,
+                active: account.isActive,
+                support: support,
+                keys: keys
+            )
             if online, account.isActive, support == "supported", keys == "ok" || keys == "plaintext" {
                 let market = markets[account.id]?.sorted().first ?? .spot
                 let problem = await gateway.probe(account, market: market)
@@ -191,19 +205,28 @@ extension EntryPoints {
             report.problems.append("strategies \(r.int(0) ?? 0) (\(r.text(1) ?? "")): market_type \"\(r.text(2) ?? "")\" is not SPOT or FUTURES")
         }
         // Rows, as stored.
-        for r in try await db.rows("""
+        for r in try await db.rows(
+            """
             SELECT id, exchange_order_id, symbol, side, status, market_type, is_processing, processing_started_at, created_at FROM open_orders
-            """) {
-            let id = r.int(0) ?? 0, status = (r.text(4) ?? "").uppercased(), market = r.text(5) ?? ""
+            """
+        ) {
+            let id = r.int(0) ?? 0
+            let status = (r.text(4) ?? "").uppercased()
+            let market = r.text(5) ?? ""
             report.rowsByStatus[status, default: 0] += 1
             report.rowsByMarket[market, default: 0] += 1
-            if status == "FAILED" { report.failed += 1; continue }
+            if status == "FAILED" {
+                report.failed += 1
+                continue
+            }
             if OriginRules.finishedStatuses.contains(status) { continue }
             if status == "PENDING" || (r.text(1) ?? "").hasPrefix(OriginRules.placeholderPrefix) { report.placeholders += 1 }
             if status == "CANCELLING" { report.cancelling += 1 }
             if r.bool(6) == true { report.held += 1 }
             if !readableSymbol(r.text(2) ?? "") {
-                report.problems.append("open_orders \(id): symbol \"\(r.text(2) ?? "")\" is not a pair ordersync can read (BTC/USDT, BTCUSDT, KRW-BTC)")
+                report.problems.append(
+                    "open_orders \(id): symbol \"\(r.text(2) ?? "")\" is not a pair ordersync can read (BTC/USDT, BTCUSDT, KRW-BTC)"
+                )
             }
             if Market(stored: market) == nil && !market.isEmpty {
                 report.problems.append("open_orders \(id): market_type \"\(market)\" is not SPOT or FUTURES (any case)")
@@ -216,12 +239,18 @@ extension EntryPoints {
             }
         }
         if report.placeholders > 0 {
-            report.notes.append("\(report.placeholders) PENDING placeholder(s): never sent to an exchange; the origin resolves or fails them (after \(OriginRules.pendingGiveUp / 1000) s)")
+            report.notes.append(
+                "\(report.placeholders) PENDING placeholder(s): never sent to an exchange; the origin resolves or fails them (after \(OriginRules.pendingGiveUp / 1000) s)"
+            )
         }
         if report.failed > 0 {
-            report.notes.append("\(report.failed) FAILED row(s) (the origin's give-ups): never cancelled or queried; a FAILED placeholder is repaired "
-                                + "in place when exactly one listed order matches it")
+            report.notes.append(
+                "\(report.failed) FAILED row(s) (the origin's give-ups): never cancelled or queried; a FAILED placeholder is repaired "
+                    + "in place when exactly one listed order matches it"
+            )
         }
-        if report.held > 0 { report.notes.append("\(report.held) row(s) held by the origin's job (is_processing): left alone until released or stale (5 min)") }
+        if report.held > 0 {
+            report.notes.append("\(report.held) row(s) held by the origin's job (is_processing): left alone until released or stale (5 min)")
+        }
     }
 }

@@ -50,21 +50,48 @@ public struct OrdersyncConfig: Sendable {
 
     /// The scalar keys: section, key, type, and where the value goes.
     static let scalars: [(section: String, key: String, kind: Kind, set: @Sendable (inout OrdersyncConfig, Any) -> String?)] = [
-        ("database", "url", .string, { c, v in c.databasePath = v as? String; return nil }),
-        ("database", "path", .string, { c, v in c.databasePath = v as? String; return nil }),
+        (
+            "database", "url", .string,
+            { c, v in
+                c.databasePath = v as? String
+                return nil
+            }
+        ),
+        (
+            "database", "path", .string,
+            { c, v in
+                c.databasePath = v as? String
+                return nil
+            }
+        ),
         ("database", "max_connections", .int, { c, v in within(v, 1...100) { c.databaseMaxConnections = $0 } }),
-        ("origin", "secret_key", .string, { c, v in c.originSecretKey = v as? String; return nil }),
-        ("origin", "accounts_encryption_key", .string, { c, v in c.originEncryptionKey = v as? String; return nil }),
+        (
+            "origin", "secret_key", .string,
+            { c, v in
+                c.originSecretKey = v as? String
+                return nil
+            }
+        ),
+        (
+            "origin", "accounts_encryption_key", .string,
+            { c, v in
+                c.originEncryptionKey = v as? String
+                return nil
+            }
+        ),
         ("exchange", "spot_url", .string, { c, v in url(v, &c.spotURL) }),
         ("exchange", "futures_url", .string, { c, v in url(v, &c.futuresURL) }),
         ("exchange", "testnet_spot_url", .string, { c, v in url(v, &c.testnetSpotURL) }),
         ("exchange", "testnet_futures_url", .string, { c, v in url(v, &c.testnetFuturesURL) }),
-        ("exchange", "weight_budget", .double, { c, v in
-            let d = v as! Double
-            guard d > 0 && d <= 1 else { return "must be in (0, 1]" }
-            c.weightBudget = d
-            return nil
-        }),
+        (
+            "exchange", "weight_budget", .double,
+            { c, v in
+                let d = v as! Double
+                guard d > 0 && d <= 1 else { return "must be in (0, 1]" }
+                c.weightBudget = d
+                return nil
+            }
+        ),
         ("exchange", "recv_window_ms", .int, { c, v in within(v, 1...60_000) { c.recvWindowMs = $0 } }),
         ("exchange", "request_timeout_ms", .int, { c, v in within(v, 100...120_000) { c.requestTimeoutMs = $0 } }),
         ("exchange", "max_connections", .int, { c, v in within(v, 1...4096) { c.maxConnections = $0 } }),
@@ -74,28 +101,37 @@ public struct OrdersyncConfig: Sendable {
         ("reconcile", "max_queries_per_pass", .int, { c, v in nonNegative(v) { c.maxQueriesPerPass = $0 } }),
         ("reconcile", "parallelism", .int, { c, v in atLeastOne(v) { c.parallelism = $0 } }),
         ("reconcile", "sweep_every", .int, { c, v in atLeastOne(v) { c.sweepEvery = $0 } }),
-        ("reconcile", "spread", .double, { c, v in
-            let d = v as! Double
-            guard (0...1).contains(d) else { return "must be between 0 and 1" }
-            c.spread = d
-            return nil
-        }),
+        (
+            "reconcile", "spread", .double,
+            { c, v in
+                let d = v as! Double
+                guard (0...1).contains(d) else { return "must be between 0 and 1" }
+                c.spread = d
+                return nil
+            }
+        ),
         ("cancel", "parallelism", .int, { c, v in atLeastOne(v) { c.cancelParallelism = $0 } }),
-        ("webhook", "listen", .string, { c, v in
-            let s = v as! String
-            guard listenAddress(s) != nil else { return "must be HOST:PORT, e.g. 127.0.0.1:8080" }
-            c.webhookListen = s
-            return nil
-        }),
+        (
+            "webhook", "listen", .string,
+            { c, v in
+                let s = v as! String
+                guard listenAddress(s) != nil else { return "must be HOST:PORT, e.g. 127.0.0.1:8080" }
+                c.webhookListen = s
+                return nil
+            }
+        ),
         ("webhook", "rate_per_second", .double, { c, v in positive(v) { c.webhookRatePerSecond = $0 } }),
         ("webhook", "burst", .int, { c, v in atLeastOne(v) { c.webhookBurst = $0 } }),
         ("webhook", "max_lag_ms", .int, { c, v in atLeastOne(v) { c.webhookMaxLagMs = Millis($0) } }),
-        ("attribution", "tag_prefix", .string, { c, v in
-            let s = v as! String
-            guard (try? ClientOrderTagCodec(prefix: s)) != nil else { return "must be 1–8 letters or digits" }
-            c.tagPrefix = s
-            return nil
-        }),
+        (
+            "attribution", "tag_prefix", .string,
+            { c, v in
+                let s = v as! String
+                guard (try? ClientOrderTagCodec(prefix: s)) != nil else { return "must be 1–8 letters or digits" }
+                c.tagPrefix = s
+                return nil
+            }
+        ),
         ("attribution", "placeholder_before_ms", .int, { c, v in within(v, 0...600_000) { c.placeholderBeforeMs = Millis($0) } }),
         ("attribution", "placeholder_after_ms", .int, { c, v in within(v, 0...600_000) { c.placeholderAfterMs = Millis($0) } }),
     ]
@@ -183,7 +219,9 @@ public struct OrdersyncConfig: Sendable {
                     continue
                 }
                 guard let entry = Self.scalars.first(where: { $0.section == sectionName && $0.key == key }) else {
-                    let known = Self.scalars.filter { $0.section == sectionName }.map(\.key) + (sectionName == "attribution" ? ["conventions", "claims"] : [])
+                    let known =
+                        Self.scalars.filter { $0.section == sectionName }.map(\.key)
+                        + (sectionName == "attribution" ? ["conventions", "claims"] : [])
                     throw AppError("\(file): \(path): unknown key (known: \(known.sorted().joined(separator: ", ")))")
                 }
                 let raw = section[key]
@@ -194,7 +232,9 @@ public struct OrdersyncConfig: Sendable {
                 case .double: value = raw?.double ?? raw?.int.map(Double.init)
                 }
                 guard let value else {
-                    throw AppError("\(file): \(path): expected \(entry.kind == .string ? "a string" : entry.kind == .int ? "an integer" : "a number")")
+                    throw AppError(
+                        "\(file): \(path): expected \(entry.kind == .string ? "a string" : entry.kind == .int ? "an integer" : "a number")"
+                    )
                 }
                 if let problem = entry.set(&self, value) { throw AppError("\(file): \(path): \(problem)") }
             }
@@ -214,7 +254,8 @@ public struct OrdersyncConfig: Sendable {
                 conventions.append((name, pattern))
             } else {
                 guard let account = t["account_id"]?.int, let symbol = t["symbol"]?.string, let link = t["strategy_account_id"]?.int,
-                      account > 0, link > 0, Set(t.keys).isSubset(of: ["account_id", "symbol", "side", "strategy_account_id"]) else {
+                    account > 0, link > 0, Set(t.keys).isSubset(of: ["account_id", "symbol", "side", "strategy_account_id"])
+                else {
                     throw AppError("\(file): \(path): needs account_id, symbol, strategy_account_id (and optionally side)")
                 }
                 var side: Side?
@@ -224,7 +265,9 @@ public struct OrdersyncConfig: Sendable {
                 } else if t["side"] != nil {
                     throw AppError("\(file): \(path).side: BUY or SELL")
                 }
-                claims.append(OperatorClaim(account: AccountID(Int64(account)), symbol: symbol.uppercased(), side: side, link: StrategyLinkID(Int64(link))))
+                claims.append(
+                    OperatorClaim(account: AccountID(Int64(account)), symbol: symbol.uppercased(), side: side, link: StrategyLinkID(Int64(link)))
+                )
             }
         }
     }

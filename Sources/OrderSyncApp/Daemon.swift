@@ -3,9 +3,9 @@ import Metrics
 import OrderStore
 import Prometheus
 import ServiceLifecycle
-import Synchronization
 import SyncCore
 import SyncRuntime
+import Synchronization
 import WebhookServer
 
 /// The metrics registry `/metrics` prints, and the factory that feeds it.
@@ -16,8 +16,10 @@ public struct Telemetry: Sendable {
     public init() {
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [.milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(250), .milliseconds(500),
-                                                   .seconds(1), .seconds(2.5), .seconds(10), .seconds(30), .seconds(60)]
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .seconds(2.5), .seconds(10), .seconds(30), .seconds(60),
+        ]
         self.factory = factory
     }
 
@@ -32,7 +34,9 @@ public struct Telemetry: Sendable {
     }
 
     func record(_ report: CancelReport) {
-        for (outcome, n) in [("cancelled", report.totals.cancelled), ("already_closed", report.totals.alreadyClosed), ("failed", report.totals.failed)] where n > 0 {
+        for (outcome, n) in [
+            ("cancelled", report.totals.cancelled), ("already_closed", report.totals.alreadyClosed), ("failed", report.totals.failed),
+        ] where n > 0 {
             Counter(label: "ordersync_cancels_total", dimensions: [("outcome", outcome)], factory: factory).increment(by: n)
         }
         Metrics.Timer(label: "ordersync_cancel_duration_seconds", dimensions: [], factory: factory).recordMilliseconds(report.durationMs)
@@ -54,8 +58,13 @@ public final class Daemon: WebhookBackend {
         self.gateway = gateway
         self.runner = runner
         self.telemetry = telemetry
-        canceller = StrategyCanceller(store: db, gateway: gateway, locks: runner.locks, parallelism: options.cancelParallelism,
-                                      now: SimulatorSetup.wallClock)
+        canceller = StrategyCanceller(
+            store: db,
+            gateway: gateway,
+            locks: runner.locks,
+            parallelism: options.cancelParallelism,
+            now: SimulatorSetup.wallClock
+        )
     }
 
     /// Opens the database and builds every part from `options`.
@@ -101,7 +110,11 @@ public final class Daemon: WebhookBackend {
     }
 
     /// The scheduled reconciler, reporting each pass to `onPass` after the daemon's book-keeping.
-    public func scheduler(interval: Duration, spread: Double, onPass: @escaping @Sendable (Result<DriftReport, any Error>) -> Void) -> ReconcileService {
+    public func scheduler(
+        interval: Duration,
+        spread: Double,
+        onPass: @escaping @Sendable (Result<DriftReport, any Error>) -> Void
+    ) -> ReconcileService {
         ReconcileService(runner: runner, interval: interval, spread: interval * spread) { [self] result in
             if case .success(let report) = result { passed(report) }
             onPass(result)

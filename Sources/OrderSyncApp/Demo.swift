@@ -28,15 +28,24 @@ public enum Demo {
     public static func run(scenarioPath: String, databasePath: String, format: Format) async throws(AppError) -> Outcome {
         let scenario = try EntryPoints.readScenario(scenarioPath)
         guard let strategy = scenario.strategies.first(where: { $0.isPublic }) ?? scenario.strategies.first,
-              let owner = scenario.users.first(where: { $0.id == strategy.user }), let token = owner.webhookToken else {
+            let owner = scenario.users.first(where: { $0.id == strategy.user }), let token = owner.webhookToken
+        else {
             throw AppError("\(scenarioPath): the demo needs a strategy whose owner has a webhook_token")
         }
         let stack = try await LiveStack.start(scenarioPath: scenarioPath, databasePath: databasePath) { options, _ in
             options.confirmations = 1  // one pass shows every finding
         }
         do {
-            let outcome = try await script(db: stack.daemon.db, daemon: stack.daemon, exchange: stack.exchange, scenario: scenario,
-                                           strategy: strategy.groupName, token: token.reveal(), webhook: stack.webhookURL, format: format)
+            let outcome = try await script(
+                db: stack.daemon.db,
+                daemon: stack.daemon,
+                exchange: stack.exchange,
+                scenario: scenario,
+                strategy: strategy.groupName,
+                token: token.reveal(),
+                webhook: stack.webhookURL,
+                format: format
+            )
             await stack.stop()
             return outcome
         } catch {
@@ -45,8 +54,16 @@ public enum Demo {
         }
     }
 
-    static func script(db: OrderDatabase, daemon: Daemon, exchange: Exchange, scenario: Scenario, strategy: String, token: String,
-                       webhook: String, format: Format) async throws -> Outcome {
+    static func script(
+        db: OrderDatabase,
+        daemon: Daemon,
+        exchange: Exchange,
+        scenario: Scenario,
+        strategy: String,
+        token: String,
+        webhook: String,
+        format: Format
+    ) async throws -> Outcome {
         var out = "ordersync demo — scenario \(scenario.name): simulator, SQLite and the webhook server on 127.0.0.1\n\n"
         let report = try await daemon.runner.pass(trigger: "demo")
         daemon.passed(report)
@@ -59,7 +76,8 @@ public enum Demo {
         let before = await exchange.truth().filter { $0.status.isOpen }
 
         // A real HTTP CANCEL_ALL_ORDER, the origin app's payload.
-        let payload = #"{"group_name": "\#(strategy)", "exchange": "BINANCE", "market_type": "FUTURES", "order_type": "CANCEL_ALL_ORDER", "token": "\#(token)"}"#
+        let payload =
+            #"{"group_name": "\#(strategy)", "exchange": "BINANCE", "market_type": "FUTURES", "order_type": "CANCEL_ALL_ORDER", "token": "\#(token)"}"#
         var request = HTTPClientRequest(url: webhook + "/api/webhook")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -88,7 +106,8 @@ public enum Demo {
         out += "\nOpen on the exchange after the cancel, by owner:\n"
         for group in remaining.keys.sorted() { out += "  \(group): \(remaining[group]!.joined(separator: ", "))\n" }
         if remaining[strategy] == nil { out += "  \(strategy): none\n" }
-        out += held
+        out +=
+            held
             ? "\nIsolation held: every \(strategy) order was cancelled by id; other strategies' and manual orders are intact; no account- or symbol-wide cancel was sent.\n"
             : "\nISOLATION VIOLATED: see the lists above.\n"
         if format == .json {

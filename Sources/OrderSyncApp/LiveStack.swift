@@ -19,15 +19,24 @@ public struct LiveStack: Sendable {
 
     /// Starts everything; `configure` adjusts the daemon's options and the webhook's settings.
     public static func start(
-        scenarioPath: String, databasePath: String, latencyMs: Int = 0, weightLimit: Int? = nil,
+        scenarioPath: String,
+        databasePath: String,
+        latencyMs: Int = 0,
+        weightLimit: Int? = nil,
         configure: (inout ReconcileOptions, inout WebhookSettings) -> Void = { _, _ in }
     ) async throws(AppError) -> LiveStack {
         let scenario = try EntryPoints.readScenario(scenarioPath)
         // Both sides' ages count from one moment: a placeholder row written seconds before its order
         // stays seconds before it however long the database takes to open on a busy machine.
         let loadedAt = SimulatorSetup.wallClock()
-        let exchange = try await SimulatorSetup.exchange(scenarioPath: scenarioPath, latencyMs: latencyMs, faultRate: 0, seed: 1,
-                                                         weightLimit: weightLimit, loadedAt: loadedAt)
+        let exchange = try await SimulatorSetup.exchange(
+            scenarioPath: scenarioPath,
+            latencyMs: latencyMs,
+            faultRate: 0,
+            seed: 1,
+            weightLimit: weightLimit,
+            loadedAt: loadedAt
+        )
         let db = try await EntryPoints.openDatabase(databasePath, maxConnections: 1)
         do { try await db.load(scenario, now: loadedAt) } catch {
             await db.close()
@@ -36,7 +45,8 @@ public struct LiveStack: Sendable {
         await db.close()
         var logger = Logger(label: "ordersync.live")
         logger.logLevel = .critical
-        let simulatorPort = AsyncStream<Int>.makeStream(), webhookPort = AsyncStream<Int>.makeStream()
+        let simulatorPort = AsyncStream<Int>.makeStream()
+        let webhookPort = AsyncStream<Int>.makeStream()
         let simulator = Simulator(exchange: exchange).application(port: 0) { simulatorPort.continuation.yield($0) }
         let simulatorGroup = ServiceGroup(configuration: .init(services: [simulator], logger: logger))
         let simulatorRun = Task { try? await simulatorGroup.run() }
@@ -57,9 +67,18 @@ public struct LiveStack: Sendable {
         let serverGroup = ServiceGroup(configuration: .init(services: [server], logger: logger))
         let serverRun = Task { try? await serverGroup.run() }
         guard let hookPort = await webhookPort.stream.first(where: { _ in true }) else { throw AppError("the webhook did not start") }
-        return LiveStack(exchange: exchange, daemon: daemon, simulatorURL: options.spotURL, webhookURL: "http://127.0.0.1:\(hookPort)",
-                         simulatorGroup: simulatorGroup, serverGroup: serverGroup,
-                         runs: Task { await serverRun.value; await simulatorRun.value })
+        return LiveStack(
+            exchange: exchange,
+            daemon: daemon,
+            simulatorURL: options.spotURL,
+            webhookURL: "http://127.0.0.1:\(hookPort)",
+            simulatorGroup: simulatorGroup,
+            serverGroup: serverGroup,
+            runs: Task {
+                await serverRun.value
+                await simulatorRun.value
+            }
+        )
     }
 
     /// Stops the webhook, then the simulator, and closes the daemon's HTTP clients.

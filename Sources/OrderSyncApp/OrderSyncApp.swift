@@ -67,7 +67,9 @@ public enum EntryPoints {
     public static func readScenario(_ path: String) throws(AppError) -> Scenario {
         let scenario = try readSimulatorScenario(path)
         if let i = scenario.accounts.firstIndex(where: { $0.user.rawValue == 0 }) {
-            throw AppError("\(path): accounts[\(i)]: missing key \"user_id\" — a file without users is for `ordersync simulate` alone; the database needs users, accounts with a user_id, strategies and strategy_accounts")
+            throw AppError(
+                "\(path): accounts[\(i)]: missing key \"user_id\" — a file without users is for `ordersync simulate` alone; the database needs users, accounts with a user_id, strategies and strategy_accounts"
+            )
         }
         return scenario
     }
@@ -106,7 +108,11 @@ public enum EntryPoints {
             throw AppError("\(scenarioPath): \(error) — nothing was written to \(try location(databasePath))")
         }
         return LoadSummary(
-            users: scenario.users.count, accounts: scenario.accounts.count, strategies: scenario.strategies.count,
-            links: scenario.links.count, openOrders: scenario.dbOrders.count)
+            users: scenario.users.count,
+            accounts: scenario.accounts.count,
+            strategies: scenario.strategies.count,
+            links: scenario.links.count,
+            openOrders: scenario.dbOrders.count
+        )
     }
 }

@@ -110,7 +110,8 @@ extension EntryPoints {
     }
 
     public static func makeRunner(_ options: ReconcileOptions) async throws(AppError) -> (ReconcileRunner, BinanceGateway, OrderDatabase) {
-        let tags: ClientOrderTagCodec, claims: ClaimSet
+        let tags: ClientOrderTagCodec
+        let claims: ClaimSet
         do { tags = try ClientOrderTagCodec(prefix: options.tagPrefix) } catch {
             throw AppError("tag prefix \"\(options.tagPrefix)\" must be 1–8 letters or digits")
         }
@@ -119,10 +120,20 @@ extension EntryPoints {
         for c in options.conventions {
             do { conventions.append(try ForeignTagConvention(name: c.name, pattern: c.pattern)) } catch { throw AppError("\(error)") }
         }
-        let policy = ReconcilePolicy(grace: options.graceMs, confirmations: options.confirmations, maxQueriesPerPass: options.maxQueriesPerPass,
-                                     attributor: Attributor(tags: tags, conventions: conventions, claims: claims,
-                                                            placeholderWindow: PlaceholderWindow(before: options.placeholderBeforeMs,
-                                                                                                 after: options.placeholderAfterMs)))
+        let policy = ReconcilePolicy(
+            grace: options.graceMs,
+            confirmations: options.confirmations,
+            maxQueriesPerPass: options.maxQueriesPerPass,
+            attributor: Attributor(
+                tags: tags,
+                conventions: conventions,
+                claims: claims,
+                placeholderWindow: PlaceholderWindow(
+                    before: options.placeholderBeforeMs,
+                    after: options.placeholderAfterMs
+                )
+            )
+        )
         let db = try await openDatabase(options.databasePath, maxConnections: options.databaseMaxConnections)
         func client(_ spot: String, _ futures: String) -> ClientConfiguration {
             var c = ClientConfiguration(spotURL: spot, futuresURL: futures)
@@ -132,13 +143,24 @@ extension EntryPoints {
             return c
         }
         let gateway = BinanceGateway(
-            main: BinanceSession(configuration: client(options.spotURL, options.futuresURL),
-                                 transport: AsyncHTTPTransport(maxConnectionsPerHost: options.maxConnections)),
-            testnet: BinanceSession(configuration: client(options.testnetSpotURL, options.testnetFuturesURL),
-                                    transport: AsyncHTTPTransport(maxConnectionsPerHost: options.maxConnections)),
-            environment: options.environment)
-        var runner = ReconcileRunner(store: db, gateway: gateway, policy: policy, parallelism: options.parallelism, sweepEvery: options.sweepEvery,
-                                     now: SimulatorSetup.wallClock)
+            main: BinanceSession(
+                configuration: client(options.spotURL, options.futuresURL),
+                transport: AsyncHTTPTransport(maxConnectionsPerHost: options.maxConnections)
+            ),
+            testnet: BinanceSession(
+                configuration: client(options.testnetSpotURL, options.testnetFuturesURL),
+                transport: AsyncHTTPTransport(maxConnectionsPerHost: options.maxConnections)
+            ),
+            environment: options.environment
+        )
+        var runner = ReconcileRunner(
+            store: db,
+            gateway: gateway,
+            policy: policy,
+            parallelism: options.parallelism,
+            sweepEvery: options.sweepEvery,
+            now: SimulatorSetup.wallClock
+        )
         runner.progress = options.progress
         return (runner, gateway, db)
     }

@@ -16,7 +16,12 @@ public enum SimulatorSetup {
     ///   - weightLimit: request weight per window for both products (nil: the real 6000 spot / 2400 futures).
     ///   - windowSeconds: the weight window (60 on the real exchange).
     public static func exchange(
-        scenarioPath: String?, latencyMs: Int, faultRate: Double, seed: UInt64, weightLimit: Int? = nil, windowSeconds: Int = 60,
+        scenarioPath: String?,
+        latencyMs: Int,
+        faultRate: Double,
+        seed: UInt64,
+        weightLimit: Int? = nil,
+        windowSeconds: Int = 60,
         loadedAt: Millis? = nil
     ) async throws(AppError) -> Exchange {
         var faults = FaultSettings.uniform(faultRate)

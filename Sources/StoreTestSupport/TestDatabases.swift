@@ -61,7 +61,9 @@ public enum TestDatabases {
 
     /// The same file in `../shared/reference/origin/`, when the shared folder is beside the repository.
     public static func sharedOriginDDL(_ backend: TestBackend) -> String? {
-        let file = root.deletingLastPathComponent().appendingPathComponent("shared/reference/origin/schema-\(backend == .sqlite ? "sqlite" : "postgres").sql")
+        let file = root.deletingLastPathComponent().appendingPathComponent(
+            "shared/reference/origin/schema-\(backend == .sqlite ? "sqlite" : "postgres").sql"
+        )
         return try? String(contentsOf: file, encoding: .utf8)
     }
 
@@ -115,12 +117,15 @@ extension TestDatabases {
     public static func dump(_ name: String) async throws -> [String] {
         let db = try await OrderDatabase.open(try DatabaseLocation(name), maxConnections: 1, migrate: false)
         do {
-            let tables = try await db.rows(db.dialect == .sqlite
-                ? "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-                : "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name").compactMap { $0.text(0) }
+            let tables = try await db.rows(
+                db.dialect == .sqlite
+                    ? "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                    : "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name"
+            ).compactMap { $0.text(0) }
             var lines: [String] = []
             for table in tables {
-                lines += try await db.rows("SELECT * FROM \"\(table)\"").map { "\(table) \($0.values.map(\.description).joined(separator: "|"))" }.sorted()
+                lines += try await db.rows("SELECT * FROM \"\(table)\"").map { "\(table) \($0.values.map(\.description).joined(separator: "|"))" }
+                    .sorted()
             }
             await db.close()
             return lines

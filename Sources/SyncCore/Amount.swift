@@ -19,7 +19,10 @@ public struct Amount: Hashable, Comparable, Sendable, CustomStringConvertible, C
         if s == 0 {
             e = 0
         } else {
-            while s % 10 == 0 { s /= 10; e += 1 }
+            while s % 10 == 0 {
+                s /= 10
+                e += 1
+            }
         }
         self.significand = s
         self.exponent = Int16(e)
@@ -83,8 +86,14 @@ public struct Amount: Hashable, Comparable, Sendable, CustomStringConvertible, C
         }
         // Leading zeros were skipped while reading; strip trailing zeros into the exponent.
         var scale = exponent - fractionDigits
-        while let last = digits.last, last == 0 { digits.removeLast(); scale += 1 }
-        if digits.isEmpty { self = .zero; return }
+        while let last = digits.last, last == 0 {
+            digits.removeLast()
+            scale += 1
+        }
+        if digits.isEmpty {
+            self = .zero
+            return
+        }
         guard digits.count <= Self.maxDigits else { return nil }
         guard abs(scale) <= Self.maxExponent else { return nil }
         var value: Int64 = 0
@@ -123,18 +132,25 @@ public struct Amount: Hashable, Comparable, Sendable, CustomStringConvertible, C
     private static func digitCount(_ v: UInt64) -> Int {
         var n = 1
         var x = v
-        while x >= 10 { x /= 10; n += 1 }
+        while x >= 10 {
+            x /= 10
+            n += 1
+        }
         return n
     }
 
     private static func compareMagnitude(_ a: Amount, _ b: Amount) -> Int {
-        let ma = a.significand.magnitude, mb = b.significand.magnitude
+        let ma = a.significand.magnitude
+        let mb = b.significand.magnitude
         if ma == 0 || mb == 0 { return ma == mb ? 0 : (ma == 0 ? -1 : 1) }
-        let da = digitCount(ma), db = digitCount(mb)
-        let adjA = Int(a.exponent) + da, adjB = Int(b.exponent) + db
+        let da = digitCount(ma)
+        let db = digitCount(mb)
+        let adjA = Int(a.exponent) + da
+        let adjB = Int(b.exponent) + db
         if adjA != adjB { return adjA < adjB ? -1 : 1 }
         // Same order of magnitude: scale the shorter one up; both fit in 18 digits.
-        var xa = ma, xb = mb
+        var xa = ma
+        var xb = mb
         if da < db { for _ in 0..<(db - da) { xa *= 10 } } else { for _ in 0..<(da - db) { xb *= 10 } }
         return xa == xb ? 0 : (xa < xb ? -1 : 1)
     }
@@ -154,7 +170,9 @@ public struct Amount: Hashable, Comparable, Sendable, CustomStringConvertible, C
         if let text = try? container.decode(String.self) {
             guard let value = Amount(text) else {
                 throw DecodingError.dataCorruptedError(
-                    in: container, debugDescription: "not a decimal amount: \"\(text)\"")
+                    in: container,
+                    debugDescription: "not a decimal amount: \"\(text)\""
+                )
             }
             self = value
         } else {

@@ -190,7 +190,8 @@ public struct CancelReport: Sendable, Hashable, Codable {
         for a in accounts {
             out += "  account \(a.accountID) \(a.accountName) \(a.market.rawValue)\(a.error.map { ": \($0)" } ?? "")\n"
             for o in a.orders {
-                var line = "    \(o.outcome.rawValue.padding(14)) \(o.symbol) \(o.side.rawValue) order \(o.exchangeOrderID) (row \(o.openOrderID), link \(o.strategyAccountID))"
+                var line =
+                    "    \(o.outcome.rawValue.padding(14)) \(o.symbol) \(o.side.rawValue) order \(o.exchangeOrderID) (row \(o.openOrderID), link \(o.strategyAccountID))"
                 if let s = o.finalStatus { line += " → \(s)" }
                 if let r = o.reason { line += ": \(r)" }
                 out += line + "\n"

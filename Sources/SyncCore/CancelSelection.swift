@@ -95,7 +95,10 @@ public enum CancelSelection {
     /// venue requires it), the rest one by one. `accountOf` maps each link to its account; a row
     /// whose link it does not know is not cancelled.
     public static func plan(
-        _ rows: [OpenOrderRow], scope: CancelScope, accountOf: [StrategyLinkID: AccountID], now: Millis,
+        _ rows: [OpenOrderRow],
+        scope: CancelScope,
+        accountOf: [StrategyLinkID: AccountID],
+        now: Millis,
         limits: (AccountID, Market) -> CancelLimits
     ) -> [AccountCancelPlan] {
         struct Key: Hashable, Comparable {
@@ -109,7 +112,8 @@ public enum CancelSelection {
             groups[Key(account: account, market: row.market), default: []].append(row)
         }
         return groups.keys.sorted().map { key in
-            let rows = groups[key]!, limit = limits(key.account, key.market)
+            let rows = groups[key]!
+            let limit = limits(key.account, key.market)
             return AccountCancelPlan(account: key.account, market: key.market, limits: limit, requests: requests(rows, limits: limit))
         }
     }
@@ -147,8 +151,14 @@ public struct CancelTarget: Sendable, Hashable {
 
     /// The target for some of a strategy's links, narrowed by the webhook's filters (`exchange`
     /// keeps only links whose account is on that exchange).
-    public init(access: StrategyAccess, links: [StrategyAccess.Link], symbol: String? = nil, side: Side? = nil, market: Market? = nil,
-                exchange: String? = nil) {
+    public init(
+        access: StrategyAccess,
+        links: [StrategyAccess.Link],
+        symbol: String? = nil,
+        side: Side? = nil,
+        market: Market? = nil,
+        exchange: String? = nil
+    ) {
         let kept = links.filter { exchange == nil || $0.exchange.uppercased() == exchange }
         strategy = access.groupName
         scope = CancelScope(links: Set(kept.map(\.link)), symbol: symbol, side: side, market: market)

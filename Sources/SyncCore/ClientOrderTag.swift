@@ -52,7 +52,8 @@ public struct ClientOrderTagCodec: Sendable, Hashable {
         let rest = clientOrderID.dropFirst(prefix.count + 1)
         let parts = rest.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 2 else { return nil }
-        let linkText = parts[0], tail = parts[1]
+        let linkText = parts[0]
+        let tail = parts[1]
         guard !linkText.isEmpty, linkText.utf8.count <= 12,
             linkText.utf8.allSatisfy({ Self.isDigit($0) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) }),
             linkText.first != "0",
@@ -139,7 +140,10 @@ public struct OperatorClaim: Sendable, Hashable, Codable {
 
 /// A validated set of claims: at most one claimant link per account and symbol.
 public struct ClaimSet: Sendable, Hashable {
-    struct Key: Hashable, Sendable { var account: AccountID; var symbol: String }
+    struct Key: Hashable, Sendable {
+        var account: AccountID
+        var symbol: String
+    }
     private var byKey: [Key: [OperatorClaim]] = [:]
 
     public struct Conflict: Error, Hashable, Sendable, CustomStringConvertible {
@@ -236,8 +240,12 @@ public struct Attributor: Sendable {
     /// How close a placeholder row's creation must be to the order's time.
     public var placeholderWindow: PlaceholderWindow
 
-    public init(tags: ClientOrderTagCodec = .default, conventions: [ForeignTagConvention] = [], claims: ClaimSet = .empty,
-                placeholderWindow: PlaceholderWindow = PlaceholderWindow()) {
+    public init(
+        tags: ClientOrderTagCodec = .default,
+        conventions: [ForeignTagConvention] = [],
+        claims: ClaimSet = .empty,
+        placeholderWindow: PlaceholderWindow = PlaceholderWindow()
+    ) {
         self.tags = tags
         self.conventions = conventions
         self.claims = claims
@@ -257,16 +265,22 @@ public struct Attributor: Sendable {
     /// `records`: the origin's records that may name this order (any are filtered to those that
     /// describe it); `placeholder`: the placeholder verdict for it, if any row matched.
     public func attribute(
-        _ order: ExchangeOrder, account: AccountID, market: Market, links: [StrategyLinkID: StrategyLink],
-        records: [OriginRecord] = [], placeholder: PlaceholderVerdict? = nil
+        _ order: ExchangeOrder,
+        account: AccountID,
+        market: Market,
+        links: [StrategyLinkID: StrategyLink],
+        records: [OriginRecord] = [],
+        placeholder: PlaceholderVerdict? = nil
     ) -> Attribution {
         if let verdict = settled(order, account: account, market: market, links: links, records: records) { return verdict }
         switch placeholder {
         case .unique(let row)?:
             return check(row.link, .placeholder(row.id), account: account, market: market, links: links)
         case .ambiguous(let rows, let orders)?:
-            return .unattributed(conflict: "placeholder row(s) \(rows.map { "#\($0)" }.joined(separator: ", ")) match order(s) "
-                                 + "\(orders.map(\.rawValue).joined(separator: ", ")); several candidates: nothing adopted")
+            return .unattributed(
+                conflict: "placeholder row(s) \(rows.map { "#\($0)" }.joined(separator: ", ")) match order(s) "
+                    + "\(orders.map(\.rawValue).joined(separator: ", ")); several candidates: nothing adopted"
+            )
         case .placing(let row)?:
             return .awaiting("the origin's PENDING placeholder row #\(row) matches it and may still receive this id")
         case nil:
@@ -281,7 +295,11 @@ public struct Attributor: Sendable {
     /// The verdict of the evidence that needs no other order to weigh — a tag, a convention, the
     /// origin's records — or nil when there is none. An order it adopts is no placeholder's twin.
     public func settled(
-        _ order: ExchangeOrder, account: AccountID, market: Market, links: [StrategyLinkID: StrategyLink], records: [OriginRecord]
+        _ order: ExchangeOrder,
+        account: AccountID,
+        market: Market,
+        links: [StrategyLinkID: StrategyLink],
+        records: [OriginRecord]
     ) -> Attribution? {
         if let (link, evidence) = taggedLink(order) { return check(link, evidence, account: account, market: market, links: links) }
         let relevant = records.filter { $0.describes(order, market: market) }.sorted { ($0.table, $0.id) < ($1.table, $1.id) }
@@ -295,13 +313,20 @@ public struct Attributor: Sendable {
     }
 
     /// Evidence is accepted only for a link of the order's account and market.
-    func check(_ link: StrategyLinkID, _ evidence: AttributionEvidence, account: AccountID, market: Market,
-               links: [StrategyLinkID: StrategyLink]) -> Attribution {
+    func check(
+        _ link: StrategyLinkID,
+        _ evidence: AttributionEvidence,
+        account: AccountID,
+        market: Market,
+        links: [StrategyLinkID: StrategyLink]
+    ) -> Attribution {
         guard let known = links[link], known.account == account else {
             return .unattributed(conflict: "\(evidence) names strategy link \(link), which is not on account \(account)")
         }
         guard known.market == market else {
-            return .unattributed(conflict: "\(evidence) names strategy link \(link), a \(known.market.rawValue) strategy, for a \(market.rawValue) order")
+            return .unattributed(
+                conflict: "\(evidence) names strategy link \(link), a \(known.market.rawValue) strategy, for a \(market.rawValue) order"
+            )
         }
         return .owned(link, evidence)
     }

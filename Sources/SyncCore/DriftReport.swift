@@ -156,13 +156,32 @@ public struct ReportSection: Sendable, Hashable, Codable {
     /// A section for an account that could not be reconciled at all.
     public static func unsupported(account: AccountID, accountName: String, exchange: String, reason: String) -> ReportSection {
         ReportSection(
-            accountID: account, accountName: accountName, exchange: exchange, market: nil, coverage: "unsupported", symbols: nil,
-            error: reason, listed: 0, rows: 0, counts: FindingCounts(), findings: [])
+            accountID: account,
+            accountName: accountName,
+            exchange: exchange,
+            market: nil,
+            coverage: "unsupported",
+            symbols: nil,
+            error: reason,
+            listed: 0,
+            rows: 0,
+            counts: FindingCounts(),
+            findings: []
+        )
     }
 
     public init(
-        accountID: AccountID, accountName: String, exchange: String, market: Market?, coverage: String, symbols: [String]?,
-        error: String?, listed: Int, rows: Int, counts: FindingCounts, findings: [ReportFinding]
+        accountID: AccountID,
+        accountName: String,
+        exchange: String,
+        market: Market?,
+        coverage: String,
+        symbols: [String]?,
+        error: String?,
+        listed: Int,
+        rows: Int,
+        counts: FindingCounts,
+        findings: [ReportFinding]
     ) {
         self.symbols = symbols
         self.accountID = accountID
@@ -237,20 +256,28 @@ public struct DriftReport: Sendable, Hashable, Codable {
             let scope = s.market == nil ? "-" : s.symbols.map { $0.count == 1 ? $0[0] : "\($0.count) symbols" } ?? "all"
             table.append(
                 ["\(s.accountID) \(s.accountName)", s.exchange, s.market?.rawValue ?? "-", s.coverage, scope, String(s.listed), String(s.rows)]
-                    + Self.columns.map { String(s.counts[$0.1]) })
+                    + Self.columns.map { String(s.counts[$0.1]) }
+            )
         }
         table.append(
-            ["TOTAL", "", "", errorCount == 0 ? "" : "\(errorCount) error(s)", "",
-             String(sections.reduce(0) { $0 + $1.listed }), String(sections.reduce(0) { $0 + $1.rows })]
-                + Self.columns.map { String(totals[$0.1]) })
+            [
+                "TOTAL", "", "", errorCount == 0 ? "" : "\(errorCount) error(s)", "",
+                String(sections.reduce(0) { $0 + $1.listed }), String(sections.reduce(0) { $0 + $1.rows }),
+            ]
+                + Self.columns.map { String(totals[$0.1]) }
+        )
         out += Self.align(table, numericFrom: 5, numericThrough: table[0].count - 1)
         let errors = sections.filter { $0.error != nil }
         if !errors.isEmpty { out += "\n" }
         for s in errors {
             out += "  account \(s.accountID) \(s.market?.rawValue ?? "-"): \(s.coverage): \(s.error ?? "")\n"
         }
-        var findings: [[String]] = [["FINDING", "STRATEGY", "ACCOUNT", "MARKET", "SYMBOL", "SIDE", "TYPE", "PRICE", "QTY", "FILLED",
-                                     "ORDER", "CLIENT ID", "AGE", "ACTION", "EVIDENCE", "DETAIL"]]
+        var findings: [[String]] = [
+            [
+                "FINDING", "STRATEGY", "ACCOUNT", "MARKET", "SYMBOL", "SIDE", "TYPE", "PRICE", "QTY", "FILLED",
+                "ORDER", "CLIENT ID", "AGE", "ACTION", "EVIDENCE", "DETAIL",
+            ]
+        ]
         for s in sections {
             for f in s.findings where f.kind != .unknown {
                 findings.append([

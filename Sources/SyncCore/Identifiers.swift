@@ -1,7 +1,8 @@
 /// An integer primary key of one of the origin app's tables, typed so that ids of different
 /// tables cannot be mixed up.
 public protocol Int64Identifier: RawRepresentable, Hashable, Comparable, Sendable, Codable,
-    CustomStringConvertible where RawValue == Int64 {
+    CustomStringConvertible
+where RawValue == Int64 {
     init(_ rawValue: Int64)
 }
 

@@ -30,9 +30,15 @@ public enum JSONSyntax {
         var index = 0
 
         func fail(_ message: String) -> Failure {
-            var line = 1, column = 1
+            var line = 1
+            var column = 1
             for b in bytes[..<min(index, bytes.count)] {
-                if b == UInt8(ascii: "\n") { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
+                if b == UInt8(ascii: "\n") {
+                    line += 1
+                    column = 1
+                } else if b & 0xC0 != 0x80 {
+                    column += 1
+                }
             }
             return Failure(location: Location(line: line, column: column, message: message))
         }
@@ -57,30 +63,50 @@ public enum JSONSyntax {
             case UInt8(ascii: "{"):
                 index += 1
                 skipSpace()
-                if peek == UInt8(ascii: "}") { index += 1; return }
+                if peek == UInt8(ascii: "}") {
+                    index += 1
+                    return
+                }
                 while true {
                     skipSpace()
-                    guard peek == UInt8(ascii: "\"") else { throw fail(peek == nil ? "unexpected end of file in an object" : "expected a quoted key") }
+                    guard peek == UInt8(ascii: "\"") else {
+                        throw fail(peek == nil ? "unexpected end of file in an object" : "expected a quoted key")
+                    }
                     try string()
                     skipSpace()
                     try expect(":")
                     skipSpace()
                     try value(depth: depth + 1)
                     skipSpace()
-                    if peek == UInt8(ascii: ",") { index += 1; continue }
-                    if peek == UInt8(ascii: "}") { index += 1; return }
+                    if peek == UInt8(ascii: ",") {
+                        index += 1
+                        continue
+                    }
+                    if peek == UInt8(ascii: "}") {
+                        index += 1
+                        return
+                    }
                     throw fail(peek == nil ? "unexpected end of file in an object" : "expected ',' or '}'")
                 }
             case UInt8(ascii: "["):
                 index += 1
                 skipSpace()
-                if peek == UInt8(ascii: "]") { index += 1; return }
+                if peek == UInt8(ascii: "]") {
+                    index += 1
+                    return
+                }
                 while true {
                     skipSpace()
                     try value(depth: depth + 1)
                     skipSpace()
-                    if peek == UInt8(ascii: ",") { index += 1; continue }
-                    if peek == UInt8(ascii: "]") { index += 1; return }
+                    if peek == UInt8(ascii: ",") {
+                        index += 1
+                        continue
+                    }
+                    if peek == UInt8(ascii: "]") {
+                        index += 1
+                        return
+                    }
                     throw fail(peek == nil ? "unexpected end of file in an array" : "expected ',' or ']'")
                 }
             case UInt8(ascii: "\""):
@@ -101,7 +127,10 @@ public enum JSONSyntax {
             while let b = peek {
                 index += 1
                 if b == UInt8(ascii: "\"") { return }
-                if b < 0x20 { index -= 1; throw fail("control character in a string") }
+                if b < 0x20 {
+                    index -= 1
+                    throw fail("control character in a string")
+                }
                 if b == UInt8(ascii: "\\") {
                     guard let e = peek else { break }
                     index += 1
@@ -123,7 +152,10 @@ public enum JSONSyntax {
             if peek == UInt8(ascii: "-") { index += 1 }
             func digits(_ s: inout Scanner) -> Int {
                 var n = 0
-                while let b = s.peek, b >= 48 && b <= 57 { s.index += 1; n += 1 }
+                while let b = s.peek, b >= 48 && b <= 57 {
+                    s.index += 1
+                    n += 1
+                }
                 return n
             }
             guard digits(&self) > 0 else { throw fail("expected digits") }

@@ -20,9 +20,17 @@ public struct ExchangeOrder: Sendable, Hashable, Codable {
     public var time: Millis
 
     public init(
-        id: ExchangeOrderID, clientOrderID: String?, symbol: String, side: Side, type: OrderType,
-        status: ExchangeOrderStatus, price: Amount, stopPrice: Amount? = nil, quantity: Amount,
-        executedQuantity: Amount, time: Millis
+        id: ExchangeOrderID,
+        clientOrderID: String?,
+        symbol: String,
+        side: Side,
+        type: OrderType,
+        status: ExchangeOrderStatus,
+        price: Amount,
+        stopPrice: Amount? = nil,
+        quantity: Amount,
+        executedQuantity: Amount,
+        time: Millis
     ) {
         self.id = id
         self.clientOrderID = clientOrderID
@@ -126,10 +134,24 @@ public struct OpenOrderRow: Sendable, Hashable, Codable {
     public var cancelAttemptedAt: Millis?
 
     public init(
-        id: OpenOrderRowID, link: StrategyLinkID, exchangeOrderID: ExchangeOrderID, symbol: String,
-        side: Side, orderType: OrderType, price: Amount?, stopPrice: Amount? = nil, quantity: Amount,
-        filledQuantity: Amount, status: String, market: Market, createdAt: Millis, updatedAt: Millis,
-        marketText: String? = nil, isProcessing: Bool = false, processingStartedAt: Millis? = nil, cancelAttemptedAt: Millis? = nil
+        id: OpenOrderRowID,
+        link: StrategyLinkID,
+        exchangeOrderID: ExchangeOrderID,
+        symbol: String,
+        side: Side,
+        orderType: OrderType,
+        price: Amount?,
+        stopPrice: Amount? = nil,
+        quantity: Amount,
+        filledQuantity: Amount,
+        status: String,
+        market: Market,
+        createdAt: Millis,
+        updatedAt: Millis,
+        marketText: String? = nil,
+        isProcessing: Bool = false,
+        processingStartedAt: Millis? = nil,
+        cancelAttemptedAt: Millis? = nil
     ) {
         self.marketText = marketText ?? market.rawValue
         self.isProcessing = isProcessing
@@ -238,7 +260,8 @@ extension OpenOrderRow {
     /// The row's lifecycle at `now`.
     public func lifecycle(now: Millis) -> RowLifecycle {
         // The statuses the origin writes, as it writes them (the hot path of every pass)…
-        let placeholder = exchangeOrderID.rawValue.utf8.first == UInt8(ascii: "P") && exchangeOrderID.rawValue.hasPrefix(OriginRules.placeholderPrefix)
+        let placeholder =
+            exchangeOrderID.rawValue.utf8.first == UInt8(ascii: "P") && exchangeOrderID.rawValue.hasPrefix(OriginRules.placeholderPrefix)
         if !placeholder {
             switch status {
             case "OPEN", "NEW": return .live(.open)

@@ -159,8 +159,13 @@ public enum PlaceholderMatcher {
     /// Matches orders without a row to placeholder rows on links of `account` and `market`; an order
     /// absent from the result has no placeholder evidence.
     public static func verdicts(
-        orders: [ExchangeOrder], placeholders: [OpenOrderRow], account: AccountID, market: Market,
-        links: [StrategyLinkID: StrategyLink], window: PlaceholderWindow, now: Millis
+        orders: [ExchangeOrder],
+        placeholders: [OpenOrderRow],
+        account: AccountID,
+        market: Market,
+        links: [StrategyLinkID: StrategyLink],
+        window: PlaceholderWindow,
+        now: Millis
     ) -> [ExchangeOrderID: PlaceholderVerdict] {
         let eligible = placeholders.filter { row in
             guard let link = links[row.link], link.account == account, link.market == market else { return false }
@@ -201,7 +206,14 @@ public struct PlaceholderRepair: Sendable, Hashable {
     public var order: ExchangeOrder
     public var status: OpenState
 
-    public init(row: OpenOrderRowID, link: StrategyLinkID, placeholderID: ExchangeOrderID, readStatus: String, order: ExchangeOrder, status: OpenState) {
+    public init(
+        row: OpenOrderRowID,
+        link: StrategyLinkID,
+        placeholderID: ExchangeOrderID,
+        readStatus: String,
+        order: ExchangeOrder,
+        status: OpenState
+    ) {
         self.row = row
         self.link = link
         self.placeholderID = placeholderID

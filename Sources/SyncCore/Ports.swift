@@ -10,8 +10,14 @@ public struct AccountSnapshot: Sendable {
     /// The run of the last complete no-symbol sweep, by market; absent: never swept.
     public var lastSweepRun: [Market: Int64]
 
-    public init(account: AccountID, rows: [OpenOrderRow], links: [StrategyLink], orphans: [OrphanRecord], misses: [ExchangeOrderID: Int],
-                lastSweepRun: [Market: Int64] = [:]) {
+    public init(
+        account: AccountID,
+        rows: [OpenOrderRow],
+        links: [StrategyLink],
+        orphans: [OrphanRecord],
+        misses: [ExchangeOrderID: Int],
+        lastSweepRun: [Market: Int64] = [:]
+    ) {
         self.account = account
         self.rows = rows
         self.links = links
@@ -36,8 +42,15 @@ public struct AccountSnapshot: Sendable {
     /// The part of the snapshot for one market, as the decision's input.
     public func input(market: Market, listing: ExchangeListing, now: Millis) -> ReconcileInput {
         ReconcileInput(
-            account: account, market: market, listing: listing, rows: rows.filter { $0.market == market }, links: links,
-            orphans: orphans.filter { $0.market == market }, misses: misses, now: now)
+            account: account,
+            market: market,
+            listing: listing,
+            rows: rows.filter { $0.market == market },
+            links: links,
+            orphans: orphans.filter { $0.market == market },
+            misses: misses,
+            now: now
+        )
     }
 }
 

@@ -39,9 +39,16 @@ public struct ReconcileInput: Sendable {
     public var now: Millis
 
     public init(
-        account: AccountID, market: Market, listing: ExchangeListing, rows: [OpenOrderRow],
-        links: [StrategyLink], orphans: [OrphanRecord] = [], misses: [ExchangeOrderID: Int] = [:],
-        queryResults: [ExchangeOrderID: TargetedQueryResult] = [:], evidence: OriginEvidence? = nil, now: Millis
+        account: AccountID,
+        market: Market,
+        listing: ExchangeListing,
+        rows: [OpenOrderRow],
+        links: [StrategyLink],
+        orphans: [OrphanRecord] = [],
+        misses: [ExchangeOrderID: Int] = [:],
+        queryResults: [ExchangeOrderID: TargetedQueryResult] = [:],
+        evidence: OriginEvidence? = nil,
+        now: Millis
     ) {
         self.evidence = evidence
         self.account = account
@@ -163,8 +170,14 @@ public struct Adoption: Sendable, Hashable {
     /// What the adoption rests on.
     public var evidence: AttributionEvidence
 
-    public init(link: StrategyLinkID, order: ExchangeOrder, symbol: String, marketText: String, orderType: OrderType,
-                evidence: AttributionEvidence) {
+    public init(
+        link: StrategyLinkID,
+        order: ExchangeOrder,
+        symbol: String,
+        marketText: String,
+        orderType: OrderType,
+        evidence: AttributionEvidence
+    ) {
         self.evidence = evidence
         self.link = link
         self.order = order
@@ -198,9 +211,16 @@ public struct Finding: Sendable, Hashable {
     public var createdAt: Millis?
 
     public init(
-        kind: FindingKind, exchangeOrderID: ExchangeOrderID? = nil, clientOrderID: String? = nil,
-        symbol: String? = nil, side: Side? = nil, link: StrategyLinkID? = nil, row: OpenOrderRowID? = nil,
-        detail: String, changes: [FieldChange] = [], actions: [PlanAction] = []
+        kind: FindingKind,
+        exchangeOrderID: ExchangeOrderID? = nil,
+        clientOrderID: String? = nil,
+        symbol: String? = nil,
+        side: Side? = nil,
+        link: StrategyLinkID? = nil,
+        row: OpenOrderRowID? = nil,
+        detail: String,
+        changes: [FieldChange] = [],
+        actions: [PlanAction] = []
     ) {
         self.kind = kind
         self.exchangeOrderID = exchangeOrderID
@@ -259,8 +279,18 @@ public struct ReconcilePlan: Sendable, Hashable {
     /// Actions no finding reports (miss counts of rows that no longer exist).
     public var housekeeping: [PlanAction]
 
-    public init(account: AccountID, market: Market, coverage: ListingCoverage, scope: ListingScope, decidedAt: Millis, listed: Int,
-                rows: Int, findings: [Finding], queries: [OrderQuery], housekeeping: [PlanAction]) {
+    public init(
+        account: AccountID,
+        market: Market,
+        coverage: ListingCoverage,
+        scope: ListingScope,
+        decidedAt: Millis,
+        listed: Int,
+        rows: Int,
+        findings: [Finding],
+        queries: [OrderQuery],
+        housekeeping: [PlanAction]
+    ) {
         self.account = account
         self.market = market
         self.coverage = coverage
@@ -290,14 +320,26 @@ public enum Reconciler {
     public static func decide(_ input: ReconcileInput, policy: ReconcilePolicy) -> ReconcilePlan {
         let rows = input.rows.filter { $0.market == input.market }.sorted { $0.id < $1.id }
         var plan = ReconcilePlan(
-            account: input.account, market: input.market, coverage: input.listing.coverage, scope: input.listing.scope,
-            decidedAt: input.now, listed: input.listing.orders.count, rows: rows.count, findings: [], queries: [], housekeeping: [])
+            account: input.account,
+            market: input.market,
+            coverage: input.listing.coverage,
+            scope: input.listing.scope,
+            decidedAt: input.now,
+            listed: input.listing.orders.count,
+            rows: rows.count,
+            findings: [],
+            queries: [],
+            housekeeping: []
+        )
 
         // Absence is not evidence: without a complete listing nothing is decided.
         guard input.listing.coverage.isComplete else {
-            plan.findings.append(Finding(
-                kind: .unknown,
-                detail: "listing \(input.listing.coverage.label): \(input.listing.coverage.reason ?? "")"))
+            plan.findings.append(
+                Finding(
+                    kind: .unknown,
+                    detail: "listing \(input.listing.coverage.label): \(input.listing.coverage.reason ?? "")"
+                )
+            )
             return plan
         }
 
@@ -332,16 +374,35 @@ public enum Reconciler {
                 // Not a resting order by the row's word; if the exchange lists it, say so and leave the row.
                 if let position {
                     consumed[position] = true
-                    plan.findings.append(finding(.unresolved, row: row, detail: "row status \(row.status) but the exchange lists the order \(orders[position].status.rawValue); the origin's row is left as it is"))
+                    plan.findings.append(
+                        finding(
+                            .unresolved,
+                            row: row,
+                            detail:
+                                "row status \(row.status) but the exchange lists the order \(orders[position].status.rawValue); the origin's row is left as it is"
+                        )
+                    )
                 }
                 continue
             case .placeholder:
                 if let position { consumed[position] = true }
-                plan.findings.append(finding(.inFlight, row: row, detail: "PENDING placeholder \(now - row.createdAt) ms old: the origin is placing this order; never queried"))
+                plan.findings.append(
+                    finding(
+                        .inFlight,
+                        row: row,
+                        detail: "PENDING placeholder \(now - row.createdAt) ms old: the origin is placing this order; never queried"
+                    )
+                )
                 continue
             case .cancelling:
                 if let position { consumed[position] = true }
-                plan.findings.append(finding(.inFlight, row: row, detail: "CANCELLING: the origin's own cancel is in progress (rechecked by it after \(OriginRules.cancellingRecheck / 1000) s)"))
+                plan.findings.append(
+                    finding(
+                        .inFlight,
+                        row: row,
+                        detail: "CANCELLING: the origin's own cancel is in progress (rechecked by it after \(OriginRules.cancellingRecheck / 1000) s)"
+                    )
+                )
                 continue
             case .live, .staleCancelling:
                 break
@@ -349,13 +410,24 @@ public enum Reconciler {
             if row.isHeld(now: now) {
                 if let position { consumed[position] = true }
                 let since = row.processingStartedAt.map { "\(now - $0) ms" } ?? "an unknown time"
-                plan.findings.append(finding(.inFlight, row: row, detail: "held by the origin's job (is_processing for \(since)); left alone this pass"))
+                plan.findings.append(
+                    finding(.inFlight, row: row, detail: "held by the origin's job (is_processing for \(since)); left alone this pass")
+                )
                 continue
             }
             if let position {
                 consumed[position] = true
-                plan.findings.append(compare(row, with: orders[position], priorMisses: priorMisses, now: now, policy: policy, via: "listing",
-                                             keepsStatus: lifecycle == .staleCancelling))
+                plan.findings.append(
+                    compare(
+                        row,
+                        with: orders[position],
+                        priorMisses: priorMisses,
+                        now: now,
+                        policy: policy,
+                        via: "listing",
+                        keepsStatus: lifecycle == .staleCancelling
+                    )
+                )
                 continue
             }
             // Not listed.
@@ -367,15 +439,32 @@ public enum Reconciler {
             if let answer = input.queryResults[row.exchangeOrderID] {
                 switch answer {
                 case .found(let order) where !order.status.isOpen:
-                    var f = finding(.closed, row: row, detail: "exchange reports \(order.status.rawValue), filled \(order.executedQuantity) of \(order.quantity)")
+                    var f = finding(
+                        .closed,
+                        row: row,
+                        detail: "exchange reports \(order.status.rawValue), filled \(order.executedQuantity) of \(order.quantity)"
+                    )
                     f.filled = order.executedQuantity
                     f.actions = [.closeRow(row, finalStatus: order.status, filledQuantity: order.executedQuantity)]
                     plan.findings.append(f)
                 case .found(let order):
-                    plan.findings.append(compare(row, with: order, priorMisses: priorMisses, now: now, policy: policy, via: "query (missing from the listing)",
-                                                 keepsStatus: lifecycle == .staleCancelling))
+                    plan.findings.append(
+                        compare(
+                            row,
+                            with: order,
+                            priorMisses: priorMisses,
+                            now: now,
+                            policy: policy,
+                            via: "query (missing from the listing)",
+                            keepsStatus: lifecycle == .staleCancelling
+                        )
+                    )
                 case .notFound:
-                    var f = finding(.unresolved, row: row, detail: "missed \(misses) time(s); the exchange does not know the order (-2013); kept until it gives a final status")
+                    var f = finding(
+                        .unresolved,
+                        row: row,
+                        detail: "missed \(misses) time(s); the exchange does not know the order (-2013); kept until it gives a final status"
+                    )
                     f.actions = [.recordMiss(row.exchangeOrderID, consecutive: misses)]
                     plan.findings.append(f)
                 case .failed(let reason):
@@ -424,13 +513,26 @@ public enum Reconciler {
                 // A placeholder's candidates: every order without a row except those a tag or record adopts
                 // (they have a row after this pass, so the next pass weighs the same candidates).
                 let candidates = open.filter { order in
-                    if case .owned? = policy.attributor.settled(order, account: input.account, market: input.market, links: linksByID,
-                                                                records: records(of: order)) { return false }
+                    if case .owned? = policy.attributor.settled(
+                        order,
+                        account: input.account,
+                        market: input.market,
+                        links: linksByID,
+                        records: records(of: order)
+                    ) {
+                        return false
+                    }
                     return true
                 }
                 placeholderVerdicts = PlaceholderMatcher.verdicts(
-                    orders: candidates, placeholders: evidence.placeholders, account: input.account, market: input.market, links: linksByID,
-                    window: policy.attributor.placeholderWindow, now: now)
+                    orders: candidates,
+                    placeholders: evidence.placeholders,
+                    account: input.account,
+                    market: input.market,
+                    links: linksByID,
+                    window: policy.attributor.placeholderWindow,
+                    now: now
+                )
             }
         } else if !needing.isEmpty {
             var ids = Set<String>()
@@ -440,18 +542,28 @@ public enum Reconciler {
             }
             let times = needing.map(\.time)
             plan.evidenceRequest = EvidenceRequest(
-                account: input.account, market: input.market, orderIDs: ids.sorted(),
-                placeholdersCreated: policy.attributor.placeholderWindow.rowsCreated(firstOrder: times.min()!, lastOrder: times.max()!))
+                account: input.account,
+                market: input.market,
+                orderIDs: ids.sorted(),
+                placeholdersCreated: policy.attributor.placeholderWindow.rowsCreated(firstOrder: times.min()!, lastOrder: times.max()!)
+            )
         }
         var repaired: [OpenOrderRowID] = []
         for order in open {
             let wasRegistered = registered[order.id] != nil
             let attribution = policy.attributor.attribute(
-                order, account: input.account, market: input.market, links: linksByID, records: records(of: order),
-                placeholder: placeholderVerdicts[order.id])
+                order,
+                account: input.account,
+                market: input.market,
+                links: linksByID,
+                records: records(of: order),
+                placeholder: placeholderVerdicts[order.id]
+            )
             if now - order.time < policy.grace, !wasRegistered {
                 let link: StrategyLinkID? = if case .owned(let link, _) = attribution { link } else { nil }
-                plan.findings.append(finding(.inFlight, order: order, link: link, detail: "placed \(now - order.time) ms ago; its row may still be on its way"))
+                plan.findings.append(
+                    finding(.inFlight, order: order, link: link, detail: "placed \(now - order.time) ms ago; its row may still be on its way")
+                )
                 continue
             }
             switch attribution {
@@ -459,10 +571,21 @@ public enum Reconciler {
                 var f = finding(.adopted, order: order, link: link, detail: "adopted into strategy link \(link) by \(evidence)")
                 if case .placeholder = evidence, case .unique(let row)? = placeholderVerdicts[order.id], let state = order.status.openState {
                     f.row = row.id
-                    f.detail = "placeholder row #\(row.id) (\(row.status), created \(order.time - row.createdAt) ms before the order) "
+                    f.detail =
+                        "placeholder row #\(row.id) (\(row.status), created \(order.time - row.createdAt) ms before the order) "
                         + "repaired with the order's id, status and fill; strategy link \(link)"
-                    f.actions = [.repairPlaceholder(PlaceholderRepair(
-                        row: row.id, link: link, placeholderID: row.exchangeOrderID, readStatus: row.status, order: order, status: state))]
+                    f.actions = [
+                        .repairPlaceholder(
+                            PlaceholderRepair(
+                                row: row.id,
+                                link: link,
+                                placeholderID: row.exchangeOrderID,
+                                readStatus: row.status,
+                                order: order,
+                                status: state
+                            )
+                        )
+                    ]
                     repaired.append(row.id)
                 } else {
                     if forms == nil { forms = RowForms(rows) }
@@ -477,7 +600,11 @@ public enum Reconciler {
             case .unattributed(let conflict):
                 let why = conflict.map { "; \($0)" } ?? ""
                 if let record = registered[order.id] {
-                    var f = finding(.foreignOrphan, order: order, detail: "no owner evidence, seen \(record.timesSeen + 1) time(s) since \(UTC.iso8601(record.firstSeen))\(why)")
+                    var f = finding(
+                        .foreignOrphan,
+                        order: order,
+                        detail: "no owner evidence, seen \(record.timesSeen + 1) time(s) since \(UTC.iso8601(record.firstSeen))\(why)"
+                    )
                     f.actions = [.refreshOrphan(order)]
                     plan.findings.append(f)
                 } else {
@@ -490,13 +617,20 @@ public enum Reconciler {
         // A repaired PENDING row is no longer in flight: its repair is its finding.
         if !repaired.isEmpty {
             let ids = Set(repaired)
-            plan.findings.removeAll { $0.kind == .inFlight && $0.exchangeOrderID?.rawValue.hasPrefix(OriginRules.placeholderPrefix) == true && $0.row.map(ids.contains) == true }
+            plan.findings.removeAll {
+                $0.kind == .inFlight && $0.exchangeOrderID?.rawValue.hasPrefix(OriginRules.placeholderPrefix) == true
+                    && $0.row.map(ids.contains) == true
+            }
         }
 
         // Registered orphans that are gone from a complete listing.
         for record in registered.values.sorted(by: { $0.order.id < $1.order.id })
         where !listedIDs.contains(record.order.id) && covers(record.order.symbol) {
-            var f = finding(.orphanGone, order: record.order, detail: "no longer listed (first seen \(UTC.iso8601(record.firstSeen)), seen \(record.timesSeen) time(s))")
+            var f = finding(
+                .orphanGone,
+                order: record.order,
+                detail: "no longer listed (first seen \(UTC.iso8601(record.firstSeen)), seen \(record.timesSeen) time(s))"
+            )
             f.actions = [.forgetOrphan(record.order.id)]
             plan.findings.append(f)
         }
@@ -512,16 +646,32 @@ public enum Reconciler {
     }
 
     /// An adopted order spelled as the link's rows are (symbol, market type), with the origin's order type.
-    public static func adoption(of order: ExchangeOrder, into link: StrategyLinkID, market: Market, rows: [OpenOrderRow],
-                                evidence: AttributionEvidence) -> Adoption {
+    public static func adoption(
+        of order: ExchangeOrder,
+        into link: StrategyLinkID,
+        market: Market,
+        rows: [OpenOrderRow],
+        evidence: AttributionEvidence
+    ) -> Adoption {
         adoption(of: order, into: link, market: market, forms: RowForms(rows), evidence: evidence)
     }
 
-    static func adoption(of order: ExchangeOrder, into link: StrategyLinkID, market: Market, forms: RowForms,
-                         evidence: AttributionEvidence) -> Adoption {
+    static func adoption(
+        of order: ExchangeOrder,
+        into link: StrategyLinkID,
+        market: Market,
+        forms: RowForms,
+        evidence: AttributionEvidence
+    ) -> Adoption {
         let own = forms.byLink[link]
-        return Adoption(link: link, order: order, symbol: SymbolKey.dbForm(of: order.symbol, linkSymbols: own?.symbols ?? forms.allSymbols),
-                        marketText: own?.marketText ?? market.rawValue, orderType: order.type.originName(market: market), evidence: evidence)
+        return Adoption(
+            link: link,
+            order: order,
+            symbol: SymbolKey.dbForm(of: order.symbol, linkSymbols: own?.symbols ?? forms.allSymbols),
+            marketText: own?.marketText ?? market.rawValue,
+            orderType: order.type.originName(market: market),
+            evidence: evidence
+        )
     }
 
     /// How the rows of one market spell symbols and market types, per link (each spelling once).
@@ -540,13 +690,22 @@ public enum Reconciler {
 
     /// A row and the exchange's view of its order.
     private static func compare(
-        _ row: OpenOrderRow, with order: ExchangeOrder, priorMisses: Int, now: Millis, policy: ReconcilePolicy, via source: String,
+        _ row: OpenOrderRow,
+        with order: ExchangeOrder,
+        priorMisses: Int,
+        now: Millis,
+        policy: ReconcilePolicy,
+        via source: String,
         keepsStatus: Bool
     ) -> Finding {
         let clear: [PlanAction] = priorMisses > 0 ? [.clearMisses(row.exchangeOrderID)] : []
         guard let state = order.status.openState else {
             // Listed with a final status (the listing raced a fill): the exchange's word is final.
-            var f = finding(.closed, row: row, detail: "\(source) reports \(order.status.rawValue), filled \(order.executedQuantity) of \(order.quantity)")
+            var f = finding(
+                .closed,
+                row: row,
+                detail: "\(source) reports \(order.status.rawValue), filled \(order.executedQuantity) of \(order.quantity)"
+            )
             f.filled = order.executedQuantity
             f.actions = [.closeRow(row, finalStatus: order.status, filledQuantity: order.executedQuantity)]
             return f
@@ -596,7 +755,15 @@ public enum Reconciler {
     }
 
     private static func finding(_ kind: FindingKind, row: OpenOrderRow, detail: String) -> Finding {
-        var f = Finding(kind: kind, exchangeOrderID: row.exchangeOrderID, symbol: row.symbol, side: row.side, link: row.link, row: row.id, detail: detail)
+        var f = Finding(
+            kind: kind,
+            exchangeOrderID: row.exchangeOrderID,
+            symbol: row.symbol,
+            side: row.side,
+            link: row.link,
+            row: row.id,
+            detail: detail
+        )
         f.orderType = row.orderType
         f.price = row.price
         f.quantity = row.quantity
@@ -606,7 +773,15 @@ public enum Reconciler {
     }
 
     private static func finding(_ kind: FindingKind, order: ExchangeOrder, link: StrategyLinkID? = nil, detail: String) -> Finding {
-        var f = Finding(kind: kind, exchangeOrderID: order.id, clientOrderID: order.clientOrderID, symbol: order.symbol, side: order.side, link: link, detail: detail)
+        var f = Finding(
+            kind: kind,
+            exchangeOrderID: order.id,
+            clientOrderID: order.clientOrderID,
+            symbol: order.symbol,
+            side: order.side,
+            link: link,
+            detail: detail
+        )
         f.orderType = order.type
         f.price = order.price
         f.quantity = order.quantity

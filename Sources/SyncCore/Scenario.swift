@@ -64,8 +64,14 @@ public struct Scenario: Sendable {
     }
 
     public init(
-        name: String, description: String, users: [UserRecord], accounts: [AccountRecord], strategies: [StrategyRecord],
-        links: [StrategyLinkRecord], dbOrders: [DBOrder], exchangeOrders: [ExchangeSideOrder]
+        name: String,
+        description: String,
+        users: [UserRecord],
+        accounts: [AccountRecord],
+        strategies: [StrategyRecord],
+        links: [StrategyLinkRecord],
+        dbOrders: [DBOrder],
+        exchangeOrders: [ExchangeSideOrder]
     ) {
         self.name = name
         self.description = description
@@ -101,9 +107,19 @@ public struct Scenario: Sendable {
         public var cancelAgeMs: Millis?
 
         public init(
-            id: OpenOrderRowID?, link: StrategyLinkID, exchangeOrderID: ExchangeOrderID, symbol: String, side: Side,
-            orderType: OrderType, price: Amount?, stopPrice: Amount?, quantity: Amount, filledQuantity: Amount, status: String,
-            market: Market, ageMs: Millis
+            id: OpenOrderRowID?,
+            link: StrategyLinkID,
+            exchangeOrderID: ExchangeOrderID,
+            symbol: String,
+            side: Side,
+            orderType: OrderType,
+            price: Amount?,
+            stopPrice: Amount?,
+            quantity: Amount,
+            filledQuantity: Amount,
+            status: String,
+            market: Market,
+            ageMs: Millis
         ) {
             self.id = id
             self.link = link
@@ -201,9 +217,12 @@ struct Strict<T: StrictKeys>: Decodable {
         let container = try decoder.container(keyedBy: AnyCodingKey.self)
         let known = Set(T.Keys.allCases.map(\.rawValue))
         if let unknown = container.allKeys.map(\.stringValue).filter({ !known.contains($0) }).sorted().first {
-            throw DecodingError.dataCorrupted(.init(
-                codingPath: decoder.codingPath + [AnyCodingKey(unknown)],
-                debugDescription: "unknown key; known keys: \(known.sorted().joined(separator: ", "))"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath + [AnyCodingKey(unknown)],
+                    debugDescription: "unknown key; known keys: \(known.sorted().joined(separator: ", "))"
+                )
+            )
         }
         value = try T(from: decoder)
     }
@@ -457,9 +476,12 @@ struct Validator {
     }
 
     func validate(_ raw: RawScenario) throws(ScenarioError) -> Scenario {
-        let users = raw.users.map(\.value), accounts = raw.accounts.map(\.value)
-        let strategies = raw.strategies.map(\.value), links = raw.strategyAccounts.map(\.value)
-        let dbOrders = (raw.dbOrders ?? []).map(\.value), exchangeOrders = (raw.exchangeOrders ?? []).map(\.value)
+        let users = raw.users.map(\.value)
+        let accounts = raw.accounts.map(\.value)
+        let strategies = raw.strategies.map(\.value)
+        let links = raw.strategyAccounts.map(\.value)
+        let dbOrders = (raw.dbOrders ?? []).map(\.value)
+        let exchangeOrders = (raw.exchangeOrders ?? []).map(\.value)
 
         try unique(users.map(\.id), { "users[\($0)].id" }, { "id \($0)" })
         try unique(users.map(\.username), { "users[\($0)].username" }, { "username \"\($0)\"" })
@@ -477,14 +499,19 @@ struct Validator {
             if let token = u.webhookToken, token.isEmpty || token.utf8.count > 64 {
                 throw fail("users[\(i)].webhook_token", "must be 1 to 64 characters")
             }
-            outUsers.append(UserRecord(id: UserID(u.id), username: u.username, webhookToken: u.webhookToken.map(Secret.init), isActive: u.isActive ?? true))
+            outUsers.append(
+                UserRecord(id: UserID(u.id), username: u.username, webhookToken: u.webhookToken.map(Secret.init), isActive: u.isActive ?? true)
+            )
         }
         var outAccounts: [AccountRecord] = []
         var storage: [AccountID: Scenario.StoredAccount] = [:]
         for (i, a) in accounts.enumerated() {
             if a.exchange != nil || a.storedPublicApi != nil || a.storedSecretApi != nil {
                 storage[AccountID(a.id)] = Scenario.StoredAccount(
-                    exchange: a.exchange ?? "BINANCE", publicAPI: a.storedPublicApi ?? a.apiKey, secretAPI: a.storedSecretApi ?? a.apiSecret)
+                    exchange: a.exchange ?? "BINANCE",
+                    publicAPI: a.storedPublicApi ?? a.apiKey,
+                    secretAPI: a.storedSecretApi ?? a.apiSecret
+                )
             }
             guard a.id > 0 else { throw fail("accounts[\(i)].id", "ids are positive") }
             // Without users the scenario is the simulator's alone: its accounts need no owner.
@@ -494,9 +521,18 @@ struct Validator {
                 throw fail("accounts[\(i)]", "missing key \"user_id\"")
             }
             guard !a.apiKey.isEmpty else { throw fail("accounts[\(i)].api_key", "must not be empty") }
-            outAccounts.append(AccountRecord(
-                id: AccountID(a.id), user: UserID(a.userId ?? 0), name: a.name ?? "account \(a.id)", exchange: (a.exchange ?? "BINANCE").uppercased(),
-                apiKey: a.apiKey, apiSecret: Secret(a.apiSecret), isTestnet: a.isTestnet ?? false, isActive: a.isActive ?? true))
+            outAccounts.append(
+                AccountRecord(
+                    id: AccountID(a.id),
+                    user: UserID(a.userId ?? 0),
+                    name: a.name ?? "account \(a.id)",
+                    exchange: (a.exchange ?? "BINANCE").uppercased(),
+                    apiKey: a.apiKey,
+                    apiSecret: Secret(a.apiSecret),
+                    isTestnet: a.isTestnet ?? false,
+                    isActive: a.isActive ?? true
+                )
+            )
         }
         var outStrategies: [StrategyRecord] = []
         for (i, s) in strategies.enumerated() {
@@ -506,9 +542,17 @@ struct Validator {
                 throw fail("strategies[\(i)].market_type", "\"\(s.marketType)\" is not SPOT or FUTURES")
             }
             guard !s.groupName.isEmpty else { throw fail("strategies[\(i)].group_name", "must not be empty") }
-            outStrategies.append(StrategyRecord(
-                id: StrategyID(s.id), user: UserID(s.userId), name: s.name, groupName: s.groupName, market: market,
-                isActive: s.isActive ?? true, isPublic: s.isPublic ?? false))
+            outStrategies.append(
+                StrategyRecord(
+                    id: StrategyID(s.id),
+                    user: UserID(s.userId),
+                    name: s.name,
+                    groupName: s.groupName,
+                    market: market,
+                    isActive: s.isActive ?? true,
+                    isPublic: s.isPublic ?? false
+                )
+            )
         }
         let strategyByID = Dictionary(uniqueKeysWithValues: outStrategies.map { ($0.id, $0) })
         let accountIDs = Set(outAccounts.map(\.id))
@@ -521,9 +565,16 @@ struct Validator {
             guard accountIDs.contains(AccountID(l.accountId)) else {
                 throw fail("strategy_accounts[\(i)].account_id", "no account with id \(l.accountId)")
             }
-            outLinks.append(StrategyLinkRecord(
-                id: StrategyLinkID(l.id), strategy: StrategyID(l.strategyId), account: AccountID(l.accountId),
-                weight: l.weight ?? 1, leverage: l.leverage ?? 1, isActive: l.isActive ?? true))
+            outLinks.append(
+                StrategyLinkRecord(
+                    id: StrategyLinkID(l.id),
+                    strategy: StrategyID(l.strategyId),
+                    account: AccountID(l.accountId),
+                    weight: l.weight ?? 1,
+                    leverage: l.leverage ?? 1,
+                    isActive: l.isActive ?? true
+                )
+            )
         }
         let linkMarket = Dictionary(uniqueKeysWithValues: outLinks.map { ($0.id, strategyByID[$0.strategy]!.market) })
 
@@ -551,11 +602,20 @@ struct Validator {
             let filled = try amount(o.filledQuantity, "\(p).filled_quantity") ?? .zero
             guard filled <= quantity else { throw fail("\(p).filled_quantity", "\(filled) exceeds quantity \(quantity)") }
             var row = Scenario.DBOrder(
-                id: o.id.map(OpenOrderRowID.init), link: StrategyLinkID(o.strategyAccountId),
-                exchangeOrderID: ExchangeOrderID(o.exchangeOrderId), symbol: o.symbol.uppercased(), side: side,
-                orderType: OrderType(o.orderType ?? "LIMIT"), price: try amount(o.price, "\(p).price"),
-                stopPrice: try amount(o.stopPrice, "\(p).stop_price"), quantity: quantity, filledQuantity: filled,
-                status: (o.status ?? "OPEN").uppercased(), market: market, ageMs: try age(o.ageMs, "\(p).age_ms"))
+                id: o.id.map(OpenOrderRowID.init),
+                link: StrategyLinkID(o.strategyAccountId),
+                exchangeOrderID: ExchangeOrderID(o.exchangeOrderId),
+                symbol: o.symbol.uppercased(),
+                side: side,
+                orderType: OrderType(o.orderType ?? "LIMIT"),
+                price: try amount(o.price, "\(p).price"),
+                stopPrice: try amount(o.stopPrice, "\(p).stop_price"),
+                quantity: quantity,
+                filledQuantity: filled,
+                status: (o.status ?? "OPEN").uppercased(),
+                market: market,
+                ageMs: try age(o.ageMs, "\(p).age_ms")
+            )
             row.marketText = o.marketType
             row.isProcessing = o.isProcessing ?? false
             if let a = o.processingAgeMs { row.processingAgeMs = try age(a, "\(p).processing_age_ms") }
@@ -585,7 +645,9 @@ struct Validator {
             if let client = o.clientOrderId {
                 let allowed = market == .spot ? "-_" : "-_.:/"
                 guard (1...36).contains(client.utf8.count),
-                    client.unicodeScalars.allSatisfy({ ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || allowed.unicodeScalars.contains($0) })
+                    client.unicodeScalars.allSatisfy({
+                        ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || allowed.unicodeScalars.contains($0)
+                    })
                 else { throw fail("\(p).client_order_id", "\"\(client)\" is not a valid \(market.rawValue) client order id") }
                 if status.isOpen {
                     let key = "\(o.accountId) \(market.rawValue) \(client)"
@@ -599,13 +661,26 @@ struct Validator {
             let executed = try amount(o.executedQuantity, "\(p).executed_quantity") ?? .zero
             guard executed <= quantity else { throw fail("\(p).executed_quantity", "\(executed) exceeds quantity \(quantity)") }
             let ageMs = try age(o.ageMs, "\(p).age_ms")
-            outExchange.append(Scenario.ExchangeSideOrder(
-                account: AccountID(o.accountId), market: market,
-                order: ExchangeOrder(
-                    id: id, clientOrderID: o.clientOrderId, symbol: SymbolKey.of(o.symbol), side: side,
-                    type: OrderType(o.type ?? "LIMIT"), status: status, price: try amount(o.price, "\(p).price") ?? .zero,
-                    stopPrice: try amount(o.stopPrice, "\(p).stop_price"), quantity: quantity, executedQuantity: executed, time: -ageMs),
-                ageMs: ageMs))
+            outExchange.append(
+                Scenario.ExchangeSideOrder(
+                    account: AccountID(o.accountId),
+                    market: market,
+                    order: ExchangeOrder(
+                        id: id,
+                        clientOrderID: o.clientOrderId,
+                        symbol: SymbolKey.of(o.symbol),
+                        side: side,
+                        type: OrderType(o.type ?? "LIMIT"),
+                        status: status,
+                        price: try amount(o.price, "\(p).price") ?? .zero,
+                        stopPrice: try amount(o.stopPrice, "\(p).stop_price"),
+                        quantity: quantity,
+                        executedQuantity: executed,
+                        time: -ageMs
+                    ),
+                    ageMs: ageMs
+                )
+            )
         }
         let linkAccount = Dictionary(uniqueKeysWithValues: outLinks.map { ($0.id, $0.account) })
         var outRecords: [Scenario.OriginRecordRow] = []
@@ -623,19 +698,40 @@ struct Validator {
             }
             guard let side = Side(parsing: r.side) else { throw fail("\(p).side", "\"\(r.side)\" is not BUY or SELL") }
             guard !r.symbol.isEmpty else { throw fail("\(p).symbol", "must not be empty") }
-            if let text = r.marketType, Market(stored: text) == nil { throw fail("\(p).market_type", "\"\(text)\" is not SPOT or FUTURES (any case)") }
+            if let text = r.marketType, Market(stored: text) == nil {
+                throw fail("\(p).market_type", "\"\(text)\" is not SPOT or FUTURES (any case)")
+            }
             let operation = (r.operationType ?? "CANCEL").uppercased()
             guard operation == "CREATE" || operation == "CANCEL" else { throw fail("\(p).operation_type", "CREATE or CANCEL") }
             if r.operationType != nil && table != .failedOrders { throw fail("\(p).operation_type", "only failed_orders records have one") }
-            outRecords.append(Scenario.OriginRecordRow(
-                table: table, link: link, account: account, exchangeOrderID: r.exchangeOrderId, symbol: r.symbol.uppercased(), side: side,
-                orderType: OrderType(r.orderType ?? "LIMIT"), quantity: try amount(r.quantity, "\(p).quantity")!,
-                price: try amount(r.price, "\(p).price"), market: market, marketText: r.marketType, ageMs: try age(r.ageMs, "\(p).age_ms"),
-                operationType: operation))
+            outRecords.append(
+                Scenario.OriginRecordRow(
+                    table: table,
+                    link: link,
+                    account: account,
+                    exchangeOrderID: r.exchangeOrderId,
+                    symbol: r.symbol.uppercased(),
+                    side: side,
+                    orderType: OrderType(r.orderType ?? "LIMIT"),
+                    quantity: try amount(r.quantity, "\(p).quantity")!,
+                    price: try amount(r.price, "\(p).price"),
+                    market: market,
+                    marketText: r.marketType,
+                    ageMs: try age(r.ageMs, "\(p).age_ms"),
+                    operationType: operation
+                )
+            )
         }
         var scenario = Scenario(
-            name: raw.name ?? file, description: raw.description ?? "", users: outUsers, accounts: outAccounts,
-            strategies: outStrategies, links: outLinks, dbOrders: outRows, exchangeOrders: outExchange)
+            name: raw.name ?? file,
+            description: raw.description ?? "",
+            users: outUsers,
+            accounts: outAccounts,
+            strategies: outStrategies,
+            links: outLinks,
+            dbOrders: outRows,
+            exchangeOrders: outExchange
+        )
         scenario.storage = storage
         scenario.originRecords = outRecords
         return scenario

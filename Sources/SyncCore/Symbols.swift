@@ -25,8 +25,10 @@ public enum SymbolKey {
     }
 
     /// Quote assets by which an exchange symbol without a separator is split (longest first).
-    static let quotes = ["FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "DAI", "KRW", "EUR", "TRY", "BRL", "JPY", "GBP", "AUD",
-                         "BTC", "ETH", "BNB", "XRP", "TRX", "DOGE"]
+    static let quotes = [
+        "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "DAI", "KRW", "EUR", "TRY", "BRL", "JPY", "GBP", "AUD",
+        "BTC", "ETH", "BNB", "XRP", "TRX", "DOGE",
+    ]
 
     /// `BTCUSDT` → `BTC/USDT` (the origin's form), when a known quote asset ends it; nil otherwise.
     public static func slashed(_ text: String) -> String? {

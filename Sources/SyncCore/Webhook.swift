@@ -110,13 +110,19 @@ public struct WebhookPayload: Sendable, Hashable {
             }
         }
         if fields["orders"] != nil {
-            throw WebhookError(.unsupportedOrderType, "batch payloads (orders: [...]) are not handled: ordersync handles CANCEL_ALL_ORDER and RECONCILE only")
+            throw WebhookError(
+                .unsupportedOrderType,
+                "batch payloads (orders: [...]) are not handled: ordersync handles CANCEL_ALL_ORDER and RECONCILE only"
+            )
         }
         guard let rawType = try string("order_type") else { throw WebhookError(.invalidPayload, "order_type is required") }
         let orderType = String(rawType.uppercased().map { $0 == "-" || $0 == " " ? "_" : $0 })
         guard let action = WebhookAction(rawValue: orderType) else {
             let known = orderTypes.contains(orderType) ? "" : " (not an order type the origin app knows either)"
-            throw WebhookError(.unsupportedOrderType, "order_type \(orderType.prefix(40)) is not handled\(known): ordersync handles CANCEL_ALL_ORDER and RECONCILE only")
+            throw WebhookError(
+                .unsupportedOrderType,
+                "order_type \(orderType.prefix(40)) is not handled\(known): ordersync handles CANCEL_ALL_ORDER and RECONCILE only"
+            )
         }
         guard let group = try string("group_name") else { throw WebhookError(.invalidPayload, "group_name is required") }
         guard group.count <= 100 else { throw WebhookError(.invalidPayload, "group_name is longer than 100 characters") }
@@ -161,8 +167,10 @@ public struct WebhookPayload: Sendable, Hashable {
     /// The normalised request without the token, for duplicate detection (the token is hashed
     /// separately by the caller).
     public var fingerprint: String {
-        [groupName, action.rawValue, exchange ?? "", market?.rawValue ?? "", symbol ?? "", side?.rawValue ?? "",
-         timestamp.map(String.init) ?? ""].joined(separator: "\u{1F}")
+        [
+            groupName, action.rawValue, exchange ?? "", market?.rawValue ?? "", symbol ?? "", side?.rawValue ?? "",
+            timestamp.map(String.init) ?? "",
+        ].joined(separator: "\u{1F}")
     }
 }
 
@@ -196,7 +204,11 @@ public enum JSONValue: Sendable, Hashable, Decodable {
             return
         }
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null } else if let b = try? c.decode(Bool.self) { self = .bool(b) } else if let n = try? c.decode(Double.self) {
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let n = try? c.decode(Double.self) {
             self = .number(n)
         } else {
             self = .string(try c.decode(String.self))
@@ -222,7 +234,11 @@ public enum JSONValue: Sendable, Hashable, Decodable {
         case .number(let n): hasher.combine(n)
         case .string(let s): hasher.combine(s)
         case .array(let a): hasher.combine(a)
-        case .object(let o): for (k, v) in o { hasher.combine(k); hasher.combine(v) }
+        case .object(let o):
+            for (k, v) in o {
+                hasher.combine(k)
+                hasher.combine(v)
+            }
         }
     }
 }

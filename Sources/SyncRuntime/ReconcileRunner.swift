@@ -22,8 +22,15 @@ public struct ReconcileRunner: Sendable {
     /// Called after each read of the origin's evidence (benchmarks count them).
     public var evidenceRead: (@Sendable (EvidenceRequest, OriginEvidence) -> Void)?
 
-    public init(store: any ReconcileStore, gateway: any ExchangeGateway, policy: ReconcilePolicy, locks: AccountLocks = AccountLocks(),
-                parallelism: Int = 16, sweepEvery: Int = 10, now: @escaping @Sendable () -> Millis) {
+    public init(
+        store: any ReconcileStore,
+        gateway: any ExchangeGateway,
+        policy: ReconcilePolicy,
+        locks: AccountLocks = AccountLocks(),
+        parallelism: Int = 16,
+        sweepEvery: Int = 10,
+        now: @escaping @Sendable () -> Millis
+    ) {
         self.store = store
         self.gateway = gateway
         self.policy = policy
@@ -40,7 +47,8 @@ public struct ReconcileRunner: Sendable {
     /// started when a graceful shutdown begins are left for the next run; started ones finish.
     public func pass(only: Set<AccountID>? = nil, trigger: String, spread: Duration? = nil) async throws -> DriftReport {
         let started = now()
-        let clock = ContinuousClock(), origin = clock.now
+        let clock = ContinuousClock()
+        let origin = clock.now
         let runID = try await store.beginRun(trigger: trigger, now: started)
         let accounts = try await store.accounts().filter { $0.isActive && (only?.contains($0.id) ?? true) }
         let offsets = Self.offsets(count: accounts.count, spread: spread, seed: UInt64(bitPattern: runID))
@@ -50,7 +58,8 @@ public struct ReconcileRunner: Sendable {
         try await withThrowingTaskGroup(of: [ReportSection].self) { group in
             var next = 0
             func launch() {
-                let account = accounts[next], offset = offsets[next]
+                let account = accounts[next]
+                let offset = offsets[next]
                 next += 1
                 group.addTask {
                     if offset > .zero {
@@ -108,8 +117,14 @@ public struct ReconcileRunner: Sendable {
     /// One account: every market in which it has links or rows.
     func reconcile(_ account: AccountRecord, runID: Int64, markets: Set<Market>) async throws -> [ReportSection] {
         guard gateway.supports(account) else {
-            return [.unsupported(account: account.id, accountName: account.name, exchange: account.exchange,
-                                 reason: "exchange \(account.exchange) is not supported")]
+            return [
+                .unsupported(
+                    account: account.id,
+                    accountName: account.name,
+                    exchange: account.exchange,
+                    reason: "exchange \(account.exchange) is not supported"
+                )
+            ]
         }
         // Wait for request weight before taking the lock, so a cancel for this account never queues
         // behind a pass that waits for the next window (one full listing's worth of room).

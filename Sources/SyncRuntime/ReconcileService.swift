@@ -11,8 +11,12 @@ public struct ReconcileService: Service {
     let spread: Duration
     let onPass: @Sendable (Result<DriftReport, any Error>) -> Void
 
-    public init(runner: ReconcileRunner, interval: Duration, spread: Duration = .zero,
-                onPass: @escaping @Sendable (Result<DriftReport, any Error>) -> Void) {
+    public init(
+        runner: ReconcileRunner,
+        interval: Duration,
+        spread: Duration = .zero,
+        onPass: @escaping @Sendable (Result<DriftReport, any Error>) -> Void
+    ) {
         self.runner = runner
         self.interval = interval
         self.spread = min(spread, interval)
@@ -26,7 +30,8 @@ public struct ReconcileService: Service {
             // Shielded from cancellation (an unstructured task): a started account runs to the end
             // of its transactions. Graceful shutdown still reaches the staggering waits through the
             // inherited task-local.
-            let runner = self.runner, spread = self.spread
+            let runner = self.runner
+            let spread = self.spread
             let result = await Task { () async -> Result<DriftReport, any Error> in
                 do { return .success(try await runner.pass(trigger: "schedule", spread: spread)) } catch { return .failure(error) }
             }.value

@@ -12,8 +12,13 @@ public struct StrategyCanceller: Sendable {
     public var parallelism: Int
     public var now: @Sendable () -> Millis
 
-    public init(store: any CancelStore, gateway: any CancelGateway, locks: AccountLocks, parallelism: Int = 128,
-                now: @escaping @Sendable () -> Millis) {
+    public init(
+        store: any CancelStore,
+        gateway: any CancelGateway,
+        locks: AccountLocks,
+        parallelism: Int = 128,
+        now: @escaping @Sendable () -> Millis
+    ) {
         self.store = store
         self.gateway = gateway
         self.locks = locks
@@ -44,8 +49,12 @@ public struct StrategyCanceller: Sendable {
         let started = now()
         let (plans, accounts) = try await plan(target)
         let results = plans.map { p in
-            AccountCancelResult(accountID: p.account, accountName: accounts[p.account]?.name ?? "", market: p.market,
-                                orders: p.rows.map { CancelledOrder(row: $0, result: .wouldCancel) })
+            AccountCancelResult(
+                accountID: p.account,
+                accountName: accounts[p.account]?.name ?? "",
+                market: p.market,
+                orders: p.rows.map { CancelledOrder(row: $0, result: .wouldCancel) }
+            )
         }
         return CancelReport(requestID: requestID, strategy: target.strategy, executed: false, accounts: results, durationMs: now() - started)
     }
@@ -97,16 +106,29 @@ public struct StrategyCanceller: Sendable {
             guard !rows.isEmpty else { continue }
             var accountOf: [StrategyLinkID: AccountID] = [:]
             for item in items { if let row = item.row { accountOf[row.link] = item.account } }
-            let plans = CancelSelection.plan(rows, scope: CancelScope(links: Set(rows.map(\.link))), accountOf: accountOf, now: started,
-                                             limits: limits(accounts))
+            let plans = CancelSelection.plan(
+                rows,
+                scope: CancelScope(links: Set(rows.map(\.link))),
+                accountOf: accountOf,
+                now: started,
+                limits: limits(accounts)
+            )
             // A row that is no longer cancellable (the origin began cancelling it, or it became a
             // give-up) is not sent again; its intent is settled as failed, saying why.
             let planned = Set(plans.flatMap(\.rows).map(\.id))
             let skipped = items.compactMap { item in item.row.flatMap { planned.contains($0.id) ? nil : (row: $0, account: item.account) } }
             if !skipped.isEmpty {
-                try await store.resolveCancels(requestID: requestID, skipped.map {
-                    CancelResolution(row: $0.row, account: $0.account, outcome: .failed(reason: "not sent again: the row is now \($0.row.status)", unknown: false))
-                }, now: started)
+                try await store.resolveCancels(
+                    requestID: requestID,
+                    skipped.map {
+                        CancelResolution(
+                            row: $0.row,
+                            account: $0.account,
+                            outcome: .failed(reason: "not sent again: the row is now \($0.row.status)", unknown: false)
+                        )
+                    },
+                    now: started
+                )
             }
             let results = try await fanOut(plans, accounts: accounts, requestID: requestID)
             reports.append(CancelReport(requestID: requestID, strategy: "(resumed)", executed: true, accounts: results, durationMs: now() - started))
@@ -121,8 +143,13 @@ public struct StrategyCanceller: Sendable {
             let reason = account.map { "exchange \($0.exchange) is not supported" } ?? "account not found"
             let outcomes = plan.rows.map { ($0, OrderCancelOutcome.failed(reason: reason, unknown: false)) }
             try await commits.write(outcomes.map { CancelResolution(row: $0.0, account: plan.account, outcome: $0.1) })
-            return AccountCancelResult(accountID: plan.account, accountName: account?.name ?? "", market: plan.market,
-                                       orders: outcomes.map { CancelledOrder(row: $0.0, outcome: $0.1) }, error: reason)
+            return AccountCancelResult(
+                accountID: plan.account,
+                accountName: account?.name ?? "",
+                market: plan.market,
+                orders: outcomes.map { CancelledOrder(row: $0.0, outcome: $0.1) },
+                error: reason
+            )
         }
         return try await locks.withLock(account.id) {
             var outcomes: [(row: OpenOrderRow, outcome: OrderCancelOutcome)] = []
@@ -146,8 +173,12 @@ public struct StrategyCanceller: Sendable {
             }
             outcomes.sort { $0.row.id < $1.row.id }
             try await commits.write(outcomes.map { CancelResolution(row: $0.row, account: account.id, outcome: $0.outcome) })
-            return AccountCancelResult(accountID: account.id, accountName: account.name, market: plan.market,
-                                       orders: outcomes.map { CancelledOrder(row: $0.row, outcome: $0.outcome) })
+            return AccountCancelResult(
+                accountID: account.id,
+                accountName: account.name,
+                market: plan.market,
+                orders: outcomes.map { CancelledOrder(row: $0.row, outcome: $0.outcome) }
+            )
         }
     }
 }

@@ -22,12 +22,17 @@ public struct ModelStore: Sendable {
 
     public func input(_ world: World, _ key: World.Key, listing: ExchangeListing? = nil) -> ReconcileInput {
         ReconcileInput(
-            account: key.account, market: key.market, listing: listing ?? world.listing(key),
+            account: key.account,
+            market: key.market,
+            listing: listing ?? world.listing(key),
             rows: rows.values.filter { r in r.market == key.market && world.links.contains { $0.id == r.link && $0.account == key.account } },
             // Every link of the world, not only this account's: the decision itself must refuse
             // evidence naming another account's link, whatever its caller passes.
             links: world.links,
-            orphans: Array((orphans[key] ?? [:]).values), misses: misses[key] ?? [:], now: world.now)
+            orphans: Array((orphans[key] ?? [:]).values),
+            misses: misses[key] ?? [:],
+            now: world.now
+        )
     }
 
     /// The store's evidence read: records of the ids, placeholders of the account's links in the range.
@@ -38,7 +43,8 @@ public struct ModelStore: Sendable {
             records: records.filter { ids.contains($0.exchangeOrderID) },
             placeholders: placeholders.values.filter { own.contains($0.link) && request.placeholdersCreated.contains($0.createdAt) }
                 .sorted { $0.id < $1.id },
-            statements: 2)
+            statements: 2
+        )
     }
 
     public mutating func apply(_ plan: ReconcilePlan, now: Millis) {
@@ -65,9 +71,22 @@ public struct ModelStore: Sendable {
                 guard rows[o.id] == nil, let state = o.status.openState else { continue }
                 nextID += 1
                 rows[o.id] = OpenOrderRow(
-                    id: OpenOrderRowID(nextID), link: a.link, exchangeOrderID: o.id, symbol: a.symbol, side: o.side, orderType: a.orderType,
-                    price: o.price, stopPrice: o.stopPrice, quantity: o.quantity, filledQuantity: o.executedQuantity,
-                    status: state.rawValue, market: plan.market, createdAt: o.time, updatedAt: now, marketText: a.marketText)
+                    id: OpenOrderRowID(nextID),
+                    link: a.link,
+                    exchangeOrderID: o.id,
+                    symbol: a.symbol,
+                    side: o.side,
+                    orderType: a.orderType,
+                    price: o.price,
+                    stopPrice: o.stopPrice,
+                    quantity: o.quantity,
+                    filledQuantity: o.executedQuantity,
+                    status: state.rawValue,
+                    market: plan.market,
+                    createdAt: o.time,
+                    updatedAt: now,
+                    marketText: a.marketText
+                )
             case .repairPlaceholder(let r):
                 // The store's conditional update: still the placeholder id and status read, no row with the real id.
                 guard var row = placeholders[r.row], row.exchangeOrderID == r.placeholderID, row.status == r.readStatus,
@@ -86,8 +105,13 @@ public struct ModelStore: Sendable {
             case .registerOrphan(let o), .refreshOrphan(let o):
                 let old = orphans[key]?[o.id]
                 orphans[key, default: [:]][o.id] = OrphanRecord(
-                    account: plan.account, market: plan.market, order: o, firstSeen: old?.firstSeen ?? now, lastSeen: now,
-                    timesSeen: (old?.timesSeen ?? 0) + 1)
+                    account: plan.account,
+                    market: plan.market,
+                    order: o,
+                    firstSeen: old?.firstSeen ?? now,
+                    lastSeen: now,
+                    timesSeen: (old?.timesSeen ?? 0) + 1
+                )
             case .forgetOrphan(let id):
                 orphans[key]?[id] = nil
             }

@@ -61,8 +61,15 @@ public struct World: Sendable {
             let isPublic = Int.random(in: 0..<3, using: &rng) == 0
             let chosen = isPublic ? accounts.filter { _ in Bool.random(using: &rng) } : [accounts.randomElement(using: &rng)!]
             for account in (chosen.isEmpty ? [accounts[0]] : chosen) {
-                links.append(StrategyLink(id: StrategyLinkID(nextLink), strategy: StrategyID(Int64(s)), account: account,
-                                          market: market, isActive: Int.random(in: 0..<10, using: &rng) > 0))
+                links.append(
+                    StrategyLink(
+                        id: StrategyLinkID(nextLink),
+                        strategy: StrategyID(Int64(s)),
+                        account: account,
+                        market: market,
+                        isActive: Int.random(in: 0..<10, using: &rng) > 0
+                    )
+                )
                 nextLink += 1
             }
         }
@@ -74,8 +81,15 @@ public struct World: Sendable {
         let quantities = ["0.010", "0.5", "1", "2.25", "0.001"]
         let prices = ["100", "2500.5", "60000", "0.25"]
 
-        func place(_ key: Key, link: StrategyLinkID?, client: String?, status: ExchangeOrderStatus, age: Millis,
-                   conditional: Bool, rng: inout SeededGenerator) -> ExchangeOrder {
+        func place(
+            _ key: Key,
+            link: StrategyLinkID?,
+            client: String?,
+            status: ExchangeOrderStatus,
+            age: Millis,
+            conditional: Bool,
+            rng: inout SeededGenerator
+        ) -> ExchangeOrder {
             nextOrder += 1
             let qty = amount(quantities.randomElement(using: &rng)!)
             let executed: Amount
@@ -86,22 +100,39 @@ public struct World: Sendable {
             }
             let algo = conditional && key.market == .futures
             let order = ExchangeOrder(
-                id: algo ? .algo(nextOrder) : .regular(nextOrder), clientOrderID: client,
-                symbol: symbols.randomElement(using: &rng)!, side: Bool.random(using: &rng) ? .buy : .sell,
-                type: algo ? .stopMarket : .limit, status: status == .partiallyFilled && executed.isZero ? .new : status,
-                price: algo ? .zero : amount(prices.randomElement(using: &rng)!), stopPrice: algo ? amount("59000") : nil,
-                quantity: qty, executedQuantity: executed, time: now - age)
+                id: algo ? .algo(nextOrder) : .regular(nextOrder),
+                clientOrderID: client,
+                symbol: symbols.randomElement(using: &rng)!,
+                side: Bool.random(using: &rng) ? .buy : .sell,
+                type: algo ? .stopMarket : .limit,
+                status: status == .partiallyFilled && executed.isZero ? .new : status,
+                price: algo ? .zero : amount(prices.randomElement(using: &rng)!),
+                stopPrice: algo ? amount("59000") : nil,
+                quantity: qty,
+                executedQuantity: executed,
+                time: now - age
+            )
             world.truth[key, default: []].append(order)
             return order
         }
         func row(for o: ExchangeOrder, link: StrategyLink, age: Millis, rng: inout SeededGenerator) -> OpenOrderRow {
             nextRow += 1
             return OpenOrderRow(
-                id: OpenOrderRowID(nextRow), link: link.id, exchangeOrderID: o.id, symbol: o.symbol, side: o.side,
-                orderType: o.type, price: o.price.isZero && Bool.random(using: &rng) ? nil : o.price, stopPrice: o.stopPrice,
+                id: OpenOrderRowID(nextRow),
+                link: link.id,
+                exchangeOrderID: o.id,
+                symbol: o.symbol,
+                side: o.side,
+                orderType: o.type,
+                price: o.price.isZero && Bool.random(using: &rng) ? nil : o.price,
+                stopPrice: o.stopPrice,
                 quantity: Amount(o.quantity.description + (o.quantity.description.contains(".") ? "0" : ""))!,
-                filledQuantity: o.executedQuantity, status: o.status == .partiallyFilled ? "PARTIALLY_FILLED" : "OPEN",
-                market: link.market, createdAt: now - age, updatedAt: now - age)
+                filledQuantity: o.executedQuantity,
+                status: o.status == .partiallyFilled ? "PARTIALLY_FILLED" : "OPEN",
+                market: link.market,
+                createdAt: now - age,
+                updatedAt: now - age
+            )
         }
 
         // A row for an order id the exchange has never had.
@@ -109,9 +140,20 @@ public struct World: Sendable {
             nextOrder += 1
             nextRow += 1
             return OpenOrderRow(
-                id: OpenOrderRowID(nextRow), link: link.id, exchangeOrderID: .regular(nextOrder), symbol: symbol, side: .buy,
-                orderType: .limit, price: amount("1"), quantity: amount("1"), filledQuantity: .zero, status: "OPEN",
-                market: link.market, createdAt: now - age, updatedAt: now - age)
+                id: OpenOrderRowID(nextRow),
+                link: link.id,
+                exchangeOrderID: .regular(nextOrder),
+                symbol: symbol,
+                side: .buy,
+                orderType: .limit,
+                price: amount("1"),
+                quantity: amount("1"),
+                filledQuantity: .zero,
+                status: "OPEN",
+                market: link.market,
+                createdAt: now - age,
+                updatedAt: now - age
+            )
         }
 
         for link in links {
@@ -123,32 +165,32 @@ public struct World: Sendable {
                 let conditional = Int.random(in: 0..<5, using: &rng) == 0
                 let old: Millis = Millis.random(in: (World.grace * 2)...3_600_000, using: &rng)
                 switch Int.random(in: 0..<9, using: &rng) {
-                case 0, 1: // open, row agrees
+                case 0, 1:  // open, row agrees
                     let o = place(key, link: link.id, client: client, status: .new, age: old, conditional: conditional, rng: &rng)
                     world.rows.append(row(for: o, link: link, age: old, rng: &rng))
-                case 2: // partially filled since the row was written
+                case 2:  // partially filled since the row was written
                     let o = place(key, link: link.id, client: client, status: .partiallyFilled, age: old, conditional: conditional, rng: &rng)
                     var r = row(for: o, link: link, age: old, rng: &rng)
                     r.filledQuantity = .zero
                     r.status = "OPEN"
                     world.rows.append(r)
-                case 3: // final elsewhere; the row is stale
+                case 3:  // final elsewhere; the row is stale
                     let final: ExchangeOrderStatus = [.filled, .canceled, .expired].randomElement(using: &rng)!
                     let o = place(key, link: link.id, client: client, status: final, age: old, conditional: conditional, rng: &rng)
                     world.rows.append(row(for: o, link: link, age: old, rng: &rng))
-                case 4: // open, no row; attributable only if tagged
+                case 4:  // open, no row; attributable only if tagged
                     let o = place(key, link: link.id, client: client, status: .new, age: old, conditional: conditional, rng: &rng)
                     if tagged { world.attributable[o.id] = link.id } else { world.foreign.insert(o.id) }
-                case 5: // in flight: a young order without a row
+                case 5:  // in flight: a young order without a row
                     let young = Millis.random(in: 0..<World.grace, using: &rng)
                     let o = place(key, link: link.id, client: client, status: .new, age: young, conditional: conditional, rng: &rng)
                     if tagged { world.attributable[o.id] = link.id } else { world.foreign.insert(o.id) }
-                case 6: // in flight: a young row whose order is not listed yet
+                case 6:  // in flight: a young row whose order is not listed yet
                     world.rows.append(unlistedRow(link: link, symbol: "BTCUSDT", age: Millis.random(in: 0..<World.grace, using: &rng)))
-                case 7: // a row whose order the exchange never had
+                case 7:  // a row whose order the exchange never had
                     guard rowsForUnknownOrders else { fallthrough }
                     world.rows.append(unlistedRow(link: link, symbol: "ETHUSDT", age: old))
-                default: // drift in a quantity that is only textually different: no drift
+                default:  // drift in a quantity that is only textually different: no drift
                     let o = place(key, link: link.id, client: client, status: .new, age: old, conditional: conditional, rng: &rng)
                     world.rows.append(row(for: o, link: link, age: old, rng: &rng))
                 }
@@ -159,13 +201,27 @@ public struct World: Sendable {
             for market in Market.allCases {
                 let key = Key(account: account, market: market)
                 for i in 0..<Int.random(in: 0...2, using: &rng) {
-                    let o = place(key, link: nil, client: Bool.random(using: &rng) ? "manual\(i)" : nil, status: .new,
-                                  age: 600_000, conditional: false, rng: &rng)
+                    let o = place(
+                        key,
+                        link: nil,
+                        client: Bool.random(using: &rng) ? "manual\(i)" : nil,
+                        status: .new,
+                        age: 600_000,
+                        conditional: false,
+                        rng: &rng
+                    )
                     world.foreign.insert(o.id)
                 }
                 if let stranger = links.first(where: { $0.account != account }), Int.random(in: 0..<4, using: &rng) == 0 {
-                    let o = place(key, link: nil, client: try! codec.encode(link: stranger.id, nonce: "x\(nextOrder)"), status: .new,
-                                  age: 600_000, conditional: false, rng: &rng)
+                    let o = place(
+                        key,
+                        link: nil,
+                        client: try! codec.encode(link: stranger.id, nonce: "x\(nextOrder)"),
+                        status: .new,
+                        age: 600_000,
+                        conditional: false,
+                        rng: &rng
+                    )
                     world.foreign.insert(o.id)
                 }
             }

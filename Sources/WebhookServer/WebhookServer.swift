@@ -80,8 +80,14 @@ public struct WebhookServer: Sendable {
 
     /// `registry` is what `/metrics` prints; the server's own metrics go to `factory` (usually a
     /// `PrometheusMetricsFactory` over the same registry).
-    public init(backend: any WebhookBackend, settings: WebhookSettings, registry: PrometheusCollectorRegistry, factory: any MetricsFactory,
-                logger: Logger = Logger(label: "ordersync.webhook"), now: @escaping @Sendable () -> Millis) {
+    public init(
+        backend: any WebhookBackend,
+        settings: WebhookSettings,
+        registry: PrometheusCollectorRegistry,
+        factory: any MetricsFactory,
+        logger: Logger = Logger(label: "ordersync.webhook"),
+        now: @escaping @Sendable () -> Millis
+    ) {
         self.backend = backend
         self.settings = settings
         self.registry = registry
@@ -100,7 +106,8 @@ public struct WebhookServer: Sendable {
             router: router(),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
-            logger: quiet)
+            logger: quiet
+        )
     }
 
     /// The three endpoints on Hummingbird's router, behind `Edge` (errors as documented JSON,
@@ -136,7 +143,8 @@ public struct WebhookServer: Sendable {
         func handle(_ request: Request, context: WebhookContext, next: (Request, WebhookContext) async throws -> Response) async throws -> Response {
             let start = ContinuousClock.now
             let path = request.uri.path
-            let response: Response, outcome: String
+            let response: Response
+            let outcome: String
             do {
                 response = try await next(request, context)
                 switch path {
@@ -179,10 +187,17 @@ public struct WebhookServer: Sendable {
             var last_pass_age_ms: Int64?
             var last_pass_errors: Int
         }
-        let body = Body(status: stale ? "stale" : "ok", last_pass_at: h.lastPassAt.map(UTC.iso8601), last_pass_age_ms: age,
-                        last_pass_errors: h.lastPassErrors)
-        return Response(status: stale ? .serviceUnavailable : .ok, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: Self.encode(body))))
+        let body = Body(
+            status: stale ? "stale" : "ok",
+            last_pass_at: h.lastPassAt.map(UTC.iso8601),
+            last_pass_age_ms: age,
+            last_pass_errors: h.lastPassErrors
+        )
+        return Response(
+            status: stale ? .serviceUnavailable : .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: Self.encode(body)))
+        )
     }
 
     /// The webhook proper: limits, payload, auth, duplicates, then the action.
@@ -224,7 +239,8 @@ public struct WebhookServer: Sendable {
         if let exchange = payload.exchange { links = links.filter { $0.exchange.uppercased() == exchange } }
         let scope = links
 
-        let key = (payload.idempotencyKey.map { "key\u{1F}\(payload.groupName)\u{1F}\($0)" } ?? "payload\u{1F}\(payload.fingerprint)")
+        let key =
+            (payload.idempotencyKey.map { "key\u{1F}\(payload.groupName)\u{1F}\($0)" } ?? "payload\u{1F}\(payload.fingerprint)")
             + "\u{1F}" + presented.map { String($0, radix: 16) }.joined()
         let (reply, replayed) = await replays.reply(for: key, now: now(), window: settings.replayWindowMs) {
             do {
@@ -280,7 +296,10 @@ struct Wrapped<R: Encodable>: Encodable {
 
 /// First results of recent requests, so a duplicate delivery returns them instead of acting twice.
 actor ReplayCache {
-    enum Reply: Sendable { case success([UInt8]), failure(String) }
+    enum Reply: Sendable {
+        case success([UInt8])
+        case failure(String)
+    }
     private var entries: [String: (task: Task<Reply, Never>, at: Millis)] = [:]
 
     /// The reply for `key`: the first one within `window` (waiting for it if it is still being

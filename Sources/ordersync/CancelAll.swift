@@ -12,7 +12,8 @@ struct CancelAllCommand: AsyncParsableCommand {
             what is open, and cancels each order by id (futures in batches of ten). Orders of other strategies, manual \
             orders and orders without a row are never touched. Exit status: 0 done (or dry run); 1 some cancels failed; \
             2 bad input (unknown or inactive strategy, bad flags).
-            """)
+            """
+    )
 
     @OptionGroup var flags: ReconcileFlags
     @Option(help: "The strategy's group_name.")
@@ -47,10 +48,17 @@ struct CancelAllCommand: AsyncParsableCommand {
             guard let access = try await daemon.strategyAccess(groupName: strategy), access.isActive else {
                 throw AppError("--strategy \(strategy): no active strategy has this group_name")
             }
-            let target = CancelTarget(access: access, links: access.scope(for: access.owner), symbol: symbol.map(SymbolKey.of),
-                                      side: side.flatMap(Side.init(parsing:)), market: market.flatMap(Market.init(stored:)))
+            let target = CancelTarget(
+                access: access,
+                links: access.scope(for: access.owner),
+                symbol: symbol.map(SymbolKey.of),
+                side: side.flatMap(Side.init(parsing:)),
+                market: market.flatMap(Market.init(stored:))
+            )
             let requestID = "cli-\(UInt64(Date().timeIntervalSince1970 * 1000))"
-            report = execute ? try await daemon.canceller.execute(target, requestID: requestID) : try await daemon.canceller.dryRun(target, requestID: requestID)
+            report =
+                execute
+                ? try await daemon.canceller.execute(target, requestID: requestID) : try await daemon.canceller.dryRun(target, requestID: requestID)
             await daemon.shutdown()
         } catch {
             await daemon.shutdown()

@@ -12,7 +12,8 @@ struct CheckCommand: AsyncParsableCommand {
             symbols, market types and sides it cannot read, PENDING placeholders, FAILED and held rows. --online adds one \
             server-time and one signed call per active supported account.
             Exit status: 0 ordersync can run; 1 problems (each named); 2 bad input or no connection.
-            """)
+            """
+    )
 
     @OptionGroup var flags: ReconcileFlags
     @Flag(help: "Also call each active supported account's exchange: server time and one signed request.")

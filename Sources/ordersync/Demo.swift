@@ -8,7 +8,9 @@ struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "The whole daemon on a bundled scenario: simulator, SQLite and webhook in-process; a pass, then a real CANCEL_ALL_ORDER.",
-        discussion: "Needs no configuration or network beyond 127.0.0.1. Exit 0 only if isolation held. The database is deleted afterwards unless --keep-db names a file.")
+        discussion:
+            "Needs no configuration or network beyond 127.0.0.1. Exit 0 only if isolation held. The database is deleted afterwards unless --keep-db names a file."
+    )
 
     @Option(help: ArgumentHelp("Scenario JSON file (default: the bundled demo scenario, built into the binary).", valueName: "file"))
     var scenario: String?

@@ -1,12 +1,13 @@
 import ArgumentParser
-import OrderSyncApp
-
 import Foundation
+import OrderSyncApp
 
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the database side of a scenario (users, accounts, strategies, links, open_orders).",
-        discussion: "One transaction: a malformed file, an unknown reference, a duplicate exchange_order_id or a non-decimal amount exits 2 with the file and item named, and the database is unchanged.")
+        discussion:
+            "One transaction: a malformed file, an unknown reference, a duplicate exchange_order_id or a non-decimal amount exits 2 with the file and item named, and the database is unchanged."
+    )
 
     @OptionGroup var database: DatabaseOptions
 
@@ -18,7 +19,9 @@ struct Load: AsyncParsableCommand {
         do {
             let name = try database.name()
             let s = try await EntryPoints.load(databasePath: name, scenarioPath: scenario, now: now)
-            print("\(try EntryPoints.location(name)): loaded \(s.users) users, \(s.accounts) accounts, \(s.strategies) strategies, \(s.links) strategy links, \(s.openOrders) open orders")
+            print(
+                "\(try EntryPoints.location(name)): loaded \(s.users) users, \(s.accounts) accounts, \(s.strategies) strategies, \(s.links) strategy links, \(s.openOrders) open orders"
+            )
         } catch {
             printError(error.description)
             throw ExitCode(2)

@@ -10,13 +10,19 @@ struct Ordersync: AsyncParsableCommand {
         commandName: "ordersync",
         abstract: "Keeps a trading app's open_orders table and the exchange in agreement; cancels only what a strategy owns.",
         version: ordersyncVersion,
-        subcommands: [Migrate.self, Load.self, CheckCommand.self, ReconcileCommand.self, ServeCommand.self, CancelAllCommand.self, DemoCommand.self,
-                      Simulate.self])
+        subcommands: [
+            Migrate.self, Load.self, CheckCommand.self, ReconcileCommand.self, ServeCommand.self, CancelAllCommand.self, DemoCommand.self,
+            Simulate.self,
+        ]
+    )
 }
 
 /// Options shared by every command that touches the database.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("SQLite file (created when absent) or postgresql://user:password@host:port/db (else DATABASE_URL).", valueName: "path|url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("SQLite file (created when absent) or postgresql://user:password@host:port/db (else DATABASE_URL).", valueName: "path|url")
+    )
     var db: String?
 
     func validate() throws {

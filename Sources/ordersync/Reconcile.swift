@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import OrderSyncApp
-import Synchronization
 import SyncCore
+import Synchronization
 
 extension FailOn: ExpressibleByArgument {}
 
@@ -31,11 +31,21 @@ struct ReconcileFlags: ParsableArguments {
     var maxQueries: Int?
     @Option(name: .customLong("tag-prefix"), help: "Prefix of ordersync's client-order-id tags (default os1).")
     var tagPrefix: String?
-    @Option(name: .customLong("claim"), help: ArgumentHelp("Orders on ACCOUNT and SYMBOL (and SIDE) without a row belong to strategy link LINK (repeatable; added to the file's claims).", valueName: "ACCOUNT:SYMBOL[:SIDE]=LINK"))
+    @Option(
+        name: .customLong("claim"),
+        help: ArgumentHelp(
+            "Orders on ACCOUNT and SYMBOL (and SIDE) without a row belong to strategy link LINK (repeatable; added to the file's claims).",
+            valueName: "ACCOUNT:SYMBOL[:SIDE]=LINK"
+        )
+    )
     var claims: [String] = []
     @Option(help: "Accounts reconciled at once (default 16).")
     var parallelism: Int?
-    @Option(name: .customLong("sweep-every"), help: "A full no-symbol listing per account-market at least every N passes; per-symbol listings in between when cheaper (default 10; 1 = always).")
+    @Option(
+        name: .customLong("sweep-every"),
+        help:
+            "A full no-symbol listing per account-market at least every N passes; per-symbol listings in between when cheaper (default 10; 1 = always)."
+    )
     var sweepEvery: Int?
 
     func validate() throws {
@@ -44,7 +54,8 @@ struct ReconcileFlags: ParsableArguments {
         if let maxQueries, maxQueries < 0 { throw ValidationError("--max-queries must not be negative") }
         if let parallelism, parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
         if let sweepEvery, sweepEvery < 1 { throw ValidationError("--sweep-every must be at least 1") }
-        for url in [spotURL, futuresURL, testnetSpotURL, testnetFuturesURL].compactMap({ $0 }) where URL(string: url)?.scheme?.hasPrefix("http") != true {
+        for url in [spotURL, futuresURL, testnetSpotURL, testnetFuturesURL].compactMap({ $0 })
+        where URL(string: url)?.scheme?.hasPrefix("http") != true {
             throw ValidationError("\(url) is not an http(s) URL")
         }
         guard accounts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--account takes positive account ids") }
@@ -57,7 +68,10 @@ struct ReconcileFlags: ParsableArguments {
     func options() throws(AppError) -> (ReconcileOptions, OrdersyncConfig) {
         let environment = ProcessInfo.processInfo.environment
         let file = try OrdersyncConfig.load(path: config, environment: environment)
-        var o = ReconcileOptions(config: file, databasePath: try EntryPoints.databaseName(flag: db, config: file.databasePath, environment: environment))
+        var o = ReconcileOptions(
+            config: file,
+            databasePath: try EntryPoints.databaseName(flag: db, config: file.databasePath, environment: environment)
+        )
         if let spotURL { o.spotURL = spotURL }
         if let futuresURL { o.futuresURL = futuresURL }
         if let testnetSpotURL { o.testnetSpotURL = testnetSpotURL }
@@ -87,7 +101,8 @@ struct ReconcileCommand: AsyncParsableCommand {
             compares them with open_orders, repairs what the evidence settles (partial fills, rows closed with the \
             exchange's final status, tagged or claimed orphans adopted) and reports the rest. Never cancels anything.
             Exit status: 0 nothing matches --fail-on; 1 findings match --fail-on; 2 an account could not be listed, or bad input.
-            """)
+            """
+    )
 
     @OptionGroup var flags: ReconcileFlags
     @Option(help: "Output: text or json.")

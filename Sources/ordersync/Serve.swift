@@ -4,8 +4,8 @@ import Logging
 import Metrics
 import OrderSyncApp
 import ServiceLifecycle
-import SyncRuntime
 import SyncCore
+import SyncRuntime
 import WebhookServer
 
 struct ServeCommand: AsyncParsableCommand {
@@ -16,21 +16,30 @@ struct ServeCommand: AsyncParsableCommand {
             One summary line per pass on stdout, full reports in the DB. The webhook takes the origin app's payload for \
             CANCEL_ALL_ORDER and RECONCILE (docs/openapi.yaml). SIGTERM or SIGINT stops the webhook, lets the writes in \
             flight finish, then exits 0.
-            """)
+            """
+    )
 
     @OptionGroup var flags: ReconcileFlags
-    @Option(name: .customLong("interval-seconds"), help: "Seconds from the start of one pass to the start of the next ([reconcile] interval_seconds, default 30); accounts are staggered over [reconcile] spread of it.")
+    @Option(
+        name: .customLong("interval-seconds"),
+        help:
+            "Seconds from the start of one pass to the start of the next ([reconcile] interval_seconds, default 30); accounts are staggered over [reconcile] spread of it."
+    )
     var intervalSeconds: Double?
     @Option(help: ArgumentHelp("Webhook address ([webhook] listen, default 127.0.0.1:8080; port 0 picks a free one).", valueName: "host:port"))
     var listen: String?
 
     func validate() throws {
         if let intervalSeconds, intervalSeconds <= 0 { throw ValidationError("--interval-seconds must be positive") }
-        if let listen, OrdersyncConfig.listenAddress(listen) == nil { throw ValidationError("--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:8080") }
+        if let listen, OrdersyncConfig.listenAddress(listen) == nil {
+            throw ValidationError("--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:8080")
+        }
     }
 
     func run() async throws {
-        let daemon: Daemon, interval: Double, spread: Double
+        let daemon: Daemon
+        let interval: Double
+        let spread: Double
         var settings = WebhookSettings()
         do {
             let (options, file) = try flags.options()
@@ -53,7 +62,9 @@ struct ServeCommand: AsyncParsableCommand {
         // Cancels a previous run recorded but did not resolve are finished before anything else.
         do {
             for report in try await daemon.resumeCancels() {
-                print("resumed cancel \(report.requestID): \(report.totals.selected) order(s) — cancelled \(report.totals.cancelled), already closed \(report.totals.alreadyClosed), failed \(report.totals.failed)")
+                print(
+                    "resumed cancel \(report.requestID): \(report.totals.selected) order(s) — cancelled \(report.totals.cancelled), already closed \(report.totals.alreadyClosed), failed \(report.totals.failed)"
+                )
             }
         } catch {
             print("resuming unresolved cancels failed: \(error)")

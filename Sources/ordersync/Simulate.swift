@@ -12,7 +12,8 @@ struct Simulate: AsyncParsableCommand {
         discussion: """
             Loads the scenario's accounts (api_key/api_secret) and exchange orders, prints the base URL, and serves until \
             SIGINT or SIGTERM. The unsigned control API is under /_sim/ (truth, stats, act, place, faults, limits, mark).
-            """)
+            """
+    )
 
     @Option(help: "Port to listen on (0 picks a free one).")
     var port: Int = 0
@@ -38,7 +39,10 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .customLong("window-seconds"), help: "Length of the weight window in seconds (the real one is 60).")
     var windowSeconds: Int = 60
 
-    @Option(name: .customLong("extra-accounts"), help: "Add N accounts (ids 1001…, keys key-1…key-N, secrets secret-1…secret-N), e.g. for benchmarks.")
+    @Option(
+        name: .customLong("extra-accounts"),
+        help: "Add N accounts (ids 1001…, keys key-1…key-N, secrets secret-1…secret-N), e.g. for benchmarks."
+    )
     var extraAccounts: Int = 0
 
     func validate() throws {
@@ -54,8 +58,13 @@ struct Simulate: AsyncParsableCommand {
         let exchange: Exchange
         do {
             exchange = try await SimulatorSetup.exchange(
-                scenarioPath: scenario, latencyMs: latencyMs, faultRate: faultRate, seed: seed, weightLimit: weightLimit,
-                windowSeconds: windowSeconds)
+                scenarioPath: scenario,
+                latencyMs: latencyMs,
+                faultRate: faultRate,
+                seed: seed,
+                weightLimit: weightLimit,
+                windowSeconds: windowSeconds
+            )
         } catch {
             printError(error.description)
             throw ExitCode(2)

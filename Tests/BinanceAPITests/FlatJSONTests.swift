@@ -1,7 +1,8 @@
-@testable import BinanceAPI
 import Foundation
 import SyncCore
 import Testing
+
+@testable import BinanceAPI
 
 /// The fast order-list reader against `JSONDecoder`: on every document, either the same orders or
 /// a fallback to `JSONDecoder` (so the same answer, error included).
@@ -10,7 +11,11 @@ import Testing
     static func algos(_ list: [Wire.AlgoOrder]) -> [ExchangeOrder?] { list.map { try? $0.exchangeOrder() } }
 
     /// The two decoders' outcomes for one body, as comparable text.
-    static func both<T: FlatDecodable>(_ type: T.Type, _ body: [UInt8], _ show: ([T]) -> [ExchangeOrder?]) -> (fast: String, reference: String, usedFast: Bool) {
+    static func both<T: FlatDecodable>(
+        _ type: T.Type,
+        _ body: [UInt8],
+        _ show: ([T]) -> [ExchangeOrder?]
+    ) -> (fast: String, reference: String, usedFast: Bool) {
         let fast: String
         do { fast = "\(show(try Wire.decodeList(type, body, "test")))" } catch { fast = "error" }
         let reference = (try? JSONDecoder().decode([T].self, from: Data(body))).map { "\(show($0))" } ?? "error"
@@ -33,7 +38,8 @@ import Testing
         var rng = SeededGenerator(seed: seed)
         func pick<T>(_ xs: [T]) -> T { xs[Int.random(in: 0..<xs.count, using: &rng)] }
         func space() -> String { pick(["", "", " ", "\n  ", "\t"]) }
-        var fastUsed = 0, documents = 0
+        var fastUsed = 0
+        var documents = 0
         for _ in 0..<3_000 {
             var objects: [String] = []
             for _ in 0..<Int.random(in: 0...4, using: &rng) {
@@ -71,7 +77,8 @@ import Testing
     }
 
     @Test func algoListsReadTheSame() {
-        let body = #"[{"algoId": 2000001, "clientAlgoId": "stop-1", "algoType": "CONDITIONAL", "orderType": "STOP_MARKET", "symbol": "BTCUSDT", "side": "SELL", "positionSide": "BOTH", "timeInForce": "GTC", "quantity": "0.002", "algoStatus": "NEW", "actualOrderId": "", "actualPrice": "0.00000", "triggerPrice": "50000.0", "price": "0.0", "icebergQuantity": null, "createTime": 1700000000000, "updateTime": 1700000000000, "triggerTime": 0, "goodTillDate": 0}]"#
+        let body =
+            #"[{"algoId": 2000001, "clientAlgoId": "stop-1", "algoType": "CONDITIONAL", "orderType": "STOP_MARKET", "symbol": "BTCUSDT", "side": "SELL", "positionSide": "BOTH", "timeInForce": "GTC", "quantity": "0.002", "algoStatus": "NEW", "actualOrderId": "", "actualPrice": "0.00000", "triggerPrice": "50000.0", "price": "0.0", "icebergQuantity": null, "createTime": 1700000000000, "updateTime": 1700000000000, "triggerTime": 0, "goodTillDate": 0}]"#
         let r = Self.both(Wire.AlgoOrder.self, Array(body.utf8), Self.algos)
         #expect(r.fast == r.reference && r.usedFast && r.fast != "error")
     }

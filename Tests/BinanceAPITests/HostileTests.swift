@@ -23,7 +23,8 @@ import Testing
                 if market == .futures, rng.next() % 5 == 0 {
                     let o = try await rig.exchange.placeAlgoByHand(
                         NewOrder(symbol: "BTCUSDT", side: .sell, type: "STOP_MARKET", quantity: Amount("0.002"), stopPrice: Amount(price)),
-                        account: AccountID(Int64(account)))
+                        account: AccountID(Int64(account))
+                    )
                     known.append((account, market, .algo(o.id)))
                 } else {
                     known.append((account, market, try await rig.resting(account, market: market, price: price)))
@@ -39,7 +40,9 @@ import Testing
                     let listing = await client.openOrders(pick.market)
                     tally["list \(listing.coverage.label)", default: 0] += 1
                     if listing.coverage == .complete {
-                        let open = await rig.exchange.truth().filter { $0.account == AccountID(Int64(pick.account)) && $0.product == Product(pick.market) && $0.status.isOpen }
+                        let open = await rig.exchange.truth().filter {
+                            $0.account == AccountID(Int64(pick.account)) && $0.product == Product(pick.market) && $0.status.isOpen
+                        }
                         #expect(Set(listing.orders.map(\.id)) == Set(open.map(\.exchangeOrder.id)))
                     }
                 case 2, 3:  // query: what it says is the truth
@@ -48,16 +51,23 @@ import Testing
                         let truth = await rig.truth(pick.id)
                         // An algo order's fill lives on the regular order its trigger placed (`actualOrderId`);
                         // the Algo service reports status only.
-                        #expect(order.status == truth?.status && (pick.id.isAlgo || order.executedQuantity == truth?.executed),
-                                "\(pick.id): client \(order.status) \(order.executedQuantity), truth \(String(describing: truth?.status)) \(String(describing: truth?.executed))")
+                        #expect(
+                            order.status == truth?.status && (pick.id.isAlgo || order.executedQuantity == truth?.executed),
+                            "\(pick.id): client \(order.status) \(order.executedQuantity), truth \(String(describing: truth?.status)) \(String(describing: truth?.executed))"
+                        )
                         tally["query ok", default: 0] += 1
                     } catch {
                         tally["query \((error as? BinanceError)?.label ?? "other")", default: 0] += 1
                     }
                 case 4:  // the market acts in the meantime
                     let action: MarketAction = rng.next() % 2 == 0 ? .fill : .partialFill
-                    _ = try? await rig.exchange.act(action, account: AccountID(Int64(pick.account)), product: Product(pick.market),
-                                                    id: Int64(pick.id.venueID)!, algo: pick.id.isAlgo)
+                    _ = try? await rig.exchange.act(
+                        action,
+                        account: AccountID(Int64(pick.account)),
+                        product: Product(pick.market),
+                        id: Int64(pick.id.venueID)!,
+                        algo: pick.id.isAlgo
+                    )
                     try await place(pick.account, pick.market)
                 default:  // cancel: a known final state, or a typed error — never a wrong one
                     let outcome = await client.cancel(pick.market, symbol: "BTCUSDT", pick.id)
@@ -93,7 +103,7 @@ import Testing
         simulator.limits = RateLimits(spotWeight: 300, futuresWeight: 200, windowSeconds: 10, violationsBeforeBan: 1, banSeconds: 60)
         // Virtual time jumps a whole window while other requests are in flight: allow the
         // documented maximum recvWindow so a jump is not mistaken for a stale request.
-        try await Rig.with(simulator: simulator, virtualTime: true, configure: { $0.recvWindow = 60_000 }) { rig in
+        try await Rig.with(simulator: simulator, virtualTime: true, recvWindow: 60_000) { rig in
             let client = rig.client()
             let start = rig.time.now
             let complete = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -111,7 +121,9 @@ import Testing
             }
             let statuses = rig.transport.counts
             let elapsed = rig.time.now - start
-            print("Governor burst: \(complete) complete listings, statuses \(statuses.sorted { $0.key < $1.key }), \(elapsed / 1000) s of virtual time")
+            print(
+                "Governor burst: \(complete) complete listings, statuses \(statuses.sorted { $0.key < $1.key }), \(elapsed / 1000) s of virtual time"
+            )
             #expect(complete == 2000)
             #expect(statuses[429, default: 0] == 0 && statuses[418, default: 0] == 0)
             // Each futures listing costs 2 (regular + algo): 4,000 weight at 160 per 10 s is ≥ 24 windows.

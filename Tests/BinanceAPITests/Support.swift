@@ -1,8 +1,8 @@
 import BinanceAPI
 import BinanceSimulator
 import Foundation
-import Synchronization
 import SyncCore
+import Synchronization
 import Testing
 
 /// Time shared by the simulator and the client. In virtual mode a wait moves the clock forward
@@ -17,11 +17,14 @@ final class TestTime: Sendable {
     var now: Millis { virtual ? value.withLock { $0 } : Int64(Date().timeIntervalSince1970 * 1000) }
     var clientClock: ClientClock {
         if !virtual { return .system }
-        return ClientClock(now: { [self] in self.now }, sleep: { [self] ms in
-            let target = self.now + ms
-            self.value.withLock { $0 = max($0, target) }
-            await Task.yield()
-        })
+        return ClientClock(
+            now: { [self] in self.now },
+            sleep: { [self] ms in
+                let target = self.now + ms
+                self.value.withLock { $0 = max($0, target) }
+                await Task.yield()
+            }
+        )
     }
 }
 
@@ -52,8 +55,12 @@ struct Rig: Sendable {
     }
 
     static func with<T: Sendable>(
-        accounts: Int = 2, simulator: SimulatorConfiguration = SimulatorConfiguration(), virtualTime: Bool = false,
-        configure: (inout ClientConfiguration) -> Void = { _ in }, _ body: @Sendable (Rig) async throws -> T
+        accounts: Int = 2,
+        simulator: SimulatorConfiguration = SimulatorConfiguration(),
+        virtualTime: Bool = false,
+        recvWindow: Int? = nil,
+        requestTimeout: Duration? = nil,
+        _ body: @Sendable (Rig) async throws -> T
     ) async throws -> T {
         let time = TestTime(virtual: virtualTime)
         let exchange = Exchange(configuration: simulator, clock: { time.now })
@@ -61,18 +68,26 @@ struct Rig: Sendable {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Simulator(exchange: exchange).application(port: 0) { continuation.yield($0) }
         return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await app.runService(); return nil }
+            group.addTask {
+                try await app.runService()
+                return nil
+            }
             var it = ports.makeAsyncIterator()
             guard let port = await it.next() else { throw CancellationError() }
             let base = "http://127.0.0.1:\(port)"
             var config = ClientConfiguration(baseURL: base)
             config.backoffBaseMs = 5
-            configure(&config)
+            if let recvWindow { config.recvWindow = recvWindow }
+            if let requestTimeout { config.requestTimeout = requestTimeout }
             let transport = CountingTransport()
             let session = BinanceSession(configuration: config, transport: transport, clock: time.clientClock)
             let rig = Rig(exchange: exchange, session: session, transport: transport, time: time, base: base)
             let result: T
-            do { result = try await body(rig) } catch { await session.shutdown(); group.cancelAll(); throw error }
+            do { result = try await body(rig) } catch {
+                await session.shutdown()
+                group.cancelAll()
+                throw error
+            }
             await session.shutdown()
             group.cancelAll()
             return result
@@ -80,10 +95,26 @@ struct Rig: Sendable {
     }
 
     /// Places a resting futures LIMIT order by hand and returns its id.
-    func resting(_ account: Int = 1, market: Market = .futures, symbol: String = "BTCUSDT", price: String = "50000", client: String? = nil) async throws -> ExchangeOrderID {
+    func resting(
+        _ account: Int = 1,
+        market: Market = .futures,
+        symbol: String = "BTCUSDT",
+        price: String = "50000",
+        client: String? = nil
+    ) async throws -> ExchangeOrderID {
         let order = try await exchange.placeByHand(
-            NewOrder(symbol: symbol, side: .buy, type: "LIMIT", timeInForce: "GTC", quantity: Amount("0.002"), price: Amount(price), clientOrderID: client),
-            account: AccountID(Int64(account)), product: Product(market))
+            NewOrder(
+                symbol: symbol,
+                side: .buy,
+                type: "LIMIT",
+                timeInForce: "GTC",
+                quantity: Amount("0.002"),
+                price: Amount(price),
+                clientOrderID: client
+            ),
+            account: AccountID(Int64(account)),
+            product: Product(market)
+        )
         return .regular(order.id)
     }
 

@@ -1,7 +1,8 @@
-@testable import BinanceAPI
 import Foundation
 import SyncCore
 import Testing
+
+@testable import BinanceAPI
 
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("fixtures")
@@ -14,12 +15,16 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
         var checked = 0
         for v in vectors {
             guard let secret = (v["secretKey"] ?? v["secret"] ?? v["secret_key"]) as? String,
-                  let expected = (v["expected"] ?? v["signature"] ?? v["expected_signature"]) as? String else { continue }
+                let expected = (v["expected"] ?? v["signature"] ?? v["expected_signature"]) as? String
+            else { continue }
             let payload: String
-            if let p = (v["payload"] ?? v["signed_string"] ?? v["signedString"] ?? v["totalParams"]) as? String { payload = p }
-            else if let q = (v["query"] ?? v["query_string"] ?? v["queryString"]) as? String {
+            if let p = (v["payload"] ?? v["signed_string"] ?? v["signedString"] ?? v["totalParams"]) as? String {
+                payload = p
+            } else if let q = (v["query"] ?? v["query_string"] ?? v["queryString"]) as? String {
                 payload = q + ((v["body"] ?? v["request_body"] ?? v["requestBody"]) as? String ?? "")
-            } else { continue }
+            } else {
+                continue
+            }
             #expect(BinanceSession.hmac(Secret(secret), payload) == expected)
             checked += 1
         }
@@ -37,7 +42,9 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
         func load(_ name: String) throws -> [UInt8] { Array(try Data(contentsOf: fixtures.appendingPathComponent("binance/\(name)"))) }
         let spotOpen = try Wire.decode([Wire.Order].self, try load("spot_openOrders.json"), "t")
         #expect(try spotOpen[0].exchangeOrder().quantity == Amount("1"))
-        for name in ["spot_query_order.json", "spot_new_order_result.json", "spot_new_order_full.json", "futures_new_order.json", "futures_cancel_order.json"] {
+        for name in [
+            "spot_query_order.json", "spot_new_order_result.json", "spot_new_order_full.json", "futures_new_order.json", "futures_cancel_order.json",
+        ] {
             let order = try Wire.decode(Wire.Order.self, try load(name), name).exchangeOrder()
             #expect(order.symbol.hasSuffix("BTC") || order.symbol.hasSuffix("USDT"), "\(name)")
         }
@@ -50,28 +57,41 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
         let futuresOpen = try Wire.decode([Wire.Order].self, try load("futures_openOrders.json"), "t")
         #expect(try futuresOpen[0].exchangeOrder().type == .trailingStopMarket)
         let batch = try Wire.decode([Wire.BatchItem].self, try load("futures_batch_cancel.json"), "t")
-        guard case .order = batch[0], case .error(let e) = batch[1] else { Issue.record("batch items"); return }
+        guard case .order = batch[0], case .error(let e) = batch[1] else {
+            Issue.record("batch items")
+            return
+        }
         #expect(e.code == -2011)
         #expect(try Wire.decode(Wire.ServerTime.self, try load("spot_time.json"), "t").serverTime > 0)
         #expect(try Wire.decode(Wire.ServerTime.self, try load("futures_time.json"), "t").serverTime > 0)
         let limits = try Wire.decode([Wire.ExchangeInfo.RateLimit].self, try load("futures_exchangeInfo_rateLimits.json"), "t")
         #expect(limits.first { $0.rateLimitType == "REQUEST_WEIGHT" }?.limit == 2400)
-        for name in try FileManager.default.contentsOfDirectory(atPath: fixtures.appendingPathComponent("binance").path) where name.hasPrefix("error_") {
+        for name in try FileManager.default.contentsOfDirectory(atPath: fixtures.appendingPathComponent("binance").path)
+        where name.hasPrefix("error_") {
             #expect(throws: Never.self) { _ = try Wire.decode(Wire.ErrorBody.self, try load(name), name) }
         }
         // The Algo service's documented shape (developers.binance.com, Current All Algo Open Orders).
-        let algoJSON = #"[{"algoId":2148627,"clientAlgoId":"MRumok0dkhrP4kCm12AHaB","algoType":"CONDITIONAL","orderType":"TAKE_PROFIT","symbol":"BNBUSDT","side":"SELL","positionSide":"BOTH","timeInForce":"GTC","quantity":"0.01","algoStatus":"NEW","actualOrderId":"","actualPrice":"0.00000","triggerPrice":"750.000","price":"750.000","icebergQuantity":null,"createTime":1750514941540,"updateTime":1750514941540,"triggerTime":0,"goodTillDate":0}]"#
+        let algoJSON =
+            #"[{"algoId":2148627,"clientAlgoId":"MRumok0dkhrP4kCm12AHaB","algoType":"CONDITIONAL","orderType":"TAKE_PROFIT","symbol":"BNBUSDT","side":"SELL","positionSide":"BOTH","timeInForce":"GTC","quantity":"0.01","algoStatus":"NEW","actualOrderId":"","actualPrice":"0.00000","triggerPrice":"750.000","price":"750.000","icebergQuantity":null,"createTime":1750514941540,"updateTime":1750514941540,"triggerTime":0,"goodTillDate":0}]"#
         let algo = try Wire.decode([Wire.AlgoOrder].self, Array(algoJSON.utf8), "t")[0].exchangeOrder()
-        #expect(algo.id == .algo(2148627) && algo.stopPrice == Amount("750") && algo.status == .new && algo.isAlgo)
+        #expect(algo.id == .algo(2_148_627) && algo.stopPrice == Amount("750") && algo.status == .new && algo.isAlgo)
         // Garbage is a typed decoding error, not a crash.
         #expect(throws: BinanceError.self) { try Wire.decode([Wire.Order].self, Array("[{\"orderId\":".utf8), "t") }
         #expect(throws: BinanceError.self) {
-            try Wire.decode(Wire.Order.self, Array(#"{"symbol":"X","orderId":1,"price":"1,5","origQty":"1","executedQty":"0","status":"NEW","type":"LIMIT","side":"BUY"}"#.utf8), "t").exchangeOrder()
+            try Wire.decode(
+                Wire.Order.self,
+                Array(#"{"symbol":"X","orderId":1,"price":"1,5","origQty":"1","executedQty":"0","status":"NEW","type":"LIMIT","side":"BUY"}"#.utf8),
+                "t"
+            ).exchangeOrder()
         }
     }
 
     struct FernetFile: Decodable {
-        struct Vector: Decodable { var key: String; var token: String; var plaintext: String }
+        struct Vector: Decodable {
+            var key: String
+            var token: String
+            var plaintext: String
+        }
         var vectors: [Vector]
         var wrong_key: String
     }
@@ -100,17 +120,35 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
         let file = try JSONDecoder().decode(FernetFile.self, from: Data(contentsOf: fixtures.appendingPathComponent("fernet/vectors.json")))
         let v = file.vectors[0]
         func account(_ secret: String) -> AccountRecord {
-            AccountRecord(id: AccountID(7), user: UserID(1), name: "a", exchange: "BINANCE", apiKey: "pub", apiSecret: Secret(secret), isTestnet: false, isActive: true)
+            AccountRecord(
+                id: AccountID(7),
+                user: UserID(1),
+                name: "a",
+                exchange: "BINANCE",
+                apiKey: "pub",
+                apiSecret: Secret(secret),
+                isTestnet: false,
+                isActive: true
+            )
         }
         // Plaintext is tolerated; Fernet needs the key; the environment overrides per account.
         #expect(try Credentials.resolve(account("plain"), environment: [:]).secret.reveal() == "plain")
         #expect(try Credentials.resolve(account(v.token), environment: ["ACCOUNTS_ENCRYPTION_KEY": v.key]).secret.reveal() == v.plaintext)
         // Without a configured key the origin's default SECRET_KEY derivation applies, which this vector's key is not.
         let missing = #expect(throws: BinanceError.self) { try Credentials.resolve(account(v.token), environment: [:]) }
-        #expect(missing?.description.contains("secret_api is Fernet ciphertext that does not decrypt with the key derived from the origin's default SECRET_KEY") == true)
-        let wrong = #expect(throws: BinanceError.self) { try Credentials.resolve(account(v.token), environment: ["ACCOUNTS_ENCRYPTION_KEY": file.wrong_key]) }
+        #expect(
+            missing?.description.contains(
+                "secret_api is Fernet ciphertext that does not decrypt with the key derived from the origin's default SECRET_KEY"
+            ) == true
+        )
+        let wrong = #expect(throws: BinanceError.self) {
+            try Credentials.resolve(account(v.token), environment: ["ACCOUNTS_ENCRYPTION_KEY": file.wrong_key])
+        }
         #expect(wrong?.description.contains(v.plaintext) == false && wrong?.description.contains(v.token) == false)
-        let overridden = try Credentials.resolve(account(v.token), environment: ["ORDERSYNC_ACCOUNT_7_API_KEY": "envkey", "ORDERSYNC_ACCOUNT_7_API_SECRET": "envsecret"])
+        let overridden = try Credentials.resolve(
+            account(v.token),
+            environment: ["ORDERSYNC_ACCOUNT_7_API_KEY": "envkey", "ORDERSYNC_ACCOUNT_7_API_SECRET": "envsecret"]
+        )
         #expect(overridden.apiKey == "envkey" && overridden.secret.reveal() == "envsecret")
         #expect("\(overridden)".contains("envsecret") == false)
     }
@@ -119,13 +157,27 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
     /// Python's `cryptography` under the origin's rule): its key derivations, each setting named on failure.
     @Test func originKeysDecryptByTheOriginsOwnRules() throws {
         struct Fixture: Decodable {
-            struct Account: Decodable { var id: Int64; var api_key: String; var api_secret: String; var stored_public_api: String; var stored_secret_api: String }
+            struct Account: Decodable {
+                var id: Int64
+                var api_key: String
+                var api_secret: String
+                var stored_public_api: String
+                var stored_secret_api: String
+            }
             var accounts: [Account]
         }
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: fixtures.appendingPathComponent("scenarios/origin-shaped.json")))
         let a = fixture.accounts[0]
-        let record = AccountRecord(id: AccountID(a.id), user: UserID(1), name: "a", exchange: "BINANCE", apiKey: a.stored_public_api,
-                                   apiSecret: Secret(a.stored_secret_api), isTestnet: false, isActive: true)
+        let record = AccountRecord(
+            id: AccountID(a.id),
+            user: UserID(1),
+            name: "a",
+            exchange: "BINANCE",
+            apiKey: a.stored_public_api,
+            apiSecret: Secret(a.stored_secret_api),
+            isTestnet: false,
+            isActive: true
+        )
         // Default SECRET_KEY; the same SECRET_KEY given explicitly; ACCOUNTS_ENCRYPTION_KEY that is not a Fernet key is hashed.
         for environment in [[:], ["SECRET_KEY": OriginKey.defaultSecretKey], ["ACCOUNTS_ENCRYPTION_KEY": OriginKey.defaultSecretKey]] {
             let c = try Credentials.resolve(record, environment: environment)

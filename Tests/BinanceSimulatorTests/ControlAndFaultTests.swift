@@ -7,8 +7,14 @@ import Testing
 @Suite struct ControlTests {
     @Test func marketActivityShowsInListingsQueriesAndTheTruth() async throws {
         try await Harness.with { h in
-            let a = try await h.restingFutures(), b = try await h.restingFutures(), c = try await h.restingFutures()
-            let partial = try await h.raw(.POST, "/_sim/act", body: #"{"account_id":1,"market":"FUTURES","order_id":\#(a),"action":"partial_fill","quantity":"0.001"}"#)
+            let a = try await h.restingFutures()
+            let b = try await h.restingFutures()
+            let c = try await h.restingFutures()
+            let partial = try await h.raw(
+                .POST,
+                "/_sim/act",
+                body: #"{"account_id":1,"market":"FUTURES","order_id":\#(a),"action":"partial_fill","quantity":"0.001"}"#
+            )
             #expect(partial.status == 200, "\(partial.body)")
             _ = try await h.raw(.POST, "/_sim/act", body: #"{"account_id":1,"market":"FUTURES","order_id":\#(b),"action":"fill"}"#)
             _ = try await h.raw(.POST, "/_sim/act", body: #"{"account_id":1,"market":"FUTURES","order_id":\#(c),"action":"expire"}"#)
@@ -20,7 +26,12 @@ import Testing
             #expect(try await h.signed(.DELETE, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("orderId", String(c))]).code == -2011)
 
             // An order placed by hand is listed like any other; the truth holds every order.
-            let hand = try await h.raw(.POST, "/_sim/place", body: #"{"account_id":1,"market":"SPOT","symbol":"ETHUSDT","side":"SELL","type":"LIMIT","price":"9000","quantity":"0.01","client_order_id":"manual-1"}"#)
+            let hand = try await h.raw(
+                .POST,
+                "/_sim/place",
+                body:
+                    #"{"account_id":1,"market":"SPOT","symbol":"ETHUSDT","side":"SELL","type":"LIMIT","price":"9000","quantity":"0.01","client_order_id":"manual-1"}"#
+            )
             #expect(hand.status == 200, "\(hand.body)")
             let spot = try #require(try await h.signed(.GET, "/api/v3/openOrders", [("symbol", "ETHUSDT")]).json as? [[String: Any]])
             #expect(spot.map { $0["clientOrderId"] as? String } == ["manual-1"])
@@ -47,7 +58,11 @@ import Testing
             // Nothing open any more: spot answers -2011, and the call still counts.
             #expect(try await h.signed(.DELETE, "/api/v3/openOrders", [("symbol", "BTCUSDT")]).code == -2011)
             #expect(try await h.signed(.DELETE, "/fapi/v1/algoOpenOrders", [("symbol", "BTCUSDT")]).status == 200)
-            #expect(await h.exchange.wideCancelCalls == ["DELETE /fapi/v1/allOpenOrders": 1, "DELETE /api/v3/openOrders": 2, "DELETE /fapi/v1/algoOpenOrders": 1])
+            #expect(
+                await h.exchange.wideCancelCalls == [
+                    "DELETE /fapi/v1/allOpenOrders": 1, "DELETE /api/v3/openOrders": 2, "DELETE /fapi/v1/algoOpenOrders": 1,
+                ]
+            )
             let stats = try #require(try await h.raw(.GET, "/_sim/stats").json as? [String: Any])
             #expect((stats["wide_cancels"] as? [String: Int])?["DELETE /api/v3/openOrders"] == 2)
         }
@@ -55,8 +70,14 @@ import Testing
 
     @Test func algoOrdersLiveApartFromRegularOrders() async throws {
         try await Harness.with { h in
-            let placed = try await h.signed(.POST, "/fapi/v1/algoOrder", [("algoType", "CONDITIONAL"), ("symbol", "BTCUSDT"), ("side", "SELL"),
-                                                                       ("type", "STOP_MARKET"), ("quantity", "0.002"), ("triggerPrice", "50000"), ("clientAlgoId", "stop-1")])
+            let placed = try await h.signed(
+                .POST,
+                "/fapi/v1/algoOrder",
+                [
+                    ("algoType", "CONDITIONAL"), ("symbol", "BTCUSDT"), ("side", "SELL"),
+                    ("type", "STOP_MARKET"), ("quantity", "0.002"), ("triggerPrice", "50000"), ("clientAlgoId", "stop-1"),
+                ]
+            )
             #expect(placed.status == 200, "\(placed.body)")
             let algoID = try Harness.orderID(placed, key: "algoId")
             #expect((try await h.signed(.GET, "/fapi/v1/openOrders").json as? [Any])?.isEmpty == true)
@@ -82,8 +103,14 @@ import Testing
     @Test func unknownOutcomeFaultsApplyTheRequestAndThenFail() async throws {
         for (setting, status, code) in [(\FaultSettings.unknownAfterApply, 503, -1000), (\.timeoutAfterApply, 500, -1007)] {
             try await Harness.with(Self.faulted { $0[keyPath: setting] = 1 }) { h in
-                let reply = try await h.signed(.POST, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
-                                                                         ("quantity", "0.002"), ("price", "50000"), ("newClientOrderId", "maybe-1")])
+                let reply = try await h.signed(
+                    .POST,
+                    "/fapi/v1/order",
+                    [
+                        ("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
+                        ("quantity", "0.002"), ("price", "50000"), ("newClientOrderId", "maybe-1"),
+                    ]
+                )
                 #expect(reply.status == status && reply.code == code, "\(reply.body)")
                 // The order exists though the client was told otherwise.
                 #expect(await h.exchange.truth().map(\.clientOrderID) == ["maybe-1"])
@@ -93,7 +120,11 @@ import Testing
 
     @Test func failuresBeforeProcessingChangeNothing() async throws {
         try await Harness.with(Self.faulted { $0.serverError = 1 }) { h in
-            let reply = try await h.signed(.POST, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"), ("quantity", "0.002"), ("price", "50000")])
+            let reply = try await h.signed(
+                .POST,
+                "/fapi/v1/order",
+                [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"), ("quantity", "0.002"), ("price", "50000")]
+            )
             #expect(reply.status == 500 && reply.code == -1000)
             #expect(await h.exchange.truth().isEmpty)
             // Unsigned endpoints are never faulted.
@@ -110,7 +141,11 @@ import Testing
 
     @Test func truncatedBodiesAreInvalidJSON() async throws {
         try await Harness.with(Self.faulted { $0.truncateBody = 1 }) { h in
-            let reply = try await h.signed(.POST, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"), ("quantity", "0.002"), ("price", "50000")])
+            let reply = try await h.signed(
+                .POST,
+                "/fapi/v1/order",
+                [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"), ("quantity", "0.002"), ("price", "50000")]
+            )
             #expect(reply.status == 200 && reply.json == nil && !reply.body.isEmpty, "\(reply.body)")
             #expect(await h.exchange.truth().count == 1)
         }

@@ -8,8 +8,10 @@ import Testing
 /// never a 5xx when no fault is configured, and stays up. Seed printed; ORDERSYNC_SEED overrides.
 @Suite struct FuzzTests {
     static let count = 10_000
-    static let knownCodes: Set<Int> = [-1003, -1013, -1021, -1022, -1100, -1102, -1116, -1121, -1130, -1131, -2010, -2011, -2013,
-                                      -2014, -2015, -4014, -4015, -4023, -4116, -4120, -4164, -1]
+    static let knownCodes: Set<Int> = [
+        -1003, -1013, -1021, -1022, -1100, -1102, -1116, -1121, -1130, -1131, -2010, -2011, -2013,
+        -2014, -2015, -4014, -4015, -4023, -4116, -4120, -4164, -1,
+    ]
 
     static let paths = [
         "/api/v3/ping", "/api/v3/time", "/api/v3/exchangeInfo", "/api/v3/openOrders", "/api/v3/order", "/fapi/v1/ping",
@@ -23,13 +25,17 @@ import Testing
         (.DELETE, "/fapi/v1/batchOrders"), (.POST, "/fapi/v1/algoOrder"), (.GET, "/fapi/v1/openAlgoOrders"),
         (.DELETE, "/fapi/v1/algoOrder"), (.GET, "/fapi/v1/algoOrder"), (.GET, "/api/v3/exchangeInfo"),
     ]
-    static let names = ["symbol", "side", "type", "timeInForce", "quantity", "price", "stopPrice", "triggerPrice", "orderId",
-                        "origClientOrderId", "newClientOrderId", "orderIdList", "origClientOrderIdList", "orderidlist", "algoType",
-                        "algoId", "clientAlgoId", "recvWindow", "newOrderRespType", "timestamp", "SYMBOL"]
-    static let values = ["BTCUSDT", "ETHUSDT", "btcusdt", "NOPE", "BUY", "SELL", "LIMIT", "MARKET", "STOP_MARKET", "LIMIT_MAKER",
-                         "GTC", "IOC", "0.002", "0.001", "50000", "-1", "0", "1e3", "NaN", "abc", "99999999999999999999", "",
-                         "%zz", "%", "[1,2]", "[\"a\",\"b\"]", "[1,2,3,4,5,6,7,8,9,10,11]", "[]", "[x]", "\u{00e9}t\u{00e9}",
-                         "%F0%9F%92%A5", "a.b", "CONDITIONAL", "FULL", "60001", String(repeating: "z", count: 40)]
+    static let names = [
+        "symbol", "side", "type", "timeInForce", "quantity", "price", "stopPrice", "triggerPrice", "orderId",
+        "origClientOrderId", "newClientOrderId", "orderIdList", "origClientOrderIdList", "orderidlist", "algoType",
+        "algoId", "clientAlgoId", "recvWindow", "newOrderRespType", "timestamp", "SYMBOL",
+    ]
+    static let values = [
+        "BTCUSDT", "ETHUSDT", "btcusdt", "NOPE", "BUY", "SELL", "LIMIT", "MARKET", "STOP_MARKET", "LIMIT_MAKER",
+        "GTC", "IOC", "0.002", "0.001", "50000", "-1", "0", "1e3", "NaN", "abc", "99999999999999999999", "",
+        "%zz", "%", "[1,2]", "[\"a\",\"b\"]", "[1,2,3,4,5,6,7,8,9,10,11]", "[]", "[x]", "\u{00e9}t\u{00e9}",
+        "%F0%9F%92%A5", "a.b", "CONDITIONAL", "FULL", "60001", String(repeating: "z", count: 40),
+    ]
 
     @Test func tenThousandRandomAndMutatedRequests() async throws {
         let seed = SeededGenerator.seed(fallback: 4242, environment: ProcessInfo.processInfo.environment)

@@ -1,18 +1,25 @@
 import AsyncHTTPClient
 import BinanceSimulator
+import Crypto
 import Foundation
-import NIOHTTP1
 import NIOCore
-import Synchronization
+import NIOHTTP1
 import SyncCore
+import Synchronization
 import Testing
 
 /// A clock tests move by hand; `wall()` follows real time (for clients that stamp real time).
 final class ManualClock: Sendable {
     private let value: Mutex<Millis>
     private let live: Bool
-    init(_ start: Millis = 1_800_000_000_000) { value = Mutex(start); live = false }
-    private init(live: Void) { value = Mutex(0); self.live = true }
+    init(_ start: Millis = 1_800_000_000_000) {
+        value = Mutex(start)
+        live = false
+    }
+    private init(live: Void) {
+        value = Mutex(0)
+        self.live = true
+    }
     static func wall() -> ManualClock { ManualClock(live: ()) }
     var now: Millis { value.withLock { $0 } + (live ? Int64(Date().timeIntervalSince1970 * 1000) : 0) }
     func advance(_ ms: Millis) { value.withLock { $0 += ms } }
@@ -39,7 +46,8 @@ struct Harness: Sendable {
 
     @discardableResult
     static func with<T: Sendable>(
-        _ configuration: SimulatorConfiguration = SimulatorConfiguration(), clock: ManualClock = ManualClock(),
+        _ configuration: SimulatorConfiguration = SimulatorConfiguration(),
+        clock: ManualClock = ManualClock(),
         _ body: @Sendable (Harness) async throws -> T
     ) async throws -> T {
         let exchange = Exchange(configuration: configuration, clock: clock.source)
@@ -48,7 +56,10 @@ struct Harness: Sendable {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Simulator(exchange: exchange).application(port: 0) { continuation.yield($0) }
         return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await app.runService(); return nil }
+            group.addTask {
+                try await app.runService()
+                return nil
+            }
             var it = ports.makeAsyncIterator()
             guard let port = await it.next() else { throw CancellationError() }
             let harness = Harness(exchange: exchange, base: "http://127.0.0.1:\(port)", clock: clock)
@@ -77,8 +88,16 @@ struct Harness: Sendable {
 
     /// A signed request as an official client sends it: params URL-encoded, timestamp added,
     /// signature last; in the query (GET/DELETE) or a form body (POST) unless told otherwise.
-    func signed(_ method: HTTPMethod, _ path: String, _ params: [(String, String)] = [], key: String = Harness.key,
-                secret: String = Harness.secret, timestamp: Millis? = nil, inBody: Bool? = nil, signature: String? = nil) async throws -> Reply {
+    func signed(
+        _ method: HTTPMethod,
+        _ path: String,
+        _ params: [(String, String)] = [],
+        key: String = Harness.key,
+        secret: String = Harness.secret,
+        timestamp: Millis? = nil,
+        inBody: Bool? = nil,
+        signature: String? = nil
+    ) async throws -> Reply {
         var items = params
         items.append(("timestamp", String(timestamp ?? clock.now)))
         let payload = items.map { "\($0.0)=\(Self.encode($0.1))" }.joined(separator: "&")
@@ -102,7 +121,14 @@ struct Harness: Sendable {
     }
 
     /// Places a futures LIMIT order well below the mark (rests) and returns its id.
-    func restingFutures(_ symbol: String = "BTCUSDT", price: String = "50000", qty: String = "0.002", client: String? = nil, key: String = Harness.key, secret: String = Harness.secret) async throws -> Int64 {
+    func restingFutures(
+        _ symbol: String = "BTCUSDT",
+        price: String = "50000",
+        qty: String = "0.002",
+        client: String? = nil,
+        key: String = Harness.key,
+        secret: String = Harness.secret
+    ) async throws -> Int64 {
         var p = [("symbol", symbol), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"), ("quantity", qty), ("price", price)]
         if let client { p.append(("newClientOrderId", client)) }
         let reply = try await signed(.POST, "/fapi/v1/order", p, key: key, secret: secret)
@@ -124,7 +150,6 @@ struct Harness: Sendable {
     }
 }
 
-import Crypto
 enum HMACHelper {
     static func hex(secret: String, payload: String) -> String {
         HMAC<SHA256>.authenticationCode(for: Array(payload.utf8), using: SymmetricKey(data: Array(secret.utf8)))

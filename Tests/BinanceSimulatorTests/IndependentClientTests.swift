@@ -9,7 +9,9 @@ import Testing
 @Suite struct IndependentClientTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static var python: String? {
-        let candidates: [String?] = [ProcessInfo.processInfo.environment["ORDERSYNC_PYTHON"], root.appendingPathComponent(".build-py/bin/python").path]
+        let candidates: [String?] = [
+            ProcessInfo.processInfo.environment["ORDERSYNC_PYTHON"], root.appendingPathComponent(".build-py/bin/python").path,
+        ]
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
     static var required: Bool { python != nil || ProcessInfo.processInfo.environment["CI"] != nil }

@@ -5,7 +5,14 @@ import SyncCore
 import Testing
 
 @Suite struct SigningTests {
-    struct Vector: Decodable { var secretKey: String?; var secret: String?; var payload: String?; var signedString: String?; var expected: String?; var signature: String? }
+    struct Vector: Decodable {
+        var secretKey: String?
+        var secret: String?
+        var payload: String?
+        var signedString: String?
+        var expected: String?
+        var signature: String?
+    }
 
     @Test func officialHMACVectorsVerify() throws {
         let data = try Data(contentsOf: Harness.fixtures.appendingPathComponent("synthesized/hmac_test_vectors.json"))
@@ -15,13 +22,16 @@ import Testing
         var checked = 0
         for v in vectors {
             guard let secret = (v["secretKey"] ?? v["secret"] ?? v["secret_key"]) as? String,
-                  let expected = (v["expected"] ?? v["signature"] ?? v["expected_signature"]) as? String else { continue }
+                let expected = (v["expected"] ?? v["signature"] ?? v["expected_signature"]) as? String
+            else { continue }
             let payload: String
             if let p = (v["payload"] ?? v["signed_string"] ?? v["signedString"] ?? v["totalParams"]) as? String {
                 payload = p
             } else if let q = (v["query"] ?? v["query_string"] ?? v["queryString"]) as? String {
                 payload = q + ((v["body"] ?? v["request_body"] ?? v["requestBody"]) as? String ?? "")
-            } else { continue }
+            } else {
+                continue
+            }
             #expect(Signing.hmacHex(secret: secret, payload: payload) == expected, "\(v)")
             #expect(Signing.verify(signature: expected.uppercased(), secret: secret, payload: payload))
             #expect(!Signing.verify(signature: expected, secret: secret + "x", payload: payload))
@@ -50,13 +60,28 @@ import Testing
             expect(try await h.raw(.GET, "/fapi/v1/openOrders", query: "timestamp=\(now)"), 401, -2014, "no API key")
             expect(try await h.signed(.GET, "/fapi/v1/openOrders", key: "bad key with spaces"), 401, -2014, "malformed key")
             expect(try await h.signed(.GET, "/fapi/v1/openOrders", key: "unknown-key"), 401, -2015, "unknown key")
-            expect(try await h.raw(.GET, "/api/v3/openOrders", query: "symbol=BTCUSDT&signature=00", headers: [("X-MBX-APIKEY", Harness.key)]), 400, -1102, "no timestamp")
-            expect(try await h.raw(.GET, "/api/v3/openOrders", query: "timestamp=\(now)", headers: [("X-MBX-APIKEY", Harness.key)]), 400, -1102, "no signature")
+            expect(
+                try await h.raw(.GET, "/api/v3/openOrders", query: "symbol=BTCUSDT&signature=00", headers: [("X-MBX-APIKEY", Harness.key)]),
+                400,
+                -1102,
+                "no timestamp"
+            )
+            expect(
+                try await h.raw(.GET, "/api/v3/openOrders", query: "timestamp=\(now)", headers: [("X-MBX-APIKEY", Harness.key)]),
+                400,
+                -1102,
+                "no signature"
+            )
             expect(try await h.signed(.GET, "/api/v3/openOrders", secret: "wrong"), 400, -1022, "wrong secret")
             expect(try await h.signed(.GET, "/api/v3/openOrders", timestamp: now + 1000), 400, -1021, "1000 ms ahead")
             expect(try await h.signed(.GET, "/api/v3/openOrders", timestamp: now + 999), 200, 0, "999 ms ahead is fine")
             expect(try await h.signed(.GET, "/api/v3/openOrders", timestamp: now - 5001), 400, -1021, "outside default recvWindow")
-            expect(try await h.signed(.GET, "/api/v3/openOrders", [("recvWindow", "10000")], timestamp: now - 5001), 200, 0, "inside a wider recvWindow")
+            expect(
+                try await h.signed(.GET, "/api/v3/openOrders", [("recvWindow", "10000")], timestamp: now - 5001),
+                200,
+                0,
+                "inside a wider recvWindow"
+            )
             expect(try await h.signed(.GET, "/api/v3/openOrders", [("recvWindow", "60001")]), 400, -1131, "recvWindow over 60000")
             // Parameters.
             expect(try await h.signed(.GET, "/api/v3/order", [("orderId", "1")]), 400, -1102, "missing symbol")
@@ -65,31 +90,112 @@ import Testing
             expect(try await h.signed(.GET, "/api/v3/openOrders", [("symbol", "NOPEUSDT")]), 400, -1121, "invalid symbol")
             // Orders.
             _ = try await h.restingSpot(client: "dup-1")
-            expect(try await h.signed(.POST, "/api/v3/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
-                                                               ("quantity", "0.002"), ("price", "50000"), ("newClientOrderId", "dup-1")]), 400, -2010, "duplicate spot client id")
+            expect(
+                try await h.signed(
+                    .POST,
+                    "/api/v3/order",
+                    [
+                        ("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
+                        ("quantity", "0.002"), ("price", "50000"), ("newClientOrderId", "dup-1"),
+                    ]
+                ),
+                400,
+                -2010,
+                "duplicate spot client id"
+            )
             _ = try await h.restingFutures(client: "dup-2")
-            expect(try await h.signed(.POST, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
-                                                                ("quantity", "0.002"), ("price", "50000"), ("newClientOrderId", "dup-2")]), 400, -4116, "duplicate futures client id")
-            expect(try await h.signed(.POST, "/api/v3/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
-                                                               ("quantity", "0.002"), ("price", "50000"), ("newClientOrderId", "has.dot")]), 400, -1100, "dot in a spot client id")
-            expect(try await h.signed(.POST, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "STOP_MARKET"),
-                                                                ("quantity", "0.002"), ("stopPrice", "50000")]), 400, -4120, "conditional on /fapi/v1/order")
+            expect(
+                try await h.signed(
+                    .POST,
+                    "/fapi/v1/order",
+                    [
+                        ("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
+                        ("quantity", "0.002"), ("price", "50000"), ("newClientOrderId", "dup-2"),
+                    ]
+                ),
+                400,
+                -4116,
+                "duplicate futures client id"
+            )
+            expect(
+                try await h.signed(
+                    .POST,
+                    "/api/v3/order",
+                    [
+                        ("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
+                        ("quantity", "0.002"), ("price", "50000"), ("newClientOrderId", "has.dot"),
+                    ]
+                ),
+                400,
+                -1100,
+                "dot in a spot client id"
+            )
+            expect(
+                try await h.signed(
+                    .POST,
+                    "/fapi/v1/order",
+                    [
+                        ("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "STOP_MARKET"),
+                        ("quantity", "0.002"), ("stopPrice", "50000"),
+                    ]
+                ),
+                400,
+                -4120,
+                "conditional on /fapi/v1/order"
+            )
             expect(try await h.signed(.DELETE, "/api/v3/order", [("symbol", "BTCUSDT"), ("orderId", "424242")]), 400, -2011, "cancel unknown spot")
-            expect(try await h.signed(.DELETE, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("orderId", "424242")]), 400, -2011, "cancel unknown futures")
+            expect(
+                try await h.signed(.DELETE, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("orderId", "424242")]),
+                400,
+                -2011,
+                "cancel unknown futures"
+            )
             expect(try await h.signed(.GET, "/api/v3/order", [("symbol", "BTCUSDT"), ("orderId", "424242")]), 400, -2013, "query unknown")
-            expect(try await h.signed(.GET, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("origClientOrderId", "never")]), 400, -2013, "query unknown client id")
+            expect(
+                try await h.signed(.GET, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("origClientOrderId", "never")]),
+                400,
+                -2013,
+                "query unknown client id"
+            )
             // Another account's order is unknown to this key.
             let theirs = try await h.restingFutures(key: Harness.key2, secret: Harness.secret2)
-            expect(try await h.signed(.DELETE, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("orderId", String(theirs))]), 400, -2011, "other account's order")
+            expect(
+                try await h.signed(.DELETE, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("orderId", String(theirs))]),
+                400,
+                -2011,
+                "other account's order"
+            )
             // Cancelling twice: the second is -2011 and the order keeps its first final state.
             let once = try await h.restingFutures()
             expect(try await h.signed(.DELETE, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("orderId", String(once))]), 200, 0, "cancel")
             expect(try await h.signed(.DELETE, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("orderId", String(once))]), 400, -2011, "cancel again")
             // Filters.
-            expect(try await h.signed(.POST, "/api/v3/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
-                                                               ("quantity", "0.002"), ("price", "50000.05")]), 400, -1013, "price off the tick")
-            expect(try await h.signed(.POST, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
-                                                                ("quantity", "0.0025"), ("price", "50000")]), 400, -4023, "quantity off the step")
+            expect(
+                try await h.signed(
+                    .POST,
+                    "/api/v3/order",
+                    [
+                        ("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
+                        ("quantity", "0.002"), ("price", "50000.05"),
+                    ]
+                ),
+                400,
+                -1013,
+                "price off the tick"
+            )
+            expect(
+                try await h.signed(
+                    .POST,
+                    "/fapi/v1/order",
+                    [
+                        ("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
+                        ("quantity", "0.0025"), ("price", "50000"),
+                    ]
+                ),
+                400,
+                -4023,
+                "quantity off the step"
+            )
         }
     }
 

@@ -17,12 +17,19 @@ import Testing
         case object([String: Shape])
         init(from decoder: any Decoder) throws {
             let c = try decoder.singleValueContainer()
-            if c.decodeNil() { self = .null }
-            else if (try? c.decode(Bool.self)) != nil { self = .bool }
-            else if (try? c.decode(Double.self)) != nil { self = .number }
-            else if (try? c.decode(String.self)) != nil { self = .string }
-            else if let a = try? c.decode([Shape].self) { self = .array(a) }
-            else { self = .object(try c.decode([String: Shape].self)) }
+            if c.decodeNil() {
+                self = .null
+            } else if (try? c.decode(Bool.self)) != nil {
+                self = .bool
+            } else if (try? c.decode(Double.self)) != nil {
+                self = .number
+            } else if (try? c.decode(String.self)) != nil {
+                self = .string
+            } else if let a = try? c.decode([Shape].self) {
+                self = .array(a)
+            } else {
+                self = .object(try c.decode([String: Shape].self))
+            }
         }
         var name: String {
             switch self {
@@ -44,13 +51,17 @@ import Testing
     /// Fields of `example` missing from `ours` or typed differently (`skip`: fields the example has
     /// only because of its order type, e.g. a trailing stop's `activatePrice`).
     static func mismatches(_ example: Any, _ ours: Any, skip: Set<String> = []) -> [String] {
-        let e = shape(example), o = shape(ours)
+        let e = shape(example)
+        let o = shape(ours)
         guard case .object(let ef) = e, case .object(let of) = o else {
             return e.name == o.name ? [] : ["top-level \(e.name) vs \(o.name)"]
         }
         var out: [String] = []
         for (key, value) in ef where !skip.contains(key) {
-            guard let mine = of[key] else { out.append("missing \(key)"); continue }
+            guard let mine = of[key] else {
+                out.append("missing \(key)")
+                continue
+            }
             if value.name != mine.name && value.name != "null" && mine.name != "null" { out.append("\(key): \(value.name) vs \(mine.name)") }
         }
         return out.sorted()
@@ -70,14 +81,22 @@ import Testing
             let spotQuery = try await h.signed(.GET, "/api/v3/order", [("symbol", "BTCUSDT"), ("orderId", String(openSpot))])
             #expect(Self.mismatches(try Self.example("spot_query_order.json"), spotQuery.json!) == [])
             for (resp, file) in [("ACK", "spot_new_order_ack.json"), ("RESULT", "spot_new_order_result.json"), ("FULL", "spot_new_order_full.json")] {
-                let r = try await h.signed(.POST, "/api/v3/order", [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "MARKET"), ("quantity", "0.001"), ("newOrderRespType", resp)])
+                let r = try await h.signed(
+                    .POST,
+                    "/api/v3/order",
+                    [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "MARKET"), ("quantity", "0.001"), ("newOrderRespType", resp)]
+                )
                 #expect(Self.mismatches(try Self.example(file), r.json!) == [], "\(resp): \(r.body)")
                 let fills = (r.json as? [String: Any])?["fills"] as? [Any]
                 if resp == "FULL", let fill = fills?.first {
                     #expect(Self.mismatches(((try Self.example(file) as! [String: Any])["fills"] as! [Any])[0], fill) == [])
                 }
             }
-            let spotCancel = try await h.signed(.DELETE, "/api/v3/order", [("symbol", "BTCUSDT"), ("origClientOrderId", "shape-1"), ("newClientOrderId", "cancel-shape-1")])
+            let spotCancel = try await h.signed(
+                .DELETE,
+                "/api/v3/order",
+                [("symbol", "BTCUSDT"), ("origClientOrderId", "shape-1"), ("newClientOrderId", "cancel-shape-1")]
+            )
             #expect(Self.mismatches(try Self.example("spot_cancel_order.json"), spotCancel.json!) == [])
             #expect((spotCancel.json as! [String: Any])["clientOrderId"] as? String == "cancel-shape-1")
             #expect((spotCancel.json as! [String: Any])["origClientOrderId"] as? String == "shape-1")
@@ -88,12 +107,18 @@ import Testing
             let fut = try await h.restingFutures()
             let futOpen = try #require(try await h.signed(.GET, "/fapi/v1/openOrders").json as? [Any])
             #expect(Self.mismatches((try Self.example("futures_openOrders.json") as! [Any])[0], futOpen[0], skip: trailing) == [])
-            let futNew = try await h.signed(.POST, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("side", "SELL"), ("type", "LIMIT"), ("timeInForce", "GTC"), ("quantity", "0.002"), ("price", "90000")])
+            let futNew = try await h.signed(
+                .POST,
+                "/fapi/v1/order",
+                [("symbol", "BTCUSDT"), ("side", "SELL"), ("type", "LIMIT"), ("timeInForce", "GTC"), ("quantity", "0.002"), ("price", "90000")]
+            )
             #expect(Self.mismatches(try Self.example("futures_new_order.json"), futNew.json!, skip: trailing) == [])
             let futCancel = try await h.signed(.DELETE, "/fapi/v1/order", [("symbol", "BTCUSDT"), ("orderId", String(fut))])
             #expect(Self.mismatches(try Self.example("futures_cancel_order.json"), futCancel.json!, skip: trailing) == [])
             let second = try Harness.orderID(futNew)
-            let batch = try #require(try await h.signed(.DELETE, "/fapi/v1/batchOrders", [("symbol", "BTCUSDT"), ("orderIdList", "[\(second),424242]")]).json as? [Any])
+            let batch = try #require(
+                try await h.signed(.DELETE, "/fapi/v1/batchOrders", [("symbol", "BTCUSDT"), ("orderIdList", "[\(second),424242]")]).json as? [Any]
+            )
             let officialBatch = try Self.example("futures_batch_cancel.json") as! [Any]
             #expect(batch.count == 2)
             #expect(Self.mismatches(officialBatch[0], batch[0], skip: trailing) == [])
@@ -120,7 +145,9 @@ import Testing
             let limits = try #require(info["rateLimits"] as? [Any])
             #expect(Self.mismatches((try Self.example("exchangeInfo_rateLimits.json") as! [Any])[0], limits[0]) == [])
             let futInfo = try #require(try await h.raw(.GET, "/fapi/v1/exchangeInfo").json as? [String: Any])
-            #expect(Self.mismatches((try Self.example("futures_exchangeInfo_rateLimits.json") as! [Any])[0], (futInfo["rateLimits"] as! [Any])[0]) == [])
+            #expect(
+                Self.mismatches((try Self.example("futures_exchangeInfo_rateLimits.json") as! [Any])[0], (futInfo["rateLimits"] as! [Any])[0]) == []
+            )
 
             // Error bodies: {"code": number, "msg": string}.
             let error = try await h.signed(.GET, "/api/v3/order", [("symbol", "BTCUSDT"), ("orderId", "1")])

@@ -1,10 +1,12 @@
+import Crypto
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import GRDB
 import OrderSyncApp
 import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// The real `ordersync` binary, as a person or cron runs it.
 @Suite struct CLITests {
@@ -23,7 +25,11 @@ import Testing
         return fallback
     }
 
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
 
     /// Runs the binary; `environment` adds to (or, with "", removes from) this process's environment.
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
@@ -35,14 +41,19 @@ import Testing
             for (k, v) in environment { env[k] = v.isEmpty ? nil : v }
             process.environment = env
         }
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self)
+        )
     }
 
     static func tempDir() throws -> URL {
@@ -84,12 +95,21 @@ import Testing
 
     @Test(arguments: [
         ("malformed", "{\"users\": [\n  {\"id\": 1,, }\n", "line 2, column 12: expected a quoted key"),
-        ("unknown-link", "\"strategy_account_id\": 2, \"exchange_order_id\": \"8100005\"=>\"strategy_account_id\": 7, \"exchange_order_id\": \"8100005\"",
-         "db_orders[4].strategy_account_id: no strategy_accounts row with id 7"),
-        ("duplicate", "\"exchange_order_id\": \"8100005\"=>\"exchange_order_id\": \"8100001\"", "db_orders[4].exchange_order_id: duplicate exchange_order_id \"8100001\""),
+        (
+            "unknown-link",
+            "\"strategy_account_id\": 2, \"exchange_order_id\": \"8100005\"=>\"strategy_account_id\": 7, \"exchange_order_id\": \"8100005\"",
+            "db_orders[4].strategy_account_id: no strategy_accounts row with id 7"
+        ),
+        (
+            "duplicate", "\"exchange_order_id\": \"8100005\"=>\"exchange_order_id\": \"8100001\"",
+            "db_orders[4].exchange_order_id: duplicate exchange_order_id \"8100001\""
+        ),
         ("non-decimal", "\"price\": \"72000\"=>\"price\": \"72k\"", "db_orders[4].price: \"72k\" is not a decimal amount"),
         ("typo", "\"quantity\": \"0.020\"}=>\"qty\": \"0.020\"}", "db_orders[2].qty: unknown key"),
-        ("bad-market", "\"market_type\": \"FUTURES\"}=>\"market_type\": \"OPTIONS\"}", "strategies[0].market_type: \"OPTIONS\" is not SPOT or FUTURES"),
+        (
+            "bad-market", "\"market_type\": \"FUTURES\"}=>\"market_type\": \"OPTIONS\"}",
+            "strategies[0].market_type: \"OPTIONS\" is not SPOT or FUTURES"
+        ),
     ])
     func badScenariosExitNonZeroNamingFileAndItemAndChangeNothing(name: String, edit: String, message: String) throws {
         let dir = try Self.tempDir()
@@ -142,8 +162,10 @@ import Testing
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("x.sqlite").path
-        for result in [try Self.run(["load", "--db", db, "--scenario", Self.seedScenario]),
-                       try Self.run(["load", "--db", db, "--scenario", Self.seedScenario])] {
+        for result in [
+            try Self.run(["load", "--db", db, "--scenario", Self.seedScenario]),
+            try Self.run(["load", "--db", db, "--scenario", Self.seedScenario]),
+        ] {
             for secret in ["simsecret-account-x-do-not-log", "tok-alice-", "tok-bob-"] {
                 #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret))
             }
@@ -158,13 +180,19 @@ import Testing
         #expect(text.stdout.contains("no row (manual or foreign): BTCUSDT SELL 5100, BTCUSDT BUY 5102"))
         #expect(text.stdout.contains("Isolation held"))
         // The origin's lost orders: a placeholder repaired in place, a recorded id adopted; both then cancelled.
-        #expect(text.stdout.contains("placeholder repaired") && text.stdout.contains("placeholder:9") && text.stdout.contains("SOL/USDT BUY order 5200 (row 9, link 1) → CANCELED"))
+        #expect(
+            text.stdout.contains("placeholder repaired") && text.stdout.contains("placeholder:9")
+                && text.stdout.contains("SOL/USDT BUY order 5200 (row 9, link 1) → CANCELED")
+        )
         #expect(text.stdout.contains("recorded:trades#1") && text.stdout.contains("XRPUSDT SELL order 5201"))
         #expect(text.stderr.isEmpty, "no noise on stderr: \(text.stderr)")
         let json = try Self.run(["demo", "--format", "json"])
         let object = try #require(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         let totals = try #require((object["drift_report"] as? [String: Any])?["totals"] as? [String: Int])
-        #expect(totals["drifted"] == 1 && totals["closed"] == 1 && totals["orphan_adopted"] == 3 && totals["orphan_foreign"] == 1 && totals["in_flight"] == 1)
+        #expect(
+            totals["drifted"] == 1 && totals["closed"] == 1 && totals["orphan_adopted"] == 3 && totals["orphan_foreign"] == 1
+                && totals["in_flight"] == 1
+        )
         #expect(object["isolation_held"] as? Bool == true)
         #expect(((object["cancel"] as? [String: Any])?["totals"] as? [String: Int])?["cancelled"] == 7)
         #expect(try Self.run(["demo", "--format", "yaml"]).status != 0)
@@ -182,7 +210,9 @@ import Testing
         let hide = "mount -t tmpfs ordersync-hidden \(Self.root.path) && test -z \"$(ls -A \(Self.root.path))\""
         let canHide = Self.shell(["unshare", "-m", "sh", "-c", hide]).status == 0
         let command = canHide ? ["unshare", "-m", "sh", "-c", hide + " && cd / && exec \(copy) demo"] : [copy, "demo"]
-        if !canHide { print("CLITests.theDemoRunsFromACopiedBinaryWithoutTheCheckout: unshare unavailable; the copy runs with the checkout in place") }
+        if !canHide {
+            print("CLITests.theDemoRunsFromACopiedBinaryWithoutTheCheckout: unshare unavailable; the copy runs with the checkout in place")
+        }
         let result = Self.shell(command, in: dir)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("scenario demo") && result.stdout.contains("Isolation held"), "\(result.stdout)")
@@ -191,8 +221,10 @@ import Testing
     /// The scenario built into the binary is the fixture (scripts/gen-demo-scenario writes one from the other).
     @Test func theEmbeddedDemoScenarioIsTheFixture() throws {
         let fixture = try String(contentsOfFile: Self.root.appendingPathComponent("fixtures/scenarios/demo.json").path, encoding: .utf8)
-        #expect(Demo.bundledScenario.trimmingCharacters(in: .newlines) == fixture.trimmingCharacters(in: .newlines),
-                "run scripts/gen-demo-scenario after editing fixtures/scenarios/demo.json")
+        #expect(
+            Demo.bundledScenario.trimmingCharacters(in: .newlines) == fixture.trimmingCharacters(in: .newlines),
+            "run scripts/gen-demo-scenario after editing fixtures/scenarios/demo.json"
+        )
     }
 
     /// Runs a command found on PATH (through /usr/bin/env), optionally in `directory`.
@@ -201,14 +233,19 @@ import Testing
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         do { try process.run() } catch { return Result(status: -1, stdout: "", stderr: "\(error)") }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self)
+        )
     }
 
     /// Reads a pipe until `done` holds for what was read, or 30 s pass (bounded, polling).
@@ -233,7 +270,7 @@ import Testing
         let (data, response) = try await URLSession.shared.data(for: request)
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
         let orders = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
-        #expect(orders.compactMap { $0["orderId"] as? Int }.sorted() == [8100001, 8100002, 8100003, 8100004, 8100005])
+        #expect(orders.compactMap { $0["orderId"] as? Int }.sorted() == [8_100_001, 8_100_002, 8_100_003, 8_100_004, 8_100_005])
         process.terminate()  // SIGTERM
         let stop = Date().addingTimeInterval(20)
         while process.isRunning && Date() < stop { try await Task.sleep(for: .milliseconds(20)) }
@@ -247,10 +284,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("sim-only.json").path
         try #"""
-            {"name": "sim-only",
-             "accounts": [{"id": 7, "api_key": "solo-key", "api_secret": "solo-secret"}],
-             "exchange_orders": [{"account_id": 7, "market": "FUTURES", "order_id": 77, "symbol": "ETHUSDT", "side": "SELL", "price": "4000", "quantity": "0.1"}]}
-            """#.write(toFile: file, atomically: true, encoding: .utf8)
+        {"name": "sim-only",
+         "accounts": [{"id": 7, "api_key": "solo-key", "api_secret": "solo-secret"}],
+         "exchange_orders": [{"account_id": 7, "market": "FUTURES", "order_id": 77, "symbol": "ETHUSDT", "side": "SELL", "price": "4000", "quantity": "0.1"}]}
+        """#.write(toFile: file, atomically: true, encoding: .utf8)
         let (base, process) = try await ReconcileEndToEndTests.simulator(file)
         defer { if process.isRunning { process.terminate() } }
         let query = "timestamp=\(Int64(Date().timeIntervalSince1970 * 1000))"
@@ -275,7 +312,6 @@ import Testing
     }
 }
 
-import Crypto
 func hmacHex(secret: String, payload: String) -> String {
     HMAC<SHA256>.authenticationCode(for: Array(payload.utf8), using: SymmetricKey(data: Array(secret.utf8)))
         .map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()

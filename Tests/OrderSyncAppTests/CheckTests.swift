@@ -26,7 +26,10 @@ import Testing
         #expect(json["placeholders"] as? Int == 1 && json["failed"] as? Int == 1 && json["held"] as? Int == 1 && json["cancelling"] as? Int == 1)
         #expect((json["rows_by_market"] as? [String: Int])?["futures"] == 7)
         let text = try CLITests.run(["check", "--db", db])
-        #expect(text.status == 0 && text.stdout.contains("ordersync can run") && text.stdout.contains("upbit-krw [upbit] active, not supported yet"), "\(text.stdout)")
+        #expect(
+            text.status == 0 && text.stdout.contains("ordersync can run") && text.stdout.contains("upbit-krw [upbit] active, not supported yet"),
+            "\(text.stdout)"
+        )
 
         // The problems: a key rotated away from the one the rows were encrypted with, an exchange
         // nobody knows, and rows ordersync cannot read.
@@ -37,9 +40,11 @@ import Testing
         let dump = try await TestDatabases.dump(db)
         let bad = try CLITests.run(["check", "--db", db], environment: ["SECRET_KEY": "rotated-secret"])
         #expect(bad.status == 1, "\(bad.stdout) \(bad.stderr)")
-        for needle in ["account 1: public_api is Fernet ciphertext that does not decrypt with the key derived from SECRET_KEY",
-                       "account 2: public_api is Fernet ciphertext", "account 3 (upbit-krw): unknown exchange \"kraken\"",
-                       "symbol \"BTC//USDT\" is not a pair", "market_type \"margin\" is not SPOT or FUTURES", "side \"HOLD\" is not BUY or SELL"] {
+        for needle in [
+            "account 1: public_api is Fernet ciphertext that does not decrypt with the key derived from SECRET_KEY",
+            "account 2: public_api is Fernet ciphertext", "account 3 (upbit-krw): unknown exchange \"kraken\"",
+            "symbol \"BTC//USDT\" is not a pair", "market_type \"margin\" is not SPOT or FUTURES", "side \"HOLD\" is not BUY or SELL",
+        ] {
             #expect(bad.stdout.contains(needle), "\(needle) in \(bad.stdout)")
         }
         #expect(try await TestDatabases.dump(db) == dump, "check is read-only")
@@ -51,6 +56,10 @@ import Testing
         let empty = try await TestDatabases.forTest(backend, in: dir, name: "empty")
         if backend == .sqlite { _ = FileManager.default.createFile(atPath: empty, contents: nil) }
         let none = try CLITests.run(["check", "--db", empty])
-        #expect(none.status == 1 && none.stdout.contains("the origin app's table(s) users, accounts, strategies, strategy_accounts, open_orders are missing"), "\(none.stdout) \(none.stderr)")
+        #expect(
+            none.status == 1
+                && none.stdout.contains("the origin app's table(s) users, accounts, strategies, strategy_accounts, open_orders are missing"),
+            "\(none.stdout) \(none.stderr)"
+        )
     }
 }

@@ -16,14 +16,19 @@ import Testing
         #expect(config.spotURL == defaults.spotURL && config.graceMs == defaults.graceMs && config.confirmations == defaults.confirmations)
         #expect(config.weightBudget == 0.8 && config.recvWindowMs == 5000 && config.intervalSeconds == 30 && config.tagPrefix == "os1")
         #expect(config.databasePath == nil && config.claims.isEmpty && config.conventions.isEmpty)
-        #expect(config.sweepEvery == defaults.sweepEvery && config.spread == defaults.spread && config.cancelParallelism == defaults.cancelParallelism)
-        #expect(config.webhookListen == defaults.webhookListen && config.webhookBurst == defaults.webhookBurst
-                && config.webhookRatePerSecond == defaults.webhookRatePerSecond && config.webhookMaxLagMs == defaults.webhookMaxLagMs)
+        #expect(
+            config.sweepEvery == defaults.sweepEvery && config.spread == defaults.spread && config.cancelParallelism == defaults.cancelParallelism
+        )
+        #expect(
+            config.webhookListen == defaults.webhookListen && config.webhookBurst == defaults.webhookBurst
+                && config.webhookRatePerSecond == defaults.webhookRatePerSecond && config.webhookMaxLagMs == defaults.webhookMaxLagMs
+        )
         #expect(config.placeholderBeforeMs == 10_000 && config.placeholderAfterMs == 60_000)
     }
 
     @Test func valuesListsAndTheEnvironmentApplyInOrder() throws {
-        let path = try Self.write("""
+        let path = try Self.write(
+            """
             [database]
             path = "/tmp/x.sqlite"
             [exchange]
@@ -42,13 +47,17 @@ import Testing
             symbol = "btcusdt"
             side = "SELL"
             strategy_account_id = 4
-            """)
+            """
+        )
         defer { try? FileManager.default.removeItem(atPath: path) }
         let c = try OrdersyncConfig.load(path: path, environment: ["ORDERSYNC_RECONCILE_GRACE_MS": "700", "ORDERSYNC_RECONCILE_CONFIRMATIONS": "1"])
         #expect(c.databasePath == "/tmp/x.sqlite" && c.futuresURL == "http://127.0.0.1:9" && c.weightBudget == 0.5 && c.intervalSeconds == 5)
         #expect(c.graceMs == 700 && c.confirmations == 1, "the environment overrides the file")
         #expect(c.conventions.map(\.name) == ["webserver"])
-        #expect(c.placeholderAfterMs == 90_000 && c.placeholderBeforeMs == 10_000 && ReconcileOptions(config: c, databasePath: "x").placeholderAfterMs == 90_000)
+        #expect(
+            c.placeholderAfterMs == 90_000 && c.placeholderBeforeMs == 10_000
+                && ReconcileOptions(config: c, databasePath: "x").placeholderAfterMs == 90_000
+        )
         #expect(c.claims == [OperatorClaim(account: AccountID(1), symbol: "BTCUSDT", side: .sell, link: StrategyLinkID(4))])
     }
 
@@ -98,17 +107,21 @@ import Testing
 
 @Suite struct DatabaseConfigTests {
     @Test func theDatabaseIsTheFlagThenTheFileThenDATABASE_URL() throws {
-        let path = try ConfigTests.write("""
+        let path = try ConfigTests.write(
+            """
             [database]
             url = "postgresql://trader:password123@postgres:5432/trading_system"
             max_connections = 7
             [origin]
             secret_key = "from-the-file"
-            """)
+            """
+        )
         let config = try OrdersyncConfig.load(path: path, environment: [:])
         #expect(config.databasePath == "postgresql://trader:password123@postgres:5432/trading_system" && config.databaseMaxConnections == 7)
         #expect(config.originSecretKey == "from-the-file" && config.originEncryptionKey == nil)
-        #expect(try EntryPoints.databaseName(flag: "/tmp/a.sqlite", config: config.databasePath, environment: ["DATABASE_URL": "x"]) == "/tmp/a.sqlite")
+        #expect(
+            try EntryPoints.databaseName(flag: "/tmp/a.sqlite", config: config.databasePath, environment: ["DATABASE_URL": "x"]) == "/tmp/a.sqlite"
+        )
         #expect(try EntryPoints.databaseName(flag: nil, config: config.databasePath, environment: ["DATABASE_URL": "x"]) == config.databasePath)
         #expect(try EntryPoints.databaseName(flag: nil, config: nil, environment: ["DATABASE_URL": "sqlite:////tmp/o.db"]) == "sqlite:////tmp/o.db")
         #expect(throws: AppError.self) { try EntryPoints.databaseName(flag: nil, config: nil, environment: [:]) }
@@ -128,7 +141,9 @@ import Testing
         #expect(wrong.status == 2 && wrong.stderr.contains("unsupported database URL scheme"))
         // A PostgreSQL nobody listens on: the error names the server, never the password.
         let down = try CLITests.run(["check", "--db", "postgresql://trader:s3cret-pw@127.0.0.1:1/trading_system"])
-        #expect(down.status == 2 && down.stderr.contains("postgresql://trader:***@127.0.0.1:1/trading_system") && !down.stderr.contains("s3cret-pw"),
-                "\(down.stderr)")
+        #expect(
+            down.status == 2 && down.stderr.contains("postgresql://trader:***@127.0.0.1:1/trading_system") && !down.stderr.contains("s3cret-pw"),
+            "\(down.stderr)"
+        )
     }
 }

@@ -1,13 +1,14 @@
-import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import AsyncHTTPClient
+import Foundation
 import NIOCore
 import OrderStore
 import StoreTestSupport
 import SyncCore
 import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// `kill -9` of the real daemon at seeded random points while a CANCEL_ALL_ORDER fans out and
 /// passes run, then a restart (which finishes unresolved cancels) and one pass. Every trial starts
@@ -20,13 +21,18 @@ import Testing
     static func serve(db: String, base: String) async throws -> (Process, Pipe, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try CLITests.binary())
-        process.arguments = ["serve", "--db", db, "--spot-url", base, "--futures-url", base, "--interval-seconds", "0.25",
-                             "--confirmations", "1", "--grace-ms", "0", "--listen", "127.0.0.1:0"]
+        process.arguments = [
+            "serve", "--db", db, "--spot-url", base, "--futures-url", base, "--interval-seconds", "0.25",
+            "--confirmations", "1", "--grace-ms", "0", "--listen", "127.0.0.1:0",
+        ]
         let out = Pipe()
         process.standardOutput = out
         try process.run()
         let text = try await CLITests.read(out) { $0.contains("webhook listening") }
-        let hook = try #require(text.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("http://127.0.0.1:") }.map(String.init), "\(text)")
+        let hook = try #require(
+            text.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("http://127.0.0.1:") }.map(String.init),
+            "\(text)"
+        )
         return (process, out, hook)
     }
 
@@ -52,10 +58,13 @@ import Testing
             defer { try? FileManager.default.removeItem(at: dir) }
             let db = try await TestDatabases.forTest(backend, in: dir, name: "crash")
             #expect(try CLITests.run(["load", "--db", db, "--scenario", Self.scenario]).status == 0)
-            let initialRows = try await TestDatabases.rows(db, """
+            let initialRows = try await TestDatabases.rows(
+                db,
+                """
                 SELECT o.exchange_order_id, s.group_name FROM open_orders o JOIN strategy_accounts sa ON sa.id = o.strategy_account_id
                 JOIN strategies s ON s.id = sa.strategy_id
-                """).map { ($0.text(0) ?? "", $0.text(1) ?? "") }
+                """
+            ).map { ($0.text(0) ?? "", $0.text(1) ?? "") }
             let owner = Dictionary(uniqueKeysWithValues: initialRows)
             let (base, simulator) = try await ReconcileEndToEndTests.simulator(Self.scenario)
             defer { simulator.terminate() }
@@ -79,7 +88,8 @@ import Testing
             kill(daemon.processIdentifier, SIGKILL)
             try await Self.waitForExit(daemon)
             await request.value
-            let pendingAfterKill = try await TestDatabases.rows(db, "SELECT count(*) FROM sync_cancel_intents WHERE state IN ('pending', 'unknown')").first?.int(0) ?? 0
+            let pendingAfterKill =
+                try await TestDatabases.rows(db, "SELECT count(*) FROM sync_cancel_intents WHERE state IN ('pending', 'unknown')").first?.int(0) ?? 0
             if pendingAfterKill > 0 { killedWithPending += 1 }
 
             // Restart: unresolved cancels are finished first, then one pass.
@@ -92,12 +102,17 @@ import Testing
             let exchange = try await Self.truth(base)
             let open = Set(exchange.filter(\.open).map(\.id))
             let rows = try await TestDatabases.rows(db, "SELECT exchange_order_id FROM open_orders").compactMap { $0.text(0) }
-            let unresolved = try await TestDatabases.rows(db, "SELECT count(*) FROM sync_cancel_intents WHERE state IN ('pending', 'sent', 'unknown')").first?.int(0)
+            let unresolved = try await TestDatabases.rows(
+                db,
+                "SELECT count(*) FROM sync_cancel_intents WHERE state IN ('pending', 'sent', 'unknown')"
+            ).first?.int(0)
             #expect(unresolved == 0, "trial \(trial) (seed \(seed)): every cancel intent resolved")
             for row in rows { #expect(open.contains(row), "trial \(trial) (seed \(seed)): row for \(row), which the exchange says is gone") }
             for (id, strategy) in owner {
                 if open.contains(id) { #expect(rows.contains(id), "trial \(trial) (seed \(seed)): \(strategy)'s row for open order \(id) was lost") }
-                if strategy != group { #expect(open.contains(id), "trial \(trial) (seed \(seed)): \(strategy)'s order \(id) was cancelled by a cancel for \(group)") }
+                if strategy != group {
+                    #expect(open.contains(id), "trial \(trial) (seed \(seed)): \(strategy)'s order \(id) was cancelled by a cancel for \(group)")
+                }
             }
             #expect(open.contains("8901") && open.contains("8902"), "trial \(trial): manual orders intact")
             let (data, _) = try await URLSession.shared.data(from: URL(string: base + "/_sim/stats")!)

@@ -11,7 +11,10 @@ import Testing
     /// A RECONCILE for the owner's accounts (a new idempotency key each time: not a replay).
     static func reconcile(_ stack: LiveStack) async throws -> [String: Any] {
         let key = UUID().uuidString
-        let reply = try await WebhookEndToEndTests.send(stack, #"{"group_name": "public-trend", "order_type": "RECONCILE", "token": "wh-owner-token", "idempotency_key": "\#(key)"}"#)
+        let reply = try await WebhookEndToEndTests.send(
+            stack,
+            #"{"group_name": "public-trend", "order_type": "RECONCILE", "token": "wh-owner-token", "idempotency_key": "\#(key)"}"#
+        )
         try #require(reply.status == 200, "\(reply.raw)")
         return try #require(reply.json["report"] as? [String: Any])
     }
@@ -34,8 +37,10 @@ import Testing
             // Banned until the checks below are done, however long they take on this machine.
             await stack.exchange.banUntilLifted(.futures, retryAfter: 1)
             let banned = try await Self.reconcile(stack)
-            #expect(Self.sections(banned).allSatisfy { $0["coverage"] as? String == "failed" && ($0["error"] as? String)?.contains("banned") == true },
-                    "\(banned)")
+            #expect(
+                Self.sections(banned).allSatisfy { $0["coverage"] as? String == "failed" && ($0["error"] as? String)?.contains("banned") == true },
+                "\(banned)"
+            )
             // Cancels during the ban fail with the reason, and change nothing.
             let cancel = try await WebhookEndToEndTests.send(stack, WebhookEndToEndTests.cancel("grid-q", token: "wh-trader5-token"))
             #expect(cancel.status == 200 && cancel.totals["failed"] == 4 && cancel.totals["cancelled"] == 0, "\(cancel.raw)")
@@ -44,8 +49,15 @@ import Testing
             #expect(health.status == 200 && health.json["last_pass_errors"] as? Int == 4)
             // After the ban: complete passes and working cancels again.
             await stack.exchange.liftBan(.futures)
-            #expect(try await Self.eventually(30) { Self.sections(try await Self.reconcile(stack)).allSatisfy { $0["coverage"] as? String == "complete" } })
-            let again = try await WebhookEndToEndTests.send(stack, WebhookEndToEndTests.cancel("grid-q", token: "wh-trader5-token", extra: #", "idempotency_key": "after-ban""#))
+            #expect(
+                try await Self.eventually(30) {
+                    Self.sections(try await Self.reconcile(stack)).allSatisfy { $0["coverage"] as? String == "complete" }
+                }
+            )
+            let again = try await WebhookEndToEndTests.send(
+                stack,
+                WebhookEndToEndTests.cancel("grid-q", token: "wh-trader5-token", extra: #", "idempotency_key": "after-ban""#)
+            )
             #expect(again.totals["cancelled"] == 4, "\(again.raw)")
         }
     }
@@ -64,7 +76,10 @@ import Testing
             truncated.truncateBody = 1
             await stack.exchange.setFaults(truncated)
             let report = try await Self.reconcile(stack)
-            #expect(Self.sections(report).allSatisfy { $0["coverage"] as? String != "complete" && ($0["error"] as? String)?.isEmpty == false }, "\(report)")
+            #expect(
+                Self.sections(report).allSatisfy { $0["coverage"] as? String != "complete" && ($0["error"] as? String)?.isEmpty == false },
+                "\(report)"
+            )
             #expect(try await WebhookEndToEndTests.rows(path) == before, "nothing decided on unreadable listings")
             await stack.exchange.setFaults(FaultSettings())
             #expect(Self.sections(try await Self.reconcile(stack)).allSatisfy { $0["coverage"] as? String == "complete" })
@@ -74,7 +89,10 @@ import Testing
     @Test func aListingSlowerThanItsDeadlineFailsAloneAndThePassGoesOn() async throws {
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let stack = try await LiveStack.start(scenarioPath: WebhookEndToEndTests.scenario, databasePath: dir.appendingPathComponent("slow.sqlite").path) { options, _ in
+        let stack = try await LiveStack.start(
+            scenarioPath: WebhookEndToEndTests.scenario,
+            databasePath: dir.appendingPathComponent("slow.sqlite").path
+        ) { options, _ in
             options.requestTimeoutMs = 300
         }
         var faults = FaultSettings()

@@ -10,8 +10,10 @@ import Testing
         let python = CLITests.root.appendingPathComponent(".build-py/bin/python").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: python) ? python : "/usr/bin/python3")
-        process.arguments = ["-c", "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
-                             CLITests.root.appendingPathComponent("docs/openapi.yaml").path]
+        process.arguments = [
+            "-c", "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
+            CLITests.root.appendingPathComponent("docs/openapi.yaml").path,
+        ]
         let out = Pipe()
         process.standardOutput = out
         try process.run()
@@ -28,16 +30,28 @@ import Testing
         #expect(paths.mapValues { Set($0.keys) } == ["/api/webhook": ["post"], "/healthz": ["get"], "/metrics": ["get"]])
         let responses = try #require((paths["/api/webhook"]?["post"] as? [String: Any])?["responses"] as? [String: Any])
         let schemas = try #require((doc["components"] as? [String: Any])?["schemas"] as? [String: Any])
-        let codes = try #require(((((schemas["Error"] as? [String: Any])?["properties"] as? [String: Any])?["error"] as? [String: Any])?["properties"]
-            as? [String: Any]).flatMap { ($0["code"] as? [String: Any])?["enum"] as? [String] })
+        let codes = try #require(
+            ((((schemas["Error"] as? [String: Any])?["properties"] as? [String: Any])?["error"] as? [String: Any])?["properties"]
+                as? [String: Any]).flatMap { ($0["code"] as? [String: Any])?["enum"] as? [String] }
+        )
         #expect(Set(codes) == Set(WebhookError.Code.allCases.map(\.rawValue)), "every error code, and only those")
         for code in WebhookError.Code.allCases {
-            #expect(responses[String(WebhookError(code, "").statusCode)] != nil, "\(code.rawValue) → \(WebhookError(code, "").statusCode) is documented")
+            #expect(
+                responses[String(WebhookError(code, "").statusCode)] != nil,
+                "\(code.rawValue) → \(WebhookError(code, "").statusCode) is documented"
+            )
         }
         // The error description names each code with its status.
-        let errorText = try #require(((doc["components"] as? [String: Any])?["responses"] as? [String: Any]).flatMap { ($0["Error"] as? [String: Any])?["description"] as? String })
+        let errorText = try #require(
+            ((doc["components"] as? [String: Any])?["responses"] as? [String: Any]).flatMap {
+                ($0["Error"] as? [String: Any])?["description"] as? String
+            }
+        )
         for code in WebhookError.Code.allCases {
-            #expect(errorText.contains("\(WebhookError(code, "").statusCode) \(code.rawValue)") || errorText.contains(", \(code.rawValue)"), "\(code.rawValue)")
+            #expect(
+                errorText.contains("\(WebhookError(code, "").statusCode) \(code.rawValue)") || errorText.contains(", \(code.rawValue)"),
+                "\(code.rawValue)"
+            )
         }
 
         // The live server: every documented path answers, with a documented status.
@@ -49,7 +63,10 @@ import Testing
                     #expect(documented.contains(String(reply.status)), "\(method) \(path) → \(reply.status) is documented")
                 }
             }
-            let ok = try await WebhookEndToEndTests.send(stack, #"{"group_name": "grid-q", "order_type": "CANCEL_ALL_ORDER", "token": "wh-trader5-token"}"#)
+            let ok = try await WebhookEndToEndTests.send(
+                stack,
+                #"{"group_name": "grid-q", "order_type": "CANCEL_ALL_ORDER", "token": "wh-trader5-token"}"#
+            )
             let required = try #require((schemas["CancelReport"] as? [String: Any])?["required"] as? [String])
             #expect(ok.status == 200 && Set(required).isSubset(of: Set(ok.result.keys)), "\(ok.json)")
         }

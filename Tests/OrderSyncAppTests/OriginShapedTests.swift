@@ -16,18 +16,28 @@ import Testing
 
     @Test(arguments: TestDatabases.backends)
     func aPassAndStrategyCancelsOnTheOriginsOwnRows(_ backend: TestBackend) async throws {
-        try await WebhookEndToEndTests.withStack(scenarioPath: Self.scenario, backend: backend, configure: { options in
-            options.confirmations = 1
-            // The origin lost order 7101 (no row); its operator knows it is strategy link 1's.
-            options.claims = [OperatorClaim(account: AccountID(1), symbol: "SOL/USDT", link: StrategyLinkID(1))]
-        }, Self.scenario)
+        try await WebhookEndToEndTests.withStack(
+            scenarioPath: Self.scenario,
+            backend: backend,
+            configure: { options in
+                options.confirmations = 1
+                // The origin lost order 7101 (no row); its operator knows it is strategy link 1's.
+                options.claims = [OperatorClaim(account: AccountID(1), symbol: "SOL/USDT", link: StrategyLinkID(1))]
+            },
+            Self.scenario
+        )
     }
 
     static func scenario(_ stack: LiveStack, _ name: String) async throws {
         func rows() async throws -> [String: SQLRow] {
-            Dictionary(uniqueKeysWithValues: try await TestDatabases.rows(name, """
-                SELECT exchange_order_id, strategy_account_id, symbol, status, market_type, is_processing, filled_quantity FROM open_orders
-                """).map { ($0.text("exchange_order_id") ?? "", $0) })
+            Dictionary(
+                uniqueKeysWithValues: try await TestDatabases.rows(
+                    name,
+                    """
+                    SELECT exchange_order_id, strategy_account_id, symbol, status, market_type, is_processing, filled_quantity FROM open_orders
+                    """
+                ).map { ($0.text("exchange_order_id") ?? "", $0) }
+            )
         }
         let before = try await rows()
         let report = try await stack.daemon.runner.pass(trigger: "test")
@@ -41,15 +51,19 @@ import Testing
         #expect(sections[AccountID(3)]?.map(\.coverage) == ["unsupported"])
         #expect(!report.sections.contains { $0.coverage == "failed" || $0.coverage == "partial" }, "\(report.text())")
         // Every live row matched (7001–7004, 7008), whatever its symbol's and market type's spelling.
-        #expect(report.totals[.matched] == 5 && ids(.drifted).isEmpty && ids(.staleSuspected).isEmpty && ids(.unresolved).isEmpty,
-                "\(report.text())")
+        #expect(
+            report.totals[.matched] == 5 && ids(.drifted).isEmpty && ids(.staleSuspected).isEmpty && ids(.unresolved).isEmpty,
+            "\(report.text())"
+        )
         // The manual order is flagged, the claimed one adopted as a row the origin could have written.
         #expect(ids(.foreignOrphan) == ["7100"])
         #expect(ids(.adopted) == ["7101"])
         let after = try await rows()
         let adopted = try #require(after["7101"])
-        #expect(adopted.text("symbol") == "SOL/USDT" && adopted.text("market_type") == "futures" && adopted.bool(5) == false
-                && adopted.text("status") == "OPEN" && adopted.int("strategy_account_id") == 1)
+        #expect(
+            adopted.text("symbol") == "SOL/USDT" && adopted.text("market_type") == "futures" && adopted.bool(5) == false
+                && adopted.text("status") == "OPEN" && adopted.int("strategy_account_id") == 1
+        )
         // The placeholder, the origin's own cancel and the held row are in flight, untouched.
         let pendingID = try #require(before.keys.first { $0.hasPrefix("PENDING-") && before[$0]?.text("status") == "PENDING" })
         #expect(ids(.inFlight) == [pendingID, "7005", "7006"], "\(report.text())")
@@ -66,10 +80,13 @@ import Testing
 
         // CANCEL_ALL_ORDER with the origin's own symbol form: exactly the strategy's live BTC orders on
         // both accounts (owner and subscriber); the other strategy's and the manual order stay.
-        let btc = try await WebhookEndToEndTests.send(stack, """
+        let btc = try await WebhookEndToEndTests.send(
+            stack,
+            """
             {"group_name": "origin-futures", "exchange": "binance", "market_type": "futures", "symbol": "BTC/USDT",
              "order_type": "CANCEL_ALL_ORDER", "token": "origin-owner-token-0001"}
-            """)
+            """
+        )
         #expect(btc.status == 200 && btc.cancelledIDs == ["7001", "7003"], "\(btc.raw)")
         // The held row's order had filled: it is reported closed, and its row stays until the origin lets go.
         let open = await WebhookEndToEndTests.open(stack)
@@ -79,9 +96,12 @@ import Testing
         #expect(afterCancel["7001"] == nil && afterCancel["7003"] == nil && afterCancel["7004"] != nil && afterCancel["7005"] == after["7005"])
         #expect(afterCancel["7006"] == after["7006"], "a held row is not deleted")
         // And with the exchange's form: the strategy's ETH order (and the adopted SOL one stays: other symbol).
-        let eth = try await WebhookEndToEndTests.send(stack, """
+        let eth = try await WebhookEndToEndTests.send(
+            stack,
+            """
             {"group_name": "origin-futures", "symbol": "ETHUSDT", "order_type": "CANCEL_ALL_ORDER", "token": "origin-owner-token-0001"}
-            """)
+            """
+        )
         #expect(eth.status == 200 && eth.cancelledIDs == ["7002"], "\(eth.raw)")
         #expect(await stack.exchange.wideCancelCalls.isEmpty)
         let namedAfter = await stack.exchange.namedOrders
@@ -93,7 +113,10 @@ import Testing
         options.futuresURL = stack.simulatorURL
         let check = try await EntryPoints.check(options, online: true)
         #expect(check.ok, "\(check.text())")
-        #expect(check.accounts.map(\.support) == ["supported", "supported", "not supported yet"] && check.accounts.prefix(2).allSatisfy { $0.keys == "ok" && $0.online == "ok" })
+        #expect(
+            check.accounts.map(\.support) == ["supported", "supported", "not supported yet"]
+                && check.accounts.prefix(2).allSatisfy { $0.keys == "ok" && $0.online == "ok" }
+        )
         #expect(check.placeholders == 1 && check.failed == 1 && check.cancelling == 1 && check.held == 1)
     }
 }

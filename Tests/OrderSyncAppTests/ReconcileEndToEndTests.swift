@@ -1,10 +1,11 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import OrderStore
 import StoreTestSupport
 import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// `ordersync reconcile` (the real binary) against `ordersync simulate` (the real binary) and a
 /// temporary SQLite database: every case of issue #5 classified and repaired as the rules say.
@@ -46,7 +47,9 @@ import Testing
             (json["sections"] as? [[String: Any]])?.first { $0["account_id"] as? Int == account && ($0["market"] as? String) == market }
         }
         func findings(_ kind: String) -> [[String: Any]] {
-            ((json["sections"] as? [[String: Any]]) ?? []).flatMap { ($0["findings"] as? [[String: Any]]) ?? [] }.filter { $0["kind"] as? String == kind }
+            ((json["sections"] as? [[String: Any]]) ?? []).flatMap { ($0["findings"] as? [[String: Any]]) ?? [] }.filter {
+                $0["kind"] as? String == kind
+            }
         }
         var totals: [String: Int] { (json["totals"] as? [String: Int]) ?? [:] }
     }
@@ -62,9 +65,16 @@ import Testing
         try await Self.post(base + "/_sim/faults", #"{"failing_accounts":[3]}"#)
 
         func reconcile(_ extra: [String]) throws -> Pass {
-            let result = try CLITests.run(["reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--format", "json",
-                                           "--claim", "1:ETHUSDT=5"] + extra)
-            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr) \(result.stdout)")
+            let result = try CLITests.run(
+                [
+                    "reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--format", "json",
+                    "--claim", "1:ETHUSDT=5",
+                ] + extra
+            )
+            let json = try #require(
+                try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
+                "\(result.stderr) \(result.stdout)"
+            )
             return Pass(status: result.status, json: json)
         }
         func rows(_ sql: String) async throws -> [SQLRow] { try await TestDatabases.rows(db, sql) }
@@ -84,7 +94,9 @@ import Testing
         #expect(first.findings("drifted").first?["exchange_order_id"] as? String == "7002")
         #expect(first.findings("orphan_foreign").map { $0["exchange_order_id"] as? String } == ["7100"])
         #expect(first.findings("in_flight").map { $0["exchange_order_id"] as? String } == ["7102"])
-        let adopted = Dictionary(uniqueKeysWithValues: first.findings("orphan_adopted").map { ($0["exchange_order_id"] as! String, $0["strategy_account_id"] as! Int) })
+        let adopted = Dictionary(
+            uniqueKeysWithValues: first.findings("orphan_adopted").map { ($0["exchange_order_id"] as! String, $0["strategy_account_id"] as! Int) }
+        )
         #expect(adopted == ["7101": 1, "7103": 5], "tag → link 1, claim → link 5")
         let partial = try #require(try await rows("SELECT filled_quantity, status FROM open_orders WHERE exchange_order_id = '7002'").first)
         #expect(partial.double("filled_quantity") == 0.004 && partial.text("status") == "PARTIALLY_FILLED")
@@ -100,8 +112,10 @@ import Testing
         #expect(try await rows("SELECT * FROM open_orders WHERE exchange_order_id IN ('7003', '7004')").count == 2)
         _ = try reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
         let history = try await rows("SELECT exchange_order_id, final_status, filled_quantity FROM sync_order_history ORDER BY exchange_order_id")
-        #expect(history.map { "\($0.text("exchange_order_id")!) \($0.text("final_status")!) \($0.text("filled_quantity")!)" }
-                == ["7003 FILLED 0.01", "7004 CANCELED 0"])
+        #expect(
+            history.map { "\($0.text("exchange_order_id")!) \($0.text("final_status")!) \($0.text("filled_quantity")!)" }
+                == ["7003 FILLED 0.01", "7004 CANCELED 0"]
+        )
         #expect(try await rows("SELECT * FROM open_orders WHERE exchange_order_id IN ('7003', '7004')").isEmpty)
 
         // Another pass with no exchange change makes zero changes; exit codes follow --fail-on.
@@ -112,11 +126,28 @@ import Testing
         }
         #expect(stable.totals == quiet.totals)
         #expect(quiet.totals["orphan_foreign"] == 2, "7100 and, now past grace, 7102")
-        #expect(try CLITests.run(["reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--account", "1", "--account", "2", "--grace-ms", "0", "--claim", "1:ETHUSDT=5", "--fail-on", "orphans"]).status == 1)
-        #expect(try CLITests.run(["reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--account", "1", "--account", "2", "--grace-ms", "0", "--claim", "1:ETHUSDT=5", "--fail-on", "stale"]).status == 0)
-        let text = try CLITests.run(["reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--account", "1", "--grace-ms", "0", "--claim", "1:ETHUSDT=5", "--fail-on", "any"])
+        #expect(
+            try CLITests.run([
+                "reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--account", "1", "--account", "2", "--grace-ms", "0", "--claim",
+                "1:ETHUSDT=5", "--fail-on", "orphans",
+            ]).status == 1
+        )
+        #expect(
+            try CLITests.run([
+                "reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--account", "1", "--account", "2", "--grace-ms", "0", "--claim",
+                "1:ETHUSDT=5", "--fail-on", "stale",
+            ]).status == 0
+        )
+        let text = try CLITests.run([
+            "reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--account", "1", "--grace-ms", "0", "--claim", "1:ETHUSDT=5",
+            "--fail-on", "any",
+        ])
         let manual = text.stdout.split(separator: "\n").first { $0.hasPrefix("orphan_foreign") && $0.contains("7100") }.map(String.init) ?? ""
-        #expect(text.status == 1 && manual.split(separator: " ").prefix(8) == ["orphan_foreign", "-", "1", "FUTURES", "BTCUSDT", "SELL", "LIMIT", "75000"], "\(text.stdout)")
+        #expect(
+            text.status == 1
+                && manual.split(separator: " ").prefix(8) == ["orphan_foreign", "-", "1", "FUTURES", "BTCUSDT", "SELL", "LIMIT", "75000"],
+            "\(text.stdout)"
+        )
         #expect(manual.contains("manual-hedge") && manual.contains("orphan reported"), "\(manual)")
         #expect(text.stdout.contains("drifted") == false && text.stdout.split(separator: "\n").contains { $0.hasPrefix("in_flight") } == false)
 
@@ -145,19 +176,28 @@ import Testing
 
         let serve = Process()
         serve.executableURL = URL(fileURLWithPath: try CLITests.binary())
-        serve.arguments = ["serve", "--db", db, "--spot-url", base, "--futures-url", base, "--interval-seconds", "0.2", "--confirmations", "1",
-                           "--listen", "127.0.0.1:0"]
+        serve.arguments = [
+            "serve", "--db", db, "--spot-url", base, "--futures-url", base, "--interval-seconds", "0.2", "--confirmations", "1",
+            "--listen", "127.0.0.1:0",
+        ]
         let out = Pipe()
         serve.standardOutput = out
         try serve.run()
         defer { if serve.isRunning { serve.terminate() } }
-        let text = try await CLITests.read(out) { $0.contains("webhook listening") && $0.components(separatedBy: "\n").filter { $0.hasPrefix("pass ") }.count >= 3 }
+        let text = try await CLITests.read(out) {
+            $0.contains("webhook listening") && $0.components(separatedBy: "\n").filter { $0.hasPrefix("pass ") }.count >= 3
+        }
         let lines = text.components(separatedBy: "\n").filter { $0.hasPrefix("pass ") }
         #expect(lines.count >= 3, "\(text)")
         #expect(lines.first?.contains("3 accounts") == true && lines.first?.contains("errors 0") == true, "\(text)")
         // The webhook runs in the same process: a RECONCILE with the subscriber's token, then /metrics
         // with the exchange client's metrics (the process bootstraps the Prometheus factory).
-        let hook = try #require(text.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("http://127.0.0.1:") && !$0.hasPrefix(base) }.map(String.init), "\(text)")
+        let hook = try #require(
+            text.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("http://127.0.0.1:") && !$0.hasPrefix(base) }.map(
+                String.init
+            ),
+            "\(text)"
+        )
         var request = URLRequest(url: URL(string: hook + "/api/webhook")!)
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -168,7 +208,10 @@ import Testing
         #expect(((reply["report"] as? [String: Any])?["sections"] as? [[String: Any]])?.compactMap { $0["account_id"] as? Int } == [2])
         let (metricsBody, _) = try await URLSession.shared.data(from: URL(string: hook + "/metrics")!)
         let metrics = String(decoding: metricsBody, as: UTF8.self)
-        #expect(metrics.contains("ordersync_exchange_requests_total") && metrics.contains("ordersync_passes_total") && metrics.contains("ordersync_findings_total"))
+        #expect(
+            metrics.contains("ordersync_exchange_requests_total") && metrics.contains("ordersync_passes_total")
+                && metrics.contains("ordersync_findings_total")
+        )
         #expect(!metrics.contains("cases-secret") && !metrics.contains("cases-sub-token"))
         serve.terminate()  // SIGTERM
         let stop = Date().addingTimeInterval(20)

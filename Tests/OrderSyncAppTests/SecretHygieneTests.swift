@@ -1,17 +1,20 @@
 import Foundation
+import GRDB
+import Testing
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import GRDB
-import Testing
 
 /// Recognisable secrets and tokens through everything the real binaries write: `reconcile` (text
 /// and JSON, with an account whose secret the exchange rejects), `serve` (stdout, stderr, webhook
 /// answers to right and wrong tokens, /metrics, /healthz), `cancel-all`, and every `sync_` table.
 /// None of them may contain a secret, a token or a request signature.
 @Suite struct SecretHygieneTests {
-    static let sentinels = ["wh-secret-", "SENTINEL-DB-SECRET", "wh-owner-token", "wh-sub-a-token", "wh-trader5-token", "SENTINEL-WRONG-TOKEN",
-                            "signature="]
+    static let sentinels = [
+        "wh-secret-", "SENTINEL-DB-SECRET", "wh-owner-token", "wh-sub-a-token", "wh-trader5-token", "SENTINEL-WRONG-TOKEN",
+        "signature=",
+    ]
 
     static func scan(_ text: String, _ origin: String) {
         for s in sentinels { #expect(!text.contains(s), "\(origin) contains \(s)") }
@@ -25,7 +28,11 @@ import Testing
         // with a signature error, which must be reported without the secret or the signature.
         let original = try String(contentsOfFile: CrashRecoveryTests.scenario, encoding: .utf8)
         let scenario = dir.appendingPathComponent("secrets.json").path
-        try original.replacingOccurrences(of: "\"wh-secret-3\"", with: "\"SENTINEL-DB-SECRET-3\"").write(toFile: scenario, atomically: true, encoding: .utf8)
+        try original.replacingOccurrences(of: "\"wh-secret-3\"", with: "\"SENTINEL-DB-SECRET-3\"").write(
+            toFile: scenario,
+            atomically: true,
+            encoding: .utf8
+        )
         #expect(try CLITests.run(["load", "--db", db, "--scenario", scenario]).status == 0)
         let (base, simulator) = try await ReconcileEndToEndTests.simulator(CrashRecoveryTests.scenario)
         defer { simulator.terminate() }
@@ -43,20 +50,27 @@ import Testing
         let serve = Process()
         serve.executableURL = URL(fileURLWithPath: try CLITests.binary())
         serve.arguments = ["serve", "--interval-seconds", "0.3", "--listen", "127.0.0.1:0"] + flags
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         serve.standardOutput = out
         serve.standardError = err
         try serve.run()
         defer { if serve.isRunning { serve.terminate() } }
         let started = try await CLITests.read(out) { $0.contains("webhook listening") && $0.contains("pass ") }
-        let hook = try #require(started.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("http://127.0.0.1:") && !$0.hasPrefix(base) }.map(String.init))
+        let hook = try #require(
+            started.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("http://127.0.0.1:") && !$0.hasPrefix(base) }.map(
+                String.init
+            )
+        )
         var answers = ""
-        for body in [#"{"group_name": "grid-q", "order_type": "CANCEL_ALL_ORDER", "token": "wh-trader5-token"}"#,
-                     #"{"group_name": "grid-q", "order_type": "CANCEL_ALL_ORDER", "token": "SENTINEL-WRONG-TOKEN"}"#,
-                     #"{"group_name": "no-such", "order_type": "CANCEL_ALL_ORDER", "user_token": "SENTINEL-WRONG-TOKEN"}"#,
-                     #"{"group_name": "public-trend", "order_type": "RECONCILE", "token": "wh-owner-token"}"#,
-                     #"{"group_name": "public-trend", "order_type": "MARKET", "token": "SENTINEL-WRONG-TOKEN"}"#,
-                     #"{"group_name": "public-trend", "order_type": "CANCEL_ALL_ORDER", "token": "wh-sub-a-token", "timestamp": 1}"#] {
+        for body in [
+            #"{"group_name": "grid-q", "order_type": "CANCEL_ALL_ORDER", "token": "wh-trader5-token"}"#,
+            #"{"group_name": "grid-q", "order_type": "CANCEL_ALL_ORDER", "token": "SENTINEL-WRONG-TOKEN"}"#,
+            #"{"group_name": "no-such", "order_type": "CANCEL_ALL_ORDER", "user_token": "SENTINEL-WRONG-TOKEN"}"#,
+            #"{"group_name": "public-trend", "order_type": "RECONCILE", "token": "wh-owner-token"}"#,
+            #"{"group_name": "public-trend", "order_type": "MARKET", "token": "SENTINEL-WRONG-TOKEN"}"#,
+            #"{"group_name": "public-trend", "order_type": "CANCEL_ALL_ORDER", "token": "wh-sub-a-token", "timestamp": 1}"#,
+        ] {
             var request = URLRequest(url: URL(string: hook + "/api/webhook")!)
             request.httpMethod = "POST"
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -80,7 +94,8 @@ import Testing
         }
         #expect(tables.count >= 7)
         for line in try CLITests.dump(db) where tables.contains(where: { line.hasPrefix($0 + " ") }) { Self.scan(line, "the database") }
-        let failures = try await DatabaseQueue(path: db).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sync_findings WHERE account_id = 3") } ?? 0
+        let failures =
+            try await DatabaseQueue(path: db).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sync_findings WHERE account_id = 3") } ?? 0
         #expect(failures > 0, "account 3's failed listings are recorded (and scanned)")
     }
 }

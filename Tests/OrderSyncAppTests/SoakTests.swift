@@ -13,7 +13,7 @@ import Testing
 /// two passes; then the invariants.
 @Suite struct SoakTests {
     struct World {
-        var accountsOf: [Int: [Int]] = [:]          // user → accounts
+        var accountsOf: [Int: [Int]] = [:]  // user → accounts
         var links: [(link: Int, strategy: String, account: Int)] = []
         var owner: [String: Int] = ["soak-a": 1, "soak-b": 1, "soak-c": 2]
 
@@ -24,12 +24,16 @@ import Testing
 
     static func scenario(_ path: String) throws -> World {
         var w = World()
-        var users: [String] = [], accounts: [String] = [], links: [String] = []
+        var users: [String] = []
+        var accounts: [String] = []
+        var links: [String] = []
         for u in 1...21 { users.append(#"{"id": \#(u), "username": "soak-user-\#(u)", "webhook_token": "soak-token-\#(u)"}"#) }
         for a in 1...24 {
             let user = a <= 4 ? 1 : a - 3
             w.accountsOf[user, default: []].append(a)
-            accounts.append(#"{"id": \#(a), "user_id": \#(user), "name": "soak-\#(a)", "api_key": "soak-key-\#(a)", "api_secret": "soak-secret-\#(a)"}"#)
+            accounts.append(
+                #"{"id": \#(a), "user_id": \#(user), "name": "soak-\#(a)", "api_key": "soak-key-\#(a)", "api_secret": "soak-secret-\#(a)"}"#
+            )
         }
         var id = 0
         func link(_ strategy: Int, _ name: String, _ account: Int) {
@@ -53,8 +57,9 @@ import Testing
 
     static func rssMB() -> Double {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
         return kb / 1024
     }
 
@@ -65,7 +70,8 @@ import Testing
         var rng = SeededGenerator(seed: seed)
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let scenarioPath = dir.appendingPathComponent("soak.json").path, dbPath = dir.appendingPathComponent("soak.sqlite").path
+        let scenarioPath = dir.appendingPathComponent("soak.json").path
+        let dbPath = dir.appendingPathComponent("soak.sqlite").path
         let world = try Self.scenario(scenarioPath)
         // The weight limit is raised: passes every 300 ms would (rightly) be paced to a window a minute.
         let stack = try await LiveStack.start(scenarioPath: scenarioPath, databasePath: dbPath, weightLimit: 10_000_000) { options, settings in
@@ -74,7 +80,8 @@ import Testing
             settings.burst = 1000
             settings.ratePerSecond = 1000
         }
-        let exchange = stack.exchange, origin = try DatabaseQueue(path: dbPath)
+        let exchange = stack.exchange
+        let origin = try DatabaseQueue(path: dbPath)
         try await origin.write { try $0.execute(sql: "PRAGMA busy_timeout = 10000") }
         let tags = ClientOrderTagCodec.default
         var faults = FaultSettings.uniform(0.2)
@@ -92,37 +99,81 @@ import Testing
             return n
         }
 
-        var marketClosed = Set<String>(), manual = Set<String>(), touchedByOrdersync = Set<String>()
-        var rss: [Double] = [], webhooks = 0, outOfScope: [String] = []
+        var marketClosed = Set<String>()
+        var manual = Set<String>()
+        var touchedByOrdersync = Set<String>()
+        var rss: [Double] = []
+        var webhooks = 0
+        var outOfScope: [String] = []
         let end = Date().addingTimeInterval(seconds)
-        var lastSample = Date.distantPast, lastHook = Date()
+        var lastSample = Date.distantPast
+        var lastHook = Date()
         func pick<T>(_ xs: [T]) -> T { xs[Int.random(in: 0..<xs.count, using: &rng)] }
         while Date() < end {
             let link = pick(world.links)
             let price = Amount(String(50_000 + Int.random(in: 0..<5_000, using: &rng)))!
             switch Int.random(in: 0..<10, using: &rng) {
             case 0...3:  // the origin app places and records an order
-                if let o = try? await exchange.placeByHand(NewOrder(symbol: "BTCUSDT", side: .buy, type: "LIMIT", timeInForce: "GTC",
-                                                                    quantity: Amount("0.010"), price: price, clientOrderID: "web_\(UInt32.random(in: 0...UInt32.max, using: &rng))"),
-                                                           account: AccountID(Int64(link.account)), product: .futures) {
+                if let o = try? await exchange.placeByHand(
+                    NewOrder(
+                        symbol: "BTCUSDT",
+                        side: .buy,
+                        type: "LIMIT",
+                        timeInForce: "GTC",
+                        quantity: Amount("0.010"),
+                        price: price,
+                        clientOrderID: "web_\(UInt32.random(in: 0...UInt32.max, using: &rng))"
+                    ),
+                    account: AccountID(Int64(link.account)),
+                    product: .futures
+                ) {
                     try await origin.write { db in
-                        try db.execute(sql: """
-                            INSERT INTO open_orders (strategy_account_id, exchange_order_id, symbol, side, order_type, price, quantity, filled_quantity,
-                                status, market_type, created_at, updated_at, is_processing)
-                            VALUES (?, ?, 'BTC/USDT', 'BUY', 'LIMIT', ?, 0.01, 0, 'OPEN', 'futures', ?, ?, 0)
-                            ON CONFLICT(exchange_order_id) DO NOTHING
-                            """, arguments: [link.link, String(o.id), price.doubleValue, UTC.sqlDateTime(SimulatorSetup.wallClock()),
-                                             UTC.sqlDateTime(SimulatorSetup.wallClock())])
+                        try db.execute(
+                            sql: """
+                                INSERT INTO open_orders (strategy_account_id, exchange_order_id, symbol, side, order_type, price, quantity, filled_quantity,
+                                    status, market_type, created_at, updated_at, is_processing)
+                                VALUES (?, ?, 'BTC/USDT', 'BUY', 'LIMIT', ?, 0.01, 0, 'OPEN', 'futures', ?, ?, 0)
+                                ON CONFLICT(exchange_order_id) DO NOTHING
+                                """,
+                            arguments: [
+                                link.link, String(o.id), price.doubleValue, UTC.sqlDateTime(SimulatorSetup.wallClock()),
+                                UTC.sqlDateTime(SimulatorSetup.wallClock()),
+                            ]
+                        )
                     }
                 }
             case 4:  // placed with ordersync's tag, never recorded (a crash between placing and writing)
-                let tag = try tags.encode(link: StrategyLinkID(Int64(link.link)), nonce: String(UInt32.random(in: 0...UInt32.max, using: &rng), radix: 36))
-                _ = try? await exchange.placeByHand(NewOrder(symbol: "BTCUSDT", side: .buy, type: "LIMIT", timeInForce: "GTC", quantity: Amount("0.010"),
-                                                             price: price, clientOrderID: tag), account: AccountID(Int64(link.account)), product: .futures)
+                let tag = try tags.encode(
+                    link: StrategyLinkID(Int64(link.link)),
+                    nonce: String(UInt32.random(in: 0...UInt32.max, using: &rng), radix: 36)
+                )
+                _ = try? await exchange.placeByHand(
+                    NewOrder(
+                        symbol: "BTCUSDT",
+                        side: .buy,
+                        type: "LIMIT",
+                        timeInForce: "GTC",
+                        quantity: Amount("0.010"),
+                        price: price,
+                        clientOrderID: tag
+                    ),
+                    account: AccountID(Int64(link.account)),
+                    product: .futures
+                )
             case 5:  // a manual order
-                if let o = try? await exchange.placeByHand(NewOrder(symbol: "ETHUSDT", side: .sell, type: "LIMIT", timeInForce: "GTC", quantity: Amount("0.100"),
-                                                                    price: Amount("9000"), clientOrderID: "manual-\(UInt32.random(in: 0...UInt32.max, using: &rng))"),
-                                                           account: AccountID(Int64(Int.random(in: 1...24, using: &rng))), product: .futures) {
+                if let o = try? await exchange.placeByHand(
+                    NewOrder(
+                        symbol: "ETHUSDT",
+                        side: .sell,
+                        type: "LIMIT",
+                        timeInForce: "GTC",
+                        quantity: Amount("0.100"),
+                        price: Amount("9000"),
+                        clientOrderID: "manual-\(UInt32.random(in: 0...UInt32.max, using: &rng))"
+                    ),
+                    account: AccountID(Int64(Int.random(in: 1...24, using: &rng))),
+                    product: .futures
+                ) {
                     manual.insert(String(o.id))
                 }
             default:  // the market acts on an open order
@@ -144,12 +195,16 @@ import Testing
                 let subscriber = world.accountsOf.first { $0.value.contains(account) }?.key ?? 1
                 let user = Bool.random(using: &rng) ? world.owner[strategy]! : subscriber
                 let type = Int.random(in: 0..<3, using: &rng) == 0 ? "RECONCILE" : "CANCEL_ALL_ORDER"
-                let reply = try await WebhookEndToEndTests.send(stack, #"{"group_name": "\#(strategy)", "order_type": "\#(type)", "token": "soak-token-\#(user)", "idempotency_key": "\#(webhooks)"}"#)
+                let reply = try await WebhookEndToEndTests.send(
+                    stack,
+                    #"{"group_name": "\#(strategy)", "order_type": "\#(type)", "token": "soak-token-\#(user)", "idempotency_key": "\#(webhooks)"}"#
+                )
                 #expect(reply.status == 200, "webhook \(webhooks): \(reply.raw.prefix(300))")
                 let scope = world.scope(strategy, user: user)
                 for account in (reply.result["accounts"] as? [[String: Any]]) ?? [] {
                     for order in (account["orders"] as? [[String: Any]]) ?? [] {
-                        let id = order["exchange_order_id"] as? String ?? "", link = order["strategy_account_id"] as? Int ?? 0
+                        let id = order["exchange_order_id"] as? String ?? ""
+                        let link = order["strategy_account_id"] as? Int ?? 0
                         touchedByOrdersync.insert(id)
                         if !scope.contains(link) { outOfScope.append("\(id) (link \(link)) by \(strategy) for user \(user)") }
                     }
@@ -178,15 +233,22 @@ import Testing
         // 1. Every row equals the exchange's truth; every attributable open order has its row.
         let all = await exchange.truth()
         let truth = Dictionary(uniqueKeysWithValues: all.filter { $0.product == .futures }.map { (String($0.id), $0) })
-        let rows = try origin.read { db in try Row.fetchAll(db, sql: "SELECT exchange_order_id, strategy_account_id, filled_quantity, status FROM open_orders") }
+        let rows = try origin.read { db in
+            try Row.fetchAll(db, sql: "SELECT exchange_order_id, strategy_account_id, filled_quantity, status FROM open_orders")
+        }
         var rowOf: [String: Int] = [:]
         for r in rows {
             let id: String = r[0]
             rowOf[id] = r[1]
-            guard let o = truth[id] else { Issue.record("row \(id) names no exchange order"); continue }
+            guard let o = truth[id] else {
+                Issue.record("row \(id) names no exchange order")
+                continue
+            }
             #expect(o.status.isOpen, "row \(id) for an order the exchange says is \(o.status.rawValue)")
-            #expect(Amount(r[2] as Double) == o.executed && (r[3] as String) == (o.status == .partiallyFilled ? "PARTIALLY_FILLED" : "OPEN"),
-                    "row \(id) differs from the exchange: \(r) vs \(o.executed) \(o.status.rawValue)")
+            #expect(
+                Amount(r[2] as Double) == o.executed && (r[3] as String) == (o.status == .partiallyFilled ? "PARTIALLY_FILLED" : "OPEN"),
+                "row \(id) differs from the exchange: \(r) vs \(o.executed) \(o.status.rawValue)"
+            )
         }
         for (id, o) in truth where o.status.isOpen && !manual.contains(id) {
             #expect(rowOf[id] != nil, "open order \(id) (\(o.clientOrderID)) has no row")
@@ -208,9 +270,12 @@ import Testing
         #expect(try await WebhookEndToEndTests.send(stack, "", path: "/healthz", method: .GET).status == 200)
         // 5. Memory flat: the last third of the samples within 1.5× (+ 20 MB) of the first third.
         let third = max(1, rss.count / 3)
-        let early = rss.prefix(third).max() ?? 0, late = rss.suffix(third).max() ?? 0
+        let early = rss.prefix(third).max() ?? 0
+        let late = rss.suffix(third).max() ?? 0
         #expect(late <= early * 1.5 + 20, "RSS grew from \(early) MB to \(late) MB: \(rss)")
-        print("SoakTests: \(truth.count) orders, \(rows.count) rows at the end, \(manual.count) manual, \(marketClosed.count) closed by the market, \(webhooks) webhooks, \(scheduled) scheduled passes, RSS \(rss.map { Int($0) })")
+        print(
+            "SoakTests: \(truth.count) orders, \(rows.count) rows at the end, \(manual.count) manual, \(marketClosed.count) closed by the market, \(webhooks) webhooks, \(scheduled) scheduled passes, RSS \(rss.map { Int($0) })"
+        )
         await stack.stop()
     }
 }

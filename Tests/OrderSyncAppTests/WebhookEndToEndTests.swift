@@ -24,13 +24,20 @@ import Testing
         var result: [String: Any] { (json["result"] as? [String: Any]) ?? [:] }
         var totals: [String: Int] { (result["totals"] as? [String: Int]) ?? [:] }
         var cancelledIDs: Set<String> {
-            Set(((result["accounts"] as? [[String: Any]]) ?? []).flatMap { ($0["orders"] as? [[String: Any]]) ?? [] }
-                .filter { $0["outcome"] as? String == "cancelled" }.compactMap { $0["exchange_order_id"] as? String })
+            Set(
+                ((result["accounts"] as? [[String: Any]]) ?? []).flatMap { ($0["orders"] as? [[String: Any]]) ?? [] }
+                    .filter { $0["outcome"] as? String == "cancelled" }.compactMap { $0["exchange_order_id"] as? String }
+            )
         }
     }
 
-    static func send(_ stack: LiveStack, _ body: String, path: String = "/api/webhook", method: HTTPMethod = .POST,
-                     contentType: String? = "application/json") async throws -> Reply {
+    static func send(
+        _ stack: LiveStack,
+        _ body: String,
+        path: String = "/api/webhook",
+        method: HTTPMethod = .POST,
+        contentType: String? = "application/json"
+    ) async throws -> Reply {
         var request = HTTPClientRequest(url: stack.webhookURL + path)
         request.method = method
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
@@ -51,8 +58,11 @@ import Testing
     /// Runs `body` against a fresh stack on `scenarioPath` (the webhook cases by default), the daemon's
     /// options adjusted by `configure`; checks afterwards that no account- or symbol-wide cancel was sent.
     static func withStack(
-        scenarioPath: String = scenario, backend: TestBackend = .sqlite, ratePerSecond: Double = 10,
-        configure: (inout ReconcileOptions) -> Void = { _ in }, _ body: (LiveStack, String) async throws -> Void
+        scenarioPath: String = scenario,
+        backend: TestBackend = .sqlite,
+        ratePerSecond: Double = 10,
+        configure: (inout ReconcileOptions) -> Void = { _ in },
+        _ body: (LiveStack, String) async throws -> Void
     ) async throws {
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -91,7 +101,8 @@ import Testing
     @Test(arguments: TestDatabases.backends)
     func theSeedsTwoVerifications(_ backend: TestBackend) async throws {
         try await Self.withStack(backend: backend) { stack, path in
-            let before = try await Self.rows(path), open = await Self.open(stack)
+            let before = try await Self.rows(path)
+            let open = await Self.open(stack)
             // A and B share account 7: A's cancel leaves B's orders on the exchange and in the DB.
             let a = try await Self.send(stack, Self.cancel("shared-a", token: "wh-trader5-token"))
             #expect(a.status == 200 && a.totals["cancelled"] == 3 && a.totals["failed"] == 0, "\(a.json)")
@@ -105,7 +116,10 @@ import Testing
             #expect(solo.status == 200 && solo.totals["cancelled"] == 4 && solo.cancelledIDs == before[7]!.union(before[8]!))
             let final = await Self.open(stack)
             #expect(final[5] == nil && final[6] == nil)
-            let history = try await TestDatabases.rows(path, "SELECT count(*) FROM sync_order_history WHERE source = 'cancel' AND final_status = 'CANCELED'").first?.int(0)
+            let history = try await TestDatabases.rows(
+                path,
+                "SELECT count(*) FROM sync_order_history WHERE source = 'cancel' AND final_status = 'CANCELED'"
+            ).first?.int(0)
             #expect(history == 7)
             let intents = try await stack.daemon.db.cancelIntentStates()
             #expect(intents == ["cancelled": 7], "every intent resolved")
@@ -115,7 +129,8 @@ import Testing
     @Test(arguments: TestDatabases.backends)
     func aSubscriberReachesOnlyItsAccountsTheOwnerAllFour(_ backend: TestBackend) async throws {
         try await Self.withStack(backend: backend) { stack, path in
-            let before = try await Self.rows(path), open = await Self.open(stack)
+            let before = try await Self.rows(path)
+            let open = await Self.open(stack)
             // Links 1–4: public-trend on accounts 1–4; 5–6: grid-q on accounts 1–2; manual orders 8901, 8902.
             let sub = try await Self.send(stack, Self.cancel("public-trend", token: "wh-sub-b-token"))
             #expect(sub.status == 200 && sub.cancelledIDs == before[3]!, "sub-b owns account 3 (link 3) only: \(sub.json)")
@@ -139,7 +154,11 @@ import Testing
     func duplicatesReplayTheFirstResultAndFiltersNarrow(_ backend: TestBackend) async throws {
         try await Self.withStack(backend: backend) { stack, path in
             let before = try await Self.rows(path)
-            let body = Self.cancel("grid-q", token: "wh-trader5-token", extra: #", "symbol": "btcusdt", "side": "buy", "idempotency_key": "tv-alert-42""#)
+            let body = Self.cancel(
+                "grid-q",
+                token: "wh-trader5-token",
+                extra: #", "symbol": "btcusdt", "side": "buy", "idempotency_key": "tv-alert-42""#
+            )
             let first = try await Self.send(stack, body)
             #expect(first.status == 200 && first.cancelledIDs == before[5]!.union(before[6]!), "\(first.json)")
             let requestsAfterFirst = await stack.exchange.requestCounts
@@ -174,25 +193,48 @@ import Testing
     @Test(arguments: TestDatabases.backends)
     func badInputGetsTheDocumentedAnswerAndChangesNothing(_ backend: TestBackend) async throws {
         try await Self.withStack(backend: backend) { stack, path in
-            let dump = try await TestDatabases.dump(path), open = await Self.open(stack)
+            let dump = try await TestDatabases.dump(path)
+            let open = await Self.open(stack)
             let old = SimulatorSetup.wallClock() - 120_000
             let cases: [(String, String, String?, Int, String)] = [
                 ("invalid JSON", #"{"group_name": "public-trend", "#, "application/json", 400, "invalid_json"),
                 ("not an object", #"["CANCEL_ALL_ORDER"]"#, "application/json", 400, "invalid_payload"),
-                ("wrong types", #"{"group_name": 7, "order_type": "CANCEL_ALL_ORDER", "token": "wh-owner-token"}"#, "application/json", 400, "invalid_payload"),
+                (
+                    "wrong types", #"{"group_name": 7, "order_type": "CANCEL_ALL_ORDER", "token": "wh-owner-token"}"#, "application/json", 400,
+                    "invalid_payload"
+                ),
                 ("missing group", #"{"order_type": "CANCEL_ALL_ORDER", "token": "wh-owner-token"}"#, "application/json", 400, "invalid_payload"),
                 ("missing token", Self.cancel("public-trend", token: nil), "application/json", 401, "missing_token"),
-                ("test_mode without a token", Self.cancel("public-trend", token: nil, extra: #", "test_mode": true"#), "application/json", 401, "missing_token"),
-                ("test_mode with a wrong token", Self.cancel("public-trend", token: "nope", extra: #", "test_mode": true"#), "application/json", 403, "forbidden"),
+                (
+                    "test_mode without a token", Self.cancel("public-trend", token: nil, extra: #", "test_mode": true"#), "application/json", 401,
+                    "missing_token"
+                ),
+                (
+                    "test_mode with a wrong token", Self.cancel("public-trend", token: "nope", extra: #", "test_mode": true"#), "application/json",
+                    403, "forbidden"
+                ),
                 ("unknown group", Self.cancel("no-such-group", token: "wh-owner-token"), "application/json", 403, "forbidden"),
                 ("wrong token", Self.cancel("public-trend", token: "wh-trader5-token"), "application/json", 403, "forbidden"),
                 ("inactive strategy", Self.cancel("retired", token: "wh-owner-token"), "application/json", 403, "forbidden"),
-                ("unsupported order type", #"{"group_name": "public-trend", "order_type": "market", "token": "wh-owner-token"}"#, "application/json", 422, "unsupported_order_type"),
-                ("batch", #"{"group_name": "public-trend", "order_type": "CANCEL_ALL_ORDER", "token": "wh-owner-token", "orders": []}"#, "application/json", 422, "unsupported_order_type"),
-                ("stale timestamp", Self.cancel("public-trend", token: "wh-owner-token", extra: #", "timestamp": \#(old)"#), "application/json", 422, "stale_timestamp"),
+                (
+                    "unsupported order type", #"{"group_name": "public-trend", "order_type": "market", "token": "wh-owner-token"}"#,
+                    "application/json", 422, "unsupported_order_type"
+                ),
+                (
+                    "batch", #"{"group_name": "public-trend", "order_type": "CANCEL_ALL_ORDER", "token": "wh-owner-token", "orders": []}"#,
+                    "application/json", 422, "unsupported_order_type"
+                ),
+                (
+                    "stale timestamp", Self.cancel("public-trend", token: "wh-owner-token", extra: #", "timestamp": \#(old)"#), "application/json",
+                    422, "stale_timestamp"
+                ),
                 ("wrong content type", Self.cancel("public-trend", token: "wh-owner-token"), "text/plain", 415, "unsupported_media_type"),
                 ("no content type", Self.cancel("public-trend", token: "wh-owner-token"), nil, 415, "unsupported_media_type"),
-                ("oversized body", Self.cancel("public-trend", token: "wh-owner-token", extra: #", "comment": "\#(String(repeating: "x", count: 70_000))""#), "application/json", 413, "payload_too_large"),
+                (
+                    "oversized body",
+                    Self.cancel("public-trend", token: "wh-owner-token", extra: #", "comment": "\#(String(repeating: "x", count: 70_000))""#),
+                    "application/json", 413, "payload_too_large"
+                ),
             ]
             var forbiddenBodies = Set<String>()
             for (name, body, type, status, code) in cases {
@@ -213,7 +255,8 @@ import Testing
     @Test(arguments: TestDatabases.backends)
     func cancelAllFromTheCommandLineIsADryRunUnlessExecuted(_ backend: TestBackend) async throws {
         try await Self.withStack(backend: backend) { stack, path in
-            let before = try await Self.rows(path), open = await Self.open(stack)
+            let before = try await Self.rows(path)
+            let open = await Self.open(stack)
             let flags = ["--db", path, "--spot-url", stack.simulatorURL, "--futures-url", stack.simulatorURL]
             let dry = try CLITests.run(["cancel-all", "--strategy", "grid-q", "--format", "json"] + flags)
             let plan = try #require(JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any], "\(dry.stderr)")
@@ -238,13 +281,20 @@ import Testing
             // A process stopped after recording intents for grid-q's rows (links 5 and 6) and before
             // sending anything; meanwhile one of those rows was closed by someone else.
             let rows = try await db.openOrders(links: [StrategyLinkID(5), StrategyLinkID(6)])
-            try await db.recordCancelIntents(requestID: "crashed-1", rows: rows.map { ($0, $0.link == StrategyLinkID(5) ? AccountID(1) : AccountID(2)) }, now: 1)
+            try await db.recordCancelIntents(
+                requestID: "crashed-1",
+                rows: rows.map { ($0, $0.link == StrategyLinkID(5) ? AccountID(1) : AccountID(2)) },
+                now: 1
+            )
             let gone = try #require(rows.first)
             try await TestDatabases.execute(path, "DELETE FROM open_orders WHERE id = ?", [gone.id.rawValue])
             // And the origin began cancelling another itself: ordersync does not race it.
             let theirs = rows[1]
-            try await TestDatabases.execute(path, "UPDATE open_orders SET status = 'CANCELLING', cancel_attempted_at = ? WHERE id = ?",
-                                            [Timestamp(SimulatorSetup.wallClock()), theirs.id.rawValue])
+            try await TestDatabases.execute(
+                path,
+                "UPDATE open_orders SET status = 'CANCELLING', cancel_attempted_at = ? WHERE id = ?",
+                [Timestamp(SimulatorSetup.wallClock()), theirs.id.rawValue]
+            )
             #expect(try await db.cancelIntentStates() == ["pending": 4])
 
             let reports = try await stack.daemon.resumeCancels()

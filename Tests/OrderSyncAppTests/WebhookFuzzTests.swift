@@ -16,16 +16,21 @@ import Testing
         print("WebhookFuzzTests seed \(seed) (ORDERSYNC_SEED overrides)")
         var rng = SeededGenerator(seed: seed)
         func pick<T>(_ xs: [T]) -> T { xs[Int.random(in: 0..<xs.count, using: &rng)] }
-        let values = [#""public-trend""#, #""grid-q""#, #""retired""#, #""""#, "null", "true", "0", "-1", "1e309", "[]", "{}",
-                      #"{"a": [1, {"b": null}]}"#, #""\u0000""#, #""ü🙂""#, #""CANCEL_ALL_ORDER""#, #""cancel-all order""#,
-                      #""RECONCILE""#, #""BTC/USDT""#, #""buy""#, #""wh-owner-token ""#, #""WH-OWNER-TOKEN""#,
-                      "\"" + String(repeating: "A", count: 300) + "\"", "123456789012345678901234567890", #""1700000000000""#]
-        let keys = ["group_name", "GROUP_NAME", "order_type", "Order_Type", "token", "user_token", "USER_TOKEN", "exchange", "platform",
-                    "market_type", "symbol", "side", "idempotency_key", "timestamp", "test_mode", "orders", "stopprice", "qty_per", "x"]
+        let values = [
+            #""public-trend""#, #""grid-q""#, #""retired""#, #""""#, "null", "true", "0", "-1", "1e309", "[]", "{}",
+            #"{"a": [1, {"b": null}]}"#, #""\u0000""#, #""ü🙂""#, #""CANCEL_ALL_ORDER""#, #""cancel-all order""#,
+            #""RECONCILE""#, #""BTC/USDT""#, #""buy""#, #""wh-owner-token ""#, #""WH-OWNER-TOKEN""#,
+            "\"" + String(repeating: "A", count: 300) + "\"", "123456789012345678901234567890", #""1700000000000""#,
+        ]
+        let keys = [
+            "group_name", "GROUP_NAME", "order_type", "Order_Type", "token", "user_token", "USER_TOKEN", "exchange", "platform",
+            "market_type", "symbol", "side", "idempotency_key", "timestamp", "test_mode", "orders", "stopprice", "qty_per", "x",
+        ]
         let wrongTokens = [#""wh-owner-toke""#, #""wh-owner-tokenX""#, #""""#, "null", "7", #""wh-sub-a""#, #""' OR 1=1 --""#]
 
         try await WebhookEndToEndTests.withStack(ratePerSecond: 1_000_000) { stack, path in
-            let dump = try CLITests.dump(path), open = await WebhookEndToEndTests.open(stack)
+            let dump = try CLITests.dump(path)
+            let open = await WebhookEndToEndTests.open(stack)
             var statuses: [Int: Int] = [:]
             for n in 0..<10_000 {
                 var body: String
@@ -34,15 +39,22 @@ import Testing
                 var target = "/api/webhook"
                 switch Int.random(in: 0..<10, using: &rng) {
                 case 0:  // raw bytes
-                    body = String(decoding: (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }, as: UTF8.self)
+                    body = String(
+                        decoding: (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) },
+                        as: UTF8.self
+                    )
                 case 1:  // a truncated valid payload
                     let valid = WebhookEndToEndTests.cancel("public-trend", token: "wh-owner-token")
                     body = String(valid.prefix(Int.random(in: 0..<valid.count, using: &rng)))
                 case 2:  // odd transport
                     body = WebhookEndToEndTests.cancel("public-trend", token: pick(wrongTokens).replacingOccurrences(of: "\"", with: ""))
-                    contentType = pick([nil, "text/plain", "application/json; charset=utf-8", "application/jsonx", "APPLICATION/JSON", "multipart/form-data"])
+                    contentType = pick([
+                        nil, "text/plain", "application/json; charset=utf-8", "application/jsonx", "APPLICATION/JSON", "multipart/form-data",
+                    ])
                     method = pick([.POST, .GET, .PUT, .DELETE])
-                    target = pick(["/api/webhook", "/api/webhook/", "/API/WEBHOOK", "/healthz", "/metrics", "/api", "/%00", "/api/webhook?token=wh-owner-token"])
+                    target = pick([
+                        "/api/webhook", "/api/webhook/", "/API/WEBHOOK", "/healthz", "/metrics", "/api", "/%00", "/api/webhook?token=wh-owner-token",
+                    ])
                 default:  // a payload bent key by key, never with a valid token
                     // Mostly well-formed groups and order types, so that most requests reach the token check.
                     let group = Bool.random(using: &rng) ? pick([#""public-trend""#, #""grid-q""#, #""retired""#, #""nope""#]) : pick(values)
@@ -82,8 +94,10 @@ import Testing
         let payload = try #require(schemas["Payload"] as? [String: Any])
         let properties = try #require(payload["properties"] as? [String: [String: Any]])
         let required = Set((payload["required"] as? [String]) ?? [])
-        let documented = Set((((doc["paths"] as? [String: Any])?["/api/webhook"] as? [String: Any])?["post"] as? [String: Any])
-            .flatMap { ($0["responses"] as? [String: Any])?.keys.map { Int($0) ?? 0 } } ?? [])
+        let documented = Set(
+            (((doc["paths"] as? [String: Any])?["/api/webhook"] as? [String: Any])?["post"] as? [String: Any])
+                .flatMap { ($0["responses"] as? [String: Any])?.keys.map { Int($0) ?? 0 } } ?? []
+        )
         let seed = SeededGenerator.seed(fallback: 0x5C4E, environment: ProcessInfo.processInfo.environment)
         print("SchemaFuzzTests seed \(seed) (ORDERSYNC_SEED overrides); properties: \(properties.keys.sorted())")
         var rng = SeededGenerator(seed: seed)
@@ -106,7 +120,8 @@ import Testing
             }
         }
         try await WebhookEndToEndTests.withStack(ratePerSecond: 1_000_000) { stack, path in
-            let dump = try CLITests.dump(path), open = await WebhookEndToEndTests.open(stack)
+            let dump = try CLITests.dump(path)
+            let open = await WebhookEndToEndTests.open(stack)
             var statuses: [Int: Int] = [:]
             for n in 0..<5_000 {
                 var fields: [(String, String)] = []
@@ -118,7 +133,10 @@ import Testing
                 let body = "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
                 let reply = try await WebhookEndToEndTests.send(stack, body)
                 statuses[reply.status, default: 0] += 1
-                #expect(documented.contains(reply.status) && reply.status < 500, "request \(n) (seed \(seed)): \(reply.status) for \(body.prefix(200))")
+                #expect(
+                    documented.contains(reply.status) && reply.status < 500,
+                    "request \(n) (seed \(seed)): \(reply.status) for \(body.prefix(200))"
+                )
                 #expect(reply.status != 200, "request \(n) (seed \(seed)) acted without a valid token: \(body.prefix(200))")
             }
             print("SchemaFuzzTests statuses: \(statuses.sorted { $0.key < $1.key })")

@@ -1,5 +1,6 @@
-import Testing
+import Foundation
 import SyncCore
+import Testing
 
 @Suite struct AmountTests {
     @Test(arguments: [
@@ -13,8 +14,10 @@ import SyncCore
         #expect(Amount(canonical) == amount)
     }
 
-    @Test(arguments: ["", " 1", "1 ", "1,5", "abc", "nan", "inf", "1e", "1e+", "--1", "1.2.3", ".", "-", "0x10",
-                      "1234567890123456789", "1e99999"])
+    @Test(arguments: [
+        "", " 1", "1 ", "1,5", "abc", "nan", "inf", "1e", "1e+", "--1", "1.2.3", ".", "-", "0x10",
+        "1234567890123456789", "1e99999",
+    ])
     func rejectsNonDecimals(input: String) {
         #expect(Amount(input) == nil)
     }
@@ -25,10 +28,13 @@ import SyncCore
         #expect(Amount("0.011") != Amount("0.01"))
     }
 
-    @Test(arguments: [("0.01", "0.02"), ("0.009", "0.01"), ("-1", "0"), ("-2", "-1"), ("99.99", "100"), ("0", "0.00000001"),
-                      ("123456789012345678", "1234567890123456780"), ("1e-8", "1e-7")])
+    @Test(arguments: [
+        ("0.01", "0.02"), ("0.009", "0.01"), ("-1", "0"), ("-2", "-1"), ("99.99", "100"), ("0", "0.00000001"),
+        ("123456789012345678", "1234567890123456780"), ("1e-8", "1e-7"),
+    ])
     func ordersExactly(smaller: String, larger: String) throws {
-        let a = try #require(Amount(smaller)), b = try #require(Amount(larger))
+        let a = try #require(Amount(smaller))
+        let b = try #require(Amount(larger))
         #expect(a < b)
         #expect(!(b < a))
         #expect(b > a)
@@ -50,5 +56,3 @@ import SyncCore
         #expect(throws: DecodingError.self) { try JSONDecoder().decode([Amount].self, from: Data(#"["1,5"]"#.utf8)) }
     }
 }
-
-import Foundation

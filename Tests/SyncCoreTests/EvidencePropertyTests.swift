@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import SyncCore
 import SyncTestSupport
+import Testing
 
 /// Properties of attribution by the origin's evidence over seeded random worlds: three accounts with
 /// several links each on both markets, orders drawn from few values (so identical twins are common),
@@ -30,12 +30,22 @@ import SyncTestSupport
 
     static func random(_ rng: inout SeededGenerator) -> Case {
         var c = Case()
-        var nextLink: Int64 = 1, nextOrder: Int64 = 1, nextRow: Int64 = 1, nextRecord: Int64 = 1
+        var nextLink: Int64 = 1
+        var nextOrder: Int64 = 1
+        var nextRow: Int64 = 1
+        var nextRecord: Int64 = 1
         for account in 1...3 {
             for market in Market.allCases {
                 for _ in 0..<Int.random(in: 1...2, using: &rng) {
-                    c.links.append(StrategyLink(id: StrategyLinkID(nextLink), strategy: StrategyID(nextLink), account: AccountID(Int64(account)),
-                                                market: market, isActive: true))
+                    c.links.append(
+                        StrategyLink(
+                            id: StrategyLinkID(nextLink),
+                            strategy: StrategyID(nextLink),
+                            account: AccountID(Int64(account)),
+                            market: market,
+                            isActive: true
+                        )
+                    )
                     nextLink += 1
                 }
             }
@@ -48,23 +58,45 @@ import SyncTestSupport
                 for _ in 0..<Int.random(in: 0...6, using: &rng) {
                     let type: OrderType = Int.random(in: 0..<5, using: &rng) == 0 ? .market : .limit
                     let order = ExchangeOrder(
-                        id: .regular(nextOrder), clientOrderID: nil, symbol: pick(["BTCUSDT", "ETHUSDT"]), side: pick([.buy, .sell]), type: type,
-                        status: pick([.new, .partiallyFilled]), price: type == .market ? .zero : Amount(pick(["100", "101"]))!,
-                        quantity: Amount(pick(["0.01", "0.02"]))!, executedQuantity: .zero,
-                        time: now - pick([Millis(3_000), 90_000, 200_000, 600_000]))
+                        id: .regular(nextOrder),
+                        clientOrderID: nil,
+                        symbol: pick(["BTCUSDT", "ETHUSDT"]),
+                        side: pick([.buy, .sell]),
+                        type: type,
+                        status: pick([.new, .partiallyFilled]),
+                        price: type == .market ? .zero : Amount(pick(["100", "101"]))!,
+                        quantity: Amount(pick(["0.01", "0.02"]))!,
+                        executedQuantity: .zero,
+                        time: now - pick([Millis(3_000), 90_000, 200_000, 600_000])
+                    )
                     nextOrder += 1
                     c.orders[key, default: []].append(order)
                     // Records: none, the right link, any link anywhere, or two links; a symbol or market of their own at times.
                     switch Int.random(in: 0..<6, using: &rng) {
                     case 0:
-                        c.records.append(OriginRecord(table: pick(OriginRecord.Table.allCases), id: nextRecord, exchangeOrderID: order.id.rawValue,
-                                                      link: pick(own).id, symbol: SymbolKey.slashed(order.symbol), marketText: pick([nil, market.rawValue, market.rawValue.lowercased()])))
+                        c.records.append(
+                            OriginRecord(
+                                table: pick(OriginRecord.Table.allCases),
+                                id: nextRecord,
+                                exchangeOrderID: order.id.rawValue,
+                                link: pick(own).id,
+                                symbol: SymbolKey.slashed(order.symbol),
+                                marketText: pick([nil, market.rawValue, market.rawValue.lowercased()])
+                            )
+                        )
                         nextRecord += 1
                     case 1:
                         for _ in 0..<Int.random(in: 1...2, using: &rng) {
-                            c.records.append(OriginRecord(table: pick(OriginRecord.Table.allCases), id: nextRecord, exchangeOrderID: order.id.rawValue,
-                                                          link: pick(c.links).id, symbol: pick([order.symbol, "ETH/BTC", nil]),
-                                                          marketText: pick([nil, "SPOT", "FUTURES"])))
+                            c.records.append(
+                                OriginRecord(
+                                    table: pick(OriginRecord.Table.allCases),
+                                    id: nextRecord,
+                                    exchangeOrderID: order.id.rawValue,
+                                    link: pick(c.links).id,
+                                    symbol: pick([order.symbol, "ETH/BTC", nil]),
+                                    marketText: pick([nil, "SPOT", "FUTURES"])
+                                )
+                            )
                             nextRecord += 1
                         }
                     default: break
@@ -75,11 +107,23 @@ import SyncTestSupport
                         let offBy = Int.random(in: 0..<4, using: &rng) == 0
                         let status = pick(["FAILED", "PENDING"])
                         let created = order.time - pick([Millis(0), 1_000, 9_000, 61_000, -5_000, -11_000])
-                        c.placeholders.append(OpenOrderRow(
-                            id: OpenOrderRowID(nextRow), link: link.id, exchangeOrderID: ExchangeOrderID("PENDING-\(nextRow)"),
-                            symbol: SymbolKey.slashed(order.symbol) ?? order.symbol, side: order.side, orderType: order.type.originName(market: market),
-                            price: type == .market ? nil : order.price, quantity: offBy ? Amount("0.03")! : order.quantity, filledQuantity: .zero,
-                            status: status, market: link.market, createdAt: created, updatedAt: created))
+                        c.placeholders.append(
+                            OpenOrderRow(
+                                id: OpenOrderRowID(nextRow),
+                                link: link.id,
+                                exchangeOrderID: ExchangeOrderID("PENDING-\(nextRow)"),
+                                symbol: SymbolKey.slashed(order.symbol) ?? order.symbol,
+                                side: order.side,
+                                orderType: order.type.originName(market: market),
+                                price: type == .market ? nil : order.price,
+                                quantity: offBy ? Amount("0.03")! : order.quantity,
+                                filledQuantity: .zero,
+                                status: status,
+                                market: link.market,
+                                createdAt: created,
+                                updatedAt: created
+                            )
+                        )
                         nextRow += 1
                     }
                 }
@@ -109,11 +153,15 @@ import SyncTestSupport
             for row in c.placeholders { model.placeholders[row.id] = row }
             model.records = c.records
             func input(_ key: Key) -> ReconcileInput {
-                ReconcileInput(account: key.account, market: key.market,
-                               listing: ExchangeListing(coverage: .complete, orders: c.orders[key] ?? []),
-                               rows: model.rows.values.filter { r in r.market == key.market && linkByID[r.link]?.account == key.account },
-                               links: c.links, orphans: Array((model.orphans[World.Key(account: key.account, market: key.market)] ?? [:]).values),
-                               now: Self.now)
+                ReconcileInput(
+                    account: key.account,
+                    market: key.market,
+                    listing: ExchangeListing(coverage: .complete, orders: c.orders[key] ?? []),
+                    rows: model.rows.values.filter { r in r.market == key.market && linkByID[r.link]?.account == key.account },
+                    links: c.links,
+                    orphans: Array((model.orphans[World.Key(account: key.account, market: key.market)] ?? [:]).values),
+                    now: Self.now
+                )
             }
             func pass(_ key: Key) -> ReconcilePlan {
                 var i = input(key)
@@ -154,7 +202,10 @@ import SyncTestSupport
                                     && ($0.status == "FAILED" || $0.status == "PENDING") && Self.matches($0, r.order, market: key.market)
                             }
                             #expect(candidates.map(\.id) == [r.row], "\(context): \(r.order.id) has candidates \(candidates.map(\.id))")
-                            #expect(!candidates.contains { $0.status == "PENDING" && Self.now - $0.createdAt < OriginRules.pendingGiveUp }, "\(context)")
+                            #expect(
+                                !candidates.contains { $0.status == "PENDING" && Self.now - $0.createdAt < OriginRules.pendingGiveUp },
+                                "\(context)"
+                            )
                             // (Twins are the orders without a row that no record adopts.)
                             func adoptedByRecord(_ o: ExchangeOrder) -> Bool {
                                 let named = Set(c.records.filter { $0.describes(o, market: key.market) }.map(\.link))
@@ -165,7 +216,10 @@ import SyncTestSupport
                             }
                             #expect(twins.map(\.id) == [r.order.id], "\(context): row \(r.row) matches \(twins.map(\.id))")
                             // No record names it: records outrank placeholders.
-                            #expect(!c.records.contains { $0.exchangeOrderID == r.order.id.rawValue && $0.describes(r.order, market: key.market) }, "\(context)")
+                            #expect(
+                                !c.records.contains { $0.exchangeOrderID == r.order.id.rawValue && $0.describes(r.order, market: key.market) },
+                                "\(context)"
+                            )
                             tally.repaired += 1
                         default: break
                         }
@@ -182,7 +236,9 @@ import SyncTestSupport
                 if !again.changes.isEmpty { return }
             }
         }
-        print("EvidencePropertyTests: \(Self.count) worlds; \(tally.recorded) adopted by records, \(tally.repaired) placeholders repaired, \(tally.ambiguous) ambiguous, \(tally.conflicts) conflicts")
+        print(
+            "EvidencePropertyTests: \(Self.count) worlds; \(tally.recorded) adopted by records, \(tally.repaired) placeholders repaired, \(tally.ambiguous) ambiguous, \(tally.conflicts) conflicts"
+        )
         // Every path exercised, or the properties prove little.
         #expect(tally.recorded > 500 && tally.repaired > 500 && tally.ambiguous > 100 && tally.conflicts > 500)
     }

@@ -1,25 +1,53 @@
-import Testing
 import SyncCore
+import Testing
 
 /// Attribution from the origin's own records and placeholder rows (issue #12), on `Fx`'s account 1
 /// (futures links 10 and 11, spot link 12) and account 2 (futures link 20).
 @Suite struct EvidenceTests {
-    static func record(_ table: OriginRecord.Table, _ id: Int64, order: String, link: Int64, symbol: String? = "BTC/USDT",
-                       market: String? = "FUTURES") -> OriginRecord {
+    static func record(
+        _ table: OriginRecord.Table,
+        _ id: Int64,
+        order: String,
+        link: Int64,
+        symbol: String? = "BTC/USDT",
+        market: String? = "FUTURES"
+    ) -> OriginRecord {
         OriginRecord(table: table, id: id, exchangeOrderID: order, link: StrategyLinkID(link), symbol: symbol, marketText: market)
     }
 
     /// A placeholder row for `Fx.order`'s defaults (BUY 0.01 BTCUSDT LIMIT 60000), created `before`
     /// ms before an order of age 600 s.
-    static func placeholder(_ id: Int64, link: Int64 = 10, status: String = "FAILED", before: Millis = 2_000, qty: String = "0.01",
-                            price: String? = "60000", market: Market = .futures, age: Millis? = nil) -> OpenOrderRow {
-        Fx.row(id, order: "PENDING-\(String(repeating: "a", count: 31))\(id)", link: link, symbol: "BTC/USDT", qty: qty, price: price,
-               status: status, age: age ?? (600_000 + before), market: market)
+    static func placeholder(
+        _ id: Int64,
+        link: Int64 = 10,
+        status: String = "FAILED",
+        before: Millis = 2_000,
+        qty: String = "0.01",
+        price: String? = "60000",
+        market: Market = .futures,
+        age: Millis? = nil
+    ) -> OpenOrderRow {
+        Fx.row(
+            id,
+            order: "PENDING-\(String(repeating: "a", count: 31))\(id)",
+            link: link,
+            symbol: "BTC/USDT",
+            qty: qty,
+            price: price,
+            status: status,
+            age: age ?? (600_000 + before),
+            market: market
+        )
     }
 
     /// Decides twice as the runner does: first to learn the request, then with `evidence`.
-    static func decide(_ orders: [ExchangeOrder], rows: [OpenOrderRow] = [], evidence: OriginEvidence, market: Market = .futures,
-                       claims: [OperatorClaim] = []) -> (request: EvidenceRequest?, plan: ReconcilePlan) {
+    static func decide(
+        _ orders: [ExchangeOrder],
+        rows: [OpenOrderRow] = [],
+        evidence: OriginEvidence,
+        market: Market = .futures,
+        claims: [OperatorClaim] = []
+    ) -> (request: EvidenceRequest?, plan: ReconcilePlan) {
         var input = Fx.input(orders, rows, market: market)
         let first = Fx.decide(input, claims: claims)
         input.evidence = evidence
@@ -27,13 +55,18 @@ import SyncCore
     }
 
     @Test func aRecordedIdOnALinkOfThisAccountAndMarketAdoptsIntoIt() throws {
-        let (request, plan) = Self.decide([Fx.order(7, status: .partiallyFilled, executed: "0.004")],
-                                          evidence: OriginEvidence(records: [Self.record(.trades, 31, order: "7", link: 11)]))
+        let (request, plan) = Self.decide(
+            [Fx.order(7, status: .partiallyFilled, executed: "0.004")],
+            evidence: OriginEvidence(records: [Self.record(.trades, 31, order: "7", link: 11)])
+        )
         let asked = try #require(request)
         #expect(asked.orderIDs == ["7"] && asked.account == Fx.account && asked.market == .futures)
         let f = try #require(plan.findings.first)
         #expect(f.kind == .adopted && f.link == StrategyLinkID(11) && f.evidence == "recorded:trades#31")
-        guard case .adopt(let a) = f.actions.first else { Issue.record("no adoption: \(f.actions)"); return }
+        guard case .adopt(let a) = f.actions.first else {
+            Issue.record("no adoption: \(f.actions)")
+            return
+        }
         #expect(a.link == StrategyLinkID(11))
         #expect(a.order.executedQuantity == Amount("0.004"))  // the fill is the exchange's, not the record's
         #expect(plan.evidenceRequest == nil)
@@ -43,13 +76,19 @@ import SyncCore
         let records = [Self.record(.failedOrders, 2, order: "7", link: 10), Self.record(.tradeExecutions, 9, order: "7", link: 10)]
         let plan = Self.decide([Fx.order(7)], evidence: OriginEvidence(records: records)).plan
         #expect(plan.findings.first?.evidence == "recorded:trade_executions#9")
-        let only = Self.decide([Fx.order(7)], evidence: OriginEvidence(records: [Self.record(.orderFillEvents, 4, order: "7", link: 10, market: nil)])).plan
+        let only = Self.decide(
+            [Fx.order(7)],
+            evidence: OriginEvidence(records: [Self.record(.orderFillEvents, 4, order: "7", link: 10, market: nil)])
+        ).plan
         #expect(only.findings.first?.evidence == "recorded:order_fill_events#4")
     }
 
     @Test func aRecordNamingAnotherAccountsLinkMakesTheOrderForeign() throws {
-        let plan = Self.decide([Fx.order(7)], evidence: OriginEvidence(records: [Self.record(.trades, 31, order: "7", link: 20)]),
-                               claims: [OperatorClaim(account: Fx.account, symbol: "BTCUSDT", link: StrategyLinkID(10))]).plan
+        let plan = Self.decide(
+            [Fx.order(7)],
+            evidence: OriginEvidence(records: [Self.record(.trades, 31, order: "7", link: 20)]),
+            claims: [OperatorClaim(account: Fx.account, symbol: "BTCUSDT", link: StrategyLinkID(10))]
+        ).plan
         let f = try #require(plan.findings.first)
         // The claim is weaker evidence: it does not override the record's conflict.
         #expect(f.kind == .foreignOrphan && f.link == nil)
@@ -66,19 +105,26 @@ import SyncCore
 
     @Test func aRecordOfAnotherSymbolOrMarketIsAboutAnotherOrder() throws {
         // Binance ids repeat across symbols and between spot and futures.
-        let records = [Self.record(.trades, 1, order: "7", link: 20, symbol: "ETH/USDT"), Self.record(.trades, 2, order: "7", link: 12, market: "spot")]
+        let records = [
+            Self.record(.trades, 1, order: "7", link: 20, symbol: "ETH/USDT"), Self.record(.trades, 2, order: "7", link: 12, market: "spot"),
+        ]
         let f = try #require(Self.decide([Fx.order(7)], evidence: OriginEvidence(records: records)).plan.findings.first)
         #expect(f.kind == .foreignOrphan && f.detail == "no owner evidence; registered")
     }
 
     @Test func aRecordNamingALinkOfTheOtherMarketIsAConflict() throws {
-        let f = try #require(Self.decide([Fx.order(7)], evidence: OriginEvidence(records: [Self.record(.trades, 1, order: "7", link: 12, market: nil)])).plan.findings.first)
+        let f = try #require(
+            Self.decide([Fx.order(7)], evidence: OriginEvidence(records: [Self.record(.trades, 1, order: "7", link: 12, market: nil)])).plan.findings
+                .first
+        )
         #expect(f.kind == .foreignOrphan && f.detail.contains("a SPOT strategy"))
     }
 
     @Test func anAlgoOrderIsFoundUnderItsPlainAlgoId() throws {
-        let (request, plan) = Self.decide([Fx.order(88, algo: true, type: .stopMarket)],
-                                          evidence: OriginEvidence(records: [Self.record(.trades, 3, order: "88", link: 10)]))
+        let (request, plan) = Self.decide(
+            [Fx.order(88, algo: true, type: .stopMarket)],
+            evidence: OriginEvidence(records: [Self.record(.trades, 3, order: "88", link: 10)])
+        )
         #expect(request?.orderIDs == ["88", "algo:88"])
         #expect(plan.findings.first?.kind == .adopted && plan.findings.first?.evidence == "recorded:trades#3")
     }
@@ -97,7 +143,10 @@ import SyncCore
         #expect(window.contains(row.createdAt))
         let f = try #require(plan.findings.first)
         #expect(f.kind == .adopted && f.row == OpenOrderRowID(41) && f.link == StrategyLinkID(10) && f.evidence == "placeholder:41")
-        guard case .repairPlaceholder(let r) = f.actions.first else { Issue.record("no repair: \(f.actions)"); return }
+        guard case .repairPlaceholder(let r) = f.actions.first else {
+            Issue.record("no repair: \(f.actions)")
+            return
+        }
         #expect(r.placeholderID == row.exchangeOrderID && r.readStatus == "FAILED" && r.status == .partiallyFilled)
         #expect(r.order.id == .regular(7) && r.order.executedQuantity == Amount("0.002"))
         #expect(!plan.actions.contains { if case .adopt = $0 { true } else { false } })
@@ -150,7 +199,10 @@ import SyncCore
         }
         // The edges of the window are inside it.
         for before in [Millis(60_000), -10_000] {
-            #expect(Self.decide([Fx.order(7)], evidence: OriginEvidence(placeholders: [Self.placeholder(41, before: before)])).plan.findings[0].kind == .adopted)
+            #expect(
+                Self.decide([Fx.order(7)], evidence: OriginEvidence(placeholders: [Self.placeholder(41, before: before)])).plan.findings[0].kind
+                    == .adopted
+            )
         }
         // A MARKET order has no price to compare.
         let market = Fx.order(7, price: "0", type: .market)

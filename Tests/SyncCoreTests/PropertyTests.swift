@@ -1,8 +1,8 @@
-import Foundation
-import Testing
 import BinanceAPI
+import Foundation
 import SyncCore
 import SyncTestSupport
+import Testing
 
 /// Properties over seeded random worlds (strategies sharing accounts, public strategies with
 /// subscribers, several symbols, both markets, manual orders, partial fills, in-flight orders).
@@ -12,8 +12,12 @@ import SyncTestSupport
     static let seed = SeededGenerator.seed(fallback: 20_261_125, environment: ProcessInfo.processInfo.environment)
 
     func policy(confirmations: Int, world: World) -> ReconcilePolicy {
-        ReconcilePolicy(grace: World.grace, confirmations: confirmations, maxQueriesPerPass: 1_000,
-                        attributor: Attributor(claims: try! ClaimSet(world.claims)))
+        ReconcilePolicy(
+            grace: World.grace,
+            confirmations: confirmations,
+            maxQueriesPerPass: 1_000,
+            attributor: Attributor(claims: try! ClaimSet(world.claims))
+        )
     }
 
     @Test func reconciliationProperties() throws {
@@ -57,7 +61,8 @@ import SyncTestSupport
                         break
                     }
                     if case .adopt(let adoption) = action {
-                        let link = adoption.link, order = adoption.order
+                        let link = adoption.link
+                        let order = adoption.order
                         // (d) Foreign orders are never adopted; attributable ones only into their link.
                         #expect(!world.foreign.contains(order.id), "\(context): adopted foreign \(order.id)")
                         #expect(world.attributable[order.id] == link, "\(context): \(order.id) adopted into \(link)")
@@ -89,7 +94,9 @@ import SyncTestSupport
             }
             checked.scenarios += 1
         }
-        print("PropertyTests.reconciliationProperties: \(checked.scenarios) scenarios passed; \(checked.closed) rows closed, \(checked.adopted) adopted, \(checked.drifted) updated, \(checked.foreign) foreign orphans kept")
+        print(
+            "PropertyTests.reconciliationProperties: \(checked.scenarios) scenarios passed; \(checked.closed) rows closed, \(checked.adopted) adopted, \(checked.drifted) updated, \(checked.foreign) foreign orphans kept"
+        )
         #expect(checked.scenarios == Self.count)
         // The generator must exercise every path, or the properties prove little.
         #expect(checked.closed > 1000 && checked.adopted > 1000 && checked.drifted > 1000 && checked.foreign > 1000)
@@ -127,12 +134,19 @@ import SyncTestSupport
                 links: scopeLinks,
                 symbol: Bool.random(using: &rng) ? World.symbols.randomElement(using: &rng) : nil,
                 side: Bool.random(using: &rng) ? (Bool.random(using: &rng) ? .buy : .sell) : nil,
-                market: Bool.random(using: &rng) ? (Bool.random(using: &rng) ? .spot : .futures) : nil)
+                market: Bool.random(using: &rng) ? (Bool.random(using: &rng) ? .spot : .futures) : nil
+            )
             let accountOf = Dictionary(uniqueKeysWithValues: world.links.map { ($0.id, $0.account) })
             // Binance's limits as production plans with them in half the worlds; other venues' shapes
             // (batches across symbols, of conditional orders, of other sizes) in the rest.
-            let venue = n % 2 == 0 ? nil : CancelLimits(batchSize: Int.random(in: 1...30, using: &rng), batchPerSymbol: Bool.random(using: &rng),
-                                                      batchesConditional: Bool.random(using: &rng))
+            let venue =
+                n % 2 == 0
+                ? nil
+                : CancelLimits(
+                    batchSize: Int.random(in: 1...30, using: &rng),
+                    batchPerSymbol: Bool.random(using: &rng),
+                    batchesConditional: Bool.random(using: &rng)
+                )
             let limits = { (_: AccountID, market: Market) in venue ?? AccountClient.cancelLimits(market, spotParallelism: 5) }
             let plans = CancelSelection.plan(world.rows, scope: scope, accountOf: accountOf, now: world.now, limits: limits)
             let chosen = plans.flatMap(\.rows)
@@ -161,7 +175,10 @@ import SyncTestSupport
                     #expect(plan.market == .futures || batched.isEmpty)
                     if plan.market == .futures {
                         let regular = Dictionary(grouping: plan.rows.filter { !$0.exchangeOrderID.isAlgo }, by: { SymbolKey.of($0.symbol) })
-                        #expect(plan.requests.count == regular.values.reduce(0) { $0 + ($1.count + 9) / 10 } + plan.rows.filter(\.exchangeOrderID.isAlgo).count)
+                        #expect(
+                            plan.requests.count == regular.values.reduce(0) { $0 + ($1.count + 9) / 10 }
+                                + plan.rows.filter(\.exchangeOrderID.isAlgo).count
+                        )
                     }
                 }
             }

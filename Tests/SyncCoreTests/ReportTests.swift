@@ -1,18 +1,27 @@
 import Foundation
-import Testing
 import SyncCore
+import Testing
 
 @Suite struct ReportTests {
     static func report() -> DriftReport {
-        let plan = Fx.decide(Fx.input(
-            [Fx.order(1), Fx.order(2, status: .partiallyFilled, executed: "0.004"), Fx.order(3, client: "manual")],
-            [Fx.row(1, order: "1"), Fx.row(2, order: "2"), Fx.row(4, order: "4")]))
+        let plan = Fx.decide(
+            Fx.input(
+                [Fx.order(1), Fx.order(2, status: .partiallyFilled, executed: "0.004"), Fx.order(3, client: "manual")],
+                [Fx.row(1, order: "1"), Fx.row(2, order: "2"), Fx.row(4, order: "4")]
+            )
+        )
         let failed = Fx.decide(Fx.input([], [], coverage: .failed(reason: "HTTP 503 from /fapi/v1/openOrders"), market: .spot))
-        return DriftReport(runID: 7, trigger: "cli", startedAt: Fx.now, finishedAt: Fx.now + 42, sections: [
-            ReportSection(plan: plan, accountName: "main", exchange: "BINANCE", groups: [StrategyLinkID(10): "trend"]),
-            ReportSection(plan: failed, accountName: "main", exchange: "BINANCE"),
-            .unsupported(account: AccountID(9), accountName: "upbit-1", exchange: "UPBIT", reason: "exchange UPBIT is not supported"),
-        ])
+        return DriftReport(
+            runID: 7,
+            trigger: "cli",
+            startedAt: Fx.now,
+            finishedAt: Fx.now + 42,
+            sections: [
+                ReportSection(plan: plan, accountName: "main", exchange: "BINANCE", groups: [StrategyLinkID(10): "trend"]),
+                ReportSection(plan: failed, accountName: "main", exchange: "BINANCE"),
+                .unsupported(account: AccountID(9), accountName: "upbit-1", exchange: "UPBIT", reason: "exchange UPBIT is not supported"),
+            ]
+        )
     }
 
     @Test func jsonFollowsTheDocumentedSchema() throws {
@@ -22,7 +31,10 @@ import SyncCore
         #expect(Set(object.keys) == ["schema", "run_id", "trigger", "started_at", "finished_at", "totals", "sections"])
         let totals = try #require(object["totals"] as? [String: Int])
         #expect(Set(totals.keys) == Set(FindingKind.allCases.map(\.rawValue)))
-        #expect(totals["matched"] == 1 && totals["drifted"] == 1 && totals["orphan_foreign"] == 1 && totals["stale_suspected"] == 1 && totals["unknown"] == 1)
+        #expect(
+            totals["matched"] == 1 && totals["drifted"] == 1 && totals["orphan_foreign"] == 1 && totals["stale_suspected"] == 1
+                && totals["unknown"] == 1
+        )
         let sections = try #require(object["sections"] as? [[String: Any]])
         #expect(sections.map { $0["coverage"] as? String } == ["complete", "failed", "unsupported"])
         let findings = try #require(sections[0]["findings"] as? [[String: Any]])
@@ -56,8 +68,15 @@ import SyncCore
             #expect(["row updated", "orphan registered", "miss counted"].contains { action.hasPrefix($0) }, "aligned: \(line)")
         }
         let drifted = findings.first { $0.hasPrefix("drifted") }?.split(separator: " ", omittingEmptySubsequences: true).map(String.init) ?? []
-        #expect(drifted.prefix(13) == ["drifted", "trend", "1", "FUTURES", "BTCUSDT", "BUY", "LIMIT", "60000", "0.01", "0.004", "2", "-", "10m"], "\(drifted)")
-        #expect(findings.contains { $0.hasPrefix("drifted") && $0.contains("row updated") && $0.hasSuffix("status OPEN → PARTIALLY_FILLED, filled_quantity 0 → 0.004") })
+        #expect(
+            drifted.prefix(13) == ["drifted", "trend", "1", "FUTURES", "BTCUSDT", "BUY", "LIMIT", "60000", "0.01", "0.004", "2", "-", "10m"],
+            "\(drifted)"
+        )
+        #expect(
+            findings.contains {
+                $0.hasPrefix("drifted") && $0.contains("row updated") && $0.hasSuffix("status OPEN → PARTIALLY_FILLED, filled_quantity 0 → 0.004")
+            }
+        )
         #expect(findings.contains { $0.hasPrefix("orphan_foreign") && $0.contains("manual") && $0.contains("orphan registered") })
         #expect(findings.contains { $0.hasPrefix("stale_suspected") && $0.contains("trend") && $0.contains("miss counted") })
         #expect(text.contains("account 1 SPOT: failed: HTTP 503 from /fapi/v1/openOrders"))

@@ -1,6 +1,7 @@
-import Testing
+import Foundation
 import SyncCore
 import SyncTestSupport
+import Testing
 
 @Suite struct TagTests {
     @Test func roundTripsAndStaysWithinTheCharset() throws {
@@ -59,12 +60,12 @@ import SyncTestSupport
         #expect(claims.claimant(account: a, symbol: "ETHUSDT", side: .buy) == nil)
         #expect(claims.claimant(account: AccountID(2), symbol: "BTCUSDT", side: .buy) == nil)
         #expect(throws: ClaimSet.Conflict.self) {
-            try ClaimSet([OperatorClaim(account: a, symbol: "BTCUSDT", link: StrategyLinkID(3)),
-                          OperatorClaim(account: a, symbol: "BTCUSDT", side: .sell, link: StrategyLinkID(4))])
+            try ClaimSet([
+                OperatorClaim(account: a, symbol: "BTCUSDT", link: StrategyLinkID(3)),
+                OperatorClaim(account: a, symbol: "BTCUSDT", side: .sell, link: StrategyLinkID(4)),
+            ])
         }
         let sideOnly = try ClaimSet([OperatorClaim(account: a, symbol: "BTCUSDT", side: .sell, link: StrategyLinkID(3))])
         #expect(sideOnly.claimant(account: a, symbol: "BTCUSDT", side: .buy) == nil)
     }
 }
-
-import Foundation

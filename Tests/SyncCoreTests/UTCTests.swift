@@ -1,5 +1,5 @@
-import Testing
 import SyncCore
+import Testing
 
 @Suite struct UTCTests {
     @Test(arguments: [0, 1_764_077_906_123, 1_800_000_000_000, 951_782_400_000, -86_400_000 + 1])

@@ -1,6 +1,6 @@
-import Synchronization
 import SyncCore
 import SyncRuntime
+import Synchronization
 import Testing
 
 @Suite struct AccountLocksTests {
@@ -14,7 +14,12 @@ import Testing
                 s.maxTotal = max(s.maxTotal, s.total)
             }
         }
-        func leave(_ a: AccountID) { state.withLock { s in s.inside[a]! -= 1; s.total -= 1 } }
+        func leave(_ a: AccountID) {
+            state.withLock { s in
+                s.inside[a]! -= 1
+                s.total -= 1
+            }
+        }
     }
 
     @Test func oneHolderPerAccountAndAccountsInParallel() async throws {

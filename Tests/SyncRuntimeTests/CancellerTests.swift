@@ -1,9 +1,10 @@
 import Foundation
 import OrderStore
-import Synchronization
-@testable import SyncRuntime
 import SyncCore
+import Synchronization
 import Testing
+
+@testable import SyncRuntime
 
 /// `StrategyCanceller` against the real store (SQLite in memory) and a fake `CancelGateway`: it
 /// sends exactly the requests the core plans under the venue's limits, holds each account's lock
@@ -37,8 +38,20 @@ import Testing
             sent.withLock { $0.append((account.id.rawValue, market, request)) }
             await during(account)
             return request.rows.map { row in
-                .cancelled(ExchangeOrder(id: row.exchangeOrderID, clientOrderID: nil, symbol: row.symbol, side: row.side, type: OrderType("LIMIT"),
-                                         status: .canceled, price: row.price ?? .zero, quantity: row.quantity, executedQuantity: .zero, time: now))
+                .cancelled(
+                    ExchangeOrder(
+                        id: row.exchangeOrderID,
+                        clientOrderID: nil,
+                        symbol: row.symbol,
+                        side: row.side,
+                        type: OrderType("LIMIT"),
+                        status: .canceled,
+                        price: row.price ?? .zero,
+                        quantity: row.quantity,
+                        executedQuantity: .zero,
+                        time: now
+                    )
+                )
             }
         }
     }
@@ -61,7 +74,12 @@ import Testing
             try await db.recordCancelIntents(requestID: requestID, rows: rows, now: now)
         }
         func resolveCancels(requestID: String, _ items: [CancelResolution], now: Millis) async throws {
-            if let gate, !firstSeen.with({ seen in defer { seen = true }; return seen }) {
+            if let gate,
+                !firstSeen.with({ seen in
+                    defer { seen = true }
+                    return seen
+                })
+            {
                 await withCheckedContinuation { c in gate.with { $0 = c } }
             }
             resolutions.withLock { $0.append(Set(items.map(\.account)).count) }
@@ -77,21 +95,33 @@ import Testing
     /// two algo rows on account 1), a spot strategy ("s") with three rows on account 1, and a
     /// second futures strategy on account 1 that must not be touched.
     static func store(accounts: Int, perAccount: Int) async throws -> OrderDatabase {
-        var accountItems: [String] = [], links: [String] = [], rows: [String] = []
+        var accountItems: [String] = []
+        var links: [String] = []
+        var rows: [String] = []
         for a in 1...accounts {
             accountItems.append(#"{"id": \#(a), "user_id": 1, "name": "a\#(a)", "api_key": "k\#(a)", "api_secret": "s\#(a)"}"#)
             links.append(#"{"id": \#(a), "strategy_id": 1, "account_id": \#(a)}"#)
             for k in 0..<perAccount {
-                rows.append(#"{"strategy_account_id": \#(a), "exchange_order_id": "\#(a * 1000 + k)", "symbol": "BTC/USDT", "side": "BUY", "price": "\#(50000 + k)", "quantity": "0.01"}"#)
+                rows.append(
+                    #"{"strategy_account_id": \#(a), "exchange_order_id": "\#(a * 1000 + k)", "symbol": "BTC/USDT", "side": "BUY", "price": "\#(50000 + k)", "quantity": "0.01"}"#
+                )
             }
         }
         links.append(#"{"id": 9001, "strategy_id": 2, "account_id": 1}"#)
         links.append(#"{"id": 9002, "strategy_id": 3, "account_id": 1}"#)
-        rows.append(#"{"strategy_account_id": 1, "exchange_order_id": "algo:71", "symbol": "BTCUSDT", "side": "SELL", "order_type": "STOP_MARKET", "stop_price": "40000", "quantity": "0.01"}"#)
-        rows.append(#"{"strategy_account_id": 1, "exchange_order_id": "algo:72", "symbol": "BTCUSDT", "side": "SELL", "order_type": "STOP_MARKET", "stop_price": "41000", "quantity": "0.01"}"#)
-        rows.append(#"{"strategy_account_id": 9001, "exchange_order_id": "777", "symbol": "BTCUSDT", "side": "BUY", "price": "1000", "quantity": "0.01"}"#)
+        rows.append(
+            #"{"strategy_account_id": 1, "exchange_order_id": "algo:71", "symbol": "BTCUSDT", "side": "SELL", "order_type": "STOP_MARKET", "stop_price": "40000", "quantity": "0.01"}"#
+        )
+        rows.append(
+            #"{"strategy_account_id": 1, "exchange_order_id": "algo:72", "symbol": "BTCUSDT", "side": "SELL", "order_type": "STOP_MARKET", "stop_price": "41000", "quantity": "0.01"}"#
+        )
+        rows.append(
+            #"{"strategy_account_id": 9001, "exchange_order_id": "777", "symbol": "BTCUSDT", "side": "BUY", "price": "1000", "quantity": "0.01"}"#
+        )
         for k in 0..<3 {
-            rows.append(#"{"strategy_account_id": 9002, "exchange_order_id": "\#(880 + k)", "symbol": "ETHUSDT", "side": "BUY", "price": "\#(2000 + k)", "quantity": "0.1"}"#)
+            rows.append(
+                #"{"strategy_account_id": 9002, "exchange_order_id": "\#(880 + k)", "symbol": "ETHUSDT", "side": "BUY", "price": "\#(2000 + k)", "quantity": "0.1"}"#
+            )
         }
         let text = """
             {"name": "canceller",
@@ -114,7 +144,9 @@ import Testing
         return CancelTarget(access: access, links: access.links)
     }
 
-    static let binanceLike: [Market: CancelLimits] = [.futures: CancelLimits(batchSize: 10, batchPerSymbol: true), .spot: CancelLimits(batchSize: 1, concurrency: 2)]
+    static let binanceLike: [Market: CancelLimits] = [
+        .futures: CancelLimits(batchSize: 10, batchPerSymbol: true), .spot: CancelLimits(batchSize: 1, concurrency: 2),
+    ]
 
     @Test func sendsExactlyThePlannedRequestsAndNothingOutsideTheScope() async throws {
         let db = try await Self.store(accounts: 2, perAccount: 23)
@@ -139,7 +171,10 @@ import Testing
         // Spot: one order a request, at most the venue's concurrency in flight.
         let inFlight = Shared((now: 0, peak: 0))
         let spot = Gateway(limits: Self.binanceLike) { _ in
-            inFlight.with { $0.now += 1; $0.peak = max($0.peak, $0.now) }
+            inFlight.with {
+                $0.now += 1
+                $0.peak = max($0.peak, $0.now)
+            }
             await Task.yield()
             inFlight.with { $0.now -= 1 }
         }
@@ -187,13 +222,18 @@ import Testing
         let commits = GroupCommit(store: held, requestID: "r1", now: { Self.now })
         let rows = try await db.openOrders(links: [StrategyLinkID(9001)])
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for a in 1...40 { group.addTask { try await commits.write(rows.map { CancelResolution(row: $0, account: AccountID(Int64(a)), outcome: .notFound) }) } }
+            for a in 1...40 {
+                group.addTask { try await commits.write(rows.map { CancelResolution(row: $0, account: AccountID(Int64(a)), outcome: .notFound) }) }
+            }
             let deadline = ContinuousClock.now + .seconds(60)
             while await commits.waiting < 39 || held.gate?.with({ $0 }) == nil {
                 try #require(ContinuousClock.now < deadline, "the writers did not queue")
                 try await Task.sleep(for: .milliseconds(1))
             }
-            held.gate?.with { $0?.resume(); $0 = nil }
+            held.gate?.with {
+                $0?.resume()
+                $0 = nil
+            }
             try await group.waitForAll()
         }
         #expect(held.resolutions.withLock { $0 } == [1, 39])

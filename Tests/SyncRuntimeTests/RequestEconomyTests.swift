@@ -1,9 +1,10 @@
 import Foundation
 import OrderStore
-import Synchronization
-@testable import SyncRuntime
 import SyncCore
+import Synchronization
 import Testing
+
+@testable import SyncRuntime
 
 /// The runner's choice of listing: a full sweep on an account-market's first pass and every
 /// `sweepEvery` passes, per-symbol listings of the rows', orphans' and claims' symbols in between
@@ -13,7 +14,11 @@ import Testing
 
     /// Records every listing asked for; answers from a fixed set of open orders.
     final class Gateway: ExchangeGateway {
-        struct Call: Hashable { var account: Int64; var market: Market; var symbols: [String]? }
+        struct Call: Hashable {
+            var account: Int64
+            var market: Market
+            var symbols: [String]?
+        }
         let calls = Mutex<[Call]>([])
         let failing = Mutex<Set<Int64>>([])
         let orders: [Int64: [ExchangeOrder]]
@@ -34,7 +39,12 @@ import Testing
         func listingWeight(market: Market, symbols: Int?) -> Int { symbols.map { $0 * symbolWeight } ?? 80 }
         func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult { .notFound }
 
-        func take() -> [Call] { calls.withLock { c in defer { c = [] }; return c } }
+        func take() -> [Call] {
+            calls.withLock { c in
+                defer { c = [] }
+                return c
+            }
+        }
     }
 
     static let scenario = """
@@ -52,8 +62,18 @@ import Testing
     /// An open order as the scenario's row for it says (BTCUSDT 0.01 @ 60000, otherwise 0.1 @ 3000).
     static func order(_ id: Int64, _ symbol: String, client: String? = nil) -> ExchangeOrder {
         let (price, quantity) = symbol == "BTCUSDT" ? ("60000", "0.01") : ("3000", "0.1")
-        return ExchangeOrder(id: .regular(id), clientOrderID: client, symbol: symbol, side: .buy, type: OrderType("LIMIT"), status: .new,
-                             price: Amount(price)!, quantity: Amount(quantity)!, executedQuantity: .zero, time: now - 3_600_000)
+        return ExchangeOrder(
+            id: .regular(id),
+            clientOrderID: client,
+            symbol: symbol,
+            side: .buy,
+            type: OrderType("LIMIT"),
+            status: .new,
+            price: Amount(price)!,
+            quantity: Amount(quantity)!,
+            executedQuantity: .zero,
+            time: now - 3_600_000
+        )
     }
 
     static func runner(_ gateway: Gateway, sweepEvery: Int = 4, claims: [OperatorClaim] = []) async throws -> ReconcileRunner {
@@ -67,7 +87,10 @@ import Testing
     @Test func sweepsFirstThenListsOnlyTheSymbolsOfInterestUntilTheNextSweep() async throws {
         // Account 1: rows on BTCUSDT and ETHUSDT, a manual order on SOLUSDT; account 2: nothing.
         let gateway = Gateway(orders: [1: [Self.order(1, "BTCUSDT"), Self.order(2, "ETHUSDT"), Self.order(3, "SOLUSDT", client: "manual")]])
-        let runner = try await Self.runner(gateway, claims: [OperatorClaim(account: AccountID(1), symbol: "XRPUSDT", side: nil, link: StrategyLinkID(1))])
+        let runner = try await Self.runner(
+            gateway,
+            claims: [OperatorClaim(account: AccountID(1), symbol: "XRPUSDT", side: nil, link: StrategyLinkID(1))]
+        )
 
         let first = try await runner.pass(trigger: "test")
         #expect(first.runID == 1)

@@ -3,9 +3,10 @@ import Hummingbird
 import HummingbirdTesting
 import Metrics
 import Prometheus
-import Synchronization
 import SyncCore
+import Synchronization
 import Testing
+
 @testable import WebhookServer
 
 /// The webhook's router through HummingbirdTesting (no sockets), over a fake backend: every
@@ -21,10 +22,30 @@ import Testing
         let reconciles = Mutex<[Set<AccountID>]>([])
 
         static let access = StrategyAccess(
-            strategy: StrategyID(1), groupName: "pub", owner: UserID(1), isActive: true,
-            links: [.init(link: StrategyLinkID(1), account: AccountID(10), accountOwner: UserID(1), market: .futures, isActive: true, exchange: "BINANCE"),
-                    .init(link: StrategyLinkID(2), account: AccountID(20), accountOwner: UserID(2), market: .futures, isActive: true, exchange: "BINANCE")],
-            tokens: [UserID(1): Secret("owner-token"), UserID(2): Secret("sub-token")])
+            strategy: StrategyID(1),
+            groupName: "pub",
+            owner: UserID(1),
+            isActive: true,
+            links: [
+                .init(
+                    link: StrategyLinkID(1),
+                    account: AccountID(10),
+                    accountOwner: UserID(1),
+                    market: .futures,
+                    isActive: true,
+                    exchange: "BINANCE"
+                ),
+                .init(
+                    link: StrategyLinkID(2),
+                    account: AccountID(20),
+                    accountOwner: UserID(2),
+                    market: .futures,
+                    isActive: true,
+                    exchange: "BINANCE"
+                ),
+            ],
+            tokens: [UserID(1): Secret("owner-token"), UserID(2): Secret("sub-token")]
+        )
 
         func strategyAccess(groupName: String) async throws -> StrategyAccess? { groupName == "pub" ? Self.access : nil }
         func cancel(_ target: CancelTarget, requestID: String) async throws -> CancelReport {
@@ -38,12 +59,20 @@ import Testing
         func health() async -> Health { Health(lastPassAt: RouterTests.now - 1000, lastPassErrors: 0) }
     }
 
-    static func app(_ backend: Backend, configure: (inout WebhookSettings) -> Void = { _ in }) -> (some ApplicationProtocol, PrometheusCollectorRegistry) {
+    static func app(
+        _ backend: Backend,
+        configure: (inout WebhookSettings) -> Void = { _ in }
+    ) -> (some ApplicationProtocol, PrometheusCollectorRegistry) {
         var settings = WebhookSettings()
         configure(&settings)
         let registry = PrometheusCollectorRegistry()
-        let server = WebhookServer(backend: backend, settings: settings, registry: registry, factory: PrometheusMetricsFactory(registry: registry),
-                                   now: { RouterTests.now })
+        let server = WebhookServer(
+            backend: backend,
+            settings: settings,
+            registry: registry,
+            factory: PrometheusMetricsFactory(registry: registry),
+            now: { RouterTests.now }
+        )
         return (Application(router: server.router()), registry)
     }
 
@@ -68,13 +97,26 @@ import Testing
                 #expect(r.status == .methodNotAllowed && r.headers[.allow] == "GET")
             }
             let cases: [(String, HTTPFields, String, HTTPResponse.Status, String)] = [
-                ("text/plain", [.contentType: "text/plain"], #"{"group_name": "pub", "order_type": "CANCEL_ALL_ORDER", "token": "owner-token"}"#, .unsupportedMediaType, "unsupported_media_type"),
-                ("too large", Self.json, #"{"group_name": "pub", "order_type": "CANCEL_ALL_ORDER", "token": "owner-token", "x": ""# + String(repeating: "y", count: 2000) + #""}"#, .contentTooLarge, "payload_too_large"),
+                (
+                    "text/plain", [.contentType: "text/plain"], #"{"group_name": "pub", "order_type": "CANCEL_ALL_ORDER", "token": "owner-token"}"#,
+                    .unsupportedMediaType, "unsupported_media_type"
+                ),
+                (
+                    "too large", Self.json,
+                    #"{"group_name": "pub", "order_type": "CANCEL_ALL_ORDER", "token": "owner-token", "x": ""# + String(repeating: "y", count: 2000)
+                        + #""}"#, .contentTooLarge, "payload_too_large"
+                ),
                 ("not JSON", Self.json, "{", .badRequest, "invalid_json"),
                 ("no token", Self.json, #"{"group_name": "pub", "order_type": "CANCEL_ALL_ORDER"}"#, .unauthorized, "missing_token"),
                 ("wrong token", Self.json, #"{"group_name": "pub", "order_type": "CANCEL_ALL_ORDER", "token": "nope"}"#, .forbidden, "forbidden"),
-                ("unknown group", Self.json, #"{"group_name": "other", "order_type": "CANCEL_ALL_ORDER", "token": "owner-token"}"#, .forbidden, "forbidden"),
-                ("an order", Self.json, #"{"group_name": "pub", "order_type": "LIMIT", "token": "owner-token"}"#, .unprocessableContent, "unsupported_order_type"),
+                (
+                    "unknown group", Self.json, #"{"group_name": "other", "order_type": "CANCEL_ALL_ORDER", "token": "owner-token"}"#, .forbidden,
+                    "forbidden"
+                ),
+                (
+                    "an order", Self.json, #"{"group_name": "pub", "order_type": "LIMIT", "token": "owner-token"}"#, .unprocessableContent,
+                    "unsupported_order_type"
+                ),
             ]
             var forbidden: [String] = []
             for (name, headers, text, status, code) in cases {
@@ -98,8 +140,12 @@ import Testing
                     #expect(r.status == .ok && (r.headers[WebhookServer.replayHeader] == "true") == replay)
                 }
             }
-            try await client.execute(uri: "/api/webhook", method: .post, headers: Self.json,
-                                     body: Self.body(#"{"group_name": "pub", "order_type": "RECONCILE", "token": "owner-token"}"#)) { r in
+            try await client.execute(
+                uri: "/api/webhook",
+                method: .post,
+                headers: Self.json,
+                body: Self.body(#"{"group_name": "pub", "order_type": "RECONCILE", "token": "owner-token"}"#)
+            ) { r in
                 #expect(r.status == .ok)
             }
             try await client.execute(uri: "/healthz", method: .get) { r in #expect(r.status == .ok) }
