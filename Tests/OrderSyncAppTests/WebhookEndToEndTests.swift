@@ -61,6 +61,7 @@ import Testing
         scenarioPath: String = scenario,
         backend: TestBackend = .sqlite,
         ratePerSecond: Double = 10,
+        maxLagMs: Millis = 60_000,
         configure: (inout ReconcileOptions) -> Void = { _ in },
         _ body: (LiveStack, String) async throws -> Void
     ) async throws {
@@ -70,6 +71,7 @@ import Testing
         let stack = try await LiveStack.start(scenarioPath: scenarioPath, databasePath: path) { options, settings in
             settings.burst = 1000
             settings.ratePerSecond = ratePerSecond
+            settings.maxLagMs = maxLagMs
             configure(&options)
         }
         do {

@@ -145,3 +145,46 @@ import Testing
         }
     }
 }
+
+/// schemathesis (PyPI; `scripts/bootstrap` installs it into `.build-py/`) against
+/// docs/openapi.yaml and the live webhook: examples, boundary values and fuzzed payloads, positive
+/// and negative, with every check — a schema-valid payload the server refuses, a schema-invalid one
+/// it accepts, an undocumented status, header or body, or a 5xx fails the build. The schema cannot
+/// say "recent", so the server runs with a `max_lag_ms` no timestamp exceeds.
+@Suite struct SchemathesisTests {
+    static let st = CLITests.root.appendingPathComponent(".build-py/bin/st").path
+    static var required: Bool { FileManager.default.isExecutableFile(atPath: st) || ProcessInfo.processInfo.environment["CI"] != nil }
+
+    @Test(.enabled(if: required, "schemathesis is not installed: run scripts/test"))
+    func theSchemaAndTheServerAgree() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.st), "schemathesis missing: scripts/bootstrap installs it into .build-py")
+        let seed = SeededGenerator.seed(fallback: 20_261_201, environment: ProcessInfo.processInfo.environment)
+        print("SchemathesisTests: seed \(seed), 300 examples per phase")
+        try await WebhookEndToEndTests.withStack(ratePerSecond: 1_000_000, maxLagMs: 9_000_000_000_000_000) { stack, path in
+            let dump = try CLITests.dump(path)
+            let open = await WebhookEndToEndTests.open(stack)
+            let dir = try CLITests.tempDir()  // schemathesis keeps its Hypothesis database in the working directory
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.st)
+            process.arguments = [
+                "run", CLITests.root.appendingPathComponent("docs/openapi.yaml").path, "--url", stack.webhookURL,
+                "--checks", "all", "--max-examples", "300", "--seed", String(seed), "--request-timeout", "30", "--no-color",
+            ]
+            process.currentDirectoryURL = dir
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = out
+            try process.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "schemathesis found a difference:\n\(text.suffix(4000))")
+            #expect(text.contains("passed") && !text.contains("FAILURES"), "\(text.suffix(2000))")
+            if let line = text.split(separator: "\n").first(where: { $0.contains("generated") }) {
+                print("SchemathesisTests: \(line.trimmingCharacters(in: .whitespaces))")
+            }
+            let openAfter = await WebhookEndToEndTests.open(stack)
+            #expect(try CLITests.dump(path) == dump && openAfter == open, "nothing changed")
+        }
+    }
+}
