@@ -34,12 +34,15 @@ let package = Package(
         // Pure core: model, reconciliation decision, cancel selection, tags, reports, scenarios.
         // Imports nothing but the standard library and FoundationEssentials.
         .target(name: "SyncCore", swiftSettings: strict),
+        // The scenario format (fixtures/README.md): the demo's, the tests' and the benchmarks' worlds,
+        // loaded into the store and the simulator; not part of the decision core.
+        .target(name: "Scenarios", dependencies: ["SyncCore"], swiftSettings: strict),
         // Edge: the store on the origin app's schema plus ordersync's `sync_` tables, on SQLite (GRDB)
         // or PostgreSQL (PostgresNIO) behind one contract.
         .target(
             name: "OrderStore",
             dependencies: [
-                "SyncCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                "SyncCore", "Scenarios", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -51,7 +54,7 @@ let package = Package(
         .target(
             name: "BinanceSimulator",
             dependencies: [
-                "SyncCore",
+                "SyncCore", "Scenarios",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,7 +105,7 @@ let package = Package(
         .target(
             name: "OrderSyncApp",
             dependencies: [
-                "SyncCore", "SyncRuntime", "OrderStore", "BinanceAPI", "BinanceSimulator", "WebhookServer",
+                "SyncCore", "Scenarios", "SyncRuntime", "OrderStore", "BinanceAPI", "BinanceSimulator", "WebhookServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
@@ -115,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "ordersync",
             dependencies: [
-                "OrderSyncApp", "SyncCore", "SyncRuntime", "BinanceSimulator", "WebhookServer",
+                "OrderSyncApp", "SyncCore", "Scenarios", "SyncRuntime", "BinanceSimulator", "WebhookServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -127,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "ordersync-bench",
             dependencies: [
-                "SyncCore", "BinanceAPI", "OrderSyncApp", "OrderStore", "SyncRuntime",
+                "SyncCore", "Scenarios", "BinanceAPI", "OrderSyncApp", "OrderStore", "SyncRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -142,8 +145,13 @@ let package = Package(
         .target(name: "StoreTestSupport", dependencies: ["OrderStore"], swiftSettings: strict),
 
         .testTarget(name: "SyncCoreTests", dependencies: ["SyncCore", "SyncTestSupport", "BinanceAPI"], swiftSettings: strict),
-        .testTarget(name: "SyncRuntimeTests", dependencies: ["SyncRuntime", "SyncCore", "OrderStore"], swiftSettings: strict),
-        .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "SyncCore", "SyncTestSupport", "StoreTestSupport"], swiftSettings: strict),
+        .testTarget(name: "ScenariosTests", dependencies: ["Scenarios", "SyncCore"], swiftSettings: strict),
+        .testTarget(name: "SyncRuntimeTests", dependencies: ["SyncRuntime", "SyncCore", "Scenarios", "OrderStore"], swiftSettings: strict),
+        .testTarget(
+            name: "OrderStoreTests",
+            dependencies: ["OrderStore", "SyncCore", "Scenarios", "SyncTestSupport", "StoreTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "BinanceSimulatorTests",
             dependencies: [

@@ -3,6 +3,7 @@ import BinanceAPI
 import Foundation
 import NIOCore
 import OrderStore
+import Scenarios
 import SyncCore
 import Synchronization
 

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import OrderStore
 import OrderSyncApp
+import Scenarios
 import SyncCore
 import SyncRuntime
 import Synchronization

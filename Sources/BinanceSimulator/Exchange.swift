@@ -1,3 +1,4 @@
+import Scenarios
 import SyncCore
 
 /// One order as the simulated exchange keeps it (open or final), regular or algo.

@@ -1,3 +1,4 @@
+import Scenarios
 import SyncCore
 
 #if canImport(FoundationEssentials)

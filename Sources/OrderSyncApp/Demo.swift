@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import BinanceSimulator
 import NIOCore
 import OrderStore
+import Scenarios
 import SyncCore
 import WebhookServer
 

@@ -1,6 +1,7 @@
 import BinanceSimulator
 import Logging
 import OrderStore
+import Scenarios
 import ServiceLifecycle
 import SyncCore
 import WebhookServer

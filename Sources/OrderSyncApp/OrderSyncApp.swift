@@ -4,6 +4,7 @@
 // Invariants: no business decision is made here (they live in SyncCore); errors carry the input
 // they are about (file, item) and never a secret.
 import OrderStore
+import Scenarios
 import SyncCore
 
 #if canImport(FoundationEssentials)

@@ -1,4 +1,5 @@
 import BinanceSimulator
+import Scenarios
 import SyncCore
 
 #if canImport(FoundationEssentials)

@@ -2,8 +2,8 @@
 //
 // Purpose: everything ordersync *decides* lives here, as functions of their inputs: the model
 // (typed ids, markets, statuses, exact amounts), the reconciliation decision (README § Architecture, "The core decides"),
-// client-order-id tags and attribution, DB-scoped cancel selection, the drift report and the
-// scenario fixture format.
+// client-order-id tags and attribution, DB-scoped cancel selection and the drift report. (The
+// scenario format of fixtures, the demo and benchmarks lives in the `Scenarios` target.)
 //
 // Invariants kept here:
 // - No I/O, no clock reads, no logging, no randomness: `now` and every fact arrive as arguments,

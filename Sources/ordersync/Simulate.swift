@@ -3,6 +3,7 @@ import BinanceSimulator
 import Foundation
 import Logging
 import OrderSyncApp
+import Scenarios
 import ServiceLifecycle
 import SyncCore
 

@@ -1,5 +1,6 @@
 import Foundation
 import OrderStore
+import Scenarios
 import SyncCore
 import Synchronization
 import Testing

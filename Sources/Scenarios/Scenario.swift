@@ -1,3 +1,5 @@
+import SyncCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

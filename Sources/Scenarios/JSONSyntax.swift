@@ -1,3 +1,5 @@
+import SyncCore
+
 /// Finds where a JSON document first breaks the grammar, because Foundation's decoder reports
 /// only "not valid JSON". Used to name the line and column in file errors.
 public enum JSONSyntax {
