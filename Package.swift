@@ -105,11 +105,21 @@ let package = Package(
         .target(
             name: "OrderSyncApp",
             dependencies: [
-                "SyncCore", "Scenarios", "SyncRuntime", "OrderStore", "BinanceAPI", "BinanceSimulator", "WebhookServer",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "SyncCore", "Scenarios", "SyncRuntime", "OrderStore", "BinanceAPI", "WebhookServer",
                 .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // Everything in one process on loopback — the simulator, a database, the daemon and its webhook —
+        // for `ordersync demo`, `ordersync simulate`, the end-to-end tests and the benchmarks.
+        .target(
+            name: "LocalStack",
+            dependencies: [
+                "OrderSyncApp", "BinanceSimulator", "OrderStore", "Scenarios", "SyncCore", "WebhookServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -118,7 +128,7 @@ let package = Package(
         .executableTarget(
             name: "ordersync",
             dependencies: [
-                "OrderSyncApp", "SyncCore", "Scenarios", "SyncRuntime", "BinanceSimulator", "WebhookServer",
+                "OrderSyncApp", "LocalStack", "SyncCore", "Scenarios", "SyncRuntime", "BinanceSimulator", "WebhookServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -130,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "ordersync-bench",
             dependencies: [
-                "SyncCore", "Scenarios", "BinanceAPI", "OrderSyncApp", "OrderStore", "SyncRuntime",
+                "SyncCore", "Scenarios", "BinanceAPI", "OrderSyncApp", "LocalStack", "OrderStore", "SyncRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -184,7 +194,8 @@ let package = Package(
         .testTarget(
             name: "OrderSyncAppTests",
             dependencies: [
-                "OrderSyncApp", "OrderStore", "SyncCore", "BinanceSimulator", "StoreTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "OrderSyncApp", "LocalStack", "OrderStore", "SyncCore", "BinanceSimulator", "StoreTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),
             ],

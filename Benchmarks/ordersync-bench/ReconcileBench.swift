@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import LocalStack
 import NIOCore
 import OrderStore
 import OrderSyncApp
@@ -166,7 +167,7 @@ enum ReconcileBench {
         let rowCount: Int
         do {
             let db = try await OrderDatabase.open(try DatabaseLocation(name))
-            try await db.load(try EntryPoints.readScenario(scenario), now: scenarioNow ?? SimulatorSetup.wallClock())
+            try await db.load(try EntryPoints.readScenario(scenario), now: scenarioNow ?? EntryPoints.wallClock())
             // A thousand accounts: the optional indexes a large installation adds (`migrate --add-indexes`).
             _ = try await db.addOriginIndexes()
             if db.dialect == .postgres { _ = try await db.rows("ANALYZE") }

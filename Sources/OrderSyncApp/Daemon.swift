@@ -63,7 +63,7 @@ public final class Daemon: WebhookBackend {
             gateway: gateway,
             locks: runner.locks,
             parallelism: options.cancelParallelism,
-            now: SimulatorSetup.wallClock
+            now: EntryPoints.wallClock
         )
     }
 
@@ -106,7 +106,7 @@ public final class Daemon: WebhookBackend {
 
     /// The webhook server over this daemon.
     public func webhook(_ settings: WebhookSettings) -> WebhookServer {
-        WebhookServer(backend: self, settings: settings, registry: telemetry.registry, factory: telemetry.factory, now: SimulatorSetup.wallClock)
+        WebhookServer(backend: self, settings: settings, registry: telemetry.registry, factory: telemetry.factory, now: EntryPoints.wallClock)
     }
 
     /// The scheduled reconciler, reporting each pass to `onPass` after the daemon's book-keeping.

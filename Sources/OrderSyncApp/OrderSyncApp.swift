@@ -16,6 +16,9 @@ import Foundation
 /// ordersync's version, printed by `ordersync --version`.
 public let ordersyncVersion = "0.1.0"
 
+/// The commands' output: a table for people or JSON for machines.
+public enum OutputFormat: String, Sendable, CaseIterable { case text, json }
+
 /// An error fit to print to a person: names the input it is about.
 public struct AppError: Error, Hashable, Sendable, CustomStringConvertible {
     public let description: String
@@ -25,6 +28,9 @@ public struct AppError: Error, Hashable, Sendable, CustomStringConvertible {
 /// The commands' entry points (the `ordersync` executable is a thin layer over these; the module
 /// is `OrderSyncApp`, the composition root).
 public enum EntryPoints {
+    /// The wall clock in milliseconds (the daemon's and the simulator's time source outside tests).
+    public static let wallClock: @Sendable () -> Millis = { Int64(Date().timeIntervalSince1970 * 1000) }
+
     /// The database named by `--db` / `database.url`, else by `DATABASE_URL` (the origin app's variable).
     public static func databaseName(flag: String?, config: String?, environment: [String: String]) throws(AppError) -> String {
         if let name = flag ?? config ?? environment["DATABASE_URL"], !name.isEmpty { return name }
@@ -52,7 +58,7 @@ public enum EntryPoints {
         let db = try await openDatabase(database, maxConnections: 1, migrate: false)
         let location = try location(database)
         do {
-            var applied = try await db.migrate(now: SimulatorSetup.wallClock())
+            var applied = try await db.migrate(now: EntryPoints.wallClock())
             if addIndexes { applied += try await db.addOriginIndexes().map { "index \($0)" } }
             await db.close()
             return applied

@@ -159,7 +159,7 @@ extension EntryPoints {
             policy: policy,
             parallelism: options.parallelism,
             sweepEvery: options.sweepEvery,
-            now: SimulatorSetup.wallClock
+            now: EntryPoints.wallClock
         )
         runner.progress = options.progress
         return (runner, gateway, db)

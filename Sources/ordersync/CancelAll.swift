@@ -27,7 +27,7 @@ struct CancelAllCommand: AsyncParsableCommand {
     @Flag(help: "Send the cancels (without it: list what would be cancelled).")
     var execute = false
     @Option(help: "Output: text or json.")
-    var format: Demo.Format = .text
+    var format: OutputFormat = .text
 
     func validate() throws {
         if let side, Side(parsing: side) == nil { throw ValidationError("--side \(side): BUY or SELL") }

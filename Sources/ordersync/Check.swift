@@ -19,7 +19,7 @@ struct CheckCommand: AsyncParsableCommand {
     @Flag(help: "Also call each active supported account's exchange: server time and one signed request.")
     var online = false
     @Option(help: "Output: text or json.")
-    var format: Demo.Format = .text
+    var format: OutputFormat = .text
 
     func run() async throws {
         let report: CheckReport

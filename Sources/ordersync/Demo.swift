@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
+import LocalStack
 import OrderSyncApp
 
-extension Demo.Format: ExpressibleByArgument {}
+extension OutputFormat: ExpressibleByArgument {}
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +17,7 @@ struct DemoCommand: AsyncParsableCommand {
     var scenario: String?
 
     @Option(help: "Output format: text or json (the first pass's drift report).")
-    var format: Demo.Format = .text
+    var format: OutputFormat = .text
 
     @Option(name: .customLong("keep-db"), help: ArgumentHelp("Write the database here and keep it (must not exist).", valueName: "path"))
     var keepDB: String?

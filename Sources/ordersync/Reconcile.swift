@@ -106,7 +106,7 @@ struct ReconcileCommand: AsyncParsableCommand {
 
     @OptionGroup var flags: ReconcileFlags
     @Option(help: "Output: text or json.")
-    var format: Demo.Format = .text
+    var format: OutputFormat = .text
     @Option(name: .customLong("fail-on"), help: "Exit 1 when the report has: none, orphans, stale or any findings.")
     var failOn: FailOn = .none
     @Flag(name: .customLong("no-color"), help: "Plain text (the text report has no colour yet; accepted for scripts).")

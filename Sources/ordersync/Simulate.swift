@@ -1,6 +1,7 @@
 import ArgumentParser
 import BinanceSimulator
 import Foundation
+import LocalStack
 import Logging
 import OrderSyncApp
 import Scenarios

@@ -1,5 +1,6 @@
 import BinanceSimulator
 import Foundation
+import LocalStack
 import OrderSyncApp
 import SyncCore
 import Testing

@@ -1,5 +1,6 @@
 import BinanceSimulator
 import Foundation
+import LocalStack
 import OrderStore
 import OrderSyncApp
 import StoreTestSupport

@@ -1,6 +1,7 @@
 import BinanceSimulator
 import Foundation
 import GRDB
+import LocalStack
 import OrderSyncApp
 import SyncCore
 import Testing
@@ -136,8 +137,8 @@ import Testing
                                 ON CONFLICT(exchange_order_id) DO NOTHING
                                 """,
                             arguments: [
-                                link.link, String(o.id), price.doubleValue, UTC.sqlDateTime(SimulatorSetup.wallClock()),
-                                UTC.sqlDateTime(SimulatorSetup.wallClock()),
+                                link.link, String(o.id), price.doubleValue, UTC.sqlDateTime(EntryPoints.wallClock()),
+                                UTC.sqlDateTime(EntryPoints.wallClock()),
                             ]
                         )
                     }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import BinanceSimulator
 import Foundation
+import LocalStack
 import NIOCore
 import NIOHTTP1
 import OrderStore
@@ -197,7 +198,7 @@ import Testing
         try await Self.withStack(backend: backend) { stack, path in
             let dump = try await TestDatabases.dump(path)
             let open = await Self.open(stack)
-            let old = SimulatorSetup.wallClock() - 120_000
+            let old = EntryPoints.wallClock() - 120_000
             let cases: [(String, String, String?, Int, String)] = [
                 ("invalid JSON", #"{"group_name": "public-trend", "#, "application/json", 400, "invalid_json"),
                 ("not an object", #"["CANCEL_ALL_ORDER"]"#, "application/json", 400, "invalid_payload"),
@@ -295,7 +296,7 @@ import Testing
             try await TestDatabases.execute(
                 path,
                 "UPDATE open_orders SET status = 'CANCELLING', cancel_attempted_at = ? WHERE id = ?",
-                [Timestamp(SimulatorSetup.wallClock()), theirs.id.rawValue]
+                [Timestamp(EntryPoints.wallClock()), theirs.id.rawValue]
             )
             #expect(try await db.cancelIntentStates() == ["pending": 4])
 

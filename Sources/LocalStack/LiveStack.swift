@@ -1,6 +1,7 @@
 import BinanceSimulator
 import Logging
 import OrderStore
+import OrderSyncApp
 import Scenarios
 import ServiceLifecycle
 import SyncCore
@@ -29,7 +30,7 @@ public struct LiveStack: Sendable {
         let scenario = try EntryPoints.readScenario(scenarioPath)
         // Both sides' ages count from one moment: a placeholder row written seconds before its order
         // stays seconds before it however long the database takes to open on a busy machine.
-        let loadedAt = SimulatorSetup.wallClock()
+        let loadedAt = EntryPoints.wallClock()
         let exchange = try await SimulatorSetup.exchange(
             scenarioPath: scenarioPath,
             latencyMs: latencyMs,

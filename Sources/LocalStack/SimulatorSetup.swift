@@ -1,4 +1,5 @@
 import BinanceSimulator
+import OrderSyncApp
 import Scenarios
 import SyncCore
 
@@ -10,9 +11,6 @@ import Foundation
 
 /// Builds a simulator from `ordersync simulate`'s options.
 public enum SimulatorSetup {
-    /// The wall clock in milliseconds (the simulator's time source outside tests).
-    public static let wallClock: @Sendable () -> Millis = { Int64(Date().timeIntervalSince1970 * 1000) }
-
     /// - Parameters:
     ///   - weightLimit: request weight per window for both products (nil: the real 6000 spot / 2400 futures).
     ///   - windowSeconds: the weight window (60 on the real exchange).
@@ -32,7 +30,7 @@ public enum SimulatorSetup {
             limits.spotWeight = weightLimit
             limits.futuresWeight = weightLimit
         }
-        let exchange = Exchange(configuration: SimulatorConfiguration(limits: limits, faults: faults, seed: seed), clock: wallClock)
+        let exchange = Exchange(configuration: SimulatorConfiguration(limits: limits, faults: faults, seed: seed), clock: EntryPoints.wallClock)
         if let scenarioPath {
             let scenario = try EntryPoints.readSimulatorScenario(scenarioPath)
             await exchange.load(scenario, at: loadedAt)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import BinanceSimulator
 import NIOCore
 import OrderStore
+import OrderSyncApp
 import Scenarios
 import SyncCore
 import WebhookServer
@@ -19,7 +20,7 @@ import Foundation
 /// what remains on the exchange per strategy. Isolation held when every order of the public
 /// strategy is gone and every other order (other strategies', manual ones) is still open.
 public enum Demo {
-    public enum Format: String, Sendable, CaseIterable { case text, json }
+    public typealias Format = OutputFormat
 
     public struct Outcome: Sendable {
         public var output: String
