@@ -34,14 +34,22 @@ import FoundationNetworking
 
     /// Runs the binary; `environment` adds to (or, with "", removes from) this process's environment.
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try binary())
-        process.arguments = arguments
+        var env: [String: String]?
         if !environment.isEmpty {
-            var env = ProcessInfo.processInfo.environment
-            for (k, v) in environment { env[k] = v.isEmpty ? nil : v }
-            process.environment = env
+            env = ProcessInfo.processInfo.environment
+            for (k, v) in environment { env?[k] = v.isEmpty ? nil : v }
         }
+        return try execute(try binary(), arguments, environment: env)
+    }
+
+    /// Runs `executable` to the end, collecting its output.
+    static func execute(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, in directory: URL? = nil) throws -> Result
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        if let directory { process.currentDirectoryURL = directory }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -230,23 +238,7 @@ import FoundationNetworking
 
     /// Runs a command found on PATH (through /usr/bin/env), optionally in `directory`.
     static func shell(_ arguments: [String], in directory: URL? = nil) -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        do { try process.run() } catch { return Result(status: -1, stdout: "", stderr: "\(error)") }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self)
-        )
+        (try? execute("/usr/bin/env", arguments, in: directory)) ?? Result(status: -1, stdout: "", stderr: "cannot run \(arguments)")
     }
 
     /// Reads a pipe until `done` holds for what was read, or 30 s pass (bounded, polling).
