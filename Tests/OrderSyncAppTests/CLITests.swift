@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import LocalStack
 import OrderSyncApp
+import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -40,6 +41,48 @@ import FoundationNetworking
             for (k, v) in environment { env?[k] = v.isEmpty ? nil : v }
         }
         return try execute(try binary(), arguments, environment: env)
+    }
+
+    /// Runs the binary without blocking a thread of the cooperative pool while it waits: needed when
+    /// the command talks to a server running in this test process (an in-process simulator or
+    /// webhook), which needs that pool to answer.
+    static func runAsync(_ arguments: [String]) async throws -> Result {
+        try await executeAsync(try binary(), arguments)
+    }
+
+    /// `execute` that waits for the process and its output by callbacks, not by blocking.
+    static func executeAsync(_ executable: String, _ arguments: [String], in directory: URL? = nil) async throws -> Result {
+        final class Output: Sendable {
+            let text = Mutex((out: Data(), err: Data()))
+        }
+        let output = Output()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        out.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            output.text.withLock { $0.out.append(data) }
+        }
+        err.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            output.text.withLock { $0.err.append(data) }
+        }
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch { continuation.resume(throwing: error) }
+        }
+        // What is still in the pipes once the process has exited.
+        out.fileHandleForReading.readabilityHandler = nil
+        err.fileHandleForReading.readabilityHandler = nil
+        let restOut = out.fileHandleForReading.readDataToEndOfFile()
+        let restErr = err.fileHandleForReading.readDataToEndOfFile()
+        let (stdout, stderr) = output.text.withLock { ($0.out + restOut, $0.err + restErr) }
+        return Result(status: status, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     /// Runs `executable` to the end, collecting its output.

@@ -94,7 +94,9 @@ import Testing
             scenarioPath: WebhookEndToEndTests.scenario,
             databasePath: dir.appendingPathComponent("slow.sqlite").path
         ) { options, _ in
-            options.requestTimeoutMs = 300
+            // A deadline no loopback answer of a busy machine reaches (the 300 ms this test once had
+            // failed the healthy accounts under load), and an account answered three times later.
+            options.requestTimeoutMs = 2_000
         }
         var faults = FaultSettings()
         faults.slowAccounts = [AccountID(3)]
@@ -106,7 +108,7 @@ import Testing
         #expect(byAccount[3]?["coverage"] as? String == "failed", "\(report)")
         #expect([1, 2, 4].allSatisfy { byAccount[$0]?["coverage"] as? String == "complete" }, "the other accounts are reconciled")
         // The pass did not wait for the 6 s answer: had it waited, the listing would have been
-        // complete; it failed on its own 300 ms deadline (no wall-clock figure is asserted).
+        // complete; every attempt failed on its own 2 s deadline (no wall-clock figure is asserted).
         #expect((byAccount[3]?["error"] as? String)?.isEmpty == false, "\(report)")
     }
 }

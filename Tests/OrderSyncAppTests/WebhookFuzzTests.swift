@@ -165,20 +165,16 @@ import Testing
             let open = await WebhookEndToEndTests.open(stack)
             let dir = try CLITests.tempDir()  // schemathesis keeps its Hypothesis database in the working directory
             defer { try? FileManager.default.removeItem(at: dir) }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.st)
-            process.arguments = [
-                "run", CLITests.root.appendingPathComponent("docs/openapi.yaml").path, "--url", stack.webhookURL,
-                "--checks", "all", "--max-examples", "300", "--seed", String(seed), "--request-timeout", "30", "--no-color",
-            ]
-            process.currentDirectoryURL = dir
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = out
-            try process.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "schemathesis found a difference:\n\(text.suffix(4000))")
+            let result = try await CLITests.executeAsync(
+                Self.st,
+                [
+                    "run", CLITests.root.appendingPathComponent("docs/openapi.yaml").path, "--url", stack.webhookURL,
+                    "--checks", "all", "--max-examples", "300", "--seed", String(seed), "--request-timeout", "30", "--no-color",
+                ],
+                in: dir
+            )
+            let text = result.stdout + result.stderr
+            #expect(result.status == 0, "schemathesis found a difference:\n\(text.suffix(4000))")
             #expect(text.contains("passed") && !text.contains("FAILURES"), "\(text.suffix(2000))")
             if let line = text.split(separator: "\n").first(where: { $0.contains("generated") }) {
                 print("SchemathesisTests: \(line.trimmingCharacters(in: .whitespaces))")
