@@ -70,7 +70,6 @@ public struct AccountCancelPlan: Sendable, Hashable {
     public var limits: CancelLimits
     public var requests: [CancelRequest]
     public var rows: [OpenOrderRow] { requests.flatMap(\.rows) }
-    public var rowCount: Int { requests.reduce(0) { $0 + $1.rows.count } }
 }
 
 /// Selects rows for a strategy-scoped cancel and groups them into exchange requests.
