@@ -249,7 +249,11 @@ extension Exchange {
             if let value = params[name] { namedOrderCounts[value, default: 0] += 1 }
         }
         if let list = params["orderIdList"] {
-            for id in list.filter({ !"[]\" ".contains($0) }).split(separator: ",") { namedOrderCounts[String(id), default: 0] += 1 }
+            let skipped: Set<UInt8> = [UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "\""), UInt8(ascii: " ")]
+            for part in list.utf8.split(separator: UInt8(ascii: ",")) {
+                let id = part.filter { !skipped.contains($0) }
+                if !id.isEmpty { namedOrderCounts[String(decoding: id, as: UTF8.self), default: 0] += 1 }
+            }
         }
     }
 

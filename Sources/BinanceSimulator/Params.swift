@@ -79,13 +79,22 @@ public enum Signing {
     /// the signature sent, if any.
     public static func split(rawQuery: String, rawBody: String) -> (payload: String, signature: String?) {
         var signature: String?
+        let marker = Array("signature=".utf8)
         func strip(_ raw: String) -> String {
-            guard raw.contains("signature=") else { return raw }
-            var kept: [Substring] = []
-            for part in raw.split(separator: "&", omittingEmptySubsequences: false) {
-                if part.hasPrefix("signature=") { signature = String(part.dropFirst("signature=".count)) } else { kept.append(part) }
+            // Byte-wise: String's `contains` and `split` were a tenth of the simulator's CPU per request.
+            let parts = raw.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false)
+            guard parts.contains(where: { $0.starts(with: marker) }) else { return raw }
+            var kept: [UInt8] = []
+            kept.reserveCapacity(raw.utf8.count)
+            for part in parts {
+                if part.starts(with: marker) {
+                    signature = String(decoding: part.dropFirst(marker.count), as: UTF8.self)
+                    continue
+                }
+                if !kept.isEmpty { kept.append(UInt8(ascii: "&")) }
+                kept.append(contentsOf: part)
             }
-            return kept.joined(separator: "&")
+            return String(decoding: kept, as: UTF8.self)
         }
         let query = strip(rawQuery)
         let body = strip(rawBody)

@@ -151,14 +151,18 @@ public struct SimulatorResponder: HTTPResponder {
     }
 
     static func json(_ status: HTTPResponse.Status, _ body: JSON, _ headers: [String: String]) -> Response {
-        raw(status, body.text, headers)
+        raw(status, body.bytes, headers)
     }
 
     static func raw(_ status: HTTPResponse.Status, _ text: String, _ headers: [String: String]) -> Response {
+        raw(status, Array(text.utf8), headers)
+    }
+
+    static func raw(_ status: HTTPResponse.Status, _ bytes: [UInt8], _ headers: [String: String]) -> Response {
         var fields = HTTPFields()
         fields[.contentType] = "application/json;charset=UTF-8"
         for (name, value) in headers { fields[HTTPField.Name(name)!] = value }
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: text)))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 

@@ -153,14 +153,15 @@ struct SQLiteConnection: SQLConnection {
         try access { try $0.execute(sql: sql) }
     }
 
-    static func bind(_ value: SQLValue) -> (any DatabaseValueConvertible)? {
+    /// A concrete `DatabaseValue` (through optional existentials, binding was a tenth of a cancel's store CPU).
+    static func bind(_ value: SQLValue) -> DatabaseValue {
         switch value {
-        case .null: return nil
-        case .int(let i): return i
-        case .double(let d): return d
-        case .text(let s): return s
-        case .bool(let b): return b
-        case .timestamp(let ms): return UTC.sqlDateTime(ms)
+        case .null: return .null
+        case .int(let i): return i.databaseValue
+        case .double(let d): return d.databaseValue
+        case .text(let s): return s.databaseValue
+        case .bool(let b): return b.databaseValue
+        case .timestamp(let ms): return UTC.sqlDateTime(ms).databaseValue
         }
     }
 }

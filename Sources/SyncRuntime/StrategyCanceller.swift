@@ -2,7 +2,7 @@ import SyncCore
 
 /// Cancels a strategy's DB-recorded orders across all its accounts at once (README § Invariants 1, 4, 5):
 /// rows are selected from `open_orders` by strategy link only, each cancel names its orders, an
-/// intent is recorded before anything is sent, and a row leaves `open_orders` only when the
+/// order's intent is durable before its cancel is sent, and a row leaves `open_orders` only when the
 /// exchange confirmed a final state. Each account is cancelled under the lock the reconciler uses.
 public struct StrategyCanceller: Sendable {
     public var store: any CancelStore
@@ -59,19 +59,26 @@ public struct StrategyCanceller: Sendable {
         return CancelReport(requestID: requestID, strategy: target.strategy, executed: false, accounts: results, durationMs: now() - started)
     }
 
-    /// Cancels the target's orders: intents first, then every account in parallel (bounded).
+    /// Cancels the target's orders: every account in parallel (bounded), each recording its
+    /// intents before it sends.
     public func execute(_ target: CancelTarget, requestID: String) async throws -> CancelReport {
         let started = now()
         let (plans, accounts) = try await plan(target)
-        try await store.recordCancelIntents(requestID: requestID, rows: plans.flatMap { p in p.rows.map { ($0, p.account) } }, now: started)
-        let results = try await fanOut(plans, accounts: accounts, requestID: requestID)
+        let results = try await fanOut(plans, accounts: accounts, requestID: requestID, recordIntents: true)
         return CancelReport(requestID: requestID, strategy: target.strategy, executed: true, accounts: results, durationMs: now() - started)
     }
 
-    /// Every account's plan at once (at most `parallelism` accounts in flight); resolutions are
-    /// written together as they come in (`GroupCommit`).
-    func fanOut(_ plans: [AccountCancelPlan], accounts: [AccountID: AccountRecord], requestID: String) async throws -> [AccountCancelResult] {
-        let commits = GroupCommit(store: store, requestID: requestID, now: now)
+    /// Every account's plan at once (at most `parallelism` accounts in flight). Intents (unless
+    /// they exist already: a resumed cancel) and resolutions are written as they come in, the
+    /// accounts ready at the same time in one transaction (`GroupCommit`): the first account's
+    /// requests leave after its own intents are durable, not after every account's.
+    func fanOut(
+        _ plans: [AccountCancelPlan],
+        accounts: [AccountID: AccountRecord],
+        requestID: String,
+        recordIntents: Bool
+    ) async throws -> [AccountCancelResult] {
+        let commits = CancelCommits(store: store, requestID: requestID, now: now, recordIntents: recordIntents)
         var results: [AccountCancelResult] = []
         try await withThrowingTaskGroup(of: AccountCancelResult.self) { group in
             var next = 0
@@ -130,19 +137,21 @@ public struct StrategyCanceller: Sendable {
                     now: started
                 )
             }
-            let results = try await fanOut(plans, accounts: accounts, requestID: requestID)
+            let results = try await fanOut(plans, accounts: accounts, requestID: requestID, recordIntents: false)
             reports.append(CancelReport(requestID: requestID, strategy: "(resumed)", executed: true, accounts: results, durationMs: now() - started))
         }
         return reports
     }
 
-    /// One account and market, under the account's lock: every planned request at once (up to the
-    /// venue's concurrency), then its resolution, committed with the other accounts' that are ready.
-    func cancel(_ plan: AccountCancelPlan, account: AccountRecord?, commits: GroupCommit) async throws -> AccountCancelResult {
+    /// One account and market, under the account's lock: its intents, then every planned request at
+    /// once (up to the venue's concurrency), then its resolution — each write committed with the
+    /// other accounts' that are ready at the same time.
+    func cancel(_ plan: AccountCancelPlan, account: AccountRecord?, commits: CancelCommits) async throws -> AccountCancelResult {
         guard let account, gateway.supports(account) else {
             let reason = account.map { "exchange \($0.exchange) is not supported" } ?? "account not found"
             let outcomes = plan.rows.map { ($0, OrderCancelOutcome.failed(reason: reason, unknown: false)) }
-            try await commits.write(outcomes.map { CancelResolution(row: $0.0, account: plan.account, outcome: $0.1) })
+            try await commits.intents(plan.rows, account: plan.account)
+            try await commits.resolutions.write(outcomes.map { CancelResolution(row: $0.0, account: plan.account, outcome: $0.1) })
             return AccountCancelResult(
                 accountID: plan.account,
                 accountName: account?.name ?? "",
@@ -152,6 +161,7 @@ public struct StrategyCanceller: Sendable {
             )
         }
         return try await locks.withLock(account.id) {
+            try await commits.intents(plan.rows, account: account.id)
             var outcomes: [(row: OpenOrderRow, outcome: OrderCancelOutcome)] = []
             await withTaskGroup(of: [(OpenOrderRow, OrderCancelOutcome)].self) { group in
                 var next = 0
@@ -172,7 +182,7 @@ public struct StrategyCanceller: Sendable {
                 }
             }
             outcomes.sort { $0.row.id < $1.row.id }
-            try await commits.write(outcomes.map { CancelResolution(row: $0.row, account: account.id, outcome: $0.outcome) })
+            try await commits.resolutions.write(outcomes.map { CancelResolution(row: $0.row, account: account.id, outcome: $0.outcome) })
             return AccountCancelResult(
                 accountID: account.id,
                 accountName: account.name,
@@ -183,29 +193,40 @@ public struct StrategyCanceller: Sendable {
     }
 }
 
-/// Group commit of one cancel's resolutions: an account's resolution is written in the next
-/// transaction, together with every other account's that arrived while the previous one was
-/// being written. A hundred accounts answering within a few milliseconds of each other cost a few
-/// transactions instead of a hundred (on SQLite they would queue for its one writer; on PostgreSQL
-/// for the pool). Each caller still holds its account's lock until its own resolution is durable.
-actor GroupCommit {
-    enum State { case idle, writing }
-    let store: any CancelStore
-    let requestID: String
-    let now: @Sendable () -> Millis
-    private var state = State.idle
-    private var queued: [(items: [CancelResolution], done: CheckedContinuation<Void, any Error>)] = []
-    /// Resolutions waiting for the next transaction (for tests).
-    var waiting: Int { queued.count }
+/// One cancel's two group commits: its intents and its resolutions.
+struct CancelCommits: Sendable {
+    let intentWrites: GroupCommit<(row: OpenOrderRow, account: AccountID)>?
+    let resolutions: GroupCommit<CancelResolution>
 
-    init(store: any CancelStore, requestID: String, now: @escaping @Sendable () -> Millis) {
-        self.store = store
-        self.requestID = requestID
-        self.now = now
+    init(store: any CancelStore, requestID: String, now: @escaping @Sendable () -> Millis, recordIntents: Bool) {
+        intentWrites =
+            recordIntents ? GroupCommit { try await store.recordCancelIntents(requestID: requestID, rows: $0, now: now()) } : nil
+        resolutions = GroupCommit { try await store.resolveCancels(requestID: requestID, $0, now: now()) }
     }
 
+    /// Returns once the intents of `rows` are durable (at once when they were recorded before).
+    func intents(_ rows: [OpenOrderRow], account: AccountID) async throws {
+        try await intentWrites?.write(rows.map { (row: $0, account: account) })
+    }
+}
+
+/// Group commit: a caller's items are written in the next transaction, together with every other
+/// caller's that arrived while the previous one was being written. A hundred accounts ready within
+/// a few milliseconds of each other cost a few transactions instead of a hundred (on SQLite they
+/// would queue for its one writer; on PostgreSQL for the pool), and the first of them waits for
+/// its own items only. Each caller returns once its own items are durable.
+actor GroupCommit<Item: Sendable> {
+    enum State { case idle, writing }
+    let commit: @Sendable ([Item]) async throws -> Void
+    private var state = State.idle
+    private var queued: [(items: [Item], done: CheckedContinuation<Void, any Error>)] = []
+    /// Callers waiting for the next transaction (for tests).
+    var waiting: Int { queued.count }
+
+    init(_ commit: @escaping @Sendable ([Item]) async throws -> Void) { self.commit = commit }
+
     /// Returns once `items` are written (or throws the error that stopped the transaction holding them).
-    func write(_ items: [CancelResolution]) async throws {
+    func write(_ items: [Item]) async throws {
         guard !items.isEmpty else { return }
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
             queued.append((items, done))
@@ -221,7 +242,7 @@ actor GroupCommit {
             let batch = queued
             queued = []
             do {
-                try await store.resolveCancels(requestID: requestID, batch.flatMap(\.items), now: now())
+                try await commit(batch.flatMap(\.items))
                 for entry in batch { entry.done.resume() }
             } catch {
                 for entry in batch { entry.done.resume(throwing: error) }

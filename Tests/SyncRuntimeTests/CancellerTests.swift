@@ -26,9 +26,9 @@ import Testing
         let limits: [Market: CancelLimits]
         let sent = Mutex<[(account: Int64, market: Market, request: CancelRequest)]>([])
         /// Called while a request is "on the wire" (before its answer is returned).
-        let during: @Sendable (AccountRecord) async -> Void
+        let during: @Sendable (AccountRecord, CancelRequest) async -> Void
 
-        init(limits: [Market: CancelLimits], during: @escaping @Sendable (AccountRecord) async -> Void = { _ in }) {
+        init(limits: [Market: CancelLimits], during: @escaping @Sendable (AccountRecord, CancelRequest) async -> Void = { _, _ in }) {
             self.limits = limits
             self.during = during
         }
@@ -37,7 +37,7 @@ import Testing
         func cancelLimits(_ account: AccountRecord, market: Market) -> CancelLimits { limits[market] ?? .singles }
         func send(_ request: CancelRequest, account: AccountRecord, market: Market) async -> [OrderCancelOutcome] {
             sent.withLock { $0.append((account.id.rawValue, market, request)) }
-            await during(account)
+            await during(account, request)
             return request.rows.map { row in
                 .cancelled(
                     ExchangeOrder(
@@ -171,7 +171,7 @@ import Testing
 
         // Spot: one order a request, at most the venue's concurrency in flight.
         let inFlight = Shared((now: 0, peak: 0))
-        let spot = Gateway(limits: Self.binanceLike) { _ in
+        let spot = Gateway(limits: Self.binanceLike) { _, _ in
             inFlight.with {
                 $0.now += 1
                 $0.peak = max($0.peak, $0.now)
@@ -185,6 +185,25 @@ import Testing
         #expect(inFlight.with { $0.peak } <= 2)
     }
 
+    @Test func everyRequestIsSentAfterTheIntentsOfItsOrdersAreDurable() async throws {
+        let db = try await Self.store(accounts: 30, perAccount: 12)
+        // What the store holds as unresolved while each request is on the wire.
+        let missing = Shared<[Int64]>([])
+        let requests = Shared(0)
+        let gateway = Gateway(limits: Self.binanceLike) { _, request in
+            let pending = Set((try? await db.unresolvedCancels())?.filter { $0.requestID == "r1" }.map(\.openOrderID) ?? [])
+            let absent = request.rows.map(\.id).filter { !pending.contains($0) }
+            missing.with { $0 += absent.map(\.rawValue) }
+            requests.with { $0 += 1 }
+        }
+        let report = try await StrategyCanceller(store: db, gateway: gateway, locks: AccountLocks(), now: { Self.now })
+            .execute(try await Self.target(db, "f"), requestID: "r1")
+        #expect(report.totals.cancelled == 362)
+        #expect(requests.with { $0 } == 30 * 2 + 2)  // 12 orders: batches of 10 and 2 per account; account 1's two algo orders alone
+        #expect(missing.with { $0 }.isEmpty, "orders sent before their intent was recorded: \(missing.with { $0 })")
+        #expect(try await db.cancelIntentStates() == ["cancelled": 362])
+    }
+
     @Test func theAccountLockIsHeldUntilItsOwnResolutionIsWritten() async throws {
         let db = try await Self.store(accounts: 1, perAccount: 5)
         let locks = AccountLocks()
@@ -192,7 +211,7 @@ import Testing
         // once it has it, reads the rows: the cancel's resolution must already be there.
         let seen = Shared<[Int]?>(nil)
         let waiter = Shared<Task<Void, any Error>?>(nil)
-        let gateway = Gateway(limits: Self.binanceLike) { account in
+        let gateway = Gateway(limits: Self.binanceLike) { account, _ in
             let task = Task {
                 try await locks.withLock(account.id) {
                     let rows = try await db.openOrders(links: [StrategyLinkID(1)])
@@ -220,7 +239,7 @@ import Testing
 
         // Deterministically: while the first transaction is being written, the 39 others queue for one.
         let held = CountingStore(db: db, holdFirst: true)
-        let commits = GroupCommit(store: held, requestID: "r1", now: { Self.now })
+        let commits = GroupCommit<CancelResolution> { try await held.resolveCancels(requestID: "r1", $0, now: Self.now) }
         let rows = try await db.openOrders(links: [StrategyLinkID(9001)])
         try await withThrowingTaskGroup(of: Void.self) { group in
             for a in 1...40 {
