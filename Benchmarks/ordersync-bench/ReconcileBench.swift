@@ -177,8 +177,8 @@ enum ReconcileBench {
             SimulatorBench.fail("loading \(scenario): \(error)")
         }
         var options = ReconcileOptions(databasePath: name)
-        options.spotURL = url
-        options.futuresURL = url
+        options.config.exchange.spotURL = url
+        options.config.exchange.futuresURL = url
         var runner: ReconcileRunner
         var gateway: BinanceGateway
         var store: OrderDatabase
@@ -188,9 +188,9 @@ enum ReconcileBench {
         runner.evidenceRead = { _, answer in evidence.add(answer.statements) }
         print("database: \(store.dialect.name)\(database == nil ? " (temporary file)" : ", \((try? DatabaseLocation(name).description) ?? "")")")
         let control = HTTPClient(eventLoopGroupProvider: .singleton)
-        let budget = Double(2400) * options.weightBudget
+        let budget = Double(2400) * options.config.exchange.weightBudget
         print(
-            "reconcile passes: \(rowCount) rows on the simulator's accounts, \(latency) ms latency, futures weight 2400 per \(window) s window, budget \(options.weightBudget), sweep every \(options.sweepEvery) passes, \(options.parallelism) accounts at once"
+            "reconcile passes: \(rowCount) rows on the simulator's accounts, \(latency) ms latency, futures weight 2400 per \(window) s window, budget \(options.config.exchange.weightBudget), sweep every \(options.config.reconcile.sweepEvery) passes, \(options.config.reconcile.parallelism) accounts at once"
         )
 
         struct Pass {

@@ -34,8 +34,8 @@ public enum Demo {
         else {
             throw AppError("\(scenarioPath): the demo needs a strategy whose owner has a webhook_token")
         }
-        let stack = try await LiveStack.start(scenarioPath: scenarioPath, databasePath: databasePath) { options, _ in
-            options.confirmations = 1  // one pass shows every finding
+        let stack = try await LiveStack.start(scenarioPath: scenarioPath, scenario: scenario, databasePath: databasePath) { options, _ in
+            options.config.reconcile.confirmations = 1  // one pass shows every finding
         }
         do {
             let outcome = try await script(

@@ -19,20 +19,23 @@ public struct LiveStack: Sendable {
     let serverGroup: ServiceGroup
     let runs: Task<Void, Never>
 
-    /// Starts everything; `configure` adjusts the daemon's options and the webhook's settings.
+    /// Starts everything on the scenario at `scenarioPath` (read here unless the caller read it
+    /// already); `configure` adjusts the daemon's options and the webhook's settings.
     public static func start(
         scenarioPath: String,
+        scenario: Scenario? = nil,
         databasePath: String,
         latencyMs: Int = 0,
         weightLimit: Int? = nil,
         configure: (inout ReconcileOptions, inout WebhookSettings) -> Void = { _, _ in }
     ) async throws(AppError) -> LiveStack {
-        let scenario = try EntryPoints.readScenario(scenarioPath)
+        let world: Scenario
+        if let scenario { world = scenario } else { world = try EntryPoints.readScenario(scenarioPath) }
         // Both sides' ages count from one moment: a placeholder row written seconds before its order
         // stays seconds before it however long the database takes to open on a busy machine.
         let loadedAt = EntryPoints.wallClock()
-        let exchange = try await SimulatorSetup.exchange(
-            scenarioPath: scenarioPath,
+        let exchange = await SimulatorSetup.exchange(
+            scenario: world,
             latencyMs: latencyMs,
             faultRate: 0,
             seed: 1,
@@ -40,7 +43,7 @@ public struct LiveStack: Sendable {
             loadedAt: loadedAt
         )
         let db = try await EntryPoints.openDatabase(databasePath, maxConnections: 1)
-        do { try await db.load(scenario, now: loadedAt) } catch {
+        do { try await db.load(world, now: loadedAt) } catch {
             await db.close()
             throw AppError("\(scenarioPath): \(error)")
         }
@@ -54,8 +57,8 @@ public struct LiveStack: Sendable {
         let simulatorRun = Task { try? await simulatorGroup.run() }
         guard let simPort = await simulatorPort.stream.first(where: { _ in true }) else { throw AppError("the simulator did not start") }
         var options = ReconcileOptions(databasePath: databasePath)
-        options.spotURL = "http://127.0.0.1:\(simPort)"
-        options.futuresURL = options.spotURL
+        options.config.exchange.spotURL = "http://127.0.0.1:\(simPort)"
+        options.config.exchange.futuresURL = options.config.exchange.spotURL
         var settings = WebhookSettings()
         settings.port = 0
         configure(&options, &settings)
@@ -72,7 +75,7 @@ public struct LiveStack: Sendable {
         return LiveStack(
             exchange: exchange,
             daemon: daemon,
-            simulatorURL: options.spotURL,
+            simulatorURL: options.config.exchange.spotURL,
             webhookURL: "http://127.0.0.1:\(hookPort)",
             simulatorGroup: simulatorGroup,
             serverGroup: serverGroup,

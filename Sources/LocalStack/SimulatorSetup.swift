@@ -15,14 +15,14 @@ public enum SimulatorSetup {
     ///   - weightLimit: request weight per window for both products (nil: the real 6000 spot / 2400 futures).
     ///   - windowSeconds: the weight window (60 on the real exchange).
     public static func exchange(
-        scenarioPath: String?,
+        scenario: Scenario?,
         latencyMs: Int,
         faultRate: Double,
         seed: UInt64,
         weightLimit: Int? = nil,
         windowSeconds: Int = 60,
         loadedAt: Millis? = nil
-    ) async throws(AppError) -> Exchange {
+    ) async -> Exchange {
         var faults = FaultSettings.uniform(faultRate)
         faults.latencyMs = latencyMs
         var limits = RateLimits(windowSeconds: windowSeconds)
@@ -31,10 +31,7 @@ public enum SimulatorSetup {
             limits.futuresWeight = weightLimit
         }
         let exchange = Exchange(configuration: SimulatorConfiguration(limits: limits, faults: faults, seed: seed), clock: EntryPoints.wallClock)
-        if let scenarioPath {
-            let scenario = try EntryPoints.readSimulatorScenario(scenarioPath)
-            await exchange.load(scenario, at: loadedAt)
-        }
+        if let scenario { await exchange.load(scenario, at: loadedAt) }
         return exchange
     }
 }

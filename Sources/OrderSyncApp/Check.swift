@@ -157,8 +157,15 @@ extension EntryPoints {
         }
         // Accounts.
         let gateway = BinanceGateway(
-            main: BinanceSession(configuration: ClientConfiguration(spotURL: options.spotURL, futuresURL: options.futuresURL)),
-            testnet: BinanceSession(configuration: ClientConfiguration(spotURL: options.testnetSpotURL, futuresURL: options.testnetFuturesURL)),
+            main: BinanceSession(
+                configuration: ClientConfiguration(spotURL: options.config.exchange.spotURL, futuresURL: options.config.exchange.futuresURL)
+            ),
+            testnet: BinanceSession(
+                configuration: ClientConfiguration(
+                    spotURL: options.config.exchange.testnetSpotURL,
+                    futuresURL: options.config.exchange.testnetFuturesURL
+                )
+            ),
             environment: options.environment
         )
         let markets = try await db.accountMarkets()

@@ -7,133 +7,283 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The configuration file (`config/ordersync.example.toml` documents every key). Each key has a
-/// default; `ORDERSYNC_<SECTION>_<KEY>` overrides the file; command-line flags override both.
-/// Unknown keys and wrong types are errors naming the key.
-public struct OrdersyncConfig: Sendable {
-    /// `[database] url` (or its older name `path`): a SQLite path or a `postgresql://` URL.
-    public var databasePath: String?
-    public var databaseMaxConnections = 4
-    /// `[origin] secret_key` / `accounts_encryption_key`: the origin app's key settings, when not in the environment.
-    public var originSecretKey: String?
-    public var originEncryptionKey: String?
-    public var spotURL = "https://api.binance.com"
-    public var futuresURL = "https://fapi.binance.com"
-    public var testnetSpotURL = "https://testnet.binance.vision"
-    public var testnetFuturesURL = "https://demo-fapi.binance.com"
-    public var weightBudget = 0.8
-    public var recvWindowMs = 5000
-    public var intervalSeconds = 30.0
-    public var graceMs: Millis = 10_000
-    public var confirmations = 3
-    public var maxQueriesPerPass = 10
-    public var parallelism = 16
-    public var sweepEvery = 10
-    public var cancelParallelism = 128
-    public var maxConnections = 256
-    public var requestTimeoutMs = 10_000
-    public var webhookListen = "127.0.0.1:8080"
-    public var webhookRatePerSecond = 10.0
-    public var webhookBurst = 20
-    public var webhookMaxLagMs: Millis = 60_000
-    public var spread = 0.5
-    public var tagPrefix = "os1"
-    /// How close a placeholder row's creation must be to its order's time (issue #12).
-    public var placeholderBeforeMs: Millis = 10_000
-    public var placeholderAfterMs: Millis = 60_000
-    public var conventions: [(name: String, pattern: String)] = []
-    public var claims: [OperatorClaim] = []
+/// The configuration (`config/ordersync.example.toml` documents every key): one `Decodable`
+/// model, decoded from the TOML file by TOMLKit's decoder. Every default is the initial value of
+/// its property here and nowhere else; `ORDERSYNC_<SECTION>_<KEY>` overrides the file; command-line
+/// flags override both. Unknown sections and keys, wrong types and values out of range are errors
+/// naming the file and key (or the variable).
+public struct OrdersyncConfig: Sendable, Decodable {
+    public var database = Database()
+    public var origin = Origin()
+    public var exchange = Exchange()
+    public var reconcile = Reconcile()
+    public var cancel = Cancel()
+    public var webhook = Webhook()
+    public var attribution = Attribution()
 
     public init() {}
 
-    enum Kind { case string, int, double }
+    /// `[database]`
+    public struct Database: Sendable, Decodable {
+        /// `url` (or its older name `path`): a SQLite path or a `postgresql://` URL.
+        public var url: String?
+        /// The PostgreSQL pool's size.
+        public var maxConnections = 4
 
-    /// The scalar keys: section, key, type, and where the value goes.
-    static let scalars: [(section: String, key: String, kind: Kind, set: @Sendable (inout OrdersyncConfig, Any) -> String?)] = [
-        (
-            "database", "url", .string,
-            { c, v in
-                c.databasePath = v as? String
-                return nil
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case url, path
+            case maxConnections = "max_connections"
+        }
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            self.init()
+            let c = try ConfigSection<CodingKeys>(decoder)
+            try c.read(&url, .path)
+            try c.read(&url, .url)
+            try c.read(&maxConnections, .maxConnections, within: 1...100)
+        }
+    }
+
+    /// `[origin]`: the origin app's key settings, when not in its environment variables.
+    public struct Origin: Sendable, Decodable {
+        public var secretKey: String?
+        public var accountsEncryptionKey: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case secretKey = "secret_key"
+            case accountsEncryptionKey = "accounts_encryption_key"
+        }
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            self.init()
+            let c = try ConfigSection<CodingKeys>(decoder)
+            try c.read(&secretKey, .secretKey)
+            try c.read(&accountsEncryptionKey, .accountsEncryptionKey)
+        }
+    }
+
+    /// `[exchange]`
+    public struct Exchange: Sendable, Decodable {
+        public var spotURL = "https://api.binance.com"
+        public var futuresURL = "https://fapi.binance.com"
+        /// For accounts with `is_testnet`.
+        public var testnetSpotURL = "https://testnet.binance.vision"
+        public var testnetFuturesURL = "https://demo-fapi.binance.com"
+        /// The share of the exchange's request weight per minute a pass may use.
+        public var weightBudget = 0.8
+        public var recvWindowMs = 5000
+        /// One exchange request's deadline (a listing slower than this fails; the pass goes on).
+        public var requestTimeoutMs = 10_000
+        /// HTTP connections per exchange host (a fan-out sends one request per account and symbol at once).
+        public var maxConnections = 256
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case spotURL = "spot_url"
+            case futuresURL = "futures_url"
+            case testnetSpotURL = "testnet_spot_url"
+            case testnetFuturesURL = "testnet_futures_url"
+            case weightBudget = "weight_budget"
+            case recvWindowMs = "recv_window_ms"
+            case requestTimeoutMs = "request_timeout_ms"
+            case maxConnections = "max_connections"
+        }
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            self.init()
+            let c = try ConfigSection<CodingKeys>(decoder)
+            for (key, path) in [
+                (CodingKeys.spotURL, \Self.spotURL), (.futuresURL, \.futuresURL), (.testnetSpotURL, \.testnetSpotURL),
+                (.testnetFuturesURL, \.testnetFuturesURL),
+            ] {
+                try c.normalised(&self[keyPath: path], key, OrdersyncConfig.baseURL)
             }
-        ),
-        (
-            "database", "path", .string,
-            { c, v in
-                c.databasePath = v as? String
-                return nil
+            try c.read(&weightBudget, .weightBudget) { $0 > 0 && $0 <= 1 ? nil : "must be in (0, 1]" }
+            try c.read(&recvWindowMs, .recvWindowMs, within: 1...60_000)
+            try c.read(&requestTimeoutMs, .requestTimeoutMs, within: 100...120_000)
+            try c.read(&maxConnections, .maxConnections, within: 1...4096)
+        }
+    }
+
+    /// `[reconcile]`
+    public struct Reconcile: Sendable, Decodable {
+        /// From the start of one scheduled pass to the start of the next.
+        public var intervalSeconds = 30.0
+        /// Orders and rows younger than this are in flight.
+        public var graceMs: Millis = 10_000
+        /// Consecutive misses on complete listings before a row is queried.
+        public var confirmations = 3
+        /// Targeted order queries per account and market per pass.
+        public var maxQueriesPerPass = 10
+        /// Accounts reconciled at once.
+        public var parallelism = 16
+        /// A full no-symbol listing at least every this many passes per account-market.
+        public var sweepEvery = 10
+        /// The share of the interval over which a scheduled pass staggers its accounts.
+        public var spread = 0.5
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case intervalSeconds = "interval_seconds"
+            case graceMs = "grace_ms"
+            case confirmations
+            case maxQueriesPerPass = "max_queries_per_pass"
+            case parallelism
+            case sweepEvery = "sweep_every"
+            case spread
+        }
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            self.init()
+            let c = try ConfigSection<CodingKeys>(decoder)
+            try c.read(&intervalSeconds, .intervalSeconds) { $0 > 0 ? nil : "must be positive" }
+            try c.read(&graceMs, .graceMs) { $0 >= 0 ? nil : "must not be negative" }
+            try c.read(&confirmations, .confirmations, atLeast: 1)
+            try c.read(&maxQueriesPerPass, .maxQueriesPerPass, atLeast: 0)
+            try c.read(&parallelism, .parallelism, atLeast: 1)
+            try c.read(&sweepEvery, .sweepEvery, atLeast: 1)
+            try c.read(&spread, .spread) { (0...1).contains($0) ? nil : "must be between 0 and 1" }
+        }
+    }
+
+    /// `[cancel]`
+    public struct Cancel: Sendable, Decodable {
+        /// Accounts cancelled at once by a strategy-scoped cancel.
+        public var parallelism = 128
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case parallelism }
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            self.init()
+            try ConfigSection<CodingKeys>(decoder).read(&parallelism, .parallelism, atLeast: 1)
+        }
+    }
+
+    /// `[webhook]`
+    public struct Webhook: Sendable, Decodable {
+        /// `HOST:PORT` (port 0 picks a free one).
+        public var listen = "127.0.0.1:8080"
+        public var ratePerSecond = 10.0
+        public var burst = 20
+        /// How far a payload's `timestamp` may lag behind the clock.
+        public var maxLagMs: Millis = 60_000
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case listen
+            case ratePerSecond = "rate_per_second"
+            case burst
+            case maxLagMs = "max_lag_ms"
+        }
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            self.init()
+            let c = try ConfigSection<CodingKeys>(decoder)
+            try c.read(&listen, .listen) { OrdersyncConfig.listenAddress($0) == nil ? "must be HOST:PORT, e.g. 127.0.0.1:8080" : nil }
+            try c.read(&ratePerSecond, .ratePerSecond) { $0 > 0 ? nil : "must be positive" }
+            try c.read(&burst, .burst, atLeast: 1)
+            try c.read(&maxLagMs, .maxLagMs) { $0 >= 1 ? nil : "must be at least 1" }
+        }
+    }
+
+    /// `[attribution]`
+    public struct Attribution: Sendable, Decodable {
+        /// The prefix of ordersync's client-order-id tags.
+        public var tagPrefix = "os1"
+        /// A placeholder row matches an order placed from this long before its `created_at`…
+        public var placeholderBeforeMs: Millis = 10_000
+        /// …to this long after it (issue #12).
+        public var placeholderAfterMs: Millis = 60_000
+        /// `[[attribution.conventions]]`: foreign client-order-id conventions (a regex with a `link` group).
+        public var conventions: [Convention] = []
+        /// `[[attribution.claims]]`: operator claims (at most one link per account and symbol).
+        public var claims: [OperatorClaim] = []
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case tagPrefix = "tag_prefix"
+            case placeholderBeforeMs = "placeholder_before_ms"
+            case placeholderAfterMs = "placeholder_after_ms"
+            case conventions, claims
+        }
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            self.init()
+            let c = try ConfigSection<CodingKeys>(decoder)
+            try c.read(&tagPrefix, .tagPrefix) { (try? ClientOrderTagCodec(prefix: $0)) == nil ? "must be 1–8 letters or digits" : nil }
+            try c.read(&placeholderBeforeMs, .placeholderBeforeMs) { (0...600_000).contains($0) ? nil : "must be 0 to 600000" }
+            try c.read(&placeholderAfterMs, .placeholderAfterMs) { (0...600_000).contains($0) ? nil : "must be 0 to 600000" }
+            conventions = try c.list(.conventions)
+            claims = try c.list(.claims, as: ClaimEntry.self).map(\.claim)
+        }
+    }
+
+    /// One `[[attribution.conventions]]` table.
+    public struct Convention: Sendable, Decodable, Equatable {
+        public var name: String
+        public var pattern: String
+
+        public init(name: String, pattern: String) {
+            self.name = name
+            self.pattern = pattern
+        }
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, pattern }
+        public init(from decoder: any Decoder) throws {
+            let c = try ConfigSection<CodingKeys>(decoder, needs: "needs exactly name and pattern (strings)")
+            name = try c.required(String.self, .name)
+            pattern = try c.required(String.self, .pattern)
+            do { _ = try ForeignTagConvention(name: name, pattern: pattern) } catch { throw ConfigProblem(decoder.codingPath, "\(error)") }
+        }
+    }
+
+    /// One `[[attribution.claims]]` table.
+    struct ClaimEntry: Decodable {
+        var claim: OperatorClaim
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case accountID = "account_id"
+            case symbol, side
+            case link = "strategy_account_id"
+        }
+        init(from decoder: any Decoder) throws {
+            let c = try ConfigSection<CodingKeys>(decoder, needs: "needs account_id, symbol, strategy_account_id (and optionally side)")
+            let account = try c.required(Int64.self, .accountID)
+            let symbol = try c.required(String.self, .symbol)
+            let link = try c.required(Int64.self, .link)
+            guard account > 0, link > 0 else {
+                throw ConfigProblem(decoder.codingPath, "needs account_id, symbol, strategy_account_id (and optionally side)")
             }
-        ),
-        ("database", "max_connections", .int, { c, v in within(v, 1...100) { c.databaseMaxConnections = $0 } }),
-        (
-            "origin", "secret_key", .string,
-            { c, v in
-                c.originSecretKey = v as? String
-                return nil
+            var side: String?
+            try c.read(&side, .side)
+            var parsed: Side?
+            if let side {
+                guard let s = Side(parsing: side) else { throw ConfigProblem(decoder.codingPath + [ConfigKey(CodingKeys.side)], "BUY or SELL") }
+                parsed = s
             }
-        ),
-        (
-            "origin", "accounts_encryption_key", .string,
-            { c, v in
-                c.originEncryptionKey = v as? String
-                return nil
-            }
-        ),
-        ("exchange", "spot_url", .string, { c, v in url(v, &c.spotURL) }),
-        ("exchange", "futures_url", .string, { c, v in url(v, &c.futuresURL) }),
-        ("exchange", "testnet_spot_url", .string, { c, v in url(v, &c.testnetSpotURL) }),
-        ("exchange", "testnet_futures_url", .string, { c, v in url(v, &c.testnetFuturesURL) }),
-        (
-            "exchange", "weight_budget", .double,
-            { c, v in
-                let d = v as! Double
-                guard d > 0 && d <= 1 else { return "must be in (0, 1]" }
-                c.weightBudget = d
-                return nil
-            }
-        ),
-        ("exchange", "recv_window_ms", .int, { c, v in within(v, 1...60_000) { c.recvWindowMs = $0 } }),
-        ("exchange", "request_timeout_ms", .int, { c, v in within(v, 100...120_000) { c.requestTimeoutMs = $0 } }),
-        ("exchange", "max_connections", .int, { c, v in within(v, 1...4096) { c.maxConnections = $0 } }),
-        ("reconcile", "interval_seconds", .double, { c, v in positive(v) { c.intervalSeconds = $0 } }),
-        ("reconcile", "grace_ms", .int, { c, v in nonNegative(v) { c.graceMs = Millis($0) } }),
-        ("reconcile", "confirmations", .int, { c, v in atLeastOne(v) { c.confirmations = $0 } }),
-        ("reconcile", "max_queries_per_pass", .int, { c, v in nonNegative(v) { c.maxQueriesPerPass = $0 } }),
-        ("reconcile", "parallelism", .int, { c, v in atLeastOne(v) { c.parallelism = $0 } }),
-        ("reconcile", "sweep_every", .int, { c, v in atLeastOne(v) { c.sweepEvery = $0 } }),
-        (
-            "reconcile", "spread", .double,
-            { c, v in
-                let d = v as! Double
-                guard (0...1).contains(d) else { return "must be between 0 and 1" }
-                c.spread = d
-                return nil
-            }
-        ),
-        ("cancel", "parallelism", .int, { c, v in atLeastOne(v) { c.cancelParallelism = $0 } }),
-        (
-            "webhook", "listen", .string,
-            { c, v in
-                let s = v as! String
-                guard listenAddress(s) != nil else { return "must be HOST:PORT, e.g. 127.0.0.1:8080" }
-                c.webhookListen = s
-                return nil
-            }
-        ),
-        ("webhook", "rate_per_second", .double, { c, v in positive(v) { c.webhookRatePerSecond = $0 } }),
-        ("webhook", "burst", .int, { c, v in atLeastOne(v) { c.webhookBurst = $0 } }),
-        ("webhook", "max_lag_ms", .int, { c, v in atLeastOne(v) { c.webhookMaxLagMs = Millis($0) } }),
-        (
-            "attribution", "tag_prefix", .string,
-            { c, v in
-                let s = v as! String
-                guard (try? ClientOrderTagCodec(prefix: s)) != nil else { return "must be 1–8 letters or digits" }
-                c.tagPrefix = s
-                return nil
-            }
-        ),
-        ("attribution", "placeholder_before_ms", .int, { c, v in within(v, 0...600_000) { c.placeholderBeforeMs = Millis($0) } }),
-        ("attribution", "placeholder_after_ms", .int, { c, v in within(v, 0...600_000) { c.placeholderAfterMs = Millis($0) } }),
+            claim = OperatorClaim(account: AccountID(account), symbol: symbol.uppercased(), side: parsed, link: StrategyLinkID(link))
+        }
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case database, origin, exchange, reconcile, cancel, webhook, attribution
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try ConfigSection<CodingKeys>(decoder, unknown: "unknown section")
+        try c.section(&database, .database)
+        try c.section(&origin, .origin)
+        try c.section(&exchange, .exchange)
+        try c.section(&reconcile, .reconcile)
+        try c.section(&cancel, .cancel)
+        try c.section(&webhook, .webhook)
+        try c.section(&attribution, .attribution)
+    }
+
+    /// Every scalar key the environment may set, as `section.key` (lists are the file's only).
+    static let environmentKeys: [(section: String, keys: [String])] = [
+        ("database", Database.CodingKeys.allCases.map(\.stringValue)),
+        ("origin", Origin.CodingKeys.allCases.map(\.stringValue)),
+        ("exchange", Exchange.CodingKeys.allCases.map(\.stringValue)),
+        ("reconcile", Reconcile.CodingKeys.allCases.map(\.stringValue)),
+        ("cancel", Cancel.CodingKeys.allCases.map(\.stringValue)),
+        ("webhook", Webhook.CodingKeys.allCases.map(\.stringValue)),
+        ("attribution", Attribution.CodingKeys.allCases.filter { $0 != .conventions && $0 != .claims }.map(\.stringValue)),
     ]
 
     /// `HOST:PORT` (port 0 picks a free one).
@@ -144,44 +294,20 @@ public struct OrdersyncConfig: Sendable {
         return (host, port)
     }
 
-    static func url(_ v: Any, _ target: inout String) -> String? {
-        let s = v as! String
-        guard s.hasPrefix("http://") || s.hasPrefix("https://") else { return "must be an http(s) URL" }
-        target = s.hasSuffix("/") ? String(s.dropLast()) : s
-        return nil
-    }
-    static func positive(_ v: Any, _ set: (Double) -> Void) -> String? {
-        let d = v as! Double
-        guard d > 0 else { return "must be positive" }
-        set(d)
-        return nil
-    }
-    static func within(_ v: Any, _ range: ClosedRange<Int>, _ set: (Int) -> Void) -> String? {
-        let i = v as! Int
-        guard range.contains(i) else { return "must be \(range.lowerBound) to \(range.upperBound)" }
-        set(i)
-        return nil
-    }
-    static func nonNegative(_ v: Any, _ set: (Int) -> Void) -> String? {
-        let i = v as! Int
-        guard i >= 0 else { return "must not be negative" }
-        set(i)
-        return nil
-    }
-    static func atLeastOne(_ v: Any, _ set: (Int) -> Void) -> String? {
-        let i = v as! Int
-        guard i >= 1 else { return "must be at least 1" }
-        set(i)
+    /// An exchange base URL: http(s), kept without a trailing slash.
+    static func baseURL(_ url: inout String) -> String? {
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else { return "must be an http(s) URL" }
+        if url.hasSuffix("/") { url.removeLast() }
         return nil
     }
 
-    /// Reads `path` (nil: defaults only), then the environment.
+    /// Reads `path` (nil: defaults only), then the environment's `ORDERSYNC_<SECTION>_<KEY>`.
     public static func load(path: String?, environment: [String: String]) throws(AppError) -> OrdersyncConfig {
-        var config = OrdersyncConfig()
+        let file = path ?? "(defaults)"
+        var table = TOMLTable()
         if let path {
             let text: String
             do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw AppError("\(path): cannot read the file") }
-            let table: TOMLTable
             do {
                 table = try TOMLTable(string: text)
             } catch let error as TOMLParseError {
@@ -189,86 +315,186 @@ public struct OrdersyncConfig: Sendable {
             } catch {
                 throw AppError("\(path): not valid TOML")
             }
-            try config.apply(table, file: path)
         }
-        for entry in scalars {
-            let name = "ORDERSYNC_\(entry.section.uppercased())_\(entry.key.uppercased())"
-            guard let raw = environment[name] else { continue }
-            let value: Any?
-            switch entry.kind {
-            case .string: value = raw
-            case .int: value = Int(raw)
-            case .double: value = Double(raw)
+        // The environment's values join the file's table as text; the decoder parses them with
+        // the key's own type (a numeric-looking secret stays a string).
+        var fromEnvironment: [String: String] = [:]
+        for (section, keys) in environmentKeys {
+            for key in keys {
+                let name = "ORDERSYNC_\(section.uppercased())_\(key.uppercased())"
+                guard environment[name] != nil else { continue }
+                fromEnvironment["\(section).\(key)"] = name
             }
-            guard let value else { throw AppError("\(name)=\(raw): expected \(entry.kind == .int ? "an integer" : "a number")") }
-            if let problem = entry.set(&config, value) { throw AppError("\(name): \(problem)") }
         }
-        return config
-    }
-
-    mutating func apply(_ table: TOMLTable, file: String) throws(AppError) {
-        let sections = Set(Self.scalars.map(\.section))
-        for sectionName in table.keys {
-            guard sections.contains(sectionName), let section = table[sectionName]?.table else {
-                throw AppError("\(file): \(sectionName): unknown section (known: \(sections.sorted().joined(separator: ", ")))")
+        for (section, _) in environmentKeys where fromEnvironment.keys.contains(where: { $0.hasPrefix(section + ".") }) {
+            let merged = TOMLTable()
+            if let existing = table[section]?.table {
+                for (key, value) in existing { merged[key] = value }
             }
-            for key in section.keys {
-                let path = "\(sectionName).\(key)"
-                if sectionName == "attribution" && (key == "conventions" || key == "claims") {
-                    try applyList(section[key], key: key, file: file)
-                    continue
-                }
-                guard let entry = Self.scalars.first(where: { $0.section == sectionName && $0.key == key }) else {
-                    let known =
-                        Self.scalars.filter { $0.section == sectionName }.map(\.key)
-                        + (sectionName == "attribution" ? ["conventions", "claims"] : [])
-                    throw AppError("\(file): \(path): unknown key (known: \(known.sorted().joined(separator: ", ")))")
-                }
-                let raw = section[key]
-                let value: Any?
-                switch entry.kind {
-                case .string: value = raw?.string
-                case .int: value = raw?.int
-                case .double: value = raw?.double ?? raw?.int.map(Double.init)
-                }
-                guard let value else {
-                    throw AppError(
-                        "\(file): \(path): expected \(entry.kind == .string ? "a string" : entry.kind == .int ? "an integer" : "a number")"
-                    )
-                }
-                if let problem = entry.set(&self, value) { throw AppError("\(file): \(path): \(problem)") }
+            for (path, name) in fromEnvironment where path.hasPrefix(section + ".") {
+                merged[String(path.dropFirst(section.count + 1))] = environment[name]
             }
+            table[section] = merged
+        }
+        var decoder = TOMLDecoder()
+        decoder.userInfo[ConfigSection<CodingKeys>.environmentPaths] = Set(fromEnvironment.keys)
+        do {
+            return try decoder.decode(OrdersyncConfig.self, from: table)
+        } catch let problem as ConfigProblem {
+            if let name = fromEnvironment[problem.path] {
+                let raw = environment[name] ?? ""
+                throw AppError(problem.typeMismatch ? "\(name)=\(raw): \(problem.message)" : "\(name): \(problem.message)")
+            }
+            throw AppError("\(file): \(problem.path): \(problem.message)")
+        } catch {
+            throw AppError("\(file): \(error)")
         }
     }
+}
 
-    mutating func applyList(_ raw: (any TOMLValueConvertible)?, key: String, file: String) throws(AppError) {
-        guard let array = raw?.array else { throw AppError("\(file): attribution.\(key): expected an array of tables ([[attribution.\(key)]])") }
-        for (i, item) in array.enumerated() {
-            let path = "attribution.\(key)[\(i)]"
-            guard let t = item.table else { throw AppError("\(file): \(path): expected a table") }
-            if key == "conventions" {
-                guard let name = t["name"]?.string, let pattern = t["pattern"]?.string, t.keys.count == 2 else {
-                    throw AppError("\(file): \(path): needs exactly name and pattern (strings)")
-                }
-                do { _ = try ForeignTagConvention(name: name, pattern: pattern) } catch { throw AppError("\(file): \(path): \(error)") }
-                conventions.append((name, pattern))
+/// A key anywhere in the file (sections, keys, list positions).
+struct ConfigKey: CodingKey {
+    var stringValue: String
+    var intValue: Int?
+    init(stringValue: String) { self.stringValue = stringValue }
+    init(intValue: Int) {
+        stringValue = "\(intValue)"
+        self.intValue = intValue
+    }
+    init(_ key: some CodingKey) { self.init(stringValue: key.stringValue) }
+}
+
+/// What is wrong with one key: `path` is `section.key` or `section.key[i]`.
+struct ConfigProblem: Error {
+    var path: String
+    var message: String
+    /// The value has the wrong type (the message for a variable then quotes it).
+    var typeMismatch = false
+
+    init(_ codingPath: [any CodingKey], _ message: String, typeMismatch: Bool = false) {
+        var path = ""
+        for key in codingPath {
+            if let i = key.intValue {
+                path += "[\(i)]"
             } else {
-                guard let account = t["account_id"]?.int, let symbol = t["symbol"]?.string, let link = t["strategy_account_id"]?.int,
-                    account > 0, link > 0, Set(t.keys).isSubset(of: ["account_id", "symbol", "side", "strategy_account_id"])
-                else {
-                    throw AppError("\(file): \(path): needs account_id, symbol, strategy_account_id (and optionally side)")
-                }
-                var side: Side?
-                if let text = t["side"]?.string {
-                    guard let s = Side(parsing: text) else { throw AppError("\(file): \(path).side: BUY or SELL") }
-                    side = s
-                } else if t["side"] != nil {
-                    throw AppError("\(file): \(path).side: BUY or SELL")
-                }
-                claims.append(
-                    OperatorClaim(account: AccountID(Int64(account)), symbol: symbol.uppercased(), side: side, link: StrategyLinkID(Int64(link)))
-                )
+                path += (path.isEmpty ? "" : ".") + key.stringValue
             }
         }
+        self.path = path
+        self.message = message
+        self.typeMismatch = typeMismatch
+    }
+}
+
+/// A value a key may hold: decoded from its TOML type, or parsed from a variable's text.
+protocol ConfigScalar: Decodable {
+    init?(configText: String)
+    static var expected: String { get }
+}
+extension String: ConfigScalar {
+    init?(configText: String) { self = configText }
+    static var expected: String { "a string" }
+}
+extension Int: ConfigScalar {
+    init?(configText: String) { self.init(configText) }
+    static var expected: String { "an integer" }
+}
+extension Int64: ConfigScalar {
+    init?(configText: String) { self.init(configText) }
+    static var expected: String { "an integer" }
+}
+extension Double: ConfigScalar {
+    init?(configText: String) { self.init(configText) }
+    static var expected: String { "a number" }
+}
+
+/// One table of the file: refuses keys it does not know (naming the ones it does) and reads each
+/// known key with its type and its check.
+struct ConfigSection<Key: CodingKey & CaseIterable> {
+    static var environmentPaths: CodingUserInfoKey { CodingUserInfoKey(rawValue: "ordersync.environment")! }
+    let container: KeyedDecodingContainer<Key>
+    let codingPath: [any CodingKey]
+    let environment: Set<String>
+    let needs: String?
+
+    /// `needs`: the message for a table missing a required key.
+    init(_ decoder: any Decoder, unknown: String = "unknown key", needs: String? = nil) throws {
+        codingPath = decoder.codingPath
+        environment = decoder.userInfo[Self.environmentPaths] as? Set<String> ?? []
+        let known = Key.allCases.map(\.stringValue)
+        let all: KeyedDecodingContainer<ConfigKey>
+        do { all = try decoder.container(keyedBy: ConfigKey.self) } catch { throw ConfigProblem(codingPath, "expected a table", typeMismatch: true) }
+        for key in all.allKeys.map(\.stringValue).sorted() where !known.contains(key) {
+            throw ConfigProblem(codingPath + [ConfigKey(stringValue: key)], "\(needs ?? unknown) (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        container = try decoder.container(keyedBy: Key.self)
+        self.needs = needs
+    }
+
+    func problem(_ key: Key, _ message: String, typeMismatch: Bool = false) -> ConfigProblem {
+        ConfigProblem(codingPath + [ConfigKey(key)], message, typeMismatch: typeMismatch)
+    }
+
+    /// The key's value, if present; a variable's text is parsed as `T`.
+    func value<T: ConfigScalar>(_ type: T.Type, _ key: Key) throws -> T? {
+        guard container.contains(key) else { return nil }
+        let path = ConfigProblem(codingPath + [ConfigKey(key)], "").path
+        if environment.contains(path), let text = try? container.decode(String.self, forKey: key) {
+            guard let value = T(configText: text) else { throw problem(key, "expected \(T.expected)", typeMismatch: true) }
+            return value
+        }
+        if let value = try? container.decode(T.self, forKey: key) { return value }
+        // A whole number where a number is expected (`interval_seconds = 30`).
+        if T.self == Double.self, let whole = try? container.decode(Int.self, forKey: key) { return Double(whole) as? T }
+        throw problem(key, "expected \(T.expected)", typeMismatch: true)
+    }
+
+    /// Sets `target` from the key when present, after `normalise` (a message when the value is wrong).
+    func normalised<T: ConfigScalar>(_ target: inout T, _ key: Key, _ normalise: (inout T) -> String?) throws {
+        guard var value = try value(T.self, key) else { return }
+        if let message = normalise(&value) { throw problem(key, message) }
+        target = value
+    }
+
+    /// Sets `target` from the key when present and `check` finds nothing wrong with it.
+    func read<T: ConfigScalar>(_ target: inout T, _ key: Key, _ check: (T) -> String?) throws {
+        try normalised(&target, key) { check($0) }
+    }
+
+    func read<T: ConfigScalar>(_ target: inout T?, _ key: Key) throws {
+        if let value = try value(T.self, key) { target = value }
+    }
+
+    func read(_ target: inout Int, _ key: Key, within range: ClosedRange<Int>) throws {
+        try read(&target, key) { range.contains($0) ? nil : "must be \(range.lowerBound) to \(range.upperBound)" }
+    }
+
+    func read(_ target: inout Int, _ key: Key, atLeast minimum: Int) throws {
+        try read(&target, key) { $0 >= minimum ? nil : minimum == 0 ? "must not be negative" : "must be at least \(minimum)" }
+    }
+
+    func required<T: ConfigScalar>(_ type: T.Type, _ key: Key) throws -> T {
+        guard let value = try value(type, key) else { throw ConfigProblem(codingPath, needs ?? "\(key.stringValue) is required") }
+        return value
+    }
+
+    /// A sub-table.
+    func section<T: Decodable>(_ target: inout T, _ key: Key) throws {
+        guard container.contains(key) else { return }
+        target = try container.decode(T.self, forKey: key)
+    }
+
+    /// An array of tables (`[[section.key]]`).
+    func list<T: Decodable>(_ key: Key, as type: T.Type = T.self) throws -> [T] {
+        guard container.contains(key) else { return [] }
+        let items: [T]
+        do {
+            items = try container.decode([T].self, forKey: key)
+        } catch let problem as ConfigProblem {
+            throw problem
+        } catch {
+            throw self.problem(key, "expected an array of tables ([[\(ConfigProblem(codingPath + [ConfigKey(key)], "").path)]])", typeMismatch: true)
+        }
+        return items
     }
 }

@@ -62,7 +62,7 @@ public final class Daemon: WebhookBackend {
             store: db,
             gateway: gateway,
             locks: runner.locks,
-            parallelism: options.cancelParallelism,
+            parallelism: options.config.cancel.parallelism,
             now: EntryPoints.wallClock
         )
     }

@@ -9,70 +9,22 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// Everything `ordersync reconcile` is built from.
+/// Everything `ordersync reconcile` and `serve` are built from: the configuration (defaults,
+/// file, environment, flags) and what only a run has.
 public struct ReconcileOptions: Sendable {
-    /// A SQLite path or a `postgresql://` URL.
+    public var config: OrdersyncConfig
+    /// A SQLite path or a `postgresql://` URL (the flag, else `[database] url`, else `DATABASE_URL`).
     public var databasePath: String
-    /// The PostgreSQL pool's size (`database.max_connections`).
-    public var databaseMaxConnections = 4
-    public var spotURL = "https://api.binance.com"
-    public var futuresURL = "https://fapi.binance.com"
-    public var testnetSpotURL = "https://testnet.binance.vision"
-    public var testnetFuturesURL = "https://demo-fapi.binance.com"
     /// Only these accounts (nil: every active account).
     public var accounts: Set<AccountID>?
-    public var graceMs: Millis = 10_000
-    public var confirmations = 3
-    public var maxQueriesPerPass = 10
-    public var tagPrefix = "os1"
-    /// A placeholder row matches an order placed from this long before its `created_at`…
-    public var placeholderBeforeMs: Millis = 10_000
-    /// …to this long after it.
-    public var placeholderAfterMs: Millis = 60_000
-    /// Operator claims (at most one link per account and symbol).
-    public var claims: [OperatorClaim] = []
-    /// Foreign client-order-id conventions (name, regex with a `link` group).
-    public var conventions: [(name: String, pattern: String)] = []
-    public var parallelism = 16
-    /// Accounts cancelled at once by a strategy-scoped cancel.
-    public var cancelParallelism = 128
-    /// HTTP connections per exchange host (a fan-out sends one request per account and symbol at once).
-    public var maxConnections = 256
-    /// One exchange request's deadline, ms (a listing slower than this fails; the pass goes on).
-    public var requestTimeoutMs = 10_000
-    /// A full no-symbol listing at least every this many passes per account-market.
-    public var sweepEvery = 10
     /// Called after each account of a pass with (done, total), e.g. for a progress line.
     public var progress: (@Sendable (Int, Int) -> Void)?
-    public var weightBudget = 0.8
-    public var recvWindowMs = 5000
+    /// The process environment (the origin's key variables).
     public var environment: [String: String] = [:]
 
-    public init(databasePath: String) { self.databasePath = databasePath }
-
-    /// Options from a configuration (flags are applied on top by the CLI).
-    public init(config: OrdersyncConfig, databasePath: String) {
+    public init(config: OrdersyncConfig = OrdersyncConfig(), databasePath: String) {
+        self.config = config
         self.databasePath = databasePath
-        spotURL = config.spotURL
-        futuresURL = config.futuresURL
-        testnetSpotURL = config.testnetSpotURL
-        testnetFuturesURL = config.testnetFuturesURL
-        graceMs = config.graceMs
-        confirmations = config.confirmations
-        maxQueriesPerPass = config.maxQueriesPerPass
-        tagPrefix = config.tagPrefix
-        placeholderBeforeMs = config.placeholderBeforeMs
-        placeholderAfterMs = config.placeholderAfterMs
-        claims = config.claims
-        conventions = config.conventions
-        parallelism = config.parallelism
-        cancelParallelism = config.cancelParallelism
-        maxConnections = config.maxConnections
-        requestTimeoutMs = config.requestTimeoutMs
-        sweepEvery = config.sweepEvery
-        weightBudget = config.weightBudget
-        recvWindowMs = config.recvWindowMs
-        databaseMaxConnections = config.databaseMaxConnections
     }
 }
 
@@ -112,44 +64,45 @@ extension EntryPoints {
     public static func makeRunner(_ options: ReconcileOptions) async throws(AppError) -> (ReconcileRunner, BinanceGateway, OrderDatabase) {
         let tags: ClientOrderTagCodec
         let claims: ClaimSet
-        do { tags = try ClientOrderTagCodec(prefix: options.tagPrefix) } catch {
-            throw AppError("tag prefix \"\(options.tagPrefix)\" must be 1–8 letters or digits")
+        let config = options.config
+        do { tags = try ClientOrderTagCodec(prefix: config.attribution.tagPrefix) } catch {
+            throw AppError("tag prefix \"\(config.attribution.tagPrefix)\" must be 1–8 letters or digits")
         }
-        do { claims = try ClaimSet(options.claims) } catch { throw AppError("claims: \(error)") }
+        do { claims = try ClaimSet(config.attribution.claims) } catch { throw AppError("claims: \(error)") }
         var conventions: [ForeignTagConvention] = []
-        for c in options.conventions {
+        for c in config.attribution.conventions {
             do { conventions.append(try ForeignTagConvention(name: c.name, pattern: c.pattern)) } catch { throw AppError("\(error)") }
         }
         let policy = ReconcilePolicy(
-            grace: options.graceMs,
-            confirmations: options.confirmations,
-            maxQueriesPerPass: options.maxQueriesPerPass,
+            grace: config.reconcile.graceMs,
+            confirmations: config.reconcile.confirmations,
+            maxQueriesPerPass: config.reconcile.maxQueriesPerPass,
             attributor: Attributor(
                 tags: tags,
                 conventions: conventions,
                 claims: claims,
                 placeholderWindow: PlaceholderWindow(
-                    before: options.placeholderBeforeMs,
-                    after: options.placeholderAfterMs
+                    before: config.attribution.placeholderBeforeMs,
+                    after: config.attribution.placeholderAfterMs
                 )
             )
         )
-        let db = try await openDatabase(options.databasePath, maxConnections: options.databaseMaxConnections)
+        let db = try await openDatabase(options.databasePath, maxConnections: config.database.maxConnections)
         func client(_ spot: String, _ futures: String) -> ClientConfiguration {
             var c = ClientConfiguration(spotURL: spot, futuresURL: futures)
-            c.weightBudget = options.weightBudget
-            c.recvWindow = options.recvWindowMs
-            c.requestTimeout = .milliseconds(options.requestTimeoutMs)
+            c.weightBudget = config.exchange.weightBudget
+            c.recvWindow = config.exchange.recvWindowMs
+            c.requestTimeout = .milliseconds(config.exchange.requestTimeoutMs)
             return c
         }
         let gateway = BinanceGateway(
             main: BinanceSession(
-                configuration: client(options.spotURL, options.futuresURL),
-                transport: AsyncHTTPTransport(maxConnectionsPerHost: options.maxConnections)
+                configuration: client(config.exchange.spotURL, config.exchange.futuresURL),
+                transport: AsyncHTTPTransport(maxConnectionsPerHost: config.exchange.maxConnections)
             ),
             testnet: BinanceSession(
-                configuration: client(options.testnetSpotURL, options.testnetFuturesURL),
-                transport: AsyncHTTPTransport(maxConnectionsPerHost: options.maxConnections)
+                configuration: client(config.exchange.testnetSpotURL, config.exchange.testnetFuturesURL),
+                transport: AsyncHTTPTransport(maxConnectionsPerHost: config.exchange.maxConnections)
             ),
             environment: options.environment
         )
@@ -157,8 +110,8 @@ extension EntryPoints {
             store: db,
             gateway: gateway,
             policy: policy,
-            parallelism: options.parallelism,
-            sweepEvery: options.sweepEvery,
+            parallelism: config.reconcile.parallelism,
+            sweepEvery: config.reconcile.sweepEvery,
             now: EntryPoints.wallClock
         )
         runner.progress = options.progress

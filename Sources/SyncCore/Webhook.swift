@@ -30,6 +30,21 @@ public struct WebhookError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
+    /// A request error the HTTP layer found before the webhook read the request, as the documented
+    /// code closest to its status (a client error is never answered as the server's).
+    public init(clientError status: Int, _ message: String) {
+        switch status {
+        case 401: self.init(.missingToken, message)
+        case 403: self.init(.forbidden, message)
+        case 404: self.init(.notFound, message)
+        case 405: self.init(.methodNotAllowed, message)
+        case 413: self.init(.payloadTooLarge, message)
+        case 415: self.init(.unsupportedMediaType, message)
+        case 429: self.init(.rateLimited, message)
+        default: self.init(.invalidPayload, message)
+        }
+    }
+
     /// The HTTP status of the response.
     public var statusCode: Int {
         switch code {

@@ -162,6 +162,8 @@ public struct WebhookServer: Sendable {
                     } else {
                         failure = WebhookError(.notFound, "no such endpoint: POST /api/webhook, GET /healthz, GET /metrics")
                     }
+                case let e as HTTPError where (400..<500).contains(e.status.code):
+                    failure = WebhookError(clientError: e.status.code, e.body ?? e.status.reasonPhrase)
                 default:
                     // Store or runtime failure: the detail goes to the log (it names no secret), not to the caller.
                     server.logger.error("webhook failed: \(String(describing: error))")

@@ -39,7 +39,7 @@ struct CancelAllCommand: AsyncParsableCommand {
 
     func run() async throws {
         let daemon: Daemon
-        do { daemon = try await Daemon.make(try flags.options().0) } catch {
+        do { daemon = try await Daemon.make(try flags.options()) } catch {
             printError(error.description)
             throw ExitCode(2)
         }

@@ -24,7 +24,7 @@ struct CheckCommand: AsyncParsableCommand {
     func run() async throws {
         let report: CheckReport
         do {
-            report = try await EntryPoints.check(try flags.options().0, online: online)
+            report = try await EntryPoints.check(try flags.options(), online: online)
         } catch {
             printError(error.description)
             throw ExitCode(2)

@@ -6,6 +6,9 @@ import Synchronization
 
 extension FailOn: ExpressibleByArgument {}
 
+/// The configuration's defaults, for the flags' help.
+let defaults = OrdersyncConfig()
+
 /// Flags shared by `reconcile` and `serve`. A flag given overrides `ORDERSYNC_<SECTION>_<KEY>`,
 /// which overrides the config file, which overrides the default.
 struct ReconcileFlags: ParsableArguments {
@@ -23,13 +26,16 @@ struct ReconcileFlags: ParsableArguments {
     var testnetFuturesURL: String?
     @Option(name: .customLong("account"), help: "Only this account id (repeatable).")
     var accounts: [Int64] = []
-    @Option(name: .customLong("grace-ms"), help: "Orders and rows younger than this are in flight (default 10000).")
+    @Option(name: .customLong("grace-ms"), help: "Orders and rows younger than this are in flight (default \(defaults.reconcile.graceMs)).")
     var graceMs: Int64?
-    @Option(help: "Consecutive misses on complete listings before a row is queried (default 3).")
+    @Option(help: "Consecutive misses on complete listings before a row is queried (default \(defaults.reconcile.confirmations)).")
     var confirmations: Int?
-    @Option(name: .customLong("max-queries"), help: "Targeted order queries per account and market per pass (default 10).")
+    @Option(
+        name: .customLong("max-queries"),
+        help: "Targeted order queries per account and market per pass (default \(defaults.reconcile.maxQueriesPerPass))."
+    )
     var maxQueries: Int?
-    @Option(name: .customLong("tag-prefix"), help: "Prefix of ordersync's client-order-id tags (default os1).")
+    @Option(name: .customLong("tag-prefix"), help: "Prefix of ordersync's client-order-id tags (default \(defaults.attribution.tagPrefix)).")
     var tagPrefix: String?
     @Option(
         name: .customLong("claim"),
@@ -39,12 +45,12 @@ struct ReconcileFlags: ParsableArguments {
         )
     )
     var claims: [String] = []
-    @Option(help: "Accounts reconciled at once (default 16).")
+    @Option(help: "Accounts reconciled at once (default \(defaults.reconcile.parallelism)).")
     var parallelism: Int?
     @Option(
         name: .customLong("sweep-every"),
         help:
-            "A full no-symbol listing per account-market at least every N passes; per-symbol listings in between when cheaper (default 10; 1 = always)."
+            "A full no-symbol listing per account-market at least every N passes; per-symbol listings in between when cheaper (default \(defaults.reconcile.sweepEvery); 1 = always)."
     )
     var sweepEvery: Int?
 
@@ -65,30 +71,27 @@ struct ReconcileFlags: ParsableArguments {
     }
 
     /// The options: defaults, then the file, the environment, and the flags given.
-    func options() throws(AppError) -> (ReconcileOptions, OrdersyncConfig) {
+    func options() throws(AppError) -> ReconcileOptions {
         let environment = ProcessInfo.processInfo.environment
-        let file = try OrdersyncConfig.load(path: config, environment: environment)
-        var o = ReconcileOptions(
-            config: file,
-            databasePath: try EntryPoints.databaseName(flag: db, config: file.databasePath, environment: environment)
-        )
-        if let spotURL { o.spotURL = spotURL }
-        if let futuresURL { o.futuresURL = futuresURL }
-        if let testnetSpotURL { o.testnetSpotURL = testnetSpotURL }
-        if let testnetFuturesURL { o.testnetFuturesURL = testnetFuturesURL }
+        var c = try OrdersyncConfig.load(path: config, environment: environment)
+        if let spotURL { c.exchange.spotURL = spotURL }
+        if let futuresURL { c.exchange.futuresURL = futuresURL }
+        if let testnetSpotURL { c.exchange.testnetSpotURL = testnetSpotURL }
+        if let testnetFuturesURL { c.exchange.testnetFuturesURL = testnetFuturesURL }
+        if let graceMs { c.reconcile.graceMs = graceMs }
+        if let confirmations { c.reconcile.confirmations = confirmations }
+        if let maxQueries { c.reconcile.maxQueriesPerPass = maxQueries }
+        if let parallelism { c.reconcile.parallelism = parallelism }
+        if let sweepEvery { c.reconcile.sweepEvery = sweepEvery }
+        if let tagPrefix { c.attribution.tagPrefix = tagPrefix }
+        c.attribution.claims += claims.compactMap(OperatorClaim.init(argument:))
+        var o = ReconcileOptions(config: c, databasePath: try EntryPoints.databaseName(flag: db, config: c.database.url, environment: environment))
         o.accounts = accounts.isEmpty ? nil : Set(accounts.map(AccountID.init))
-        if let graceMs { o.graceMs = graceMs }
-        if let confirmations { o.confirmations = confirmations }
-        if let maxQueries { o.maxQueriesPerPass = maxQueries }
-        if let tagPrefix { o.tagPrefix = tagPrefix }
-        if let parallelism { o.parallelism = parallelism }
-        if let sweepEvery { o.sweepEvery = sweepEvery }
-        o.claims += claims.compactMap(OperatorClaim.init(argument:))
         o.environment = environment
         // The origin's key settings: its environment variables win over the file.
-        if let key = file.originSecretKey, environment["SECRET_KEY"] == nil { o.environment["SECRET_KEY"] = key }
-        if let key = file.originEncryptionKey, environment["ACCOUNTS_ENCRYPTION_KEY"] == nil { o.environment["ACCOUNTS_ENCRYPTION_KEY"] = key }
-        return (o, file)
+        if let key = c.origin.secretKey, environment["SECRET_KEY"] == nil { o.environment["SECRET_KEY"] = key }
+        if let key = c.origin.accountsEncryptionKey, environment["ACCOUNTS_ENCRYPTION_KEY"] == nil { o.environment["ACCOUNTS_ENCRYPTION_KEY"] = key }
+        return o
     }
 }
 
@@ -116,7 +119,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         let report: DriftReport
         let progress = isatty(STDERR_FILENO) == 1 ? ProgressLine(label: "reconciling") : nil
         do {
-            var options = try flags.options().0
+            var options = try flags.options()
             if let progress {
                 options.progress = { @Sendable done, total in progress.update(done, of: total, unit: "accounts") }
             }

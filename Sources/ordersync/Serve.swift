@@ -23,10 +23,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("interval-seconds"),
         help:
-            "Seconds from the start of one pass to the start of the next ([reconcile] interval_seconds, default 30); accounts are staggered over [reconcile] spread of it."
+            "Seconds from the start of one pass to the start of the next ([reconcile] interval_seconds, default \(Int(defaults.reconcile.intervalSeconds))); accounts are staggered over [reconcile] spread of it."
     )
     var intervalSeconds: Double?
-    @Option(help: ArgumentHelp("Webhook address ([webhook] listen, default 127.0.0.1:8080; port 0 picks a free one).", valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp("Webhook address ([webhook] listen, default \(defaults.webhook.listen); port 0 picks a free one).", valueName: "host:port")
+    )
     var listen: String?
 
     func validate() throws {
@@ -42,16 +44,17 @@ struct ServeCommand: AsyncParsableCommand {
         let spread: Double
         var settings = WebhookSettings()
         do {
-            let (options, file) = try flags.options()
+            let options = try flags.options()
+            let config = options.config
             daemon = try await Daemon.make(options)
-            interval = intervalSeconds ?? file.intervalSeconds
-            spread = file.spread
-            let address = OrdersyncConfig.listenAddress(listen ?? file.webhookListen)!
+            interval = intervalSeconds ?? config.reconcile.intervalSeconds
+            spread = config.reconcile.spread
+            let address = OrdersyncConfig.listenAddress(listen ?? config.webhook.listen)!
             settings.host = address.host
             settings.port = address.port
-            settings.ratePerSecond = file.webhookRatePerSecond
-            settings.burst = file.webhookBurst
-            settings.maxLagMs = file.webhookMaxLagMs
+            settings.ratePerSecond = config.webhook.ratePerSecond
+            settings.burst = config.webhook.burst
+            settings.maxLagMs = config.webhook.maxLagMs
             settings.maxPassAgeMs = Millis(interval * 3000) + 60_000
         } catch {
             printError(error.description)

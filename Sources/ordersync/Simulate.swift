@@ -59,8 +59,8 @@ struct Simulate: AsyncParsableCommand {
     func run() async throws {
         let exchange: Exchange
         do {
-            exchange = try await SimulatorSetup.exchange(
-                scenarioPath: scenario,
+            exchange = await SimulatorSetup.exchange(
+                scenario: try scenario.map(EntryPoints.readSimulatorScenario),
                 latencyMs: latencyMs,
                 faultRate: faultRate,
                 seed: seed,

@@ -13,17 +13,11 @@ import Testing
     @Test func theExampleFileLoadsWithTheDefaults() throws {
         let config = try OrdersyncConfig.load(path: CLITests.root.appendingPathComponent("config/ordersync.example.toml").path, environment: [:])
         let defaults = OrdersyncConfig()
-        #expect(config.spotURL == defaults.spotURL && config.graceMs == defaults.graceMs && config.confirmations == defaults.confirmations)
-        #expect(config.weightBudget == 0.8 && config.recvWindowMs == 5000 && config.intervalSeconds == 30 && config.tagPrefix == "os1")
-        #expect(config.databasePath == nil && config.claims.isEmpty && config.conventions.isEmpty)
-        #expect(
-            config.sweepEvery == defaults.sweepEvery && config.spread == defaults.spread && config.cancelParallelism == defaults.cancelParallelism
-        )
-        #expect(
-            config.webhookListen == defaults.webhookListen && config.webhookBurst == defaults.webhookBurst
-                && config.webhookRatePerSecond == defaults.webhookRatePerSecond && config.webhookMaxLagMs == defaults.webhookMaxLagMs
-        )
-        #expect(config.placeholderBeforeMs == 10_000 && config.placeholderAfterMs == 60_000)
+        // The example states every default: loading it changes nothing.
+        #expect(String(describing: config) == String(describing: defaults))
+        #expect(config.exchange.weightBudget == 0.8 && config.exchange.recvWindowMs == 5000 && config.reconcile.intervalSeconds == 30)
+        #expect(config.attribution.tagPrefix == "os1" && config.database.url == nil && config.attribution.claims.isEmpty)
+        #expect(config.attribution.placeholderBeforeMs == 10_000 && config.attribution.placeholderAfterMs == 60_000)
     }
 
     @Test func valuesListsAndTheEnvironmentApplyInOrder() throws {
@@ -50,15 +44,20 @@ import Testing
             """
         )
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let c = try OrdersyncConfig.load(path: path, environment: ["ORDERSYNC_RECONCILE_GRACE_MS": "700", "ORDERSYNC_RECONCILE_CONFIRMATIONS": "1"])
-        #expect(c.databasePath == "/tmp/x.sqlite" && c.futuresURL == "http://127.0.0.1:9" && c.weightBudget == 0.5 && c.intervalSeconds == 5)
-        #expect(c.graceMs == 700 && c.confirmations == 1, "the environment overrides the file")
-        #expect(c.conventions.map(\.name) == ["webserver"])
-        #expect(
-            c.placeholderAfterMs == 90_000 && c.placeholderBeforeMs == 10_000
-                && ReconcileOptions(config: c, databasePath: "x").placeholderAfterMs == 90_000
+        let c = try OrdersyncConfig.load(
+            path: path,
+            environment: [
+                "ORDERSYNC_RECONCILE_GRACE_MS": "700", "ORDERSYNC_RECONCILE_CONFIRMATIONS": "1", "ORDERSYNC_ORIGIN_SECRET_KEY": "12345",
+                "ORDERSYNC_WEBHOOK_RATE_PER_SECOND": "2.5",
+            ]
         )
-        #expect(c.claims == [OperatorClaim(account: AccountID(1), symbol: "BTCUSDT", side: .sell, link: StrategyLinkID(4))])
+        #expect(c.database.url == "/tmp/x.sqlite" && c.exchange.futuresURL == "http://127.0.0.1:9" && c.exchange.weightBudget == 0.5)
+        #expect(c.reconcile.intervalSeconds == 5, "a whole number where a number is expected")
+        #expect(c.reconcile.graceMs == 700 && c.reconcile.confirmations == 1, "the environment overrides the file")
+        #expect(c.origin.secretKey == "12345" && c.webhook.ratePerSecond == 2.5, "a variable is read with its key's type")
+        #expect(c.attribution.conventions.map(\.name) == ["webserver"])
+        #expect(c.attribution.placeholderAfterMs == 90_000 && c.attribution.placeholderBeforeMs == 10_000)
+        #expect(c.attribution.claims == [OperatorClaim(account: AccountID(1), symbol: "BTCUSDT", side: .sell, link: StrategyLinkID(4))])
     }
 
     @Test(arguments: [
@@ -72,6 +71,14 @@ import Testing
         ("[reconcile]\ngrace_ms = = 3\n", "line 2"),
         ("[[attribution.claims]]\naccount_id = 1\nsymbol = \"BTCUSDT\"\n", "attribution.claims[0]: needs account_id, symbol, strategy_account_id"),
         ("[[attribution.conventions]]\nname = \"x\"\npattern = \"^web_([0-9]+)\"\n", "attribution.conventions[0]"),
+        (
+            "[[attribution.claims]]\naccount_id = 1\nsymbol = \"BTCUSDT\"\nside = \"UP\"\nstrategy_account_id = 2\n",
+            "attribution.claims[0].side: BUY or SELL"
+        ),
+        ("[attribution]\nclaims = 3\n", "attribution.claims: expected an array of tables"),
+        ("[cancel]\nparallelism = 1.5\n", "cancel.parallelism: expected an integer"),
+        ("[webhook]\nlisten = \"nowhere\"\n", "webhook.listen: must be HOST:PORT"),
+        ("reconcile = 3\n", "reconcile: expected a table"),
     ])
     func badFilesNameTheKey(text: String, message: String) throws {
         let path = try Self.write(text)
@@ -83,6 +90,8 @@ import Testing
     @Test func badEnvironmentValuesNameTheVariable() {
         let error = #expect(throws: AppError.self) { try OrdersyncConfig.load(path: nil, environment: ["ORDERSYNC_RECONCILE_PARALLELISM": "many"]) }
         #expect(error?.description.contains("ORDERSYNC_RECONCILE_PARALLELISM=many: expected an integer") == true)
+        let range = #expect(throws: AppError.self) { try OrdersyncConfig.load(path: nil, environment: ["ORDERSYNC_RECONCILE_SPREAD": "2"]) }
+        #expect(range?.description == "ORDERSYNC_RECONCILE_SPREAD: must be between 0 and 1", "\(range?.description ?? "")")
     }
 
     @Test func theCLIReadsTheDatabaseFromTheFileAndExitsTwoOnABadKey() throws {
@@ -117,12 +126,12 @@ import Testing
             """
         )
         let config = try OrdersyncConfig.load(path: path, environment: [:])
-        #expect(config.databasePath == "postgresql://trader:password123@postgres:5432/trading_system" && config.databaseMaxConnections == 7)
-        #expect(config.originSecretKey == "from-the-file" && config.originEncryptionKey == nil)
+        #expect(config.database.url == "postgresql://trader:password123@postgres:5432/trading_system" && config.database.maxConnections == 7)
+        #expect(config.origin.secretKey == "from-the-file" && config.origin.accountsEncryptionKey == nil)
         #expect(
-            try EntryPoints.databaseName(flag: "/tmp/a.sqlite", config: config.databasePath, environment: ["DATABASE_URL": "x"]) == "/tmp/a.sqlite"
+            try EntryPoints.databaseName(flag: "/tmp/a.sqlite", config: config.database.url, environment: ["DATABASE_URL": "x"]) == "/tmp/a.sqlite"
         )
-        #expect(try EntryPoints.databaseName(flag: nil, config: config.databasePath, environment: ["DATABASE_URL": "x"]) == config.databasePath)
+        #expect(try EntryPoints.databaseName(flag: nil, config: config.database.url, environment: ["DATABASE_URL": "x"]) == config.database.url)
         #expect(try EntryPoints.databaseName(flag: nil, config: nil, environment: ["DATABASE_URL": "sqlite:////tmp/o.db"]) == "sqlite:////tmp/o.db")
         #expect(throws: AppError.self) { try EntryPoints.databaseName(flag: nil, config: nil, environment: [:]) }
         let bad = try ConfigTests.write("[database]\nmax_connections = 0\n")

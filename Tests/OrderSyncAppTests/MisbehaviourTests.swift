@@ -96,7 +96,7 @@ import Testing
         ) { options, _ in
             // A deadline no loopback answer of a busy machine reaches (the 300 ms this test once had
             // failed the healthy accounts under load), and an account answered three times later.
-            options.requestTimeoutMs = 2_000
+            options.config.exchange.requestTimeoutMs = 2_000
         }
         var faults = FaultSettings()
         faults.slowAccounts = [AccountID(3)]

@@ -21,9 +21,9 @@ import Testing
             scenarioPath: Self.scenario,
             backend: backend,
             configure: { options in
-                options.confirmations = 1
+                options.config.reconcile.confirmations = 1
                 // The origin lost order 7101 (no row); its operator knows it is strategy link 1's.
-                options.claims = [OperatorClaim(account: AccountID(1), symbol: "SOL/USDT", link: StrategyLinkID(1))]
+                options.config.attribution.claims = [OperatorClaim(account: AccountID(1), symbol: "SOL/USDT", link: StrategyLinkID(1))]
             },
             Self.scenario
         )
@@ -110,8 +110,8 @@ import Testing
 
         // `check` on the same database: ordersync can run; the origin's states are named.
         var options = ReconcileOptions(databasePath: name)
-        options.spotURL = stack.simulatorURL
-        options.futuresURL = stack.simulatorURL
+        options.config.exchange.spotURL = stack.simulatorURL
+        options.config.exchange.futuresURL = stack.simulatorURL
         let check = try await EntryPoints.check(options, online: true)
         #expect(check.ok, "\(check.text())")
         #expect(

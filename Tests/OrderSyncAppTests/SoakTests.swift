@@ -76,8 +76,8 @@ import Testing
         let world = try Self.scenario(scenarioPath)
         // The weight limit is raised: passes every 300 ms would (rightly) be paced to a window a minute.
         let stack = try await LiveStack.start(scenarioPath: scenarioPath, databasePath: dbPath, weightLimit: 10_000_000) { options, settings in
-            options.graceMs = 1_000
-            options.confirmations = 2
+            options.config.reconcile.graceMs = 1_000
+            options.config.reconcile.confirmations = 2
             settings.burst = 1000
             settings.ratePerSecond = 1000
         }

@@ -85,6 +85,15 @@ import Testing
         return (try #require(error["code"] as? String), try #require(error["message"] as? String))
     }
 
+    /// A client error the HTTP layer raises is answered as a documented client error, never as a 500.
+    @Test func clientErrorsOfTheHTTPLayerKeepTheirClass() {
+        for status in 400..<500 {
+            let error = WebhookError(clientError: status, "x")
+            #expect((400..<500).contains(error.statusCode) && error.code != .internalError, "\(status) → \(error.code)")
+            if [401, 403, 404, 405, 413, 415, 429].contains(status) { #expect(error.statusCode == status) }
+        }
+    }
+
     @Test func everyErrorIsTheDocumentedJSONWithItsStatusAndHeaders() async throws {
         let backend = Backend()
         let (app, _) = Self.app(backend) { $0.maxBodyBytes = 1024 }
