@@ -180,7 +180,7 @@ enum ReconcileBench {
         options.config.exchange.spotURL = url
         options.config.exchange.futuresURL = url
         var runner: ReconcileRunner
-        var gateway: BinanceGateway
+        var gateway: Venues
         var store: OrderDatabase
         do { (runner, gateway, store) = try await EntryPoints.makeRunner(options) } catch { SimulatorBench.fail("\(error)") }
         // The origin's evidence reads: (account-markets read, statements).

@@ -63,7 +63,9 @@ enum Wire {
                 stopPrice: try triggerPrice.map { a throws(BinanceError) in try Wire.amount(a, "triggerPrice") },
                 quantity: try Wire.amount(quantity ?? "0", "quantity"),
                 executedQuantity: try Wire.amount(executedQty ?? "0", "executedQty"),
-                time: createTime ?? 0
+                time: createTime ?? 0,
+                // The origin stores an algo order under its plain algoId.
+                aliases: [.regular(algoId)]
             )
         }
     }

@@ -156,18 +156,7 @@ extension EntryPoints {
             report.notes.append("no usable table \(table.rawValue): its records of order ids are not used as ownership evidence")
         }
         // Accounts.
-        let gateway = BinanceGateway(
-            main: BinanceSession(
-                configuration: ClientConfiguration(spotURL: options.config.exchange.spotURL, futuresURL: options.config.exchange.futuresURL)
-            ),
-            testnet: BinanceSession(
-                configuration: ClientConfiguration(
-                    spotURL: options.config.exchange.testnetSpotURL,
-                    futuresURL: options.config.exchange.testnetFuturesURL
-                )
-            ),
-            environment: options.environment
-        )
+        let gateway = venues(options)
         let markets = try await db.accountMarkets()
         let stored = Dictionary(
             try await db.rows("SELECT id, exchange FROM accounts").map { ($0.int(0) ?? 0, $0.text(1) ?? "") },
@@ -179,7 +168,7 @@ extension EntryPoints {
             let support =
                 gateway.supports(account) ? "supported" : laterExchanges.contains(account.exchange) ? "not supported yet" : "unknown exchange"
             var keys = "ok"
-            if let problem = gateway.credentialsProblem(account) {
+            if let problem = gateway.venue(for: account)?.credentialsProblem(account) {
                 keys = problem
                 if account.isActive { report.problems.append(problem) }
             } else if !Fernet.looksLikeToken(account.apiKey) || !Fernet.looksLikeToken(account.apiSecret.reveal()) {
@@ -200,7 +189,7 @@ extension EntryPoints {
             )
             if online, account.isActive, support == "supported", keys == "ok" || keys == "plaintext" {
                 let market = markets[account.id]?.sorted().first ?? .spot
-                let problem = await gateway.probe(account, market: market)
+                let problem = await gateway.venue(for: account)?.probe(account, market: market)
                 entry.online = problem ?? "ok"
                 if let problem { report.problems.append("account \(account.id) (\(account.name)) online: \(problem)") }
             }

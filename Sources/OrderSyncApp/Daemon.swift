@@ -1,4 +1,3 @@
-import BinanceAPI
 import Metrics
 import OrderStore
 import Prometheus
@@ -47,13 +46,13 @@ public struct Telemetry: Sendable {
 /// set of per-account locks, and the webhook's backend over them.
 public final class Daemon: WebhookBackend {
     public let db: OrderDatabase
-    public let gateway: BinanceGateway
+    public let gateway: Venues
     public let runner: ReconcileRunner
     public let canceller: StrategyCanceller
     public let telemetry: Telemetry
     private let last = Mutex<Health>(Health(lastPassAt: nil, lastPassErrors: 0))
 
-    init(runner: ReconcileRunner, gateway: BinanceGateway, db: OrderDatabase, options: ReconcileOptions, telemetry: Telemetry) {
+    init(runner: ReconcileRunner, gateway: Venues, db: OrderDatabase, options: ReconcileOptions, telemetry: Telemetry) {
         self.db = db
         self.gateway = gateway
         self.runner = runner

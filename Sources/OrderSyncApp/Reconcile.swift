@@ -61,7 +61,32 @@ extension EntryPoints {
         }
     }
 
-    public static func makeRunner(_ options: ReconcileOptions) async throws(AppError) -> (ReconcileRunner, BinanceGateway, OrderDatabase) {
+    /// Every exchange ordersync talks to, built from the configuration: the composition root is
+    /// the one place that names them. (Adding one: README § Architecture.)
+    public static func venues(_ options: ReconcileOptions) -> Venues {
+        let config = options.config
+        func client(_ spot: String, _ futures: String) -> ClientConfiguration {
+            var c = ClientConfiguration(spotURL: spot, futuresURL: futures)
+            c.weightBudget = config.exchange.weightBudget
+            c.recvWindow = config.exchange.recvWindowMs
+            c.requestTimeout = .milliseconds(config.exchange.requestTimeoutMs)
+            return c
+        }
+        let binance = BinanceGateway(
+            main: BinanceSession(
+                configuration: client(config.exchange.spotURL, config.exchange.futuresURL),
+                transport: AsyncHTTPTransport(maxConnectionsPerHost: config.exchange.maxConnections)
+            ),
+            testnet: BinanceSession(
+                configuration: client(config.exchange.testnetSpotURL, config.exchange.testnetFuturesURL),
+                transport: AsyncHTTPTransport(maxConnectionsPerHost: config.exchange.maxConnections)
+            ),
+            environment: options.environment
+        )
+        return Venues([binance])
+    }
+
+    public static func makeRunner(_ options: ReconcileOptions) async throws(AppError) -> (ReconcileRunner, Venues, OrderDatabase) {
         let tags: ClientOrderTagCodec
         let claims: ClaimSet
         let config = options.config
@@ -88,24 +113,7 @@ extension EntryPoints {
             )
         )
         let db = try await openDatabase(options.databasePath, maxConnections: config.database.maxConnections)
-        func client(_ spot: String, _ futures: String) -> ClientConfiguration {
-            var c = ClientConfiguration(spotURL: spot, futuresURL: futures)
-            c.weightBudget = config.exchange.weightBudget
-            c.recvWindow = config.exchange.recvWindowMs
-            c.requestTimeout = .milliseconds(config.exchange.requestTimeoutMs)
-            return c
-        }
-        let gateway = BinanceGateway(
-            main: BinanceSession(
-                configuration: client(config.exchange.spotURL, config.exchange.futuresURL),
-                transport: AsyncHTTPTransport(maxConnectionsPerHost: config.exchange.maxConnections)
-            ),
-            testnet: BinanceSession(
-                configuration: client(config.exchange.testnetSpotURL, config.exchange.testnetFuturesURL),
-                transport: AsyncHTTPTransport(maxConnectionsPerHost: config.exchange.maxConnections)
-            ),
-            environment: options.environment
-        )
+        let gateway = venues(options)
         var runner = ReconcileRunner(
             store: db,
             gateway: gateway,

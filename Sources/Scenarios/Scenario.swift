@@ -635,7 +635,8 @@ struct Validator {
             guard o.orderId > 0 else { throw fail("\(p).order_id", "order ids are positive") }
             let algo = o.algo ?? false
             if algo && market != .futures { throw fail("\(p).algo", "algo orders exist on FUTURES only") }
-            let id = algo ? ExchangeOrderID.algo(o.orderId) : ExchangeOrderID.regular(o.orderId)
+            // Binance's futures Algo service: ids of their own, also known by the plain number.
+            let id = algo ? ExchangeOrderID.namespaced("algo", o.orderId) : ExchangeOrderID.regular(o.orderId)
             let idKey = "\(market.rawValue) \(id.rawValue)"
             if let first = orderIDs[idKey] { throw fail("\(p).order_id", "duplicate \(market.rawValue) order id \(id) (first at [\(first)])") }
             orderIDs[idKey] = i
@@ -678,7 +679,8 @@ struct Validator {
                         stopPrice: try amount(o.stopPrice, "\(p).stop_price"),
                         quantity: quantity,
                         executedQuantity: executed,
-                        time: -ageMs
+                        time: -ageMs,
+                        aliases: algo ? [.regular(o.orderId)] : []
                     ),
                     ageMs: ageMs
                 )

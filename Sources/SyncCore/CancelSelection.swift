@@ -23,15 +23,15 @@ public struct CancelScope: Sendable, Hashable {
     }
 }
 
-/// What a venue allows in the cancel requests of one account and market: the gateway states it
-/// (Binance USDⓈ-M futures: `batchOrders` of ten regular orders of one symbol; spot: one by one,
-/// five at a time). The core plans with it and nothing else batches again.
+/// What a venue allows in the cancel requests of one account and market: the venue states it (one
+/// exchange batches ten orders of one symbol, another twenty of any). The core plans with it and
+/// nothing else batches again.
 public struct CancelLimits: Sendable, Hashable {
     /// Orders one batch request may name (1: no batch cancel).
     public var batchSize: Int
     /// Whether a batch names orders of one symbol only.
     public var batchPerSymbol: Bool
-    /// Whether conditional (algo) orders may be batched with the rest.
+    /// Whether orders stored in an id space of their own (`<space>:<id>`) may be batched with the rest.
     public var batchesConditional: Bool
     /// Requests in flight at once for one account and market.
     public var concurrency: Int
@@ -49,10 +49,10 @@ public struct CancelLimits: Sendable, Hashable {
 
 /// One request the canceller sends: always orders named by id, never a symbol- or account-wide cancel.
 public enum CancelRequest: Sendable, Hashable {
-    /// One order (Binance: `DELETE /api/v3/order`, `/fapi/v1/order`, or `/fapi/v1/algoOrder`).
+    /// One order, by its id.
     case single(OpenOrderRow)
-    /// Several orders in one request (Binance: up to ten regular futures orders of one symbol,
-    /// `DELETE /fapi/v1/batchOrders`); `symbol` is their symbol key when the venue batches per symbol.
+    /// Several orders in one request (the venue's batch cancel, within its `CancelLimits`); `symbol`
+    /// is their symbol key when the venue batches per symbol.
     case batch(symbol: String?, rows: [OpenOrderRow])
 
     public var rows: [OpenOrderRow] {
@@ -120,9 +120,9 @@ public enum CancelSelection {
     /// One account and market's rows (in id order) as requests under `limits`.
     public static func requests(_ rows: [OpenOrderRow], limits: CancelLimits) -> [CancelRequest] {
         guard limits.batchSize > 1 else { return rows.map(CancelRequest.single) }
-        let batchable = rows.filter { limits.batchesConditional || !$0.exchangeOrderID.isAlgo }
+        func batchable(_ row: OpenOrderRow) -> Bool { limits.batchesConditional || row.exchangeOrderID.namespace == nil }
         var groups: [String: [OpenOrderRow]] = [:]
-        for row in batchable { groups[limits.batchPerSymbol ? SymbolKey.of(row.symbol) : "", default: []].append(row) }
+        for row in rows where batchable(row) { groups[limits.batchPerSymbol ? SymbolKey.of(row.symbol) : "", default: []].append(row) }
         var requests: [CancelRequest] = []
         for symbol in groups.keys.sorted() {
             let list = groups[symbol]!
@@ -131,7 +131,7 @@ public enum CancelSelection {
                 requests.append(chunk.count == 1 ? .single(chunk[0]) : .batch(symbol: limits.batchPerSymbol ? symbol : nil, rows: chunk))
             }
         }
-        for row in rows where !(limits.batchesConditional || !row.exchangeOrderID.isAlgo) { requests.append(.single(row)) }
+        for row in rows where !batchable(row) { requests.append(.single(row)) }
         return requests
     }
 }

@@ -52,26 +52,30 @@ public struct OpenOrderRowID: Int64Identifier {
 
 /// The exchange's id of an order, as stored in `open_orders.exchange_order_id`.
 ///
-/// Regular orders are stored as the exchange's decimal `orderId` (as the origin app does).
-/// USDⓈ-M conditional orders live in Binance's Algo service with their own id space (`algoId`);
-/// ordersync stores them as `algo:<algoId>` so the two spaces can never collide.
+/// Orders are stored by the exchange's own id (as the origin app does). A venue that keeps some
+/// orders in an id space of their own (one exchange's conditional orders have ids of another
+/// service) has ordersync store those as `<space>:<id>`, so the two spaces can never collide.
 public struct ExchangeOrderID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     /// The exact text of `open_orders.exchange_order_id`.
     public let rawValue: String
 
-    public static let algoPrefix = "algo:"
-
     public init(_ rawValue: String) { self.rawValue = rawValue }
-    /// A regular order's id (`orderId`).
+    /// An order's id in its venue's main id space.
     public static func regular(_ id: Int64) -> ExchangeOrderID { ExchangeOrderID(String(id)) }
-    /// A conditional order's id in the Algo service (`algoId`).
-    public static func algo(_ id: Int64) -> ExchangeOrderID { ExchangeOrderID(algoPrefix + String(id)) }
+    /// An order's id in the venue's id space `space` (letters), stored as `<space>:<id>`.
+    public static func namespaced(_ space: String, _ id: Int64) -> ExchangeOrderID { ExchangeOrderID("\(space):\(id)") }
 
-    /// Whether this names an order of the futures Algo service.
-    public var isAlgo: Bool { rawValue.hasPrefix(Self.algoPrefix) }
-    /// The id the exchange itself knows (`orderId` or `algoId`), without ordersync's prefix.
+    /// The id space when it is not the venue's main one (the letters before `:`), else nil.
+    public var namespace: Substring? {
+        guard let colon = rawValue.firstIndex(of: ":"), colon > rawValue.startIndex,
+            rawValue[..<colon].allSatisfy({ $0.isASCII && $0.isLetter })
+        else { return nil }
+        return rawValue[..<colon]
+    }
+    /// The id the exchange itself knows, without ordersync's `<space>:` prefix.
     public var venueID: Substring {
-        isAlgo ? rawValue.dropFirst(Self.algoPrefix.count) : rawValue[...]
+        guard let space = namespace else { return rawValue[...] }
+        return rawValue.dropFirst(space.count + 1)
     }
 
     public static func < (lhs: Self, rhs: Self) -> Bool {

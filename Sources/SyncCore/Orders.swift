@@ -1,8 +1,12 @@
 /// One order as the exchange lists or reports it.
 public struct ExchangeOrder: Sendable, Hashable, Codable {
-    /// `orderId`, or `algo:<algoId>` for a conditional order of the futures Algo service.
+    /// The venue's id (`<space>:<id>` for an id space of its own; `ExchangeOrderID`).
     public var id: ExchangeOrderID
-    /// `clientOrderId` (`clientAlgoId` for algo orders); where ownership tags live.
+    /// Other ids the venue knows the same order by, which a row or the origin's records may carry
+    /// (one venue's conditional orders also by their plain number, as the origin stores them). A row
+    /// matches an order by an alias only when both are conditional orders or both are not.
+    public var aliases: [ExchangeOrderID] = []
+    /// The client order id the order was placed with; where ownership tags live.
     public var clientOrderID: String?
     public var symbol: String
     public var side: Side
@@ -30,9 +34,11 @@ public struct ExchangeOrder: Sendable, Hashable, Codable {
         stopPrice: Amount? = nil,
         quantity: Amount,
         executedQuantity: Amount,
-        time: Millis
+        time: Millis,
+        aliases: [ExchangeOrderID] = []
     ) {
         self.id = id
+        self.aliases = aliases
         self.clientOrderID = clientOrderID
         self.symbol = symbol
         self.side = side
@@ -45,15 +51,20 @@ public struct ExchangeOrder: Sendable, Hashable, Codable {
         self.time = time
     }
 
-    /// Whether this is a conditional order of the futures Algo service.
-    public var isAlgo: Bool { id.isAlgo }
+    /// Its id and its aliases.
+    public var ids: [ExchangeOrderID] { [id] + aliases }
+
+    // Aliases are the venue's knowledge for matching, not part of the report.
+    enum CodingKeys: String, CodingKey {
+        case id, clientOrderID, symbol, side, type, status, price, stopPrice, quantity, executedQuantity, time
+    }
 }
 
 /// How much of the account's open orders a listing is known to contain.
 public enum ListingCoverage: Sendable, Hashable {
-    /// Every open order in the listing's scope is in it (for futures: regular and algo both).
+    /// Every open order in the listing's scope is in it (of every id space the venue has).
     case complete
-    /// Some of it was fetched (e.g. regular orders but not algo orders). Changes nothing.
+    /// Some of it was fetched (e.g. regular orders but not conditional ones). Changes nothing.
     case partial(reason: String)
     /// Nothing usable was fetched. Changes nothing.
     case failed(reason: String)
@@ -216,7 +227,7 @@ public struct OrphanRecord: Sendable, Hashable, Codable {
     }
 }
 
-/// The answer to a targeted order query (`GET /api/v3/order`, `/fapi/v1/order`, algo order).
+/// The answer to a targeted query of one order.
 public enum TargetedQueryResult: Sendable, Hashable {
     /// The exchange knows the order and says this.
     case found(ExchangeOrder)

@@ -39,12 +39,12 @@ public struct OriginRecord: Sendable, Hashable, Codable {
     /// `recorded:<table>#<id>`.
     public var code: String { "recorded:\(table.rawValue)#\(id)" }
 
-    /// Whether the record can be about this order: the same id (an algo order also under its plain
-    /// algoId, as the origin stores it), symbol and market when the record states them. Binance ids
-    /// repeat across symbols and between spot and futures, so a record of another symbol or market
-    /// is about another order and is not evidence either way.
+    /// Whether the record can be about this order: the same id (or one of its aliases, as the origin
+    /// may store it), symbol and market when the record states them. Exchange ids may repeat across
+    /// symbols and between spot and futures, so a record of another symbol or market is about
+    /// another order and is not evidence either way.
     public func describes(_ order: ExchangeOrder, market: Market) -> Bool {
-        guard exchangeOrderID == order.id.rawValue || (order.isAlgo && exchangeOrderID[...] == order.id.venueID) else { return false }
+        guard order.ids.contains(where: { $0.rawValue == exchangeOrderID }) else { return false }
         if let symbol, !symbol.isEmpty, SymbolKey.of(symbol) != SymbolKey.of(order.symbol) { return false }
         if let marketText, let stated = Market(stored: marketText), stated != market { return false }
         return true
@@ -56,7 +56,7 @@ public struct OriginRecord: Sendable, Hashable, Codable {
 public struct EvidenceRequest: Sendable, Hashable {
     public var account: AccountID
     public var market: Market
-    /// Order ids to look up in the origin's records (algo orders also by their plain algoId), sorted.
+    /// Order ids to look up in the origin's records (with their aliases), sorted.
     public var orderIDs: [String]
     /// Placeholder rows to read: `created_at` in this range (ms), on this account's links.
     public var placeholdersCreated: ClosedRange<Millis>

@@ -80,7 +80,7 @@ public protocol ReconcileStore: Sendable {
     func finishRun(_ id: Int64, report: DriftReport) async throws
 }
 
-/// The exchange as the runtime uses it (BinanceAPI implements it). Reads only: the reconciler
+/// The exchange as the runtime uses it (each venue implements it; `Venues` routes). Reads only: the reconciler
 /// never cancels anything.
 public protocol ExchangeGateway: Sendable {
     /// Whether ordersync can talk to this account's exchange.
@@ -88,8 +88,8 @@ public protocol ExchangeGateway: Sendable {
     /// The account's open orders in a market — every symbol (`symbols` nil) or only those named;
     /// never throws (the coverage says what happened).
     func listing(_ account: AccountRecord, market: Market, symbols: Set<String>?) async -> ExchangeListing
-    /// The request weight of that listing (`symbols`: how many; nil for every symbol).
-    func listingWeight(market: Market, symbols: Int?) -> Int
+    /// The request weight of that listing for this account (`symbols`: how many; nil for every symbol).
+    func listingWeight(_ account: AccountRecord, market: Market, symbols: Int?) -> Int
     /// One order's state.
     func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult
     /// Returns when a listing of `weight` would fit in the request budget (without reserving it),
@@ -99,4 +99,22 @@ public protocol ExchangeGateway: Sendable {
 
 extension ExchangeGateway {
     public func waitForRoom(_ account: AccountRecord, markets: Set<Market>, weight: Int) async {}
+}
+
+/// One exchange: its listings, queries and cancels, with their costs and limits. Each exchange's
+/// module implements one; the composition root routes every account to the venue named by its
+/// `accounts.exchange` (`Venues`), so the core and the runtime never name an exchange.
+public protocol Venue: ExchangeGateway, CancelGateway {
+    /// The `accounts.exchange` value it serves, upper case.
+    var exchange: String { get }
+    /// Why the account's stored keys cannot be used (never a key or a value), or nil.
+    func credentialsProblem(_ account: AccountRecord) -> String?
+    /// `check --online`: one cheap unsigned and one cheap signed call; nil when both work.
+    func probe(_ account: AccountRecord, market: Market) async -> String?
+    /// Closes its connections.
+    func shutdown() async
+}
+
+extension Venue {
+    public func supports(_ account: AccountRecord) -> Bool { account.exchange == exchange }
 }

@@ -351,10 +351,10 @@ public enum Reconciler {
         let orders = input.listing.orders
         var index: [String: Int] = [:]
         index.reserveCapacity(orders.count)
-        var algoByVenueID: [Substring: Int] = [:]
+        var byAlias: [String: Int] = [:]
         for (i, order) in orders.enumerated() {
             index[order.id.rawValue] = i
-            if order.isAlgo { algoByVenueID[order.id.venueID] = i }
+            for alias in order.aliases { byAlias[alias.rawValue] = i }
         }
         var consumed = [Bool](repeating: false, count: orders.count)
         var queryBudget = policy.maxQueriesPerPass - input.queryResults.count
@@ -363,9 +363,10 @@ public enum Reconciler {
             guard covers(row.symbol) else { continue }
             let priorMisses = input.misses[row.exchangeOrderID] ?? 0
             var position = index[row.exchangeOrderID.rawValue]
-            // The origin app may hold a conditional futures order under its plain algoId.
-            if position == nil, row.orderType.isConditional, !row.exchangeOrderID.isAlgo {
-                position = algoByVenueID[row.exchangeOrderID.rawValue[...]]
+            // The origin may hold an order under one of its aliases (a conditional order under its
+            // plain number); an alias matches only an order of the row's kind.
+            if position == nil, let i = byAlias[row.exchangeOrderID.rawValue], orders[i].type.isConditional == row.orderType.isConditional {
+                position = i
             }
             // The origin's own states first: what it is placing, cancelling or holding is not raced.
             let lifecycle = row.lifecycle(now: now)
@@ -503,9 +504,7 @@ public enum Reconciler {
         var recordsByID: [String: [OriginRecord]] = [:]
         var placeholderVerdicts: [ExchangeOrderID: PlaceholderVerdict] = [:]
         func records(of order: ExchangeOrder) -> [OriginRecord] {
-            var found = recordsByID[order.id.rawValue] ?? []
-            if order.isAlgo { found += recordsByID[String(order.id.venueID)] ?? [] }
-            return found
+            order.ids.flatMap { recordsByID[$0.rawValue] ?? [] }
         }
         if let evidence = input.evidence {
             for record in evidence.records { recordsByID[record.exchangeOrderID, default: []].append(record) }
@@ -537,8 +536,7 @@ public enum Reconciler {
         } else if !needing.isEmpty {
             var ids = Set<String>()
             for order in needing {
-                ids.insert(order.id.rawValue)
-                if order.isAlgo { ids.insert(String(order.id.venueID)) }
+                for id in order.ids { ids.insert(id.rawValue) }
             }
             let times = needing.map(\.time)
             plan.evidenceRequest = EvidenceRequest(

@@ -107,7 +107,9 @@ public struct ReconcileRunner: Sendable {
     func listing(_ account: AccountRecord, _ market: Market, _ snapshot: AccountSnapshot, runID: Int64) async -> ExchangeListing {
         let symbols = snapshot.symbolsOfInterest(market: market, extra: policy.attributor.claims.symbols(account: account.id))
         let sweepDue = sweepDue(account: account.id, runID: runID, lastSweepRun: snapshot.lastSweepRun[market])
-        if sweepDue || gateway.listingWeight(market: market, symbols: symbols.count) >= gateway.listingWeight(market: market, symbols: nil) {
+        if sweepDue
+            || gateway.listingWeight(account, market: market, symbols: symbols.count) >= gateway.listingWeight(account, market: market, symbols: nil)
+        {
             return await gateway.listing(account, market: market, symbols: nil)
         }
         if symbols.isEmpty { return ExchangeListing(coverage: .complete, scope: .symbols([]), orders: []) }
@@ -127,9 +129,9 @@ public struct ReconcileRunner: Sendable {
             ]
         }
         // Wait for request weight before taking the lock, so a cancel for this account never queues
-        // behind a pass that waits for the next window (one full listing's worth of room).
+        // behind a pass that waits for the next window (room for its dearest full listing).
         // A graceful shutdown ends the wait, and the account is left for the next run.
-        let weight = gateway.listingWeight(market: .futures, symbols: nil)
+        let weight = markets.map { gateway.listingWeight(account, market: $0, symbols: nil) }.max() ?? 0
         await cancelWhenGracefulShutdown { await gateway.waitForRoom(account, markets: markets, weight: weight) }
         if Task.isShuttingDownGracefully { return [] }
         return try await locks.withLock(account.id) {

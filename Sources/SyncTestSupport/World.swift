@@ -100,7 +100,7 @@ public struct World: Sendable {
             }
             let algo = conditional && key.market == .futures
             let order = ExchangeOrder(
-                id: algo ? .algo(nextOrder) : .regular(nextOrder),
+                id: algo ? .namespaced("algo", nextOrder) : .regular(nextOrder),
                 clientOrderID: client,
                 symbol: symbols.randomElement(using: &rng)!,
                 side: Bool.random(using: &rng) ? .buy : .sell,
@@ -110,7 +110,8 @@ public struct World: Sendable {
                 stopPrice: algo ? amount("59000") : nil,
                 quantity: qty,
                 executedQuantity: executed,
-                time: now - age
+                time: now - age,
+                aliases: algo ? [.regular(nextOrder)] : []
             )
             world.truth[key, default: []].append(order)
             return order

@@ -36,7 +36,9 @@ enum Fx {
             stopPrice: algo ? Amount("59000") : nil,
             quantity: Amount(qty)!,
             executedQuantity: Amount(executed)!,
-            time: now - age
+            time: now - age,
+            // As Binance's venue reads it: an algo order is also known by its plain algoId.
+            aliases: algo ? [.regular(id)] : []
         )
     }
 

@@ -160,7 +160,9 @@ import Testing
         let sizes = Dictionary(grouping: sent, by: \.account).mapValues { $0.map(\.request.rows.count).sorted() }
         #expect(sizes == [1: [1, 1, 3, 10, 10], 2: [3, 10, 10]])
         for item in sent {
-            if case .batch(let symbol, let rows) = item.request { #expect(symbol == "BTCUSDT" && rows.allSatisfy { !$0.exchangeOrderID.isAlgo }) }
+            if case .batch(let symbol, let rows) = item.request {
+                #expect(symbol == "BTCUSDT" && rows.allSatisfy { $0.exchangeOrderID.namespace == nil })
+            }
             #expect(item.request.rows.allSatisfy { $0.link == StrategyLinkID(item.account) })  // strategy f's links only
         }
         // What the report says is what the exchange was asked, and the other strategies' rows are untouched.

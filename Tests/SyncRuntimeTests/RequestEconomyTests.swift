@@ -37,7 +37,7 @@ import Testing
             let mine = (orders[account.id.rawValue] ?? []).filter { symbols?.contains($0.symbol) ?? true }
             return ExchangeListing(coverage: .complete, scope: symbols.map { .symbols($0) } ?? .allSymbols, orders: mine)
         }
-        func listingWeight(market: Market, symbols: Int?) -> Int { symbols.map { $0 * symbolWeight } ?? 80 }
+        func listingWeight(_ account: AccountRecord, market: Market, symbols: Int?) -> Int { symbols.map { $0 * symbolWeight } ?? 80 }
         func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult { .notFound }
 
         func take() -> [Call] {

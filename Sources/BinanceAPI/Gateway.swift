@@ -1,12 +1,12 @@
-import BinanceAPI
 import SyncCore
 import Synchronization
 
-/// The exchange port over the Binance client: one session for production URLs and one for
+/// Binance as a venue (spot, USDⓈ-M futures and its Algo service) over the client: one session for production URLs and one for
 /// testnet URLs (`accounts.is_testnet`), credentials resolved per account (Fernet, env overrides).
 /// Symbols arrive in any spelling (`BTC/USDT` from the origin's rows) and go out as Binance's
 /// (`SymbolKey`, which is Binance's own form).
-public struct BinanceGateway: ExchangeGateway, CancelGateway {
+public struct BinanceGateway: Venue {
+    public var exchange: String { "BINANCE" }
     let main: BinanceSession
     let testnet: BinanceSession
     let environment: [String: String]
@@ -17,8 +17,6 @@ public struct BinanceGateway: ExchangeGateway, CancelGateway {
         self.testnet = testnet
         self.environment = environment
     }
-
-    public func supports(_ account: AccountRecord) -> Bool { account.exchange == "BINANCE" }
 
     func client(_ account: AccountRecord) throws(BinanceError) -> AccountClient {
         (account.isTestnet ? testnet : main).account(try credentials.resolve(account, environment: environment))
@@ -49,7 +47,7 @@ public struct BinanceGateway: ExchangeGateway, CancelGateway {
         for market in markets.sorted() { await session.waitForRoom(market, weight: weight) }
     }
 
-    public func listingWeight(market: Market, symbols: Int?) -> Int {
+    public func listingWeight(_ account: AccountRecord, market: Market, symbols: Int?) -> Int {
         guard let symbols else { return AccountClient.listingWeight(market, bySymbol: false) }
         return symbols * AccountClient.listingWeight(market, bySymbol: true)
     }
