@@ -49,6 +49,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The origin app's keys for every exchange's accounts: its Fernet rules, resolved once per account.
+        .target(
+            name: "OriginKeys",
+            dependencies: [
+                "SyncCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         // A Binance-compatible exchange (spot + USDⓈ-M futures subset): a library and a server.
         // Meets ordersync's client only on the wire.
         .target(
@@ -63,16 +71,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Edge: the signed Binance REST client (spot + USDⓈ-M futures + Algo), weight governor,
-        // time sync, retries that resolve unknown outcomes by query, credentials (Fernet).
+        // Binance as a venue: the signed REST client (spot + USDⓈ-M futures + Algo), weight governor,
+        // time sync, retries that resolve unknown outcomes by query, and its Venue.
         // Meets the simulator only on the wire.
         .target(
             name: "BinanceAPI",
             dependencies: [
-                "SyncCore",
+                "SyncCore", "OriginKeys",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -105,7 +112,7 @@ let package = Package(
         .target(
             name: "OrderSyncApp",
             dependencies: [
-                "SyncCore", "Scenarios", "SyncRuntime", "OrderStore", "BinanceAPI", "WebhookServer",
+                "SyncCore", "Scenarios", "SyncRuntime", "OrderStore", "OriginKeys", "BinanceAPI", "WebhookServer",
                 .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -140,7 +147,7 @@ let package = Package(
         .executableTarget(
             name: "ordersync-bench",
             dependencies: [
-                "SyncCore", "Scenarios", "BinanceAPI", "OrderSyncApp", "LocalStack", "OrderStore", "SyncRuntime",
+                "SyncCore", "Scenarios", "OriginKeys", "BinanceAPI", "OrderSyncApp", "LocalStack", "OrderStore", "SyncRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -176,7 +183,7 @@ let package = Package(
         .testTarget(
             name: "BinanceAPITests",
             dependencies: [
-                "BinanceAPI", "BinanceSimulator", "SyncCore",
+                "BinanceAPI", "BinanceSimulator", "OriginKeys", "SyncCore",
             ],
             swiftSettings: strict
         ),

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import BinanceAPI
 import Foundation
 import NIOCore
+import OriginKeys
 import SyncCore
 
 #if canImport(FoundationNetworking)

@@ -3,6 +3,7 @@ import BinanceAPI
 import Foundation
 import NIOCore
 import OrderStore
+import OriginKeys
 import Scenarios
 import SyncCore
 import Synchronization

@@ -1,3 +1,4 @@
+import OriginKeys
 import SyncCore
 
 /// How a cancel ended. Every case but `.failed` carries the exchange's word.

@@ -1,5 +1,5 @@
+import OriginKeys
 import SyncCore
-import Synchronization
 
 /// Binance as a venue (spot, USDⓈ-M futures and its Algo service) over the client: one session for production URLs and one for
 /// testnet URLs (`accounts.is_testnet`), credentials resolved per account (Fernet, env overrides).
@@ -19,7 +19,11 @@ public struct BinanceGateway: Venue {
     }
 
     func client(_ account: AccountRecord) throws(BinanceError) -> AccountClient {
-        (account.isTestnet ? testnet : main).account(try credentials.resolve(account, environment: environment))
+        do {
+            return (account.isTestnet ? testnet : main).account(try credentials.resolve(account, environment: environment))
+        } catch {
+            throw .credentials(error.description)
+        }
     }
 
     public func listing(_ account: AccountRecord, market: Market, symbols: Set<String>?) async -> ExchangeListing {
@@ -118,27 +122,5 @@ public struct BinanceGateway: Venue {
     public func shutdown() async {
         await main.shutdown()
         await testnet.shutdown()
-    }
-}
-
-/// Credentials resolved once per account (the origin's key derived, the Fernet tokens decrypted),
-/// not once per request: a fan-out sends two hundred. Keyed by the stored values, so a row whose
-/// keys change is resolved again. Only in memory; never printed (`Secret`).
-final class CredentialCache: Sendable {
-    private struct Entry {
-        var apiKey: String
-        var apiSecret: String
-        var credentials: Credentials
-    }
-    private let entries = Mutex<[AccountID: Entry]>([:])
-
-    func resolve(_ account: AccountRecord, environment: [String: String]) throws(BinanceError) -> Credentials {
-        let secret = account.apiSecret.reveal()
-        if let entry = entries.withLock({ $0[account.id] }), entry.apiKey == account.apiKey, entry.apiSecret == secret {
-            return entry.credentials
-        }
-        let resolved = try Credentials.resolve(account, environment: environment)
-        entries.withLock { $0[account.id] = Entry(apiKey: account.apiKey, apiSecret: secret, credentials: resolved) }
-        return resolved
     }
 }

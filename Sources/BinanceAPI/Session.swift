@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Metrics
+import OriginKeys
 import SyncCore
 
 /// Where the exchange is, and how hard to try.

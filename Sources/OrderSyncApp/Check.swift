@@ -1,5 +1,6 @@
 import BinanceAPI
 import OrderStore
+import OriginKeys
 import SyncCore
 
 #if canImport(FoundationEssentials)

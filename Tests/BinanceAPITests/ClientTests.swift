@@ -1,6 +1,7 @@
 import BinanceAPI
 import BinanceSimulator
 import Foundation
+import OriginKeys
 import SyncCore
 import Testing
 

@@ -3,6 +3,7 @@ import SyncCore
 import Testing
 
 @testable import BinanceAPI
+@testable import OriginKeys
 
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("fixtures")
@@ -135,13 +136,13 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
         #expect(try Credentials.resolve(account("plain"), environment: [:]).secret.reveal() == "plain")
         #expect(try Credentials.resolve(account(v.token), environment: ["ACCOUNTS_ENCRYPTION_KEY": v.key]).secret.reveal() == v.plaintext)
         // Without a configured key the origin's default SECRET_KEY derivation applies, which this vector's key is not.
-        let missing = #expect(throws: BinanceError.self) { try Credentials.resolve(account(v.token), environment: [:]) }
+        let missing = #expect(throws: CredentialError.self) { try Credentials.resolve(account(v.token), environment: [:]) }
         #expect(
             missing?.description.contains(
                 "secret_api is Fernet ciphertext that does not decrypt with the key derived from the origin's default SECRET_KEY"
             ) == true
         )
-        let wrong = #expect(throws: BinanceError.self) {
+        let wrong = #expect(throws: CredentialError.self) {
             try Credentials.resolve(account(v.token), environment: ["ACCOUNTS_ENCRYPTION_KEY": file.wrong_key])
         }
         #expect(wrong?.description.contains(v.plaintext) == false && wrong?.description.contains(v.token) == false)
@@ -186,7 +187,7 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
         // A Fernet key given as ACCOUNTS_ENCRYPTION_KEY is used as-is (the derived one, spelled out).
         let derived = OriginKey.hashed(OriginKey.defaultSecretKey)
         #expect(try Credentials.resolve(record, environment: ["ACCOUNTS_ENCRYPTION_KEY": derived]).apiKey == a.api_key)
-        let wrong = #expect(throws: BinanceError.self) { try Credentials.resolve(record, environment: ["SECRET_KEY": "rotated"]) }
+        let wrong = #expect(throws: CredentialError.self) { try Credentials.resolve(record, environment: ["SECRET_KEY": "rotated"]) }
         #expect(wrong?.description.contains("public_api is Fernet ciphertext that does not decrypt with the key derived from SECRET_KEY") == true)
         #expect(wrong?.description.contains("rotated") == false && wrong?.description.contains(a.stored_public_api) == false)
     }

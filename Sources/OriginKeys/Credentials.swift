@@ -2,8 +2,16 @@ import Crypto
 import CryptoExtras
 import Foundation
 import SyncCore
+import Synchronization
 
-/// An account's API key pair.
+/// Why an account's keys cannot be used (names the account and column, never a key or a value).
+public struct CredentialError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// An account's API key pair, whatever its exchange: the origin app stores every exchange's keys in
+/// `accounts` the same way, so they are resolved here once, outside any one client.
 public struct Credentials: Sendable, Hashable {
     public var apiKey: String
     public var secret: Secret
@@ -16,19 +24,19 @@ public struct Credentials: Sendable, Hashable {
     /// and `secret_api` are Fernet ciphertext (or plaintext, tolerated) under the key
     /// `OriginKey.derive(environment:)` gives. Either may be overridden from the environment with
     /// `ORDERSYNC_ACCOUNT_<id>_API_KEY` / `…_API_SECRET`. Errors never show a key or a value.
-    public static func resolve(_ account: AccountRecord, environment: [String: String]) throws(BinanceError) -> Credentials {
+    public static func resolve(_ account: AccountRecord, environment: [String: String]) throws(CredentialError) -> Credentials {
         let prefix = "ORDERSYNC_ACCOUNT_\(account.id.rawValue)_"
         let key = OriginKey.derive(environment: environment)
-        func column(_ stored: String, _ name: String, override: String) throws(BinanceError) -> String {
+        func column(_ stored: String, _ name: String, override: String) throws(CredentialError) -> String {
             if let value = environment[prefix + override], !value.isEmpty { return value }
-            guard !stored.isEmpty else { throw .credentials("account \(account.id): \(name) is empty") }
+            guard !stored.isEmpty else { throw CredentialError("account \(account.id): \(name) is empty") }
             guard Fernet.looksLikeToken(stored) else { return stored }
             do {
                 let plaintext = try Fernet.decrypt(token: stored, key: key.value)
                 guard let text = String(data: plaintext, encoding: .utf8) else { throw Fernet.Failure.badPlaintext }
                 return text
             } catch {
-                throw .credentials("account \(account.id): \(name) is Fernet ciphertext that does not decrypt with \(key.source) (\(error))")
+                throw CredentialError("account \(account.id): \(name) is Fernet ciphertext that does not decrypt with \(key.source) (\(error))")
             }
         }
         let apiKey = try column(account.apiKey, "public_api", override: "API_KEY")
@@ -117,5 +125,29 @@ public enum Fernet {
         var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while s.utf8.count % 4 != 0 { s += "=" }
         return Data(base64Encoded: s)
+    }
+}
+
+/// Credentials resolved once per account (the origin's key derived, the Fernet tokens decrypted),
+/// not once per request: a fan-out sends two hundred. Keyed by the stored values, so a row whose
+/// keys change is resolved again. Only in memory; never printed (`Secret`).
+public final class CredentialCache: Sendable {
+    private struct Entry {
+        var apiKey: String
+        var apiSecret: String
+        var credentials: Credentials
+    }
+    private let entries = Mutex<[AccountID: Entry]>([:])
+
+    public init() {}
+
+    public func resolve(_ account: AccountRecord, environment: [String: String]) throws(CredentialError) -> Credentials {
+        let secret = account.apiSecret.reveal()
+        if let entry = entries.withLock({ $0[account.id] }), entry.apiKey == account.apiKey, entry.apiSecret == secret {
+            return entry.credentials
+        }
+        let resolved = try Credentials.resolve(account, environment: environment)
+        entries.withLock { $0[account.id] = Entry(apiKey: account.apiKey, apiSecret: secret, credentials: resolved) }
+        return resolved
     }
 }
