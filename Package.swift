@@ -86,6 +86,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Upbit (and Bithumb API 2.0's shared scheme), begun (issue #13): JWT authentication and the
+        // wire's order objects and errors. Not yet a venue.
+        .target(
+            name: "UpbitAPI",
+            dependencies: ["SyncCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // Shell: reconcile passes over the ports (store, exchange), per-account locks, bounded
         // parallelism across accounts.
         .target(
@@ -187,6 +194,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "UpbitAPITests", dependencies: ["UpbitAPI", "SyncCore"], swiftSettings: strict),
         .testTarget(
             name: "WebhookServerTests",
             dependencies: [

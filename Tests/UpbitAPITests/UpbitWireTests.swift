@@ -1,0 +1,129 @@
+import Foundation
+import SyncCore
+import Testing
+
+@testable import UpbitAPI
+
+let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let examples = repository.appendingPathComponent("fixtures/upbit")
+
+/// Upbit's wire: the official example payloads parse into the model, errors map by name, and the
+/// JWT is one an independent implementation (PyJWT, installed by scripts/bootstrap) verifies.
+@Suite struct UpbitWireTests {
+    static func bytes(_ name: String) throws -> [UInt8] { Array(try Data(contentsOf: examples.appendingPathComponent(name))) }
+
+    @Test func theOfficialOrderExamplesParse() throws {
+        let open = try UpbitWire.decode([UpbitWire.Order].self, try Self.bytes("upbit_orders_open_response.json")).map { try $0.exchangeOrder() }
+        #expect(open.count == 1)
+        let o = open[0]
+        #expect(o.id.rawValue == "637fd66-d019-4d77-bee6-8e0cff28edd9" && o.side == .sell && o.status == .new && o.status.isOpen)
+        #expect(o.symbol == SymbolKey.of("XRP/SGD") && o.price == Amount("1.5") && o.quantity == Amount("10") && o.executedQuantity.isZero)
+        #expect(o.time == UTC.parse("2024-06-05T09:37:10Z"))
+
+        let done = try UpbitWire.decode(UpbitWire.Order.self, try Self.bytes("upbit_get_order_response.json")).exchangeOrder()
+        #expect(done.status == .filled && done.side == .buy && done.symbol == SymbolKey.of("BTC/KRW") && done.executedQuantity == Amount("1"))
+        // +09:00: nine hours before the same wall-clock time in UTC.
+        #expect(done.time == UTC.parse("2018-04-05T05:09:14Z"))
+    }
+
+    @Test(arguments: [
+        ("wait", "0", ExchangeOrderStatus.new), ("wait", "0.5", .partiallyFilled), ("watch", "0", .new), ("done", "1", .filled),
+        ("cancel", "0.3", .canceled),
+    ])
+    func statesMap(state: String, executed: String, status: ExchangeOrderStatus) {
+        #expect(UpbitWire.status(state, executed: Amount(executed)!) == status)
+    }
+
+    @Test func badPayloadsAreTypedErrors() {
+        #expect(throws: UpbitError.self) { try UpbitWire.decode([UpbitWire.Order].self, Array("[{\"uuid\":".utf8)) }
+        var order = UpbitWire.Order(
+            uuid: "u",
+            side: "bid",
+            ord_type: "limit",
+            price: "1",
+            state: "wait",
+            market: "KRW-BTC",
+            created_at: "2024-06-05T09:37:10Z"
+        )
+        order.state = "lost"
+        #expect(throws: UpbitError.self) { try order.exchangeOrder() }
+        order.state = "wait"
+        order.created_at = "yesterday"
+        #expect(throws: UpbitError.self) { try order.exchangeOrder() }
+    }
+
+    @Test func errorsMapByStatusAndName() throws {
+        #expect(UpbitError.from(status: 404, body: try Self.bytes("upbit_error_order_not_found.json")).kind == .notFound)
+        let numeric = Array(#"{"error":{"message":"Missing request parameter error.","name":400}}"#.utf8)
+        #expect(try UpbitWire.decode(UpbitWire.ErrorBody.self, numeric).error.name == "400")
+        #expect(UpbitError.from(status: 400, body: numeric).kind == .rejected)
+        #expect(UpbitError.from(status: 401, body: Array(#"{"error":{"name":"jwt_verification"}}"#.utf8)).kind == .authentication)
+        #expect(UpbitError.from(status: 429, body: []).kind == .rateLimited && UpbitError.from(status: 418, body: []).kind == .banned)
+    }
+
+    /// The token verifies under PyJWT with the secret, for both algorithms, and its `query_hash` is
+    /// Python's hashlib SHA-512 of the query string as sent.
+    @Test(arguments: [UpbitAuth.Algorithm.hs512, .hs256])
+    func theTokenVerifiesInAnIndependentImplementation(algorithm: UpbitAuth.Algorithm) throws {
+        let python = repository.appendingPathComponent(".build-py/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python), "PyJWT missing: scripts/bootstrap installs it into .build-py")
+        let query = "market=KRW-BTC&states[]=wait&states[]=watch&page=1&limit=100&order_by=asc"
+        let header = UpbitAuth.authorization(
+            accessKey: "access-1",
+            secret: Secret("s3cret-key"),
+            query: query,
+            nonce: "9f2a",
+            timestamp: algorithm == .hs256 ? 1_750_000_000_000 : nil,
+            algorithm: algorithm
+        )
+        #expect(header.hasPrefix("Bearer "))
+        let token = String(header.dropFirst("Bearer ".count))
+        let script = """
+            import hashlib, json, sys, jwt
+            token, query = sys.argv[1], sys.argv[2]
+            claims = jwt.decode(token, "s3cret-key", algorithms=[sys.argv[3]])
+            print(json.dumps({"claims": claims, "hash": hashlib.sha512(query.encode()).hexdigest(),
+                              "alg": jwt.get_unverified_header(token)["alg"]}, sort_keys=True))
+            try:
+                jwt.decode(token, "another-key", algorithms=[sys.argv[3]])
+                print("WRONG KEY ACCEPTED")
+            except jwt.InvalidSignatureError:
+                pass
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", script, token, query, algorithm.rawValue]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        try #require(process.terminationStatus == 0, "\(text)")
+        #expect(!text.contains("WRONG KEY ACCEPTED"))
+        struct Answer: Decodable {
+            struct Claims: Decodable {
+                var access_key: String
+                var nonce: String
+                var query_hash: String?
+                var query_hash_alg: String?
+                var timestamp: Int64?
+            }
+            var claims: Claims
+            var hash: String
+            var alg: String
+        }
+        let answer = try JSONDecoder().decode(Answer.self, from: Data(text.split(separator: "\n")[0].utf8))
+        #expect(answer.alg == algorithm.rawValue && answer.claims.access_key == "access-1" && answer.claims.nonce == "9f2a")
+        #expect(answer.claims.query_hash == answer.hash && answer.claims.query_hash_alg == "SHA512")
+        #expect(answer.claims.timestamp == (algorithm == .hs256 ? 1_750_000_000_000 : nil))
+        // Without parameters there is no query hash at all.
+        let bare = UpbitAuth.authorization(accessKey: "a", secret: Secret("s"), query: "", nonce: "n")
+        let payload = String(bare.split(separator: ".")[1])
+        var padded = payload.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while padded.utf8.count % 4 != 0 { padded += "=" }
+        let claims = String(decoding: Data(base64Encoded: padded) ?? Data(), as: UTF8.self)
+        #expect(claims == #"{"access_key":"a","nonce":"n"}"#)
+    }
+}
