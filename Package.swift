@@ -57,12 +57,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What every exchange's simulator shares: its JSON writer.
+        .target(name: "SimulatorSupport", swiftSettings: strict),
         // A Binance-compatible exchange (spot + USDⓈ-M futures subset): a library and a server.
         // Meets ordersync's client only on the wire.
         .target(
             name: "BinanceSimulator",
             dependencies: [
-                "SyncCore", "Scenarios",
+                "SyncCore", "Scenarios", "SimulatorSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -90,7 +92,24 @@ let package = Package(
         // wire's order objects and errors. Not yet a venue.
         .target(
             name: "UpbitAPI",
-            dependencies: ["SyncCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "SyncCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // An Upbit-compatible exchange (spot), begun: REST with JWT, paging, batch cancel by ids.
+        .target(
+            name: "UpbitSimulator",
+            dependencies: [
+                "SyncCore", "SimulatorSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         // Shell: reconcile passes over the ports (store, exchange), per-account locks, bounded
@@ -194,7 +213,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "UpbitAPITests", dependencies: ["UpbitAPI", "SyncCore"], swiftSettings: strict),
+        .testTarget(
+            name: "UpbitAPITests",
+            dependencies: [
+                "UpbitAPI", "UpbitSimulator", "SyncCore",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "WebhookServerTests",
             dependencies: [

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import SimulatorSupport
 import SyncCore
 
 /// The unsigned control API under `/_sim/`: market activity, orders by hand, faults, limits and

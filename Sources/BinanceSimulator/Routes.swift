@@ -1,3 +1,4 @@
+import SimulatorSupport
 import SyncCore
 
 /// The REST endpoints, their products, weights and handlers (weights as the real exchange's).

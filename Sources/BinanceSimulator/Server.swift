@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import SimulatorSupport
 import SyncCore
 
 /// The request context: Hummingbird's core storage plus the client's address (weight is per IP).

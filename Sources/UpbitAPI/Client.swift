@@ -1,0 +1,122 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SyncCore
+
+/// One Upbit account's REST calls (EXCHANGES.md §2): every request signed with a fresh JWT whose
+/// `query_hash` covers the parameters as the query string reads before percent-encoding (what
+/// the exchange hashes); listings paged to the end; cancels always by order id.
+public struct UpbitClient: Sendable {
+    public let baseURL: String
+    let http: HTTPClient
+    let accessKey: String
+    let secret: Secret
+    public var algorithm: UpbitAuth.Algorithm = .hs512
+    public var timeout: TimeAmount = .seconds(10)
+    /// Orders a page of `GET /v1/orders/open` holds at most.
+    public static let pageSize = 100
+    /// Orders `DELETE /v1/orders/uuids` takes at most.
+    public static let batchLimit = 20
+
+    public init(baseURL: String, accessKey: String, secret: Secret, http: HTTPClient = .shared) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.accessKey = accessKey
+        self.secret = secret
+        self.http = http
+    }
+
+    /// Percent-encodes a query component (RFC 3986 unreserved characters stay).
+    static func encode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+
+    func call(_ method: HTTPMethod, _ path: String, _ params: [(String, String)]) async throws(UpbitError) -> [UInt8] {
+        let raw = params.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        request.headers.add(
+            name: "Authorization",
+            value: UpbitAuth.authorization(accessKey: accessKey, secret: secret, query: raw, algorithm: algorithm)
+        )
+        if method == .POST {
+            let body = "{" + params.map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",") + "}"
+            request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+            request.body = .bytes(ByteBuffer(string: body))
+        } else if !params.isEmpty {
+            request.url += "?" + params.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&")
+        }
+        let response: HTTPClientResponse
+        let bytes: [UInt8]
+        do {
+            response = try await http.execute(request, timeout: timeout)
+            bytes = Array(buffer: try await response.body.collect(upTo: 4 * 1024 * 1024))
+        } catch {
+            throw UpbitError(.transport, "\(method.rawValue) \(path): \(error)")
+        }
+        guard (200..<300).contains(Int(response.status.code)) else { throw UpbitError.from(status: Int(response.status.code), body: bytes) }
+        return bytes
+    }
+
+    /// Every resting order (`wait` and `watch`), in `market` or all markets, page by page to the end.
+    public func openOrders(market: String? = nil) async throws(UpbitError) -> [ExchangeOrder] {
+        var orders: [ExchangeOrder] = []
+        var page = 1
+        while true {
+            var params: [(String, String)] = market.map { [("market", $0)] } ?? []
+            params += [("states[]", "wait"), ("states[]", "watch"), ("page", String(page)), ("limit", String(Self.pageSize)), ("order_by", "asc")]
+            let batch = try UpbitWire.decode([UpbitWire.Order].self, try await call(.GET, "/v1/orders/open", params))
+            for order in batch { orders.append(try order.exchangeOrder()) }
+            guard batch.count == Self.pageSize else { return orders }
+            page += 1
+        }
+    }
+
+    public func order(uuid: String) async throws(UpbitError) -> ExchangeOrder {
+        try UpbitWire.decode(UpbitWire.Order.self, try await call(.GET, "/v1/order", [("uuid", uuid)])).exchangeOrder()
+    }
+
+    /// Cancels one order; the answer shows it as it was when the cancel was accepted.
+    public func cancel(uuid: String) async throws(UpbitError) -> ExchangeOrder {
+        try UpbitWire.decode(UpbitWire.Order.self, try await call(.DELETE, "/v1/order", [("uuid", uuid)])).exchangeOrder()
+    }
+
+    /// Cancels up to twenty orders by id: the ids accepted and those refused.
+    public func cancel(uuids: [String]) async throws(UpbitError) -> (cancelled: [String], failed: [String]) {
+        guard uuids.count <= Self.batchLimit else { throw UpbitError(.rejected, "a batch cancel names at most \(Self.batchLimit) orders") }
+        let answer = try UpbitWire.decode(UpbitWire.BatchCancel.self, try await call(.DELETE, "/v1/orders/uuids", uuids.map { ("uuids[]", $0) }))
+        return (answer.success.orders.map(\.uuid), answer.failed.orders.map(\.uuid))
+    }
+
+    /// Places an order (tests and the demo).
+    public func place(
+        market: String,
+        side: Side,
+        volume: String,
+        price: String,
+        identifier: String? = nil
+    ) async throws(UpbitError)
+        -> ExchangeOrder
+    {
+        var params = [("market", market), ("side", side == .buy ? "bid" : "ask"), ("ord_type", "limit"), ("volume", volume), ("price", price)]
+        if let identifier { params.append(("identifier", identifier)) }
+        return try UpbitWire.decode(UpbitWire.Order.self, try await call(.POST, "/v1/orders", params)).exchangeOrder()
+    }
+}
+
+extension UpbitWire {
+    /// `DELETE /v1/orders/uuids`'s answer.
+    public struct BatchCancel: Decodable, Sendable {
+        public struct Part: Decodable, Sendable {
+            public struct Item: Decodable, Sendable {
+                public var uuid: String
+            }
+            public var count: Int
+            public var orders: [Item]
+        }
+        public var success: Part
+        public var failed: Part
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// A request's parameters in the order received, repeated keys kept (`states[]=wait&states[]=watch`).
+struct Params: Sendable {
+    let pairs: [(String, String)]
+
+    init(_ pairs: [(String, String)]) { self.pairs = pairs }
+
+    /// From a raw query string (percent-decoded, `+` as a space).
+    init(query: String) {
+        pairs = query.split(separator: "&").map { part in
+            let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) -> String { String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s) }
+            return (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")
+        }
+    }
+
+    func first(_ key: String) -> String? { pairs.first { $0.0 == key }?.1 }
+    func all(_ key: String) -> [String] { pairs.filter { $0.0 == key }.map(\.1) }
+}
+
+/// The keys and values of a flat JSON object (strings, numbers, booleans) in the order written —
+/// what a POST's `query_hash` is computed over (`k=v&…` in body order).
+enum FlatObject {
+    static func pairs(_ bytes: [UInt8]) -> [(String, String)]? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
+        // The order: each key's first position in the text (keys are unique in a JSON object the
+        // simulator accepts, and a key's quoted form cannot occur inside a value before the key).
+        let text = String(decoding: bytes, as: UTF8.self)
+        var ordered: [(Int, String, String)] = []
+        for (key, value) in object {
+            let rendered: String
+            switch value {
+            case let s as String: rendered = s
+            case let n as NSNumber: rendered = n.stringValue
+            default: return nil
+            }
+            guard let range = text.range(of: "\"\(key)\"") else { return nil }
+            ordered.append((text.distance(from: text.startIndex, to: range.lowerBound), key, rendered))
+        }
+        return ordered.sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
+    }
+}

@@ -1,0 +1,258 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SimulatorSupport
+import SyncCore
+
+/// Upbit's REST API (EXCHANGES.md §2) over an `UpbitExchange`, on Hummingbird's router: JWT
+/// authentication as the real exchange checks it (signature, `query_hash` of the query string as
+/// received, a fresh nonce), `Remaining-Req` on every answer, 429 past a group's per-second limit,
+/// and the endpoints a client calls to reconcile and cancel by id. The account-wide
+/// `DELETE /v1/orders/open` works and is counted (`wideCancels`).
+public struct UpbitSimulator: Sendable {
+    public let exchange: UpbitExchange
+
+    public init(exchange: UpbitExchange) { self.exchange = exchange }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        let exchange = exchange
+        router.get("/v1/market/all") { request, _ in
+            try await Self.serve(exchange, request, "GET /v1/market/all", group: "market", signed: false) { _, _ in
+                .array(UpbitExchange.markets.map { m in .object([("market", .string(m)), ("english_name", .string(m))]) })
+            }
+        }
+        router.get("/v1/orders/open") { request, _ in
+            try await Self.serve(exchange, request, "GET /v1/orders/open", group: "default") { key, params in
+                let states = params.all("states[]").isEmpty ? [params.first("state") ?? "wait"] : params.all("states[]")
+                guard params.first("state") == nil || params.all("states[]").isEmpty else {
+                    throw UpbitAPIError.validation("state and states[] cannot be given together")
+                }
+                guard states.allSatisfy({ $0 == "wait" || $0 == "watch" }) else { throw UpbitAPIError.validation("open orders are wait or watch") }
+                let page = Int(params.first("page") ?? "1") ?? 0
+                let limit = Int(params.first("limit") ?? "100") ?? 0
+                guard page >= 1, (1...100).contains(limit) else { throw UpbitAPIError.validation("page ≥ 1, limit 1 to 100") }
+                let orderBy = params.first("order_by") ?? "desc"
+                guard orderBy == "asc" || orderBy == "desc" else { throw UpbitAPIError.validation("order_by is asc or desc") }
+                let all = await exchange.open(key, market: params.first("market"), states: Set(states), ascending: orderBy == "asc")
+                let start = (page - 1) * limit
+                return .array(all.dropFirst(start).prefix(limit).map(Self.json))
+            }
+        }
+        router.get("/v1/order") { request, _ in
+            try await Self.serve(exchange, request, "GET /v1/order", group: "default") { key, params in
+                guard let order = await exchange.find(key, uuid: params.first("uuid"), identifier: params.first("identifier")) else {
+                    throw UpbitAPIError.notFound
+                }
+                guard case .object(var fields) = Self.json(order) else { return Self.json(order) }
+                fields.append(("trades", .array([])))
+                return .object(fields)
+            }
+        }
+        router.delete("/v1/order") { request, _ in
+            try await Self.serve(exchange, request, "DELETE /v1/order", group: "default") { key, params in
+                // The answer shows the order as it was when the cancel was accepted (`wait`).
+                guard let order = await exchange.cancel(key, uuid: params.first("uuid"), identifier: params.first("identifier")) else {
+                    throw UpbitAPIError.notFound
+                }
+                return Self.json(order)
+            }
+        }
+        router.delete("/v1/orders/uuids") { request, _ in
+            try await Self.serve(exchange, request, "DELETE /v1/orders/uuids", group: "default") { key, params in
+                let uuids = params.all("uuids[]")
+                let identifiers = params.all("identifiers[]")
+                guard uuids.isEmpty != identifiers.isEmpty else { throw UpbitAPIError.validation("uuids[] or identifiers[], not both") }
+                guard uuids.count + identifiers.count <= 20 else { throw UpbitAPIError.validation("at most 20 orders") }
+                var success: [JSON] = []
+                var failed: [JSON] = []
+                for id in uuids.isEmpty ? identifiers : uuids {
+                    let byUUID = uuids.isEmpty ? nil : id
+                    let byIdentifier = uuids.isEmpty ? id : nil
+                    if let order = await exchange.cancel(key, uuid: byUUID, identifier: byIdentifier) {
+                        success.append(
+                            .object([
+                                ("uuid", .string(order.uuid)), ("market", .string(order.market)),
+                                ("identifier", order.identifier.map(JSON.string) ?? .null),
+                            ])
+                        )
+                    } else {
+                        failed.append(.object([("uuid", .string(byUUID ?? "")), ("identifier", byIdentifier.map(JSON.string) ?? .null)]))
+                    }
+                }
+                return .object([
+                    ("success", .object([("count", .int(Int64(success.count))), ("orders", .array(success))])),
+                    ("failed", .object([("count", .int(Int64(failed.count))), ("orders", .array(failed))])),
+                ])
+            }
+        }
+        router.delete("/v1/orders/open") { request, _ in
+            try await Self.serve(exchange, request, "DELETE /v1/orders/open", group: "order-cancel-all") { key, _ in
+                let cancelled = await exchange.cancelAll(key)
+                return .object([
+                    (
+                        "success",
+                        .object([
+                            ("count", .int(Int64(cancelled.count))), ("orders", .array(cancelled.map { .object([("uuid", .string($0.uuid))]) })),
+                        ])
+                    ),
+                    ("failed", .object([("count", .int(0)), ("orders", .array([]))])),
+                ])
+            }
+        }
+        router.post("/v1/orders") { request, _ in
+            try await Self.serve(exchange, request, "POST /v1/orders", group: "order") { key, params in
+                guard let market = params.first("market"), let side = params.first("side"), let type = params.first("ord_type") else {
+                    throw UpbitAPIError.validation("market, side and ord_type are required")
+                }
+                let order = try await exchange.place(
+                    accessKey: key,
+                    market: market,
+                    side: side,
+                    ordType: type,
+                    price: params.first("price"),
+                    volume: params.first("volume"),
+                    identifier: params.first("identifier")
+                )
+                return Self.json(order)
+            }
+        }
+        return router
+    }
+
+    /// The Hummingbird application on `host:port` (0: a free port, given to `onRunning`).
+    public func application(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    )
+        -> some ApplicationProtocol
+    {
+        var logger = Logger(label: "upbit-simulator")
+        logger.logLevel = .warning
+        return Application(
+            router: router(),
+            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
+    }
+
+    /// One request: parameters, authentication, rate limit, then `body` — every answer JSON with
+    /// `Remaining-Req`.
+    static func serve(
+        _ exchange: UpbitExchange,
+        _ request: Request,
+        _ endpoint: String,
+        group: String,
+        signed: Bool = true,
+        _ body: @Sendable (String, Params) async throws -> JSON
+    ) async throws -> Response {
+        var request = request
+        do {
+            let params: Params
+            let hashed: String
+            if request.method == .post {
+                let bytes = Array(buffer: try await request.collectBody(upTo: 64 * 1024))
+                guard let pairs = FlatObject.pairs(bytes) else {
+                    throw UpbitAPIError.validation("the body must be a JSON object of strings and numbers")
+                }
+                params = Params(pairs)
+                hashed = pairs.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+            } else {
+                let raw = request.uri.query ?? ""
+                params = Params(query: raw)
+                hashed = raw.removingPercentEncoding ?? raw
+            }
+            var key = ""
+            if signed { key = try await authenticate(exchange, request, hashed: hashed) }
+            guard let remaining = await exchange.admit(endpoint, group: group) else {
+                return respond(
+                    429,
+                    .object([("error", .object([("name", .string("too_many_requests")), ("message", .string("Too many API requests."))]))]),
+                    group,
+                    0
+                )
+            }
+            return respond(200, try await body(key, params), group, remaining)
+        } catch let error as UpbitAPIError {
+            return respond(
+                error.status,
+                .object([("error", .object([("name", .string(error.name)), ("message", .string(error.message))]))]),
+                group,
+                0
+            )
+        }
+    }
+
+    static func respond(_ status: Int, _ body: JSON, _ group: String, _ remaining: Int) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        headers[HTTPField.Name("Remaining-Req")!] = "group=\(group); min=1800; sec=\(remaining)"
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
+    }
+
+    /// `Authorization: Bearer <JWT>`: HS256 or HS512 under the account's secret, its `access_key`
+    /// known, its `nonce` new, and `query_hash` the SHA-512 of the (decoded) query string when there
+    /// are parameters.
+    static func authenticate(_ exchange: UpbitExchange, _ request: Request, hashed: String) async throws -> String {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw UpbitAPIError.unauthorized("jwt_verification", "Authorization: Bearer <JWT> is required")
+        }
+        let parts = header.dropFirst("Bearer ".count).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3, let headerJSON = base64URL(parts[0]), let payloadJSON = base64URL(parts[1]), let signature = base64URL(parts[2]),
+            let jose = try? JSONSerialization.jsonObject(with: headerJSON) as? [String: Any], let alg = jose["alg"] as? String,
+            let claims = try? JSONSerialization.jsonObject(with: payloadJSON) as? [String: Any]
+        else { throw UpbitAPIError.unauthorized("jwt_verification", "the token is not a JWT") }
+        guard let accessKey = claims["access_key"] as? String, let secret = await exchange.secret(for: accessKey) else {
+            throw UpbitAPIError.unauthorized("invalid_access_key", "unknown access key")
+        }
+        let input = Data((parts[0] + "." + parts[1]).utf8)
+        let key = SymmetricKey(data: Data(secret.utf8))
+        let valid =
+            switch alg {
+            case "HS256": HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: input, using: key)
+            case "HS512": HMAC<SHA512>.isValidAuthenticationCode(signature, authenticating: input, using: key)
+            default: false
+            }
+        guard valid else { throw UpbitAPIError.unauthorized("jwt_verification", "the signature does not verify") }
+        if !hashed.isEmpty {
+            let expected = SHA512.hash(data: Data(hashed.utf8)).map { String(format: "%02x", $0) }.joined()
+            guard claims["query_hash"] as? String == expected, (claims["query_hash_alg"] as? String ?? "SHA512") == "SHA512" else {
+                throw UpbitAPIError.unauthorized("invalid_query_payload", "query_hash does not match the query")
+            }
+        }
+        guard let nonce = claims["nonce"] as? String, !nonce.isEmpty else {
+            throw UpbitAPIError.unauthorized("jwt_verification", "nonce is required")
+        }
+        guard await exchange.useNonce(nonce) else { throw UpbitAPIError.unauthorized("nonce_used", "the nonce was used before") }
+        return accessKey
+    }
+
+    static func base64URL(_ text: String) -> Data? {
+        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while s.utf8.count % 4 != 0 { s += "=" }
+        return Data(base64Encoded: s)
+    }
+
+    static func json(_ o: UpbitExchange.Order) -> JSON {
+        var fields: [(String, JSON)] = [
+            ("uuid", .string(o.uuid)), ("side", .string(o.side)), ("ord_type", .string(o.ordType)),
+        ]
+        if let price = o.price { fields.append(("price", .string(price))) }
+        fields += [("state", .string(o.state)), ("market", .string(o.market)), ("created_at", .string(UTC.iso8601(o.createdAt)))]
+        if let volume = o.volume {
+            let left = (Double(volume) ?? 0) - (Double(o.executedVolume) ?? 0)
+            let remaining = o.executedVolume == "0" ? volume : (Amount(max(0, left)).map(\.description) ?? volume)
+            fields += [("volume", .string(volume)), ("remaining_volume", .string(remaining))]
+        }
+        fields += [
+            ("reserved_fee", .string("0")), ("remaining_fee", .string("0")), ("paid_fee", .string("0")), ("locked", .string("0")),
+            ("executed_volume", .string(o.executedVolume)), ("trades_count", .int(0)),
+        ]
+        if let identifier = o.identifier { fields.append(("identifier", .string(identifier))) }
+        return .object(fields)
+    }
+}
