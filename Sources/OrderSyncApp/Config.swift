@@ -326,7 +326,9 @@ public struct OrdersyncConfig: Sendable, Decodable {
                 fromEnvironment["\(section).\(key)"] = name
             }
         }
-        for (section, _) in environmentKeys where fromEnvironment.keys.contains(where: { $0.hasPrefix(section + ".") }) {
+        // A section the file gives as something else than a table keeps its error.
+        for (section, _) in environmentKeys
+        where fromEnvironment.keys.contains(where: { $0.hasPrefix(section + ".") }) && (table[section] == nil || table[section]?.table != nil) {
             let merged = TOMLTable()
             if let existing = table[section]?.table {
                 for (key, value) in existing { merged[key] = value }

@@ -33,6 +33,11 @@ public struct UpbitClient: Sendable {
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 
+    /// A JSON string literal.
+    static func quoted(_ text: String) -> String {
+        String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
+    }
+
     func call(_ method: HTTPMethod, _ path: String, _ params: [(String, String)]) async throws(UpbitError) -> [UInt8] {
         let raw = params.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
         var request = HTTPClientRequest(url: baseURL + path)
@@ -42,7 +47,8 @@ public struct UpbitClient: Sendable {
             value: UpbitAuth.authorization(accessKey: accessKey, secret: secret, query: raw, algorithm: algorithm)
         )
         if method == .POST {
-            let body = "{" + params.map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",") + "}"
+            // In the parameters' order: the exchange hashes the body's k=v in the order written.
+            let body = "{" + params.map { "\(Self.quoted($0.0)):\(Self.quoted($0.1))" }.joined(separator: ",") + "}"
             request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
             request.body = .bytes(ByteBuffer(string: body))
         } else if !params.isEmpty {

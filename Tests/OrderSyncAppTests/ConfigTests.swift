@@ -87,9 +87,14 @@ import Testing
         #expect(error?.description.contains(path) == true && error?.description.contains(message) == true, "\(error?.description ?? "")")
     }
 
-    @Test func badEnvironmentValuesNameTheVariable() {
+    @Test func badEnvironmentValuesNameTheVariable() throws {
         let error = #expect(throws: AppError.self) { try OrdersyncConfig.load(path: nil, environment: ["ORDERSYNC_RECONCILE_PARALLELISM": "many"]) }
         #expect(error?.description.contains("ORDERSYNC_RECONCILE_PARALLELISM=many: expected an integer") == true)
+        // A variable does not paper over a file whose section is not a table.
+        let file = try Self.write("reconcile = 3\n")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let kept = #expect(throws: AppError.self) { try OrdersyncConfig.load(path: file, environment: ["ORDERSYNC_RECONCILE_GRACE_MS": "5"]) }
+        #expect(kept?.description.contains("reconcile: expected a table") == true, "\(kept?.description ?? "")")
         let range = #expect(throws: AppError.self) { try OrdersyncConfig.load(path: nil, environment: ["ORDERSYNC_RECONCILE_SPREAD": "2"]) }
         #expect(range?.description == "ORDERSYNC_RECONCILE_SPREAD: must be between 0 and 1", "\(range?.description ?? "")")
     }

@@ -55,13 +55,17 @@ import UpbitAPI
                         side: i % 2 == 0 ? .buy : .sell,
                         volume: "0.01",
                         price: "\(50_000_000 + i)",
-                        identifier: "os1-\(i)"
+                        identifier: i == 5 ? #"os1-"quoted"\5"# : "os1-\(i)"
                     )
                 )
             }
             let listed = try await client.openOrders()
             #expect(listed.count == 230 && Set(listed.map(\.id)) == Set(placed.map(\.id)))
             #expect(listed.allSatisfy { $0.status == .new } && listed.first?.clientOrderID == "os1-0")
+            #expect(
+                listed.contains { $0.clientOrderID == #"os1-"quoted"\5"# },
+                "an identifier with quotes and a backslash survives the JSON body and its hash"
+            )
             let eth = try await client.openOrders(market: "KRW-ETH")
             #expect(eth.count == 77 && eth.allSatisfy { $0.symbol == SymbolKey.of("ETH/KRW") })
 
