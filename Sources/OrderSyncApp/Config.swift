@@ -374,6 +374,13 @@ struct ConfigProblem: Error {
     var typeMismatch = false
 
     init(_ codingPath: [any CodingKey], _ message: String, typeMismatch: Bool = false) {
+        self.path = Self.path(codingPath)
+        self.message = message
+        self.typeMismatch = typeMismatch
+    }
+
+    /// `section.key`, `section.key[i]`.
+    static func path(_ codingPath: [any CodingKey]) -> String {
         var path = ""
         for key in codingPath {
             if let i = key.intValue {
@@ -382,9 +389,7 @@ struct ConfigProblem: Error {
                 path += (path.isEmpty ? "" : ".") + key.stringValue
             }
         }
-        self.path = path
-        self.message = message
-        self.typeMismatch = typeMismatch
+        return path
     }
 }
 
@@ -440,7 +445,7 @@ struct ConfigSection<Key: CodingKey & CaseIterable> {
     /// The key's value, if present; a variable's text is parsed as `T`.
     func value<T: ConfigScalar>(_ type: T.Type, _ key: Key) throws -> T? {
         guard container.contains(key) else { return nil }
-        let path = ConfigProblem(codingPath + [ConfigKey(key)], "").path
+        let path = ConfigProblem.path(codingPath + [ConfigKey(key)])
         if environment.contains(path), let text = try? container.decode(String.self, forKey: key) {
             guard let value = T(configText: text) else { throw problem(key, "expected \(T.expected)", typeMismatch: true) }
             return value
@@ -495,7 +500,7 @@ struct ConfigSection<Key: CodingKey & CaseIterable> {
         } catch let problem as ConfigProblem {
             throw problem
         } catch {
-            throw self.problem(key, "expected an array of tables ([[\(ConfigProblem(codingPath + [ConfigKey(key)], "").path)]])", typeMismatch: true)
+            throw self.problem(key, "expected an array of tables ([[\(ConfigProblem.path(codingPath + [ConfigKey(key)]))]])", typeMismatch: true)
         }
         return items
     }
