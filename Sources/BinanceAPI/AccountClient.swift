@@ -212,7 +212,7 @@ public struct AccountClient: Sendable {
             let order = try await order(market, symbol: symbol, .id(id), urgent: true)
             if order.status == .canceled && afterUnknown { return .cancelled(order) }
             if !order.status.isOpen { return .alreadyFinal(order) }
-            return .failed(BinanceError(.rejected, "order \(id) is still \(order.status.rawValue)"))
+            return .failed(BinanceError(.rejected, "order \(id) is still \(order.status.venueText)"))
         } catch let error where error.kind == .notFound {
             return .notFound
         } catch {

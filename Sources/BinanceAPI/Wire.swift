@@ -109,9 +109,24 @@ enum Wire {
         guard let side = Side(rawValue: text) else { throw BinanceError(.decoding, "side \"\(text.prefix(20))\"") }
         return side
     }
+    /// Binance's order statuses (spot, futures, and the futures Algo service's `algoStatus`), by phase.
     static func status(_ text: String) throws(BinanceError) -> ExchangeOrderStatus {
-        guard let status = ExchangeOrderStatus(rawValue: text) else { throw BinanceError(.decoding, "status \"\(text.prefix(30))\"") }
-        return status
+        let phase: ExchangeOrderStatus.Phase
+        switch text {
+        // PENDING_NEW: a pending leg of an order list; PENDING_CANCEL: documented as unused;
+        // TRIGGERING: the Algo service is evaluating the trigger. All still open.
+        case "NEW", "PENDING_NEW", "PENDING_CANCEL", "TRIGGERING": phase = .open
+        case "PARTIALLY_FILLED": phase = .partiallyFilled
+        // FINISHED: the Algo order's triggered order is done.
+        case "FILLED", "FINISHED": phase = .filled
+        case "CANCELED": phase = .cancelled
+        // EXPIRED_IN_MATCH: expired by self-trade prevention.
+        case "EXPIRED", "EXPIRED_IN_MATCH": phase = .expired
+        case "REJECTED": phase = .rejected
+        case "TRIGGERED": phase = .triggered
+        default: throw BinanceError(.decoding, "status \"\(text.prefix(30))\"")
+        }
+        return ExchangeOrderStatus(phase, venueText: text)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], _ endpoint: String) throws(BinanceError) -> T {

@@ -90,7 +90,7 @@ public actor Exchange {
                 quantity: e.quantity,
                 executed: e.executedQuantity,
                 cumQuote: e.executedQuantity.doubleValue * e.price.doubleValue,
-                status: e.status,
+                status: BinanceStatus(e.status),
                 time: e.time,
                 updateTime: e.time,
                 reduceOnly: false,

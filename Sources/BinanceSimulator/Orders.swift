@@ -22,7 +22,7 @@ public struct SimOrder: Sendable, Hashable {
     /// Quote quantity filled (`cummulativeQuoteQty` / `cumQuote`), informational.
     public var cumQuote: Double
     /// Exchange status (for algo orders: NEW, CANCELED, FINISHED, EXPIRED, …).
-    public var status: ExchangeOrderStatus
+    public var status: BinanceStatus
     public var time: Millis
     public var updateTime: Millis
     public var reduceOnly: Bool
@@ -36,7 +36,7 @@ public struct SimOrder: Sendable, Hashable {
             symbol: symbol,
             side: side,
             type: OrderType(type),
-            status: status,
+            status: ExchangeOrderStatus(status.phase, venueText: status.rawValue),
             price: price,
             stopPrice: stopPrice.isZero ? nil : stopPrice,
             quantity: quantity,
@@ -44,6 +44,47 @@ public struct SimOrder: Sendable, Hashable {
             time: time
         )
     }
+}
+
+/// Binance's order statuses, as the simulator keeps them.
+public enum BinanceStatus: String, Sendable, Hashable, CaseIterable {
+    case new = "NEW"
+    case partiallyFilled = "PARTIALLY_FILLED"
+    case filled = "FILLED"
+    case canceled = "CANCELED"
+    case expired = "EXPIRED"
+    case rejected = "REJECTED"
+    /// Algo service: the trigger fired and its order is done.
+    case finished = "FINISHED"
+    /// Algo service: the trigger fired and its order rests.
+    case triggered = "TRIGGERED"
+
+    /// A scenario's status, in Binance's words.
+    public init(_ status: ExchangeOrderStatus) {
+        switch status.phase {
+        case .open: self = .new
+        case .partiallyFilled: self = .partiallyFilled
+        case .filled: self = .filled
+        case .cancelled: self = .canceled
+        case .expired: self = .expired
+        case .rejected: self = .rejected
+        case .triggered: self = .triggered
+        }
+    }
+
+    public var phase: ExchangeOrderStatus.Phase {
+        switch self {
+        case .new: return .open
+        case .partiallyFilled: return .partiallyFilled
+        case .filled, .finished: return .filled
+        case .canceled: return .cancelled
+        case .expired: return .expired
+        case .rejected: return .rejected
+        case .triggered: return .triggered
+        }
+    }
+
+    public var isOpen: Bool { self == .new || self == .partiallyFilled }
 }
 
 /// A new regular order as requested.

@@ -110,7 +110,7 @@ extension OrderDatabase: CancelStore {
             for chunk in chunks(resolutions) {
                 var arguments: [any SQLArgument] = []
                 for r in chunk {
-                    arguments += [r.row.id.rawValue, r.outcome.intentState.rawValue, r.outcome.finalOrder?.status.rawValue, r.outcome.reason]
+                    arguments += [r.row.id.rawValue, r.outcome.intentState.rawValue, r.outcome.finalOrder?.status.phase.rawValue, r.outcome.reason]
                 }
                 arguments += [now, requestID]
                 try await conn.execute(
@@ -152,7 +152,7 @@ extension OrderDatabase: CancelStore {
                     history += [
                         row.id.rawValue, row.link.rawValue, r.account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue,
                         row.symbol, row.side.rawValue, row.orderType.rawValue, row.price?.description, row.stopPrice?.description,
-                        row.quantity.description, order.executedQuantity.description, order.status.rawValue, "cancel", row.createdAt, now,
+                        row.quantity.description, order.executedQuantity.description, order.status.phase.rawValue, "cancel", row.createdAt, now,
                     ]
                     misses += [r.account.rawValue, row.market.rawValue, row.exchangeOrderID.rawValue]
                 }
@@ -184,7 +184,7 @@ extension OrderDatabase: CancelStore {
             return "$\(arguments.count)"
         }
         let intents = resolutions.map { r in
-            "(\(p(r.row.id.rawValue))::bigint, \(p(r.outcome.intentState.rawValue))::text, \(p(r.outcome.finalOrder?.status.rawValue))::text, \(p(r.outcome.reason))::text)"
+            "(\(p(r.row.id.rawValue))::bigint, \(p(r.outcome.intentState.rawValue))::text, \(p(r.outcome.finalOrder?.status.phase.rawValue))::text, \(p(r.outcome.reason))::text)"
         }.joined(separator: ", ")
         var sql = """
             WITH v(oid, st, fs, rs) AS (VALUES \(intents)),
@@ -211,7 +211,7 @@ extension OrderDatabase: CancelStore {
                 cells.append(p(row.stopPrice?.description) + "::text")
                 cells.append(p(row.quantity.description) + "::text")
                 cells.append(p(order.executedQuantity.description) + "::text")
-                cells.append(p(order.status.rawValue) + "::text")
+                cells.append(p(order.status.phase.rawValue) + "::text")
                 cells.append(p(row.createdAt) + "::bigint")
                 return "(" + cells.joined(separator: ", ") + ")"
             }.joined(separator: ", ")

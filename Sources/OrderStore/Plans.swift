@@ -116,7 +116,7 @@ extension OrderDatabase {
                 let closed = try await close(
                     row,
                     account: plan.account,
-                    finalStatus: status.rawValue,
+                    finalStatus: status.phase.rawValue,
                     filled: filled,
                     source: "reconcile",
                     runID: runID,
@@ -191,7 +191,7 @@ extension OrderDatabase {
                     """,
                     [
                         account, market, o.id.rawValue, o.clientOrderID, o.symbol, o.side.rawValue, o.type.rawValue,
-                        o.status.rawValue, o.price.description, o.stopPrice?.description, o.quantity.description,
+                        o.status.venueText, o.price.description, o.stopPrice?.description, o.quantity.description,
                         o.executedQuantity.description, o.time, now, now,
                     ]
                 )

@@ -224,9 +224,11 @@ extension OrderDatabase: ReconcileStore {
 
     static func decodeOrphan(_ r: SQLRow) -> OrphanRecord? {
         guard let market = Market(stored: r.text(1) ?? ""), let side = Side(parsing: r.text(5) ?? ""),
-            let status = ExchangeOrderStatus(rawValue: r.text(7) ?? ""), let price = Amount(r.text(8) ?? ""),
+            let statusText = r.text(7), let price = Amount(r.text(8) ?? ""),
             let quantity = Amount(r.text(10) ?? ""), let executed = Amount(r.text(11) ?? "")
         else { return nil }
+        // The registry holds open orders only, with the venue's word for their status.
+        let status = ExchangeOrderStatus.resting(venueText: statusText, executed: executed)
         let order = ExchangeOrder(
             id: ExchangeOrderID(r.text(2) ?? ""),
             clientOrderID: r.text(3),

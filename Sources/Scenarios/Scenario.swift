@@ -642,9 +642,11 @@ struct Validator {
             orderIDs[idKey] = i
             guard let side = Side(parsing: o.side) else { throw fail("\(p).side", "\"\(o.side)\" is not BUY or SELL") }
             let statusText = (o.status ?? "NEW").uppercased()
-            guard let status = ExchangeOrderStatus(rawValue: statusText) else {
-                throw fail("\(p).status", "\"\(statusText)\" is not an exchange order status")
+            guard let phase = ExchangeOrderStatus.Phase(rawValue: statusText) else {
+                let names = ExchangeOrderStatus.Phase.allCases.map(\.rawValue).joined(separator: ", ")
+                throw fail("\(p).status", "\"\(statusText)\" is not an order status (\(names))")
             }
+            let status = ExchangeOrderStatus(phase)
             if let client = o.clientOrderId {
                 let allowed = market == .spot ? "-_" : "-_.:/"
                 guard (1...36).contains(client.utf8.count),

@@ -40,10 +40,10 @@ public enum OrderCancelOutcome: Sendable, Hashable {
     /// Why the order was not cancelled, for the report and the intent (nil when it was, or was final).
     public var reason: String? {
         switch self {
-        case .notFound: return "the exchange does not know the order (-2013); the row is kept for the reconciler"
+        case .notFound: return "the exchange does not know the order; the row is kept for the reconciler"
         case .failed(let r, let unknown): return unknown ? "outcome unknown, to be resolved by query: \(r)" : r
         case .cancelled(let o) where o.status.isOpen, .alreadyFinal(let o) where o.status.isOpen:
-            return "the exchange still reports \(o.status.rawValue)"
+            return "the exchange still reports \(o.status)"
         case .cancelled, .alreadyFinal: return nil
         }
     }
@@ -96,7 +96,7 @@ public struct CancelledOrder: Sendable, Hashable, Codable {
     }
 
     public init(row: OpenOrderRow, outcome: OrderCancelOutcome) {
-        self.init(row: row, result: outcome.result, finalStatus: outcome.finalOrder?.status.rawValue, reason: outcome.reason)
+        self.init(row: row, result: outcome.result, finalStatus: outcome.finalOrder?.status.phase.rawValue, reason: outcome.reason)
     }
 
     public init(row: OpenOrderRow, result: CancelResult, finalStatus: String? = nil, reason: String? = nil) {

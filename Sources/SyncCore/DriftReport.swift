@@ -100,7 +100,7 @@ public struct ReportFinding: Sendable, Hashable, Codable {
         for action in f.actions {
             switch action {
             case .updateRow: return "row updated"
-            case .closeRow(_, let status, _): return "row closed \(status.rawValue)"
+            case .closeRow(_, let status, _): return "row closed \(status.phase.rawValue)"
             case .adopt: return "row inserted"
             case .repairPlaceholder: return "placeholder repaired"
             case .registerOrphan: return "orphan registered"

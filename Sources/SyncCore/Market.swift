@@ -79,49 +79,65 @@ public struct OrderType: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     }
 }
 
-/// An order's status as the exchange reports it (spot, futures and the futures Algo service).
-public enum ExchangeOrderStatus: String, Sendable, Hashable, Codable, CaseIterable {
-    /// Accepted, resting, nothing filled.
-    case new = "NEW"
-    /// Pending leg of an order list (spot).
-    case pendingNew = "PENDING_NEW"
-    /// Resting with part filled.
-    case partiallyFilled = "PARTIALLY_FILLED"
-    /// Completely filled (final).
-    case filled = "FILLED"
-    /// Cancelled by the user or elsewhere (final).
-    case canceled = "CANCELED"
-    /// Documented as unused; treated as still open.
-    case pendingCancel = "PENDING_CANCEL"
-    /// Rejected (final).
-    case rejected = "REJECTED"
-    /// Expired by time-in-force or the exchange (final).
-    case expired = "EXPIRED"
-    /// Expired by self-trade prevention (final).
-    case expiredInMatch = "EXPIRED_IN_MATCH"
-    /// Algo service: the trigger is being evaluated (open).
-    case triggering = "TRIGGERING"
-    /// Algo service: triggered, a regular order was placed in its stead (final for the algo order).
-    case triggered = "TRIGGERED"
-    /// Algo service: finished (final).
-    case finished = "FINISHED"
+/// An order's status: what it means, in the terms the decision reads (`phase`), and the venue's
+/// own word for it (`venueText`: `NEW`, `TRIGGERING`, `wait`, `cancel`, …). Each venue maps its
+/// words to a phase; the core never reads the word.
+public struct ExchangeOrderStatus: Sendable, Hashable, CustomStringConvertible {
+    /// What an order's status means. Raw values are the unified vocabulary the origin app writes
+    /// (`NEW`, `PARTIALLY_FILLED`, `FILLED`, `CANCELED`, …; it maps Upbit's `wait` to `NEW`).
+    public enum Phase: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Resting (or waiting for its trigger), nothing filled.
+        case open = "NEW"
+        /// Resting with part filled.
+        case partiallyFilled = "PARTIALLY_FILLED"
+        /// Completely filled (final).
+        case filled = "FILLED"
+        /// Cancelled by the user or elsewhere (final; part may have filled).
+        case cancelled = "CANCELED"
+        /// Expired by time-in-force, self-trade prevention or the exchange (final).
+        case expired = "EXPIRED"
+        /// Rejected (final).
+        case rejected = "REJECTED"
+        /// A conditional order that fired: another order took its place (final for this one).
+        case triggered = "TRIGGERED"
+    }
+
+    public var phase: Phase
+    /// The venue's word, verbatim.
+    public var venueText: String
+
+    public init(_ phase: Phase, venueText: String? = nil) {
+        self.phase = phase
+        self.venueText = venueText ?? phase.rawValue
+    }
+
+    public static let new = ExchangeOrderStatus(.open)
+    public static let partiallyFilled = ExchangeOrderStatus(.partiallyFilled)
+    public static let filled = ExchangeOrderStatus(.filled)
+    public static let canceled = ExchangeOrderStatus(.cancelled)
+    public static let expired = ExchangeOrderStatus(.expired)
+    public static let rejected = ExchangeOrderStatus(.rejected)
+
+    /// The status of an order known to be open, from what it has filled (the orphan registry keeps
+    /// only open orders and the venue's word).
+    public static func resting(venueText: String, executed: Amount) -> ExchangeOrderStatus {
+        ExchangeOrderStatus(executed.isZero ? .open : .partiallyFilled, venueText: venueText)
+    }
 
     /// Whether the order can still trade or be cancelled.
-    public var isOpen: Bool {
-        switch self {
-        case .new, .pendingNew, .partiallyFilled, .pendingCancel, .triggering: return true
-        default: return false
-        }
-    }
+    public var isOpen: Bool { phase == .open || phase == .partiallyFilled }
 
     /// The state an open order has in `open_orders.status`; nil for final statuses.
     public var openState: OpenState? {
-        switch self {
+        switch phase {
+        case .open: return .open
         case .partiallyFilled: return .partiallyFilled
-        case .new, .pendingNew, .pendingCancel, .triggering: return .open
         default: return nil
         }
     }
+
+    /// The venue's word, and the phase when the word is not the phase's own name.
+    public var description: String { venueText == phase.rawValue ? venueText : "\(venueText) (\(phase.rawValue))" }
 }
 
 /// The two states an `open_orders` row can truthfully have while its order rests.

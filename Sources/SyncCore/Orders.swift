@@ -54,9 +54,44 @@ public struct ExchangeOrder: Sendable, Hashable, Codable {
     /// Its id and its aliases.
     public var ids: [ExchangeOrderID] { [id] + aliases }
 
-    // Aliases are the venue's knowledge for matching, not part of the report.
+    // Aliases are the venue's knowledge for matching, not part of the report. `status` is the
+    // phase in the unified vocabulary, `venueStatus` the venue's word.
     enum CodingKeys: String, CodingKey {
-        case id, clientOrderID, symbol, side, type, status, price, stopPrice, quantity, executedQuantity, time
+        case id, clientOrderID, symbol, side, type, status, venueStatus, price, stopPrice, quantity, executedQuantity, time
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(ExchangeOrderID.self, forKey: .id)
+        clientOrderID = try c.decodeIfPresent(String.self, forKey: .clientOrderID)
+        symbol = try c.decode(String.self, forKey: .symbol)
+        side = try c.decode(Side.self, forKey: .side)
+        type = try c.decode(OrderType.self, forKey: .type)
+        status = ExchangeOrderStatus(
+            try c.decode(ExchangeOrderStatus.Phase.self, forKey: .status),
+            venueText: try c.decodeIfPresent(String.self, forKey: .venueStatus)
+        )
+        price = try c.decode(Amount.self, forKey: .price)
+        stopPrice = try c.decodeIfPresent(Amount.self, forKey: .stopPrice)
+        quantity = try c.decode(Amount.self, forKey: .quantity)
+        executedQuantity = try c.decode(Amount.self, forKey: .executedQuantity)
+        time = try c.decode(Millis.self, forKey: .time)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encodeIfPresent(clientOrderID, forKey: .clientOrderID)
+        try c.encode(symbol, forKey: .symbol)
+        try c.encode(side, forKey: .side)
+        try c.encode(type, forKey: .type)
+        try c.encode(status.phase, forKey: .status)
+        try c.encode(status.venueText, forKey: .venueStatus)
+        try c.encode(price, forKey: .price)
+        try c.encodeIfPresent(stopPrice, forKey: .stopPrice)
+        try c.encode(quantity, forKey: .quantity)
+        try c.encode(executedQuantity, forKey: .executedQuantity)
+        try c.encode(time, forKey: .time)
     }
 }
 

@@ -380,7 +380,7 @@ public enum Reconciler {
                             .unresolved,
                             row: row,
                             detail:
-                                "row status \(row.status) but the exchange lists the order \(orders[position].status.rawValue); the origin's row is left as it is"
+                                "row status \(row.status) but the exchange lists the order \(orders[position].status); the origin's row is left as it is"
                         )
                     )
                 }
@@ -443,7 +443,7 @@ public enum Reconciler {
                     var f = finding(
                         .closed,
                         row: row,
-                        detail: "exchange reports \(order.status.rawValue), filled \(order.executedQuantity) of \(order.quantity)"
+                        detail: "exchange reports \(order.status), filled \(order.executedQuantity) of \(order.quantity)"
                     )
                     f.filled = order.executedQuantity
                     f.actions = [.closeRow(row, finalStatus: order.status, filledQuantity: order.executedQuantity)]
@@ -702,7 +702,7 @@ public enum Reconciler {
             var f = finding(
                 .closed,
                 row: row,
-                detail: "\(source) reports \(order.status.rawValue), filled \(order.executedQuantity) of \(order.quantity)"
+                detail: "\(source) reports \(order.status), filled \(order.executedQuantity) of \(order.quantity)"
             )
             f.filled = order.executedQuantity
             f.actions = [.closeRow(row, finalStatus: order.status, filledQuantity: order.executedQuantity)]

@@ -52,7 +52,7 @@ import Testing
                         // An algo order's fill lives on the regular order its trigger placed (`actualOrderId`);
                         // the Algo service reports status only.
                         #expect(
-                            order.status == truth?.status && (pick.id.isAlgo || order.executedQuantity == truth?.executed),
+                            order.status.venueText == truth?.status.rawValue && (pick.id.isAlgo || order.executedQuantity == truth?.executed),
                             "\(pick.id): client \(order.status) \(order.executedQuantity), truth \(String(describing: truth?.status)) \(String(describing: truth?.executed))"
                         )
                         tally["query ok", default: 0] += 1
@@ -77,7 +77,10 @@ import Testing
                         #expect(truth?.status == .canceled && o.status == .canceled, "reported cancelled, truth \(String(describing: truth?.status))")
                         tally["cancel cancelled", default: 0] += 1
                     case .alreadyFinal(let o):
-                        #expect(truth?.status == o.status && !o.status.isOpen, "reported \(o.status), truth \(String(describing: truth?.status))")
+                        #expect(
+                            truth?.status.rawValue == o.status.venueText && !o.status.isOpen,
+                            "reported \(o.status), truth \(String(describing: truth?.status))"
+                        )
                         tally["cancel already final", default: 0] += 1
                     case .notFound:
                         #expect(truth == nil)

@@ -169,7 +169,10 @@ enum Fx {
         }
     }
 
-    @Test(arguments: [ExchangeOrderStatus.filled, .canceled, .expired, .rejected, .expiredInMatch])
+    @Test(arguments: [
+        ExchangeOrderStatus.filled, .canceled, .expired, .rejected, ExchangeOrderStatus(.expired, venueText: "EXPIRED_IN_MATCH"),
+        ExchangeOrderStatus(.triggered),
+    ])
     func aFinalStatusFromTheQueryClosesTheRow(status: ExchangeOrderStatus) throws {
         let row = Fx.row(1, order: "1")
         let answer = Fx.order(1, status: status, executed: status == .filled ? "0.010" : "0")

@@ -61,7 +61,7 @@ import UpbitAPI
             }
             let listed = try await client.openOrders()
             #expect(listed.count == 230 && Set(listed.map(\.id)) == Set(placed.map(\.id)))
-            #expect(listed.allSatisfy { $0.status == .new } && listed.first?.clientOrderID == "os1-0")
+            #expect(listed.allSatisfy { $0.status.phase == .open } && listed.first?.clientOrderID == "os1-0")
             #expect(
                 listed.contains { $0.clientOrderID == #"os1-"quoted"\5"# },
                 "an identifier with quotes and a backslash survives the JSON body and its hash"
@@ -71,11 +71,11 @@ import UpbitAPI
 
             await exchange.fill(uuid: placed[1].id.rawValue, volume: "0.004")
             let partial = try await client.order(uuid: placed[1].id.rawValue)
-            #expect(partial.status == .partiallyFilled && partial.executedQuantity == Amount("0.004"))
+            #expect(partial.status.phase == .partiallyFilled && partial.executedQuantity == Amount("0.004"))
 
             let one = try await client.cancel(uuid: placed[0].id.rawValue)
             #expect(one.id == placed[0].id)
-            #expect(try await client.order(uuid: placed[0].id.rawValue).status == .canceled)
+            #expect(try await client.order(uuid: placed[0].id.rawValue).status.phase == .cancelled)
             // Cancelling it again: the exchange does not know it as cancellable.
             await #expect(throws: UpbitError.self) { _ = try await client.cancel(uuid: placed[0].id.rawValue) }
 

@@ -16,22 +16,28 @@ let examples = repository.appendingPathComponent("fixtures/upbit")
         let open = try UpbitWire.decode([UpbitWire.Order].self, try Self.bytes("upbit_orders_open_response.json")).map { try $0.exchangeOrder() }
         #expect(open.count == 1)
         let o = open[0]
-        #expect(o.id.rawValue == "637fd66-d019-4d77-bee6-8e0cff28edd9" && o.side == .sell && o.status == .new && o.status.isOpen)
+        #expect(
+            o.id.rawValue == "637fd66-d019-4d77-bee6-8e0cff28edd9" && o.side == .sell && o.status == ExchangeOrderStatus(.open, venueText: "wait")
+                && o.status.isOpen
+        )
         #expect(o.symbol == SymbolKey.of("XRP/SGD") && o.price == Amount("1.5") && o.quantity == Amount("10") && o.executedQuantity.isZero)
         #expect(o.time == UTC.parse("2024-06-05T09:37:10Z"))
 
         let done = try UpbitWire.decode(UpbitWire.Order.self, try Self.bytes("upbit_get_order_response.json")).exchangeOrder()
-        #expect(done.status == .filled && done.side == .buy && done.symbol == SymbolKey.of("BTC/KRW") && done.executedQuantity == Amount("1"))
+        #expect(
+            done.status == ExchangeOrderStatus(.filled, venueText: "done") && done.side == .buy && done.symbol == SymbolKey.of("BTC/KRW")
+                && done.executedQuantity == Amount("1")
+        )
         // +09:00: nine hours before the same wall-clock time in UTC.
         #expect(done.time == UTC.parse("2018-04-05T05:09:14Z"))
     }
 
     @Test(arguments: [
-        ("wait", "0", ExchangeOrderStatus.new), ("wait", "0.5", .partiallyFilled), ("watch", "0", .new), ("done", "1", .filled),
-        ("cancel", "0.3", .canceled),
+        ("wait", "0", ExchangeOrderStatus.Phase.open), ("wait", "0.5", .partiallyFilled), ("watch", "0", .open), ("done", "1", .filled),
+        ("cancel", "0.3", .cancelled),
     ])
-    func statesMap(state: String, executed: String, status: ExchangeOrderStatus) {
-        #expect(UpbitWire.status(state, executed: Amount(executed)!) == status)
+    func statesMap(state: String, executed: String, phase: ExchangeOrderStatus.Phase) {
+        #expect(UpbitWire.status(state, executed: Amount(executed)!) == ExchangeOrderStatus(phase, venueText: state))
     }
 
     @Test func badPayloadsAreTypedErrors() {
