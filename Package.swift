@@ -88,22 +88,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Upbit (and Bithumb API 2.0's shared scheme), begun (issue #13): JWT authentication and the
-        // wire's order objects and errors. Not yet a venue.
+        // Upbit as a venue (and Bithumb API 2.0's shared scheme): JWT authentication, the wire's order
+        // objects and errors, the client with its per-account pacing, and its Venue.
         .target(
             name: "UpbitAPI",
             dependencies: [
-                "SyncCore", .product(name: "Crypto", package: "swift-crypto"),
+                "SyncCore", "OriginKeys", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
-        // An Upbit-compatible exchange (spot), begun: REST with JWT, paging, batch cancel by ids.
+        // An Upbit-compatible exchange (spot): REST with JWT, per-account limits, paging, cancels by
+        // ids, the control API. Meets ordersync's client only on the wire.
         .target(
             name: "UpbitSimulator",
             dependencies: [
-                "SyncCore", "SimulatorSupport",
+                "SyncCore", "Scenarios", "SimulatorSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -138,7 +139,7 @@ let package = Package(
         .target(
             name: "OrderSyncApp",
             dependencies: [
-                "SyncCore", "Scenarios", "SyncRuntime", "OrderStore", "OriginKeys", "BinanceAPI", "WebhookServer",
+                "SyncCore", "Scenarios", "SyncRuntime", "OrderStore", "OriginKeys", "BinanceAPI", "UpbitAPI", "WebhookServer",
                 .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -150,7 +151,7 @@ let package = Package(
         .target(
             name: "LocalStack",
             dependencies: [
-                "OrderSyncApp", "BinanceSimulator", "OrderStore", "Scenarios", "SyncCore", "WebhookServer",
+                "OrderSyncApp", "BinanceSimulator", "UpbitSimulator", "OrderStore", "Scenarios", "SyncCore", "WebhookServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -161,8 +162,8 @@ let package = Package(
         .executableTarget(
             name: "ordersync",
             dependencies: [
-                "OrderSyncApp", "LocalStack", "SyncCore", "Scenarios", "SyncRuntime", "BinanceSimulator", "WebhookServer",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "OrderSyncApp", "LocalStack", "SyncCore", "Scenarios", "SyncRuntime", "BinanceSimulator", "UpbitSimulator",
+                "WebhookServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,15 +5,18 @@ import OrderSyncApp
 import Scenarios
 import ServiceLifecycle
 import SyncCore
+import UpbitSimulator
 import WebhookServer
 
-/// The whole daemon in one process on loopback: the simulator on a free port loaded from a
-/// scenario, the scenario's DB side in a SQLite file, a `Daemon` pointed at the simulator and its
+/// The whole daemon in one process on loopback: the simulators (Binance's and Upbit's) on free
+/// ports loaded from a scenario, the scenario's DB side in a SQLite file, a `Daemon` pointed at the simulator and its
 /// webhook server on a free port. Used by `ordersync demo`, the end-to-end tests and benchmarks.
 public struct LiveStack: Sendable {
     public let exchange: Exchange
+    public let upbit: UpbitExchange
     public let daemon: Daemon
     public let simulatorURL: String
+    public let upbitURL: String
     public let webhookURL: String
     let simulatorGroup: ServiceGroup
     let serverGroup: ServiceGroup
@@ -42,6 +45,9 @@ public struct LiveStack: Sendable {
             weightLimit: weightLimit,
             loadedAt: loadedAt
         )
+        let upbit = UpbitExchange(clock: EntryPoints.wallClock)
+        await upbit.load(world, at: loadedAt)
+        await upbit.setFaults(latencyMs: latencyMs, failingAccounts: [])
         let db = try await EntryPoints.openDatabase(databasePath, maxConnections: 1)
         do { try await db.load(world, now: loadedAt) } catch {
             await db.close()
@@ -52,13 +58,17 @@ public struct LiveStack: Sendable {
         logger.logLevel = .critical
         let simulatorPort = AsyncStream<Int>.makeStream()
         let webhookPort = AsyncStream<Int>.makeStream()
+        let upbitPort = AsyncStream<Int>.makeStream()
         let simulator = Simulator(exchange: exchange).application(port: 0) { simulatorPort.continuation.yield($0) }
-        let simulatorGroup = ServiceGroup(configuration: .init(services: [simulator], logger: logger))
+        let upbitSimulator = UpbitSimulator(exchange: upbit).application(port: 0) { upbitPort.continuation.yield($0) }
+        let simulatorGroup = ServiceGroup(configuration: .init(services: [simulator, upbitSimulator], logger: logger))
         let simulatorRun = Task { try? await simulatorGroup.run() }
-        guard let simPort = await simulatorPort.stream.first(where: { _ in true }) else { throw AppError("the simulator did not start") }
+        guard let simPort = await simulatorPort.stream.first(where: { _ in true }), let upPort = await upbitPort.stream.first(where: { _ in true })
+        else { throw AppError("the simulators did not start") }
         var options = ReconcileOptions(databasePath: databasePath)
         options.config.exchange.spotURL = "http://127.0.0.1:\(simPort)"
         options.config.exchange.futuresURL = options.config.exchange.spotURL
+        options.config.exchange.upbitURL = "http://127.0.0.1:\(upPort)"
         var settings = WebhookSettings()
         settings.port = 0
         configure(&options, &settings)
@@ -74,8 +84,10 @@ public struct LiveStack: Sendable {
         guard let hookPort = await webhookPort.stream.first(where: { _ in true }) else { throw AppError("the webhook did not start") }
         return LiveStack(
             exchange: exchange,
+            upbit: upbit,
             daemon: daemon,
             simulatorURL: options.config.exchange.spotURL,
+            upbitURL: options.config.exchange.upbitURL,
             webhookURL: "http://127.0.0.1:\(hookPort)",
             simulatorGroup: simulatorGroup,
             serverGroup: serverGroup,

@@ -2,6 +2,7 @@ import BinanceAPI
 import OrderStore
 import SyncCore
 import SyncRuntime
+import UpbitAPI
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -83,7 +84,14 @@ extension EntryPoints {
             ),
             environment: options.environment
         )
-        return Venues([binance])
+        let upbit = UpbitGateway(
+            baseURL: config.exchange.upbitURL,
+            environment: options.environment,
+            maxConnections: config.exchange.maxConnections,
+            timeout: .milliseconds(Int64(config.exchange.requestTimeoutMs)),
+            perSecond: config.exchange.upbitRequestsPerSecond
+        )
+        return Venues([binance, upbit])
     }
 
     public static func makeRunner(_ options: ReconcileOptions) async throws(AppError) -> (ReconcileRunner, Venues, OrderDatabase) {

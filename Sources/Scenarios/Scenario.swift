@@ -391,10 +391,20 @@ struct RawDBOrder: StrictKeys {
     typealias CodingKeys = Keys
 }
 
+/// An exchange's order id as written: Binance's numbers, or another venue's text (Upbit's uuid).
+enum RawOrderID: Decodable {
+    case number(Int64)
+    case text(String)
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let n = try? c.decode(Int64.self) { self = .number(n) } else { self = .text(try c.decode(String.self)) }
+    }
+}
+
 struct RawExchangeOrder: StrictKeys {
     var accountId: Int64
     var market: String
-    var orderId: Int64
+    var orderId: RawOrderID
     var algo: Bool?
     var clientOrderId: String?
     var symbol: String
@@ -558,6 +568,7 @@ struct Validator {
         }
         let strategyByID = Dictionary(uniqueKeysWithValues: outStrategies.map { ($0.id, $0) })
         let accountIDs = Set(outAccounts.map(\.id))
+        let exchangeOf = Dictionary(outAccounts.map { ($0.id, $0.exchange) }, uniquingKeysWith: { a, _ in a })
         var outLinks: [StrategyLinkRecord] = []
         for (i, l) in links.enumerated() {
             guard l.id > 0 else { throw fail("strategy_accounts[\(i)].id", "ids are positive") }
@@ -632,11 +643,26 @@ struct Validator {
             let p = "exchange_orders[\(i)]"
             guard accountIDs.contains(AccountID(o.accountId)) else { throw fail("\(p).account_id", "no account with id \(o.accountId)") }
             guard let market = Market(stored: o.market) else { throw fail("\(p).market", "\"\(o.market)\" is not SPOT or FUTURES") }
-            guard o.orderId > 0 else { throw fail("\(p).order_id", "order ids are positive") }
             let algo = o.algo ?? false
-            if algo && market != .futures { throw fail("\(p).algo", "algo orders exist on FUTURES only") }
-            // Binance's futures Algo service: ids of their own, also known by the plain number.
-            let id = algo ? ExchangeOrderID.namespaced("algo", o.orderId) : ExchangeOrderID.regular(o.orderId)
+            let id: ExchangeOrderID
+            var aliases: [ExchangeOrderID] = []
+            switch (o.orderId, exchangeOf[AccountID(o.accountId)] == "BINANCE") {
+            case (.number(let n), true):
+                guard n > 0 else { throw fail("\(p).order_id", "order ids are positive") }
+                if algo && market != .futures { throw fail("\(p).algo", "algo orders exist on FUTURES only") }
+                // Binance's futures Algo service: ids of their own, also known by the plain number.
+                id = algo ? ExchangeOrderID.namespaced("algo", n) : ExchangeOrderID.regular(n)
+                if algo { aliases = [.regular(n)] }
+            case (.text(let text), false):
+                guard !text.isEmpty, text.utf8.count <= 100 else { throw fail("\(p).order_id", "must be 1 to 100 characters") }
+                guard !algo else { throw fail("\(p).algo", "algo orders exist on Binance futures only") }
+                guard market == .spot else { throw fail("\(p).market", "\(exchangeOf[AccountID(o.accountId)] ?? "") trades SPOT only") }
+                id = ExchangeOrderID(text)
+            case (.number, false):
+                throw fail("\(p).order_id", "\(exchangeOf[AccountID(o.accountId)] ?? "") order ids are text (a uuid)")
+            case (.text, true):
+                throw fail("\(p).order_id", "Binance order ids are positive integers")
+            }
             let idKey = "\(market.rawValue) \(id.rawValue)"
             if let first = orderIDs[idKey] { throw fail("\(p).order_id", "duplicate \(market.rawValue) order id \(id) (first at [\(first)])") }
             orderIDs[idKey] = i
@@ -682,7 +708,7 @@ struct Validator {
                         quantity: quantity,
                         executedQuantity: executed,
                         time: -ageMs,
-                        aliases: algo ? [.regular(o.orderId)] : []
+                        aliases: aliases
                     ),
                     ageMs: ageMs
                 )

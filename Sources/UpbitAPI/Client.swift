@@ -14,6 +14,10 @@ public struct UpbitClient: Sendable {
     let secret: Secret
     public var algorithm: UpbitAuth.Algorithm = .hs512
     public var timeout: TimeAmount = .seconds(10)
+    /// The account's request pacing (nil: none, e.g. in wire tests).
+    public var pacer: UpbitPacer?
+    /// How often a 429 is answered by waiting for the next second and sending again.
+    public var retriesAfter429 = 3
     /// Orders a page of `GET /v1/orders/open` holds at most.
     public static let pageSize = 100
     /// Orders `DELETE /v1/orders/uuids` takes at most.
@@ -39,6 +43,19 @@ public struct UpbitClient: Sendable {
     }
 
     func call(_ method: HTTPMethod, _ path: String, _ params: [(String, String)]) async throws(UpbitError) -> [UInt8] {
+        var attempt = 0
+        while true {
+            do {
+                return try await callOnce(method, path, params)
+            } catch  where error.kind == .rateLimited && attempt < retriesAfter429 && pacer != nil {
+                // The pacer now waits for the next second; a 429 is refused before it is applied.
+                attempt += 1
+            }
+        }
+    }
+
+    func callOnce(_ method: HTTPMethod, _ path: String, _ params: [(String, String)]) async throws(UpbitError) -> [UInt8] {
+        await pacer?.admit()
         let raw = params.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
@@ -62,6 +79,7 @@ public struct UpbitClient: Sendable {
         } catch {
             throw UpbitError(.transport, "\(method.rawValue) \(path): \(error)")
         }
+        await pacer?.observe(remaining: UpbitPacer.remaining(response.headers["Remaining-Req"].first), refused: response.status.code == 429)
         guard (200..<300).contains(Int(response.status.code)) else { throw UpbitError.from(status: Int(response.status.code), body: bytes) }
         return bytes
     }
@@ -80,8 +98,24 @@ public struct UpbitClient: Sendable {
         }
     }
 
+    /// The markets Upbit lists (`GET /v1/market/all`, public).
+    public func markets() async throws(UpbitError) -> [String] {
+        struct Market: Decodable { var market: String }
+        return try UpbitWire.decode([Market].self, try await call(.GET, "/v1/market/all", [])).map(\.market)
+    }
+
     public func order(uuid: String) async throws(UpbitError) -> ExchangeOrder {
         try UpbitWire.decode(UpbitWire.Order.self, try await call(.GET, "/v1/order", [("uuid", uuid)])).exchangeOrder()
+    }
+
+    /// Orders by id, in any state (`GET /v1/orders/uuids`, at most 100): how cancels are settled.
+    public func orders(uuids: [String]) async throws(UpbitError) -> [ExchangeOrder] {
+        guard !uuids.isEmpty else { return [] }
+        guard uuids.count <= 100 else { throw UpbitError(.rejected, "a query by ids names at most 100 orders") }
+        let answer = try await call(.GET, "/v1/orders/uuids", uuids.map { ("uuids[]", $0) } + [("order_by", "asc")])
+        var orders: [ExchangeOrder] = []
+        for order in try UpbitWire.decode([UpbitWire.Order].self, answer) { orders.append(try order.exchangeOrder()) }
+        return orders
     }
 
     /// Cancels one order; the answer shows it as it was when the cancel was accepted.

@@ -30,7 +30,7 @@ public enum UpbitWire {
                 clientOrderID: identifier,
                 symbol: SymbolKey.of(market),
                 side: side,
-                type: OrderType(ord_type.uppercased()),
+                type: UpbitWire.type(ord_type),
                 status: status,
                 price: try UpbitWire.amount(price ?? "0", "price"),
                 quantity: try UpbitWire.amount(volume ?? "0", "volume"),
@@ -61,6 +61,18 @@ public enum UpbitWire {
         public var error: Detail
     }
 
+    /// Upbit's market code of a symbol in any spelling: `BTC/KRW`, `BTCKRW` and `KRW-BTC` are
+    /// `KRW-BTC` (quote first). Nil when no quote market it lists ends the symbol.
+    public static func market(_ symbol: String) -> String? {
+        let upper = symbol.uppercased()
+        if upper.contains("-") { return upper }
+        let key = SymbolKey.of(upper)
+        for quote in ["USDT", "KRW", "BTC"] where key.hasSuffix(quote) && key.count > quote.count {
+            return quote + "-" + key.dropLast(quote.count)
+        }
+        return nil
+    }
+
     static func side(_ text: String) -> Side? {
         switch text {
         case "bid": return .buy
@@ -69,15 +81,24 @@ public enum UpbitWire {
         }
     }
 
+    /// `limit` is LIMIT; `price` (a market buy by amount) and `market` (a market sell) are MARKET,
+    /// as the origin names them; anything else (`best`) upper-cased.
+    static func type(_ ordType: String) -> OrderType {
+        switch ordType {
+        case "limit": return .limit
+        case "price", "market": return .market
+        default: return OrderType(ordType)
+        }
+    }
+
     /// `wait` (resting; partly filled when some volume executed), `watch` (a reserved order waiting
     /// for its trigger: open), `done` (filled), `cancel` (cancelled, possibly after part filled — a
     /// market buy that executes completely usually ends `cancel` too).
     static func status(_ state: String, executed: Amount) -> ExchangeOrderStatus? {
         switch state {
-        case "wait": return executed.isZero ? .new : .partiallyFilled
-        case "watch": return .new
-        case "done": return .filled
-        case "cancel": return .canceled
+        case "wait", "watch": return .resting(venueText: state, executed: executed)
+        case "done": return ExchangeOrderStatus(.filled, venueText: state)
+        case "cancel": return ExchangeOrderStatus(.cancelled, venueText: state)
         default: return nil
         }
     }

@@ -52,6 +52,67 @@ public struct UpbitSimulator: Sendable {
                 return .object(fields)
             }
         }
+        router.get("/v1/orders/uuids") { request, _ in
+            try await Self.serve(exchange, request, "GET /v1/orders/uuids", group: "default") { key, params in
+                let uuids = params.all("uuids[]")
+                let identifiers = params.all("identifiers[]")
+                guard uuids.isEmpty != identifiers.isEmpty else { throw UpbitAPIError.validation("uuids[] or identifiers[], not both") }
+                guard uuids.count + identifiers.count <= 100 else { throw UpbitAPIError.validation("at most 100 orders") }
+                var found: [UpbitExchange.Order] = []
+                for id in uuids.isEmpty ? identifiers : uuids {
+                    if let order = await exchange.find(key, uuid: uuids.isEmpty ? nil : id, identifier: uuids.isEmpty ? id : nil) {
+                        found.append(order)
+                    }
+                }
+                if let market = params.first("market") { found = found.filter { $0.market == market } }
+                let descending = (params.first("order_by") ?? "desc") == "desc"
+                found.sort { descending ? ($0.createdAt, $0.uuid) > ($1.createdAt, $1.uuid) : ($0.createdAt, $0.uuid) < ($1.createdAt, $1.uuid) }
+                return .array(found.map(Self.json))
+            }
+        }
+        router.get("/v1/accounts") { request, _ in
+            try await Self.serve(exchange, request, "GET /v1/accounts", group: "default") { _, _ in
+                .array([
+                    .object([
+                        ("currency", .string("KRW")), ("balance", .string("1000000000.0")), ("locked", .string("0")),
+                        ("avg_buy_price", .string("0")), ("avg_buy_price_modified", .bool(false)), ("unit_currency", .string("KRW")),
+                    ])
+                ])
+            }
+        }
+        router.get("/v1/orders/chance") { request, _ in
+            try await Self.serve(exchange, request, "GET /v1/orders/chance", group: "default") { _, params in
+                guard let market = params.first("market"), UpbitExchange.markets.contains(market) else {
+                    throw UpbitAPIError(404, "market_does_not_exist", "market does not exist")
+                }
+                let parts = market.split(separator: "-").map(String.init)
+                func account(_ currency: String) -> JSON {
+                    .object([
+                        ("currency", .string(currency)), ("balance", .string(currency == "KRW" ? "1000000000.0" : "0")),
+                        ("locked", .string("0")), ("avg_buy_price", .string("0")), ("avg_buy_price_modified", .bool(false)),
+                        ("unit_currency", .string(parts[0])),
+                    ])
+                }
+                return .object([
+                    ("bid_fee", .string("0.0005")), ("ask_fee", .string("0.0005")), ("maker_bid_fee", .string("0.0005")),
+                    ("maker_ask_fee", .string("0.0005")),
+                    (
+                        "market",
+                        .object([
+                            ("id", .string(market)), ("name", .string(parts[1] + "/" + parts[0])),
+                            ("order_types", .array([])), ("order_sides", .array([.string("ask"), .string("bid")])),
+                            ("bid_types", .array([.string("limit"), .string("price")])),
+                            ("ask_types", .array([.string("limit"), .string("market")])),
+                            ("bid", .object([("currency", .string(parts[0])), ("min_total", .string("5000"))])),
+                            ("ask", .object([("currency", .string(parts[1])), ("min_total", .string("5000"))])),
+                            ("max_total", .string("1000000000.0")), ("state", .string("active")),
+                        ])
+                    ),
+                    ("bid_account", account(parts[0])), ("ask_account", account(parts[1])),
+                ])
+            }
+        }
+        UpbitControl.add(to: router, exchange: exchange)
         router.delete("/v1/order") { request, _ in
             try await Self.serve(exchange, request, "DELETE /v1/order", group: "default") { key, params in
                 // The answer shows the order as it was when the cancel was accepted (`wait`).
@@ -152,6 +213,9 @@ public struct UpbitSimulator: Sendable {
         _ body: @Sendable (String, Params) async throws -> JSON
     ) async throws -> Response {
         var request = request
+        // The calls left this second once the request is admitted; before that (a request refused
+        // by authentication) no Remaining-Req is sent.
+        var remaining: Int?
         do {
             let params: Params
             let hashed: String
@@ -169,7 +233,7 @@ public struct UpbitSimulator: Sendable {
             }
             var key = ""
             if signed { key = try await authenticate(exchange, request, hashed: hashed) }
-            guard let remaining = await exchange.admit(endpoint, group: group) else {
+            guard let left = await exchange.admit(endpoint, group: group, accessKey: key) else {
                 return respond(
                     429,
                     .object([("error", .object([("name", .string("too_many_requests")), ("message", .string("Too many API requests."))]))]),
@@ -177,20 +241,26 @@ public struct UpbitSimulator: Sendable {
                     0
                 )
             }
-            return respond(200, try await body(key, params), group, remaining)
+            remaining = left
+            if signed {
+                let latency = await exchange.latencyMs
+                if latency > 0 { try await Task.sleep(for: .milliseconds(latency)) }
+                if await exchange.isFailing(key) { throw UpbitAPIError(500, "server_error", "Internal server error") }
+            }
+            return respond(200, try await body(key, params), group, left)
         } catch let error as UpbitAPIError {
             return respond(
                 error.status,
                 .object([("error", .object([("name", .string(error.name)), ("message", .string(error.message))]))]),
                 group,
-                0
+                remaining
             )
         }
     }
 
-    static func respond(_ status: Int, _ body: JSON, _ group: String, _ remaining: Int) -> Response {
+    static func respond(_ status: Int, _ body: JSON, _ group: String, _ remaining: Int?) -> Response {
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
-        headers[HTTPField.Name("Remaining-Req")!] = "group=\(group); min=1800; sec=\(remaining)"
+        if let remaining { headers[HTTPField.Name("Remaining-Req")!] = "group=\(group); min=1800; sec=\(remaining)" }
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
     }
 

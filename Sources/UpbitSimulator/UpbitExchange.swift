@@ -1,3 +1,4 @@
+import Scenarios
 import SyncCore
 
 /// An Upbit-compatible exchange's state (spot; KRW, BTC and USDT quote markets): accounts by access
@@ -31,10 +32,18 @@ public actor UpbitExchange {
     let clock: @Sendable () -> Millis
     var limits: Limits
     var secrets: [String: String] = [:]
+    /// ordersync's account id of each access key (for the control API's faults and truth).
+    var accountIDs: [String: AccountID] = [:]
     var orders: [String: Order] = [:]
     var nonces: Set<String> = []
-    var window: (second: Millis, counts: [String: Int]) = (0, [:])
+    /// Per-second counts by access key (exchange groups are measured per account; `""`: unsigned
+    /// requests, per address).
+    var windows: [String: (second: Millis, counts: [String: Int])] = [:]
     var nextOrder = 1
+    /// Added before every signed answer, ms.
+    public var latencyMs = 0
+    /// Accounts whose signed requests fail with 500.
+    public var failingAccounts: Set<AccountID> = []
     /// Requests served, by `METHOD path`.
     public private(set) var requestCounts: [String: Int] = [:]
     /// How often each order was named by a cancel request.
@@ -49,15 +58,25 @@ public actor UpbitExchange {
         self.clock = clock
     }
 
-    public func addAccount(accessKey: String, secret: String) { secrets[accessKey] = secret }
+    public func addAccount(accessKey: String, secret: String, account: AccountID? = nil) {
+        secrets[accessKey] = secret
+        if let account { accountIDs[accessKey] = account }
+    }
     func secret(for accessKey: String) -> String? { secrets[accessKey] }
+    func isFailing(_ accessKey: String) -> Bool { accountIDs[accessKey].map(failingAccounts.contains) ?? false }
+    public func setFaults(latencyMs: Int, failingAccounts: Set<AccountID>) {
+        self.latencyMs = max(0, latencyMs)
+        self.failingAccounts = failingAccounts
+    }
+    public func setLimits(_ limits: Limits) { self.limits = limits }
 
     /// Whether `nonce` is new (it is then remembered: reuse is refused, as on the real exchange).
     func useNonce(_ nonce: String) -> Bool { nonces.insert(nonce).inserted }
 
     /// Counts one request of `group` in the current second; the remaining calls, or nil when over.
-    func admit(_ endpoint: String, group: String) -> Int? {
+    func admit(_ endpoint: String, group: String, accessKey: String) -> Int? {
         let second = clock() / 1000
+        var window = windows[accessKey] ?? (second, [:])
         if window.second != second { window = (second, [:]) }
         let limit = limits.perSecond[group] ?? 30
         let used = window.counts[group, default: 0]
@@ -66,8 +85,28 @@ public actor UpbitExchange {
             return nil
         }
         window.counts[group] = used + 1
+        windows[accessKey] = window
         requestCounts[endpoint, default: 0] += 1
         return limit - used - 1
+    }
+
+    /// Every order ever placed or seeded, with its account id, in id order.
+    public func truth() -> [(account: AccountID?, order: Order)] {
+        orders.values.sorted { $0.uuid < $1.uuid }.map { (accountIDs[$0.accessKey], $0) }
+    }
+
+    /// The access key of an account id (control API).
+    public func accessKey(of account: AccountID) -> String? { accountIDs.first { $0.value == account }?.key }
+
+    /// Puts an order in the book as it is (scenarios): its uuid as given, or the next one.
+    public func seed(_ order: Order) {
+        orders[order.uuid] = order
+    }
+
+    /// The id `seed` would give the next order.
+    public func nextUUID() -> String {
+        defer { nextOrder += 1 }
+        return Self.uuid(nextOrder)
     }
 
     // MARK: orders
@@ -98,8 +137,12 @@ public actor UpbitExchange {
                 throw .validation("identifier \(identifier) was used before")
             }
         }
-        let uuid = Self.uuid(nextOrder)
+        var uuid = Self.uuid(nextOrder)
         nextOrder += 1
+        while orders[uuid] != nil {
+            uuid = Self.uuid(nextOrder)
+            nextOrder += 1
+        }
         let order = Order(
             uuid: uuid,
             accessKey: accessKey,
@@ -158,14 +201,24 @@ public actor UpbitExchange {
 
     // MARK: market activity (tests)
 
-    /// Fills `volume` of a resting order (all of it: `done`).
-    public func fill(uuid: String, volume: String? = nil) {
-        guard var order = orders[uuid], order.state == "wait" else { return }
+    /// Fills `volume` of a resting order (all of it: `done`); nil when it is not resting.
+    @discardableResult
+    public func fill(uuid: String, volume: String? = nil) -> Order? {
+        guard var order = orders[uuid], order.state == "wait" else { return nil }
         let total = Amount(order.volume ?? "0") ?? .zero
         let executed = min(total, (Amount(order.executedVolume) ?? .zero).adding(volume.flatMap { Amount($0) } ?? total) ?? total)
         order.executedVolume = executed.description
         if executed == total { order.state = "done" }
         orders[uuid] = order
+        return order
+    }
+
+    /// Cancels a resting order as if from elsewhere (the app, another program); nil when it is not resting.
+    public func cancelElsewhere(uuid: String) -> Order? {
+        guard var order = orders[uuid], order.state == "wait" || order.state == "watch" else { return nil }
+        order.state = "cancel"
+        orders[uuid] = order
+        return order
     }
 
     /// An order's current state (tests).
@@ -185,4 +238,43 @@ public struct UpbitAPIError: Error, Sendable, Hashable {
     static func validation(_ message: String) -> UpbitAPIError { UpbitAPIError(400, "validation_error", message) }
     static let notFound = UpbitAPIError(404, "order_not_found", "주문을 찾지 못했습니다.")
     static func unauthorized(_ name: String, _ message: String) -> UpbitAPIError { UpbitAPIError(401, name, message) }
+}
+
+extension UpbitExchange {
+    /// Loads a scenario's Upbit accounts (their `api_key`/`api_secret`) and exchange orders, with
+    /// their uuids; ages count back from `at` (default: now), as on the Binance simulator.
+    public func load(_ scenario: Scenario, exchange name: String = "UPBIT", at moment: Millis? = nil) {
+        let now = moment ?? clock()
+        var keys: [AccountID: String] = [:]
+        for a in scenario.accounts where a.exchange == name {
+            addAccount(accessKey: a.apiKey, secret: a.apiSecret.reveal(), account: a.id)
+            keys[a.id] = a.apiKey
+        }
+        for o in scenario.exchangeOrders {
+            guard let key = keys[o.account] else { continue }
+            let e = o.order(now: now)
+            let market = Self.markets.first { SymbolKey.of($0) == SymbolKey.of(e.symbol) } ?? e.symbol
+            let state: String
+            switch e.status.phase {
+            case .open, .partiallyFilled: state = "wait"
+            case .filled: state = "done"
+            default: state = "cancel"
+            }
+            seed(
+                Order(
+                    uuid: e.id.rawValue,
+                    accessKey: key,
+                    market: market,
+                    side: e.side == .buy ? "bid" : "ask",
+                    ordType: e.type == .market ? (e.side == .buy ? "price" : "market") : "limit",
+                    price: e.price.isZero ? nil : e.price.description,
+                    volume: e.quantity.description,
+                    executedVolume: e.executedQuantity.description,
+                    state: state,
+                    createdAt: e.time,
+                    identifier: e.clientOrderID
+                )
+            )
+        }
+    }
 }

@@ -24,6 +24,8 @@ struct ReconcileFlags: ParsableArguments {
     var testnetSpotURL: String?
     @Option(name: .customLong("testnet-futures-url"), help: "Futures base URL for accounts with is_testnet.")
     var testnetFuturesURL: String?
+    @Option(name: .customLong("upbit-url"), help: "Upbit REST base URL [exchange] upbit_url (default \(defaults.exchange.upbitURL)).")
+    var upbitURL: String?
     @Option(name: .customLong("account"), help: "Only this account id (repeatable).")
     var accounts: [Int64] = []
     @Option(name: .customLong("grace-ms"), help: "Orders and rows younger than this are in flight (default \(defaults.reconcile.graceMs)).")
@@ -60,7 +62,7 @@ struct ReconcileFlags: ParsableArguments {
         if let maxQueries, maxQueries < 0 { throw ValidationError("--max-queries must not be negative") }
         if let parallelism, parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
         if let sweepEvery, sweepEvery < 1 { throw ValidationError("--sweep-every must be at least 1") }
-        for url in [spotURL, futuresURL, testnetSpotURL, testnetFuturesURL].compactMap({ $0 })
+        for url in [spotURL, futuresURL, testnetSpotURL, testnetFuturesURL, upbitURL].compactMap({ $0 })
         where URL(string: url)?.scheme?.hasPrefix("http") != true {
             throw ValidationError("\(url) is not an http(s) URL")
         }
@@ -78,6 +80,7 @@ struct ReconcileFlags: ParsableArguments {
         if let futuresURL { c.exchange.futuresURL = futuresURL }
         if let testnetSpotURL { c.exchange.testnetSpotURL = testnetSpotURL }
         if let testnetFuturesURL { c.exchange.testnetFuturesURL = testnetFuturesURL }
+        if let upbitURL { c.exchange.upbitURL = upbitURL }
         if let graceMs { c.reconcile.graceMs = graceMs }
         if let confirmations { c.reconcile.confirmations = confirmations }
         if let maxQueries { c.reconcile.maxQueriesPerPass = maxQueries }

@@ -7,15 +7,25 @@ import OrderSyncApp
 import Scenarios
 import ServiceLifecycle
 import SyncCore
+import UpbitSimulator
+
+/// The exchanges `simulate` can stand in for.
+enum SimulatedExchange: String, ExpressibleByArgument, CaseIterable {
+    case binance, upbit
+}
 
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the Binance-compatible simulator (spot /api/v3 and futures /fapi/v1 on one port).",
+        abstract: "Run an exchange simulator: Binance (spot /api/v3 and futures /fapi/v1 on one port) or Upbit (/v1).",
         discussion: """
-            Loads the scenario's accounts (api_key/api_secret) and exchange orders, prints the base URL, and serves until \
-            SIGINT or SIGTERM. The unsigned control API is under /_sim/ (truth, stats, act, place, faults, limits, mark).
+            Loads the scenario's accounts of that exchange (api_key/api_secret) and their exchange orders, prints the base \
+            URL, and serves until SIGINT or SIGTERM. The unsigned control API is under /_sim/ (Binance: truth, stats, act, \
+            place, faults, ban, limits, mark; Upbit: truth, stats, act, place, faults, limits).
             """
     )
+
+    @Option(help: "The exchange to simulate (binance, upbit).")
+    var exchange: SimulatedExchange = .binance
 
     @Option(help: "Port to listen on (0 picks a free one).")
     var port: Int = 0
@@ -57,6 +67,7 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if exchange == .upbit { return try await runUpbit() }
         let exchange: Exchange
         do {
             exchange = await SimulatorSetup.exchange(
@@ -77,6 +88,34 @@ struct Simulate: AsyncParsableCommand {
         let host = self.host
         let app = Simulator(exchange: exchange).application(host: host, port: port) { bound in
             print("simulator listening on http://\(host):\(bound) (spot /api/v3, futures /fapi/v1, control /_sim/)")
+            fflush(nil)
+        }
+        var logger = Logger(label: "ordersync.simulate")
+        logger.logLevel = .warning
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// Upbit's simulator: the scenario's UPBIT accounts and orders, per-account limits, latency.
+    func runUpbit() async throws {
+        if weightLimit != nil || faultRate > 0 || windowSeconds != 60 {
+            printError("--weight-limit, --window-seconds and --fault-rate are Binance's; Upbit's faults are set by POST /_sim/faults")
+            throw ExitCode(2)
+        }
+        let upbit = UpbitExchange(clock: EntryPoints.wallClock)
+        do {
+            if let scenario { await upbit.load(try EntryPoints.readSimulatorScenario(scenario)) }
+        } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        await upbit.setFaults(latencyMs: latencyMs, failingAccounts: [])
+        for i in stride(from: 1, through: extraAccounts, by: 1) {
+            await upbit.addAccount(accessKey: "key-\(i)", secret: "secret-\(i)", account: AccountID(Int64(1000 + i)))
+        }
+        let host = self.host
+        let app = UpbitSimulator(exchange: upbit).application(host: host, port: port) { bound in
+            print("upbit simulator listening on http://\(host):\(bound) (/v1, control /_sim/)")
             fflush(nil)
         }
         var logger = Logger(label: "ordersync.simulate")

@@ -126,17 +126,19 @@ import UpbitAPI
         }
     }
 
-    @Test func aGroupsPerSecondLimitAnswers429UntilTheNextSecond() async throws {
+    @Test func aGroupsPerSecondLimitAnswers429UntilTheNextSecondPerAccount() async throws {
         let clock = TestClock()
         var limits = UpbitExchange.Limits()
         limits.perSecond["default"] = 3
         let exchange = UpbitExchange(limits: limits, clock: { clock.now() })
-        #expect(await exchange.admit("GET /v1/order", group: "default") == 2)
-        #expect(await exchange.admit("GET /v1/order", group: "default") == 1)
-        #expect(await exchange.admit("GET /v1/order", group: "default") == 0)
-        #expect(await exchange.admit("GET /v1/order", group: "default") == nil)
+        #expect(await exchange.admit("GET /v1/order", group: "default", accessKey: "a") == 2)
+        #expect(await exchange.admit("GET /v1/order", group: "default", accessKey: "a") == 1)
+        #expect(await exchange.admit("GET /v1/order", group: "default", accessKey: "a") == 0)
+        #expect(await exchange.admit("GET /v1/order", group: "default", accessKey: "a") == nil)
+        // Measured per account: another account's calls are not refused.
+        #expect(await exchange.admit("GET /v1/order", group: "default", accessKey: "b") == 2)
         clock.advance(1000)
-        #expect(await exchange.admit("GET /v1/order", group: "default") == 2)
+        #expect(await exchange.admit("GET /v1/order", group: "default", accessKey: "a") == 2)
         #expect(await exchange.refused == 1)
     }
 }

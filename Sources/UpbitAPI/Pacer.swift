@@ -1,0 +1,70 @@
+import Foundation
+import SyncCore
+
+/// Upbit's request limit for one account (EXCHANGES.md §2.3: group `default`, 30 per second,
+/// measured per account), kept on the client's side so that a pass never meets a 429: at most
+/// `perSecond` requests in any `window` (a sliding window a little longer than a second, since
+/// the client's seconds are not the server's and latency varies), and none before the next second
+/// once the server's `Remaining-Req` says `sec=0` or it answers 429.
+public actor UpbitPacer {
+    public let perSecond: Int
+    let window: Duration
+    let clock = ContinuousClock()
+    /// Send times of the last `perSecond` requests, oldest first.
+    var sent: [ContinuousClock.Instant] = []
+    var pausedUntil: ContinuousClock.Instant?
+
+    public init(perSecond: Int = 30, window: Duration = .milliseconds(1100)) {
+        self.perSecond = max(1, perSecond)
+        self.window = window
+    }
+
+    /// When `count` more requests may go: now, or when enough of the window has passed.
+    func earliest(_ count: Int) -> ContinuousClock.Instant {
+        let now = clock.now
+        sent.removeAll { $0 + window <= now }
+        var at = now
+        let excess = sent.count + min(count, perSecond) - perSecond
+        if excess > 0 { at = max(at, sent[excess - 1] + window) }
+        if let pausedUntil { at = max(at, pausedUntil) }
+        return at
+    }
+
+    /// Waits for room for one request and takes it.
+    public func admit() async {
+        while true {
+            let at = earliest(1)
+            if at <= clock.now {
+                sent.append(clock.now)
+                return
+            }
+            try? await Task.sleep(until: at, clock: clock)
+        }
+    }
+
+    /// Returns when `count` requests would fit (without taking them).
+    public func waitForRoom(_ count: Int) async {
+        while true {
+            let at = earliest(count)
+            if at <= clock.now { return }
+            try? await Task.sleep(until: at, clock: clock)
+        }
+    }
+
+    /// What an answer said about the limit: `sec` remaining this second (nil: no header), or a 429.
+    public func observe(remaining: Int?, refused: Bool) {
+        guard refused || remaining == 0 else { return }
+        let until = clock.now + .seconds(1)
+        pausedUntil = max(pausedUntil ?? until, until)
+    }
+
+    /// `Remaining-Req: group=default; min=1800; sec=29` → 29.
+    public static func remaining(_ header: String?) -> Int? {
+        guard let header else { return nil }
+        for part in header.split(separator: ";") {
+            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if pair.count == 2, pair[0] == "sec" { return Int(pair[1]) }
+        }
+        return nil
+    }
+}
