@@ -42,6 +42,23 @@ public struct UpbitSimulator: Sendable {
                 return .array(all.dropFirst(start).prefix(limit).map(Self.json))
             }
         }
+        // The older list of every state (clients such as pyupbit still call it; Bithumb's list too).
+        router.get("/v1/orders") { request, _ in
+            try await Self.serve(exchange, request, "GET /v1/orders", group: "default") { key, params in
+                let states = params.all("states[]").isEmpty ? [params.first("state") ?? "wait"] : params.all("states[]")
+                guard states.allSatisfy({ ["wait", "watch", "done", "cancel"].contains($0) }) else {
+                    throw UpbitAPIError.validation("state is wait, watch, done or cancel")
+                }
+                let page = Int(params.first("page") ?? "1") ?? 0
+                let limit = Int(params.first("limit") ?? "100") ?? 0
+                guard page >= 1, (1...100).contains(limit) else { throw UpbitAPIError.validation("page ≥ 1, limit 1 to 100") }
+                let orderBy = params.first("order_by") ?? "desc"
+                var all = await exchange.open(key, market: params.first("market"), states: Set(states), ascending: orderBy == "asc")
+                let uuids = Set(params.all("uuids[]"))
+                if !uuids.isEmpty { all = all.filter { uuids.contains($0.uuid) } }
+                return .array(all.dropFirst((page - 1) * limit).prefix(limit).map(Self.json))
+            }
+        }
         router.get("/v1/order") { request, _ in
             try await Self.serve(exchange, request, "GET /v1/order", group: "default") { key, params in
                 guard let order = await exchange.find(key, uuid: params.first("uuid"), identifier: params.first("identifier")) else {
@@ -226,10 +243,24 @@ public struct UpbitSimulator: Sendable {
                 }
                 params = Params(pairs)
                 hashed = pairs.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
-            } else {
-                let raw = request.uri.query ?? ""
+            } else if let raw = request.uri.query, !raw.isEmpty {
                 params = Params(query: raw)
                 hashed = raw.removingPercentEncoding ?? raw
+            } else {
+                // Clients also send a GET's or DELETE's parameters as a body (pyupbit: a form for GET,
+                // JSON for DELETE), which the exchange accepts and hashes as `k=v&…`.
+                let bytes = Array(buffer: try await request.collectBody(upTo: 64 * 1024))
+                if bytes.first == UInt8(ascii: "{") {
+                    guard let pairs = FlatObject.pairs(bytes) else {
+                        throw UpbitAPIError.validation("the body must be a JSON object of strings and numbers")
+                    }
+                    params = Params(pairs)
+                    hashed = pairs.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+                } else {
+                    let form = String(decoding: bytes, as: UTF8.self)
+                    params = Params(query: form)
+                    hashed = params.pairs.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+                }
             }
             var key = ""
             if signed { key = try await authenticate(exchange, request, hashed: hashed) }
