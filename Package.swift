@@ -99,6 +99,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Bithumb (API 2.0) as a venue: its v2 endpoints and per-category limits over Upbit's scheme.
+        .target(
+            name: "BithumbAPI",
+            dependencies: [
+                "SyncCore", "UpbitAPI", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // An Upbit-compatible exchange (spot): REST with JWT, per-account limits, paging, cancels by
         // ids, the control API. Meets ordersync's client only on the wire.
         .target(
@@ -110,6 +119,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // A Bithumb-compatible exchange (API 2.0, spot): v1 shared with Upbit's simulator, its v2 order endpoints.
+        .target(
+            name: "BithumbSimulator",
+            dependencies: [
+                "SyncCore", "SimulatorSupport", "UpbitSimulator", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -139,7 +157,7 @@ let package = Package(
         .target(
             name: "OrderSyncApp",
             dependencies: [
-                "SyncCore", "Scenarios", "SyncRuntime", "OrderStore", "OriginKeys", "BinanceAPI", "UpbitAPI", "WebhookServer",
+                "SyncCore", "Scenarios", "SyncRuntime", "OrderStore", "OriginKeys", "BinanceAPI", "UpbitAPI", "BithumbAPI", "WebhookServer",
                 .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -151,7 +169,7 @@ let package = Package(
         .target(
             name: "LocalStack",
             dependencies: [
-                "OrderSyncApp", "BinanceSimulator", "UpbitSimulator", "OrderStore", "Scenarios", "SyncCore", "WebhookServer",
+                "OrderSyncApp", "BinanceSimulator", "UpbitSimulator", "BithumbSimulator", "OrderStore", "Scenarios", "SyncCore", "WebhookServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -163,7 +181,7 @@ let package = Package(
             name: "ordersync",
             dependencies: [
                 "OrderSyncApp", "LocalStack", "SyncCore", "Scenarios", "SyncRuntime", "BinanceSimulator", "UpbitSimulator",
-                "WebhookServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "BithumbSimulator", "WebhookServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -211,6 +229,15 @@ let package = Package(
             name: "BinanceAPITests",
             dependencies: [
                 "BinanceAPI", "BinanceSimulator", "OriginKeys", "SyncCore",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "BithumbAPITests",
+            dependencies: [
+                "BithumbAPI", "BithumbSimulator", "UpbitAPI", "UpbitSimulator", "SyncCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

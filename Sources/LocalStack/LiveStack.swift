@@ -1,4 +1,5 @@
 import BinanceSimulator
+import BithumbSimulator
 import Logging
 import OrderStore
 import OrderSyncApp
@@ -14,9 +15,11 @@ import WebhookServer
 public struct LiveStack: Sendable {
     public let exchange: Exchange
     public let upbit: UpbitExchange
+    public let bithumb: UpbitExchange
     public let daemon: Daemon
     public let simulatorURL: String
     public let upbitURL: String
+    public let bithumbURL: String
     public let webhookURL: String
     let simulatorGroup: ServiceGroup
     let serverGroup: ServiceGroup
@@ -48,6 +51,9 @@ public struct LiveStack: Sendable {
         let upbit = UpbitExchange(clock: EntryPoints.wallClock)
         await upbit.load(world, at: loadedAt)
         await upbit.setFaults(latencyMs: latencyMs, failingAccounts: [])
+        let bithumb = BithumbSimulator.exchange(clock: EntryPoints.wallClock)
+        await bithumb.load(world, exchange: "BITHUMB", at: loadedAt)
+        await bithumb.setFaults(latencyMs: latencyMs, failingAccounts: [])
         let db = try await EntryPoints.openDatabase(databasePath, maxConnections: 1)
         do { try await db.load(world, now: loadedAt) } catch {
             await db.close()
@@ -60,15 +66,19 @@ public struct LiveStack: Sendable {
         let webhookPort = AsyncStream<Int>.makeStream()
         let upbitPort = AsyncStream<Int>.makeStream()
         let simulator = Simulator(exchange: exchange).application(port: 0) { simulatorPort.continuation.yield($0) }
+        let bithumbPort = AsyncStream<Int>.makeStream()
         let upbitSimulator = UpbitSimulator(exchange: upbit).application(port: 0) { upbitPort.continuation.yield($0) }
-        let simulatorGroup = ServiceGroup(configuration: .init(services: [simulator, upbitSimulator], logger: logger))
+        let bithumbSimulator = BithumbSimulator(exchange: bithumb).application(port: 0) { bithumbPort.continuation.yield($0) }
+        let simulatorGroup = ServiceGroup(configuration: .init(services: [simulator, upbitSimulator, bithumbSimulator], logger: logger))
         let simulatorRun = Task { try? await simulatorGroup.run() }
-        guard let simPort = await simulatorPort.stream.first(where: { _ in true }), let upPort = await upbitPort.stream.first(where: { _ in true })
+        guard let simPort = await simulatorPort.stream.first(where: { _ in true }), let upPort = await upbitPort.stream.first(where: { _ in true }),
+            let bitPort = await bithumbPort.stream.first(where: { _ in true })
         else { throw AppError("the simulators did not start") }
         var options = ReconcileOptions(databasePath: databasePath)
         options.config.exchange.spotURL = "http://127.0.0.1:\(simPort)"
         options.config.exchange.futuresURL = options.config.exchange.spotURL
         options.config.exchange.upbitURL = "http://127.0.0.1:\(upPort)"
+        options.config.exchange.bithumbURL = "http://127.0.0.1:\(bitPort)"
         var settings = WebhookSettings()
         settings.port = 0
         configure(&options, &settings)
@@ -85,9 +95,11 @@ public struct LiveStack: Sendable {
         return LiveStack(
             exchange: exchange,
             upbit: upbit,
+            bithumb: bithumb,
             daemon: daemon,
             simulatorURL: options.config.exchange.spotURL,
             upbitURL: options.config.exchange.upbitURL,
+            bithumbURL: options.config.exchange.bithumbURL,
             webhookURL: "http://127.0.0.1:\(hookPort)",
             simulatorGroup: simulatorGroup,
             serverGroup: serverGroup,

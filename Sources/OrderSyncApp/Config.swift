@@ -73,6 +73,10 @@ public struct OrdersyncConfig: Sendable, Decodable {
         public var upbitURL = "https://api.upbit.com"
         /// Requests per second per Upbit account (its `default` group allows 30).
         public var upbitRequestsPerSecond = 30
+        /// Bithumb's REST base URL (accounts with `exchange` bithumb).
+        public var bithumbURL = "https://api.bithumb.com"
+        /// Requests per second per category from this address to Bithumb (it allows 140; batch cancels 20).
+        public var bithumbRequestsPerSecond = 140
         /// The share of the exchange's request weight per minute a pass may use.
         public var weightBudget = 0.8
         public var recvWindowMs = 5000
@@ -88,6 +92,8 @@ public struct OrdersyncConfig: Sendable, Decodable {
             case testnetFuturesURL = "testnet_futures_url"
             case upbitURL = "upbit_url"
             case upbitRequestsPerSecond = "upbit_requests_per_second"
+            case bithumbURL = "bithumb_url"
+            case bithumbRequestsPerSecond = "bithumb_requests_per_second"
             case weightBudget = "weight_budget"
             case recvWindowMs = "recv_window_ms"
             case requestTimeoutMs = "request_timeout_ms"
@@ -99,12 +105,13 @@ public struct OrdersyncConfig: Sendable, Decodable {
             let c = try ConfigSection<CodingKeys>(decoder)
             for (key, path) in [
                 (CodingKeys.spotURL, \Self.spotURL), (.futuresURL, \.futuresURL), (.testnetSpotURL, \.testnetSpotURL),
-                (.testnetFuturesURL, \.testnetFuturesURL), (.upbitURL, \.upbitURL),
+                (.testnetFuturesURL, \.testnetFuturesURL), (.upbitURL, \.upbitURL), (.bithumbURL, \.bithumbURL),
             ] {
                 try c.normalised(&self[keyPath: path], key, OrdersyncConfig.baseURL)
             }
             try c.read(&weightBudget, .weightBudget) { $0 > 0 && $0 <= 1 ? nil : "must be in (0, 1]" }
             try c.read(&upbitRequestsPerSecond, .upbitRequestsPerSecond, within: 1...30)
+            try c.read(&bithumbRequestsPerSecond, .bithumbRequestsPerSecond, within: 1...140)
             try c.read(&recvWindowMs, .recvWindowMs, within: 1...60_000)
             try c.read(&requestTimeoutMs, .requestTimeoutMs, within: 100...120_000)
             try c.read(&maxConnections, .maxConnections, within: 1...4096)

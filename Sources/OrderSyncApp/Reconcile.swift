@@ -1,4 +1,5 @@
 import BinanceAPI
+import BithumbAPI
 import OrderStore
 import SyncCore
 import SyncRuntime
@@ -91,7 +92,14 @@ extension EntryPoints {
             timeout: .milliseconds(Int64(config.exchange.requestTimeoutMs)),
             perSecond: config.exchange.upbitRequestsPerSecond
         )
-        return Venues([binance, upbit])
+        let bithumb = BithumbGateway(
+            baseURL: config.exchange.bithumbURL,
+            environment: options.environment,
+            maxConnections: config.exchange.maxConnections,
+            timeout: .milliseconds(Int64(config.exchange.requestTimeoutMs)),
+            perSecond: config.exchange.bithumbRequestsPerSecond
+        )
+        return Venues([binance, upbit, bithumb])
     }
 
     public static func makeRunner(_ options: ReconcileOptions) async throws(AppError) -> (ReconcileRunner, Venues, OrderDatabase) {

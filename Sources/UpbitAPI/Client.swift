@@ -15,9 +15,13 @@ public struct UpbitClient: Sendable {
     public var algorithm: UpbitAuth.Algorithm = .hs512
     public var timeout: TimeAmount = .seconds(10)
     /// The account's request pacing (nil: none, e.g. in wire tests).
-    public var pacer: UpbitPacer?
+    public var pacer: RequestPacer?
     /// How often a 429 is answered by waiting for the next second and sending again.
     public var retriesAfter429 = 3
+    /// Bithumb API 2.0's tokens also carry the time they were made.
+    public var timestampClaim = false
+    /// The time for that claim.
+    public var now: @Sendable () -> Millis = { Millis(Date().timeIntervalSince1970 * 1000) }
     /// Orders a page of `GET /v1/orders/open` holds at most.
     public static let pageSize = 100
     /// Orders `DELETE /v1/orders/uuids` takes at most.
@@ -42,7 +46,7 @@ public struct UpbitClient: Sendable {
         String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
     }
 
-    func call(_ method: HTTPMethod, _ path: String, _ params: [(String, String)]) async throws(UpbitError) -> [UInt8] {
+    package func call(_ method: HTTPMethod, _ path: String, _ params: [(String, String)]) async throws(UpbitError) -> [UInt8] {
         var attempt = 0
         while true {
             do {
@@ -61,11 +65,35 @@ public struct UpbitClient: Sendable {
         request.method = method
         request.headers.add(
             name: "Authorization",
-            value: UpbitAuth.authorization(accessKey: accessKey, secret: secret, query: raw, algorithm: algorithm)
+            value: UpbitAuth.authorization(
+                accessKey: accessKey,
+                secret: secret,
+                query: raw,
+                timestamp: timestampClaim ? now() : nil,
+                algorithm: algorithm
+            )
         )
         if method == .POST {
-            // In the parameters' order: the exchange hashes the body's k=v in the order written.
-            let body = "{" + params.map { "\(Self.quoted($0.0)):\(Self.quoted($0.1))" }.joined(separator: ",") + "}"
+            // In the parameters' order: the exchange hashes the body's k=v in the order written;
+            // `key[]` parameters are one array (`{"order_ids": ["a", "b"]}`, hashed `order_ids[]=a&order_ids[]=b`).
+            var fields: [(String, [String], Bool)] = []
+            for (key, value) in params {
+                if key.hasSuffix("[]") {
+                    let name = String(key.dropLast(2))
+                    if let i = fields.firstIndex(where: { $0.0 == name && $0.2 }) {
+                        fields[i].1.append(value)
+                    } else {
+                        fields.append((name, [value], true))
+                    }
+                } else {
+                    fields.append((key, [value], false))
+                }
+            }
+            let body =
+                "{"
+                + fields.map { name, values, isArray in
+                    Self.quoted(name) + ":" + (isArray ? "[" + values.map(Self.quoted).joined(separator: ",") + "]" : Self.quoted(values[0]))
+                }.joined(separator: ",") + "}"
             request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
             request.body = .bytes(ByteBuffer(string: body))
         } else if !params.isEmpty {
@@ -79,15 +107,15 @@ public struct UpbitClient: Sendable {
         } catch {
             throw UpbitError(.transport, "\(method.rawValue) \(path): \(error)")
         }
-        await pacer?.observe(remaining: UpbitPacer.remaining(response.headers["Remaining-Req"].first), refused: response.status.code == 429)
+        await pacer?.observe(remaining: RequestPacer.remaining(response.headers["Remaining-Req"].first), refused: response.status.code == 429)
         guard (200..<300).contains(Int(response.status.code)) else { throw UpbitError.from(status: Int(response.status.code), body: bytes) }
         return bytes
     }
 
     /// Every resting order (`wait` and `watch`), in `market` or all markets, page by page to the end.
-    public func openOrders(market: String? = nil) async throws(UpbitError) -> [ExchangeOrder] {
+    public func openOrders(market: String? = nil, page first: Int = 1) async throws(UpbitError) -> [ExchangeOrder] {
         var orders: [ExchangeOrder] = []
-        var page = 1
+        var page = first
         while true {
             var params: [(String, String)] = market.map { [("market", $0)] } ?? []
             params += [("states[]", "wait"), ("states[]", "watch"), ("page", String(page)), ("limit", String(Self.pageSize)), ("order_by", "asc")]

@@ -17,6 +17,8 @@ public enum UpbitWire {
         public var remaining_volume: String?
         public var executed_volume: String?
         public var identifier: String?
+        /// Bithumb's name for the client's id.
+        public var client_order_id: String?
 
         /// The order in ordersync's model: `BTC/KRW`'s key for `KRW-BTC`, the side and status mapped,
         /// the `identifier` as the client order id (where ordersync's tags live).
@@ -27,7 +29,7 @@ public enum UpbitWire {
             guard let time = UpbitWire.time(created_at) else { throw .decoding("created_at \"\(created_at)\" is not ISO 8601") }
             return ExchangeOrder(
                 id: ExchangeOrderID(uuid),
-                clientOrderID: identifier,
+                clientOrderID: identifier ?? client_order_id,
                 symbol: SymbolKey.of(market),
                 side: side,
                 type: UpbitWire.type(ord_type),

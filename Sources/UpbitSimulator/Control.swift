@@ -13,6 +13,7 @@ import SyncCore
 ///     GET  /_sim/stats    account-wide cancels, requests served by endpoint, 429 refusals
 ///     POST /_sim/act      {"uuid":"…","action":"fill|partial_fill|cancel","quantity":"0.001"}
 ///     POST /_sim/place    {"account_id":7,"market":"KRW-BTC","side":"bid","price":"90000000","volume":"0.01","identifier":"manual1"}
+///                         (Bithumb: "client_order_id")
 ///     POST /_sim/faults   {"latency_ms":50,"failing_accounts":[3]}
 ///     POST /_sim/limits   {"default":30,"order":8,"order-cancel-all":1}
 enum UpbitControl {
@@ -29,6 +30,7 @@ enum UpbitControl {
         var price: String?
         var volume: String?
         var identifier: String?
+        var client_order_id: String?
     }
     struct Faults: Decodable {
         var latency_ms: Int?
@@ -36,9 +38,9 @@ enum UpbitControl {
     }
     struct Failure: Error { var message: String }
 
-    static func add(to router: Router<BasicRequestContext>, exchange: UpbitExchange) {
+    static func add(to router: Router<BasicRequestContext>, exchange: UpbitExchange, dialect: UpbitSimulator.Dialect) {
         router.get("/_sim/truth") { _, _ in
-            ok(.array(await exchange.truth().map { truthJSON($0.account, $0.order) }))
+            ok(.array(await exchange.truth().map { truthJSON($0.account, $0.order, dialect) }))
         }
         router.get("/_sim/stats") { _, _ in
             let requests = await exchange.requestCounts.sorted { $0.key < $1.key }.map { ($0.key, JSON.int(Int64($0.value))) }
@@ -64,7 +66,7 @@ enum UpbitControl {
                 default: throw Failure(message: "action must be one of fill, partial_fill, cancel")
                 }
                 guard let order else { throw Failure(message: "order \(a.uuid) is not resting") }
-                return truthJSON(await exchange.truth().first { $0.order.uuid == order.uuid }?.account, order)
+                return truthJSON(await exchange.truth().first { $0.order.uuid == order.uuid }?.account, order, dialect)
             }
         }
         router.post("/_sim/place") { request, _ in
@@ -80,9 +82,9 @@ enum UpbitControl {
                     ordType: p.ord_type ?? "limit",
                     price: p.price,
                     volume: p.volume,
-                    identifier: p.identifier
+                    identifier: p.identifier ?? p.client_order_id
                 )
-                return truthJSON(AccountID(p.account_id), order)
+                return truthJSON(AccountID(p.account_id), order, dialect)
             }
         }
         router.post("/_sim/faults") { request, _ in
@@ -132,8 +134,8 @@ enum UpbitControl {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
     }
 
-    static func truthJSON(_ account: AccountID?, _ o: UpbitExchange.Order) -> JSON {
-        guard case .object(var fields) = UpbitSimulator.json(o) else { return .null }
+    static func truthJSON(_ account: AccountID?, _ o: UpbitExchange.Order, _ dialect: UpbitSimulator.Dialect) -> JSON {
+        guard case .object(var fields) = UpbitSimulator.json(o, dialect) else { return .null }
         fields.insert(("account_id", account.map { .int($0.rawValue) } ?? .null), at: 0)
         return .object(fields)
     }

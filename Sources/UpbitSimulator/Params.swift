@@ -1,7 +1,7 @@
 import Foundation
 
 /// A request's parameters in the order received, repeated keys kept (`states[]=wait&states[]=watch`).
-struct Params: Sendable {
+package struct Params: Sendable {
     let pairs: [(String, String)]
 
     init(_ pairs: [(String, String)]) { self.pairs = pairs }
@@ -15,29 +15,40 @@ struct Params: Sendable {
         }
     }
 
-    func first(_ key: String) -> String? { pairs.first { $0.0 == key }?.1 }
-    func all(_ key: String) -> [String] { pairs.filter { $0.0 == key }.map(\.1) }
+    package func first(_ key: String) -> String? { pairs.first { $0.0 == key }?.1 }
+    package func all(_ key: String) -> [String] { pairs.filter { $0.0 == key }.map(\.1) }
 }
 
 /// The keys and values of a flat JSON object (strings, numbers, booleans) in the order written —
 /// what a POST's `query_hash` is computed over (`k=v&…` in body order).
-enum FlatObject {
-    static func pairs(_ bytes: [UInt8]) -> [(String, String)]? {
+package enum FlatObject {
+    package static func pairs(_ bytes: [UInt8]) -> [(String, String)]? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
         // The order: each key's first position in the text (keys are unique in a JSON object the
         // simulator accepts, and a key's quoted form cannot occur inside a value before the key).
         let text = String(decoding: bytes, as: UTF8.self)
-        var ordered: [(Int, String, String)] = []
+        var ordered: [(Int, String, String, Int)] = []
         for (key, value) in object {
-            let rendered: String
-            switch value {
-            case let s as String: rendered = s
-            case let n as NSNumber: rendered = n.stringValue
-            default: return nil
+            func render(_ value: Any) -> String? {
+                switch value {
+                case let s as String: return s
+                case let n as NSNumber: return n.stringValue
+                default: return nil
+                }
             }
             guard let range = text.range(of: "\"\(key)\"") else { return nil }
-            ordered.append((text.distance(from: text.startIndex, to: range.lowerBound), key, rendered))
+            let position = text.distance(from: text.startIndex, to: range.lowerBound)
+            // An array of strings is the repeated `key[]` (Bithumb's `order_ids`).
+            if let array = value as? [Any] {
+                for (i, item) in array.enumerated() {
+                    guard let rendered = render(item) else { return nil }
+                    ordered.append((position, key + "[]", rendered, i))
+                }
+            } else {
+                guard let rendered = render(value) else { return nil }
+                ordered.append((position, key, rendered, 0))
+            }
         }
-        return ordered.sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
+        return ordered.sorted { ($0.0, $0.3) < ($1.0, $1.3) }.map { ($0.1, $0.2) }
     }
 }

@@ -14,38 +14,40 @@ import SyncCore
 /// `DELETE /v1/orders/open` works and is counted (`wideCancels`).
 public struct UpbitSimulator: Sendable {
     public let exchange: UpbitExchange
+    public let dialect: Dialect
 
-    public init(exchange: UpbitExchange) { self.exchange = exchange }
+    /// Upbit's, or Bithumb API 2.0's v1 (BithumbSimulator adds its v2 endpoints).
+    public enum Dialect: Sendable, Hashable {
+        case upbit, bithumb
+        /// The client's own order id parameter and field.
+        package var clientIDKey: String { self == .upbit ? "identifier" : "client_order_id" }
+        /// Bithumb requires the `timestamp` claim.
+        var requiresTimestamp: Bool { self == .bithumb }
+        /// Upbit sends `Remaining-Req` and limits per account; Bithumb limits per address.
+        var limitsPerAccount: Bool { self == .upbit }
+    }
+
+    public init(exchange: UpbitExchange, dialect: Dialect = .upbit) {
+        self.exchange = exchange
+        self.dialect = dialect
+    }
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let exchange = exchange
+        let dialect = dialect
         router.get("/v1/market/all") { request, _ in
-            try await Self.serve(exchange, request, "GET /v1/market/all", group: "market", signed: false) { _, _ in
+            try await Self.serve(exchange, dialect, request, "GET /v1/market/all", group: "market", signed: false) { _, _ in
                 .array(UpbitExchange.markets.map { m in .object([("market", .string(m)), ("english_name", .string(m))]) })
-            }
-        }
-        router.get("/v1/orders/open") { request, _ in
-            try await Self.serve(exchange, request, "GET /v1/orders/open", group: "default") { key, params in
-                let states = params.all("states[]").isEmpty ? [params.first("state") ?? "wait"] : params.all("states[]")
-                guard params.first("state") == nil || params.all("states[]").isEmpty else {
-                    throw UpbitAPIError.validation("state and states[] cannot be given together")
-                }
-                guard states.allSatisfy({ $0 == "wait" || $0 == "watch" }) else { throw UpbitAPIError.validation("open orders are wait or watch") }
-                let page = Int(params.first("page") ?? "1") ?? 0
-                let limit = Int(params.first("limit") ?? "100") ?? 0
-                guard page >= 1, (1...100).contains(limit) else { throw UpbitAPIError.validation("page ≥ 1, limit 1 to 100") }
-                let orderBy = params.first("order_by") ?? "desc"
-                guard orderBy == "asc" || orderBy == "desc" else { throw UpbitAPIError.validation("order_by is asc or desc") }
-                let all = await exchange.open(key, market: params.first("market"), states: Set(states), ascending: orderBy == "asc")
-                let start = (page - 1) * limit
-                return .array(all.dropFirst(start).prefix(limit).map(Self.json))
             }
         }
         // The older list of every state (clients such as pyupbit still call it; Bithumb's list too).
         router.get("/v1/orders") { request, _ in
-            try await Self.serve(exchange, request, "GET /v1/orders", group: "default") { key, params in
-                let states = params.all("states[]").isEmpty ? [params.first("state") ?? "wait"] : params.all("states[]")
+            try await Self.serve(exchange, dialect, request, "GET /v1/orders", group: "default") { key, params in
+                // By ids: every state unless one is named; otherwise `wait` by default.
+                let byIDs = !params.all("uuids[]").isEmpty
+                let named = params.all("states[]").isEmpty ? params.first("state").map { [$0] } ?? [] : params.all("states[]")
+                let states = named.isEmpty ? (byIDs ? ["wait", "watch", "done", "cancel"] : ["wait"]) : named
                 guard states.allSatisfy({ ["wait", "watch", "done", "cancel"].contains($0) }) else {
                     throw UpbitAPIError.validation("state is wait, watch, done or cancel")
                 }
@@ -56,39 +58,21 @@ public struct UpbitSimulator: Sendable {
                 var all = await exchange.open(key, market: params.first("market"), states: Set(states), ascending: orderBy == "asc")
                 let uuids = Set(params.all("uuids[]"))
                 if !uuids.isEmpty { all = all.filter { uuids.contains($0.uuid) } }
-                return .array(all.dropFirst((page - 1) * limit).prefix(limit).map(Self.json))
+                return .array(all.dropFirst((page - 1) * limit).prefix(limit).map { Self.json($0, dialect) })
             }
         }
         router.get("/v1/order") { request, _ in
-            try await Self.serve(exchange, request, "GET /v1/order", group: "default") { key, params in
-                guard let order = await exchange.find(key, uuid: params.first("uuid"), identifier: params.first("identifier")) else {
+            try await Self.serve(exchange, dialect, request, "GET /v1/order", group: "default") { key, params in
+                guard let order = await exchange.find(key, uuid: params.first("uuid"), identifier: params.first(dialect.clientIDKey)) else {
                     throw UpbitAPIError.notFound
                 }
-                guard case .object(var fields) = Self.json(order) else { return Self.json(order) }
+                guard case .object(var fields) = Self.json(order, dialect) else { return Self.json(order, dialect) }
                 fields.append(("trades", .array([])))
                 return .object(fields)
             }
         }
-        router.get("/v1/orders/uuids") { request, _ in
-            try await Self.serve(exchange, request, "GET /v1/orders/uuids", group: "default") { key, params in
-                let uuids = params.all("uuids[]")
-                let identifiers = params.all("identifiers[]")
-                guard uuids.isEmpty != identifiers.isEmpty else { throw UpbitAPIError.validation("uuids[] or identifiers[], not both") }
-                guard uuids.count + identifiers.count <= 100 else { throw UpbitAPIError.validation("at most 100 orders") }
-                var found: [UpbitExchange.Order] = []
-                for id in uuids.isEmpty ? identifiers : uuids {
-                    if let order = await exchange.find(key, uuid: uuids.isEmpty ? nil : id, identifier: uuids.isEmpty ? id : nil) {
-                        found.append(order)
-                    }
-                }
-                if let market = params.first("market") { found = found.filter { $0.market == market } }
-                let descending = (params.first("order_by") ?? "desc") == "desc"
-                found.sort { descending ? ($0.createdAt, $0.uuid) > ($1.createdAt, $1.uuid) : ($0.createdAt, $0.uuid) < ($1.createdAt, $1.uuid) }
-                return .array(found.map(Self.json))
-            }
-        }
         router.get("/v1/accounts") { request, _ in
-            try await Self.serve(exchange, request, "GET /v1/accounts", group: "default") { _, _ in
+            try await Self.serve(exchange, dialect, request, "GET /v1/accounts", group: "default") { _, _ in
                 .array([
                     .object([
                         ("currency", .string("KRW")), ("balance", .string("1000000000.0")), ("locked", .string("0")),
@@ -98,7 +82,7 @@ public struct UpbitSimulator: Sendable {
             }
         }
         router.get("/v1/orders/chance") { request, _ in
-            try await Self.serve(exchange, request, "GET /v1/orders/chance", group: "default") { _, params in
+            try await Self.serve(exchange, dialect, request, "GET /v1/orders/chance", group: "default") { _, params in
                 guard let market = params.first("market"), UpbitExchange.markets.contains(market) else {
                     throw UpbitAPIError(404, "market_does_not_exist", "market does not exist")
                 }
@@ -129,18 +113,80 @@ public struct UpbitSimulator: Sendable {
                 ])
             }
         }
-        UpbitControl.add(to: router, exchange: exchange)
+        UpbitControl.add(to: router, exchange: exchange, dialect: dialect)
         router.delete("/v1/order") { request, _ in
-            try await Self.serve(exchange, request, "DELETE /v1/order", group: "default") { key, params in
+            try await Self.serve(exchange, dialect, request, "DELETE /v1/order", group: "default") { key, params in
                 // The answer shows the order as it was when the cancel was accepted (`wait`).
-                guard let order = await exchange.cancel(key, uuid: params.first("uuid"), identifier: params.first("identifier")) else {
+                guard let order = await exchange.cancel(key, uuid: params.first("uuid"), identifier: params.first(dialect.clientIDKey)) else {
                     throw UpbitAPIError.notFound
                 }
-                return Self.json(order)
+                return Self.json(order, dialect)
+            }
+        }
+        router.post("/v1/orders") { request, _ in
+            try await Self.serve(exchange, dialect, request, "POST /v1/orders", group: "order") { key, params in
+                guard let market = params.first("market"), let side = params.first("side"), let type = params.first("ord_type") else {
+                    throw UpbitAPIError.validation("market, side and ord_type are required")
+                }
+                let order = try await exchange.place(
+                    accessKey: key,
+                    market: market,
+                    side: side,
+                    ordType: type,
+                    price: params.first("price"),
+                    volume: params.first("volume"),
+                    identifier: params.first(dialect.clientIDKey)
+                )
+                return Self.json(order, dialect)
+            }
+        }
+        if dialect == .upbit {
+            addUpbitRoutes(router)
+        }
+        return router
+    }
+
+    /// The endpoints only Upbit has (Bithumb's own are BithumbSimulator's).
+    func addUpbitRoutes(_ router: Router<BasicRequestContext>) {
+        let exchange = exchange
+        let dialect = dialect
+        router.get("/v1/orders/open") { request, _ in
+            try await Self.serve(exchange, dialect, request, "GET /v1/orders/open", group: "default") { key, params in
+                let states = params.all("states[]").isEmpty ? [params.first("state") ?? "wait"] : params.all("states[]")
+                guard params.first("state") == nil || params.all("states[]").isEmpty else {
+                    throw UpbitAPIError.validation("state and states[] cannot be given together")
+                }
+                guard states.allSatisfy({ $0 == "wait" || $0 == "watch" }) else { throw UpbitAPIError.validation("open orders are wait or watch") }
+                let page = Int(params.first("page") ?? "1") ?? 0
+                let limit = Int(params.first("limit") ?? "100") ?? 0
+                guard page >= 1, (1...100).contains(limit) else { throw UpbitAPIError.validation("page ≥ 1, limit 1 to 100") }
+                let orderBy = params.first("order_by") ?? "desc"
+                guard orderBy == "asc" || orderBy == "desc" else { throw UpbitAPIError.validation("order_by is asc or desc") }
+                let all = await exchange.open(key, market: params.first("market"), states: Set(states), ascending: orderBy == "asc")
+                let start = (page - 1) * limit
+                return .array(all.dropFirst(start).prefix(limit).map { Self.json($0, dialect) })
+            }
+        }
+        router.get("/v1/orders/uuids") { request, _ in
+            try await Self.serve(exchange, dialect, request, "GET /v1/orders/uuids", group: "default") { key, params in
+                let uuids = params.all("uuids[]")
+                let identifiers = params.all("identifiers[]")
+                guard uuids.isEmpty != identifiers.isEmpty else { throw UpbitAPIError.validation("uuids[] or identifiers[], not both") }
+                guard uuids.count + identifiers.count <= 100 else { throw UpbitAPIError.validation("at most 100 orders") }
+                var found: [UpbitExchange.Order] = []
+                for id in uuids.isEmpty ? identifiers : uuids {
+                    if let order = await exchange.find(key, uuid: uuids.isEmpty ? nil : id, identifier: uuids.isEmpty ? id : nil) {
+                        found.append(order)
+                    }
+                }
+                if let market = params.first("market") { found = found.filter { $0.market == market } }
+                let descending = (params.first("order_by") ?? "desc") == "desc"
+                found.sort { descending ? ($0.createdAt, $0.uuid) > ($1.createdAt, $1.uuid) : ($0.createdAt, $0.uuid) < ($1.createdAt, $1.uuid) }
+                return .array(found.map { Self.json($0, dialect) })
             }
         }
         router.delete("/v1/orders/uuids") { request, _ in
-            try await Self.serve(exchange, request, "DELETE /v1/orders/uuids", group: "default") { key, params in
+            try await Self.serve(exchange, dialect, request, "DELETE /v1/orders/uuids", group: "default") { key, params in
                 let uuids = params.all("uuids[]")
                 let identifiers = params.all("identifiers[]")
                 guard uuids.isEmpty != identifiers.isEmpty else { throw UpbitAPIError.validation("uuids[] or identifiers[], not both") }
@@ -168,7 +214,7 @@ public struct UpbitSimulator: Sendable {
             }
         }
         router.delete("/v1/orders/open") { request, _ in
-            try await Self.serve(exchange, request, "DELETE /v1/orders/open", group: "order-cancel-all") { key, _ in
+            try await Self.serve(exchange, dialect, request, "DELETE /v1/orders/open", group: "order-cancel-all") { key, _ in
                 let cancelled = await exchange.cancelAll(key)
                 return .object([
                     (
@@ -181,24 +227,6 @@ public struct UpbitSimulator: Sendable {
                 ])
             }
         }
-        router.post("/v1/orders") { request, _ in
-            try await Self.serve(exchange, request, "POST /v1/orders", group: "order") { key, params in
-                guard let market = params.first("market"), let side = params.first("side"), let type = params.first("ord_type") else {
-                    throw UpbitAPIError.validation("market, side and ord_type are required")
-                }
-                let order = try await exchange.place(
-                    accessKey: key,
-                    market: market,
-                    side: side,
-                    ordType: type,
-                    price: params.first("price"),
-                    volume: params.first("volume"),
-                    identifier: params.first("identifier")
-                )
-                return Self.json(order)
-            }
-        }
-        return router
     }
 
     /// The Hummingbird application on `host:port` (0: a free port, given to `onRunning`).
@@ -221,8 +249,9 @@ public struct UpbitSimulator: Sendable {
 
     /// One request: parameters, authentication, rate limit, then `body` — every answer JSON with
     /// `Remaining-Req`.
-    static func serve(
+    package static func serve(
         _ exchange: UpbitExchange,
+        _ dialect: Dialect,
         _ request: Request,
         _ endpoint: String,
         group: String,
@@ -263,16 +292,16 @@ public struct UpbitSimulator: Sendable {
                 }
             }
             var key = ""
-            if signed { key = try await authenticate(exchange, request, hashed: hashed) }
-            guard let left = await exchange.admit(endpoint, group: group, accessKey: key) else {
+            if signed { key = try await authenticate(exchange, request, hashed: hashed, requireTimestamp: dialect.requiresTimestamp) }
+            guard let left = await exchange.admit(endpoint, group: group, accessKey: dialect.limitsPerAccount ? key : "") else {
                 return respond(
                     429,
                     .object([("error", .object([("name", .string("too_many_requests")), ("message", .string("Too many API requests."))]))]),
                     group,
-                    0
+                    dialect.limitsPerAccount ? 0 : nil
                 )
             }
-            remaining = left
+            remaining = dialect.limitsPerAccount ? left : nil
             if signed {
                 let latency = await exchange.latencyMs
                 if latency > 0 { try await Task.sleep(for: .milliseconds(latency)) }
@@ -298,7 +327,7 @@ public struct UpbitSimulator: Sendable {
     /// `Authorization: Bearer <JWT>`: HS256 or HS512 under the account's secret, its `access_key`
     /// known, its `nonce` new, and `query_hash` the SHA-512 of the (decoded) query string when there
     /// are parameters.
-    static func authenticate(_ exchange: UpbitExchange, _ request: Request, hashed: String) async throws -> String {
+    static func authenticate(_ exchange: UpbitExchange, _ request: Request, hashed: String, requireTimestamp: Bool) async throws -> String {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw UpbitAPIError.unauthorized("jwt_verification", "Authorization: Bearer <JWT> is required")
         }
@@ -325,6 +354,11 @@ public struct UpbitSimulator: Sendable {
                 throw UpbitAPIError.unauthorized("invalid_query_payload", "query_hash does not match the query")
             }
         }
+        if requireTimestamp {
+            guard let stamp = claims["timestamp"] as? NSNumber, stamp.int64Value > 0 else {
+                throw UpbitAPIError.unauthorized("jwt_verification", "timestamp is required")
+            }
+        }
         guard let nonce = claims["nonce"] as? String, !nonce.isEmpty else {
             throw UpbitAPIError.unauthorized("jwt_verification", "nonce is required")
         }
@@ -338,7 +372,7 @@ public struct UpbitSimulator: Sendable {
         return Data(base64Encoded: s)
     }
 
-    static func json(_ o: UpbitExchange.Order) -> JSON {
+    package static func json(_ o: UpbitExchange.Order, _ dialect: Dialect) -> JSON {
         var fields: [(String, JSON)] = [
             ("uuid", .string(o.uuid)), ("side", .string(o.side)), ("ord_type", .string(o.ordType)),
         ]
@@ -351,9 +385,11 @@ public struct UpbitSimulator: Sendable {
         }
         fields += [
             ("reserved_fee", .string("0")), ("remaining_fee", .string("0")), ("paid_fee", .string("0")), ("locked", .string("0")),
-            ("executed_volume", .string(o.executedVolume)), ("trades_count", .int(0)),
+            ("executed_volume", .string(o.executedVolume)),
+            ("executed_funds", .string(((Amount(o.executedVolume) ?? .zero).doubleValue * (Double(o.price ?? "0") ?? 0)).description)),
+            ("trades_count", .int(0)),
         ]
-        if let identifier = o.identifier { fields.append(("identifier", .string(identifier))) }
+        if let identifier = o.identifier { fields.append((dialect.clientIDKey, .string(identifier))) }
         return .object(fields)
     }
 }

@@ -53,10 +53,22 @@ public actor UpbitExchange {
     /// Requests refused with 429.
     public private(set) var refused = 0
 
-    public init(limits: Limits = Limits(), clock: @escaping @Sendable () -> Millis) {
+    /// How new order ids look: Upbit's UUIDs or Bithumb's `C0101…` numbers.
+    public enum IDStyle: Sendable { case uuid, bithumb }
+    let idStyle: IDStyle
+
+    public init(limits: Limits = Limits(), idStyle: IDStyle = .uuid, clock: @escaping @Sendable () -> Millis) {
         self.limits = limits
+        self.idStyle = idStyle
         self.clock = clock
     }
+
+    /// Bithumb's limits (EXCHANGES.md §3.3): 140 per second per category and address, batch cancels 20.
+    public static let bithumbLimits: Limits = {
+        var l = Limits()
+        l.perSecond = ["default": 140, "order": 140, "cancel": 140, "batch": 20, "market": 150]
+        return l
+    }()
 
     public func addAccount(accessKey: String, secret: String, account: AccountID? = nil) {
         secrets[accessKey] = secret
@@ -106,7 +118,7 @@ public actor UpbitExchange {
     /// The id `seed` would give the next order.
     public func nextUUID() -> String {
         defer { nextOrder += 1 }
-        return Self.uuid(nextOrder)
+        return id(nextOrder)
     }
 
     // MARK: orders
@@ -137,10 +149,10 @@ public actor UpbitExchange {
                 throw .validation("identifier \(identifier) was used before")
             }
         }
-        var uuid = Self.uuid(nextOrder)
+        var uuid = id(nextOrder)
         nextOrder += 1
         while orders[uuid] != nil {
-            uuid = Self.uuid(nextOrder)
+            uuid = id(nextOrder)
             nextOrder += 1
         }
         let order = Order(
@@ -160,6 +172,15 @@ public actor UpbitExchange {
         return order
     }
 
+    func id(_ n: Int) -> String {
+        switch idStyle {
+        case .uuid: return Self.uuid(n)
+        case .bithumb:
+            let digits = String(n)
+            return "C0101" + String(repeating: "0", count: max(0, 15 - digits.count)) + digits
+        }
+    }
+
     /// A UUID-shaped id that never repeats (the real ones are random; tests need them stable).
     static func uuid(_ n: Int) -> String {
         let hex = String(n, radix: 16)
@@ -167,20 +188,20 @@ public actor UpbitExchange {
         return "5e1a0000-0000-4000-8000-\(tail)"
     }
 
-    func find(_ accessKey: String, uuid: String?, identifier: String?) -> Order? {
+    package func find(_ accessKey: String, uuid: String?, identifier: String?) -> Order? {
         if let uuid { return orders[uuid].flatMap { $0.accessKey == accessKey ? $0 : nil } }
         if let identifier { return orders.values.first { $0.accessKey == accessKey && $0.identifier == identifier } }
         return nil
     }
 
-    func open(_ accessKey: String, market: String?, states: Set<String>, ascending: Bool) -> [Order] {
+    package func open(_ accessKey: String, market: String?, states: Set<String>, ascending: Bool) -> [Order] {
         orders.values
             .filter { $0.accessKey == accessKey && states.contains($0.state) && (market == nil || $0.market == market) }
             .sorted { ascending ? ($0.createdAt, $0.uuid) < ($1.createdAt, $1.uuid) : ($0.createdAt, $0.uuid) > ($1.createdAt, $1.uuid) }
     }
 
     /// Cancels one resting order; nil when it is unknown or already final.
-    func cancel(_ accessKey: String, uuid: String?, identifier: String?) -> Order? {
+    package func cancel(_ accessKey: String, uuid: String?, identifier: String?) -> Order? {
         guard var order = find(accessKey, uuid: uuid, identifier: identifier) else { return nil }
         namedOrders[order.uuid, default: 0] += 1
         guard order.state == "wait" || order.state == "watch" else { return nil }
@@ -235,8 +256,8 @@ public struct UpbitAPIError: Error, Sendable, Hashable {
         self.name = name
         self.message = message
     }
-    static func validation(_ message: String) -> UpbitAPIError { UpbitAPIError(400, "validation_error", message) }
-    static let notFound = UpbitAPIError(404, "order_not_found", "주문을 찾지 못했습니다.")
+    package static func validation(_ message: String) -> UpbitAPIError { UpbitAPIError(400, "validation_error", message) }
+    package static let notFound = UpbitAPIError(404, "order_not_found", "주문을 찾지 못했습니다.")
     static func unauthorized(_ name: String, _ message: String) -> UpbitAPIError { UpbitAPIError(401, name, message) }
 }
 

@@ -26,6 +26,8 @@ struct ReconcileFlags: ParsableArguments {
     var testnetFuturesURL: String?
     @Option(name: .customLong("upbit-url"), help: "Upbit REST base URL [exchange] upbit_url (default \(defaults.exchange.upbitURL)).")
     var upbitURL: String?
+    @Option(name: .customLong("bithumb-url"), help: "Bithumb REST base URL [exchange] bithumb_url (default \(defaults.exchange.bithumbURL)).")
+    var bithumbURL: String?
     @Option(name: .customLong("account"), help: "Only this account id (repeatable).")
     var accounts: [Int64] = []
     @Option(name: .customLong("grace-ms"), help: "Orders and rows younger than this are in flight (default \(defaults.reconcile.graceMs)).")
@@ -62,7 +64,7 @@ struct ReconcileFlags: ParsableArguments {
         if let maxQueries, maxQueries < 0 { throw ValidationError("--max-queries must not be negative") }
         if let parallelism, parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
         if let sweepEvery, sweepEvery < 1 { throw ValidationError("--sweep-every must be at least 1") }
-        for url in [spotURL, futuresURL, testnetSpotURL, testnetFuturesURL, upbitURL].compactMap({ $0 })
+        for url in [spotURL, futuresURL, testnetSpotURL, testnetFuturesURL, upbitURL, bithumbURL].compactMap({ $0 })
         where URL(string: url)?.scheme?.hasPrefix("http") != true {
             throw ValidationError("\(url) is not an http(s) URL")
         }
@@ -81,6 +83,7 @@ struct ReconcileFlags: ParsableArguments {
         if let testnetSpotURL { c.exchange.testnetSpotURL = testnetSpotURL }
         if let testnetFuturesURL { c.exchange.testnetFuturesURL = testnetFuturesURL }
         if let upbitURL { c.exchange.upbitURL = upbitURL }
+        if let bithumbURL { c.exchange.bithumbURL = bithumbURL }
         if let graceMs { c.reconcile.graceMs = graceMs }
         if let confirmations { c.reconcile.confirmations = confirmations }
         if let maxQueries { c.reconcile.maxQueriesPerPass = maxQueries }

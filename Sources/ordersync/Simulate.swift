@@ -1,5 +1,6 @@
 import ArgumentParser
 import BinanceSimulator
+import BithumbSimulator
 import Foundation
 import LocalStack
 import Logging
@@ -11,20 +12,20 @@ import UpbitSimulator
 
 /// The exchanges `simulate` can stand in for.
 enum SimulatedExchange: String, ExpressibleByArgument, CaseIterable {
-    case binance, upbit
+    case binance, upbit, bithumb
 }
 
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run an exchange simulator: Binance (spot /api/v3 and futures /fapi/v1 on one port) or Upbit (/v1).",
+        abstract: "Run an exchange simulator: Binance (spot /api/v3 and futures /fapi/v1 on one port), Upbit (/v1) or Bithumb (/v1, /v2).",
         discussion: """
             Loads the scenario's accounts of that exchange (api_key/api_secret) and their exchange orders, prints the base \
             URL, and serves until SIGINT or SIGTERM. The unsigned control API is under /_sim/ (Binance: truth, stats, act, \
-            place, faults, ban, limits, mark; Upbit: truth, stats, act, place, faults, limits).
+            place, faults, ban, limits, mark; Upbit and Bithumb: truth, stats, act, place, faults, limits).
             """
     )
 
-    @Option(help: "The exchange to simulate (binance, upbit).")
+    @Option(help: "The exchange to simulate (binance, upbit, bithumb).")
     var exchange: SimulatedExchange = .binance
 
     @Option(help: "Port to listen on (0 picks a free one).")
@@ -67,7 +68,7 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if exchange == .upbit { return try await runUpbit() }
+        if exchange != .binance { return try await runSpot() }
         let exchange: Exchange
         do {
             exchange = await SimulatorSetup.exchange(
@@ -96,31 +97,37 @@ struct Simulate: AsyncParsableCommand {
         try await group.run()
     }
 
-    /// Upbit's simulator: the scenario's UPBIT accounts and orders, per-account limits, latency.
-    func runUpbit() async throws {
+    /// Upbit's or Bithumb's simulator: the scenario's accounts of that exchange and their orders,
+    /// the exchange's limits, latency.
+    func runSpot() async throws {
         if weightLimit != nil || faultRate > 0 || windowSeconds != 60 {
-            printError("--weight-limit, --window-seconds and --fault-rate are Binance's; Upbit's faults are set by POST /_sim/faults")
+            printError("--weight-limit, --window-seconds and --fault-rate are Binance's; \(exchange.rawValue)'s faults are set by POST /_sim/faults")
             throw ExitCode(2)
         }
-        let upbit = UpbitExchange(clock: EntryPoints.wallClock)
+        let book = exchange == .upbit ? UpbitExchange(clock: EntryPoints.wallClock) : BithumbSimulator.exchange(clock: EntryPoints.wallClock)
         do {
-            if let scenario { await upbit.load(try EntryPoints.readSimulatorScenario(scenario)) }
+            if let scenario { await book.load(try EntryPoints.readSimulatorScenario(scenario), exchange: exchange.rawValue.uppercased()) }
         } catch {
             printError(error.description)
             throw ExitCode(2)
         }
-        await upbit.setFaults(latencyMs: latencyMs, failingAccounts: [])
+        await book.setFaults(latencyMs: latencyMs, failingAccounts: [])
         for i in stride(from: 1, through: extraAccounts, by: 1) {
-            await upbit.addAccount(accessKey: "key-\(i)", secret: "secret-\(i)", account: AccountID(Int64(1000 + i)))
+            await book.addAccount(accessKey: "key-\(i)", secret: "secret-\(i)", account: AccountID(Int64(1000 + i)))
         }
         let host = self.host
-        let app = UpbitSimulator(exchange: upbit).application(host: host, port: port) { bound in
-            print("upbit simulator listening on http://\(host):\(bound) (/v1, control /_sim/)")
+        let name = exchange.rawValue
+        let announce: @Sendable (Int) async -> Void = { bound in
+            print("\(name) simulator listening on http://\(host):\(bound) (\(name == "upbit" ? "/v1" : "/v1, /v2"), control /_sim/)")
             fflush(nil)
         }
         var logger = Logger(label: "ordersync.simulate")
         logger.logLevel = .warning
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let service: any Service =
+            exchange == .upbit
+            ? UpbitSimulator(exchange: book).application(host: host, port: port, onRunning: announce)
+            : BithumbSimulator(exchange: book).application(host: host, port: port, onRunning: announce)
+        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
@@ -62,6 +63,56 @@ import UpbitSimulator
         }
     }
 
+    /// Field name → JSON type name, of an object.
+    static func shape(_ object: Any) -> [String: String] {
+        guard let dict = object as? [String: Any] else { return [:] }
+        return dict.mapValues { value in
+            switch value {
+            case is String: return "string"
+            case is NSNumber: return "number"
+            case is [Any]: return "array"
+            case is [String: Any]: return "object"
+            default: return "null"
+            }
+        }
+    }
+
+    /// The simulator's answers of the kinds the official examples show have their field names and
+    /// JSON types (fields the examples leave out as null are not compared).
+    @Test func theSimulatorsAnswersHaveTheExamplesShapes() async throws {
+        try await Self.withSimulator(limits: UpbitExchange.Limits()) { _, base in
+            let client = UpbitClient(baseURL: base, accessKey: "access-1", secret: Secret("secret-1"))
+            let placed = try await client.place(market: "KRW-BTC", side: .buy, volume: "0.01", price: "90000000")
+            func get(_ path: String, _ query: String) async throws -> (Int, Any) {
+                var request = HTTPClientRequest(url: base + path + "?" + query)
+                request.headers.add(
+                    name: "Authorization",
+                    value: UpbitAuth.authorization(accessKey: "access-1", secret: Secret("secret-1"), query: query)
+                )
+                let answer = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                return (Int(answer.status.code), try JSONSerialization.jsonObject(with: Data(buffer: try await answer.body.collect(upTo: 1 << 20))))
+            }
+            for (file, path, query, many) in [
+                ("upbit_get_order_response.json", "/v1/order", "uuid=\(placed.id.rawValue)", false),
+                ("upbit_orders_open_response.json", "/v1/orders/open", "market=KRW-BTC", true),
+            ] {
+                let example = try JSONSerialization.jsonObject(with: try Data(contentsOf: examples.appendingPathComponent(file)))
+                let (status, answer) = try await get(path, query)
+                #expect(status == 200)
+                let want = Self.shape(many ? (example as! [Any])[0] : example)
+                let got = Self.shape(many ? (answer as! [Any])[0] : answer)
+                for (field, type) in want { #expect(got[field] == type, "\(file) \(field): example \(type), simulator \(got[field] ?? "absent")") }
+            }
+            let exampleError = try JSONSerialization.jsonObject(
+                with: try Data(contentsOf: examples.appendingPathComponent("upbit_error_order_not_found.json"))
+            )
+            let (status, error) = try await get("/v1/order", "uuid=nope")
+            #expect(status == 404)
+            #expect(Self.shape((error as! [String: Any])["error"]!) == Self.shape((exampleError as! [String: Any])["error"]!))
+            #expect(((error as! [String: Any])["error"] as? [String: Any])?["name"] as? String == "order_not_found")
+        }
+    }
+
     /// Three requests per second allowed: twelve queries through a client paced at three meet no
     /// 429 (however fast or slow the machine, the pacer never lets four go within a second).
     @Test func thePacerKeepsAClientUnderItsLimit() async throws {
@@ -69,7 +120,7 @@ import UpbitSimulator
         limits.perSecond["default"] = 3
         try await Self.withSimulator(limits: limits) { exchange, base in
             var client = UpbitClient(baseURL: base, accessKey: "access-1", secret: Secret("secret-1"))
-            client.pacer = UpbitPacer(perSecond: 3)
+            client.pacer = RequestPacer(perSecond: 3)
             client.retriesAfter429 = 0
             for _ in 0..<12 { _ = try await client.openOrders(market: "KRW-BTC") }
             #expect(await exchange.refused == 0)

@@ -1,12 +1,13 @@
 import Foundation
 import SyncCore
 
-/// Upbit's request limit for one account (EXCHANGES.md §2.3: group `default`, 30 per second,
-/// measured per account), kept on the client's side so that a pass never meets a 429: at most
+/// A per-second request limit kept on the client's side so that a pass never meets a 429 — Upbit's
+/// per account (EXCHANGES.md §2.3: group `default`, 30 per second), Bithumb's per address and
+/// category (§3.3: 140 per second, batch cancels 20): at most
 /// `perSecond` requests in any `window` (a sliding window a little longer than a second, since
 /// the client's seconds are not the server's and latency varies), and none before the next second
 /// once the server's `Remaining-Req` says `sec=0` or it answers 429.
-public actor UpbitPacer {
+public actor RequestPacer {
     public let perSecond: Int
     let window: Duration
     let clock = ContinuousClock()
