@@ -33,7 +33,8 @@ enum Wire {
                 stopPrice: try stopPrice.map { a throws(BinanceError) in try Wire.amount(a, "stopPrice") }.flatMap { $0.isZero ? nil : $0 },
                 quantity: try Wire.amount(origQty, "origQty"),
                 executedQuantity: try Wire.amount(executedQty, "executedQty"),
-                time: time ?? transactTime ?? updateTime ?? 0
+                time: time ?? transactTime ?? updateTime ?? 0,
+                originType: Wire.originType(type)
             )
         }
     }
@@ -65,7 +66,8 @@ enum Wire {
                 executedQuantity: try Wire.amount(executedQty ?? "0", "executedQty"),
                 time: createTime ?? 0,
                 // The origin stores an algo order under its plain algoId.
-                aliases: [.regular(algoId)]
+                aliases: [.regular(algoId)],
+                originType: Wire.originType(orderType)
             )
         }
     }
@@ -109,6 +111,16 @@ enum Wire {
         guard let side = Side(rawValue: text) else { throw BinanceError(.decoding, "side \"\(text.prefix(20))\"") }
         return side
     }
+    /// The origin's name for a Binance type, when it differs: it sends its STOP_LIMIT as futures
+    /// `STOP` / spot `STOP_LOSS_LIMIT`, its STOP_MARKET as spot `STOP_LOSS`.
+    static func originType(_ type: String) -> OrderType? {
+        switch type {
+        case "STOP", "STOP_LOSS_LIMIT": return .stopLimit
+        case "STOP_LOSS": return .stopMarket
+        default: return nil
+        }
+    }
+
     /// Binance's order statuses (spot, futures, and the futures Algo service's `algoStatus`), by phase.
     static func status(_ text: String) throws(BinanceError) -> ExchangeOrderStatus {
         let phase: ExchangeOrderStatus.Phase

@@ -111,8 +111,9 @@ public struct CheckReport: Sendable, Codable {
 }
 
 extension EntryPoints {
-    /// Exchanges the origin app trades on that ordersync does not reconcile yet.
-    static let laterExchanges: Set<String> = ["UPBIT", "BITHUMB"]
+    /// Exchanges the origin app offers (its account form, its securities adapter) that ordersync
+    /// does not reconcile yet.
+    static let laterExchanges: Set<String> = ["BYBIT", "OKX", "KIS"]
 
     /// Whether a stored symbol is one ordersync can read: letters and digits, at most one `/` or `-`
     /// with a pair on both sides.

@@ -1,8 +1,8 @@
 /// The exchange product an order lives in. `open_orders.market_type` / `strategies.market_type`.
 public enum Market: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
-    /// Binance spot (`/api/v3`).
+    /// Spot.
     case spot = "SPOT"
-    /// Binance USDⓈ-M futures (`/fapi/v1`), including the Algo service for conditional orders.
+    /// Futures (each venue says which of its products this is, and whether it has one).
     case futures = "FUTURES"
 
     /// Strict parse of a stored value (`SPOT`, `FUTURES`, and the origin app's synonyms
@@ -56,18 +56,8 @@ public struct OrderType: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let takeProfitMarket = OrderType("TAKE_PROFIT_MARKET")
     public static let trailingStopMarket = OrderType("TRAILING_STOP_MARKET")
 
-    /// The name the origin app gives this exchange type in `open_orders.order_type` (it sends its
-    /// STOP_LIMIT as futures `STOP` / spot `STOP_LOSS_LIMIT`, its STOP_MARKET as spot `STOP_LOSS`).
-    public func originName(market: Market) -> OrderType {
-        switch (market, rawValue) {
-        case (.futures, "STOP"), (.spot, "STOP_LOSS_LIMIT"): return .stopLimit
-        case (.spot, "STOP_LOSS"): return .stopMarket
-        default: return self
-        }
-    }
-
-    /// Whether the order rests until a trigger price (on USDⓈ-M futures these live in the Algo
-    /// service since 2025-12-09).
+    /// Whether the order rests until a trigger price (a venue may keep these in an id space of
+    /// their own).
     public var isConditional: Bool {
         switch rawValue {
         case "STOP", "STOP_MARKET", "STOP_LIMIT", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
@@ -84,7 +74,7 @@ public struct OrderType: RawRepresentable, Hashable, Sendable, Codable, CustomSt
 /// words to a phase; the core never reads the word.
 public struct ExchangeOrderStatus: Sendable, Hashable, CustomStringConvertible {
     /// What an order's status means. Raw values are the unified vocabulary the origin app writes
-    /// (`NEW`, `PARTIALLY_FILLED`, `FILLED`, `CANCELED`, …; it maps Upbit's `wait` to `NEW`).
+    /// (`NEW`, `PARTIALLY_FILLED`, `FILLED`, `CANCELED`, …, whatever the venue's own words).
     public enum Phase: String, Sendable, Hashable, Codable, CaseIterable {
         /// Resting (or waiting for its trigger), nothing filled.
         case open = "NEW"

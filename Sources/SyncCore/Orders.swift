@@ -6,6 +6,10 @@ public struct ExchangeOrder: Sendable, Hashable, Codable {
     /// (one venue's conditional orders also by their plain number, as the origin stores them). A row
     /// matches an order by an alias only when both are conditional orders or both are not.
     public var aliases: [ExchangeOrderID] = []
+    /// The order's type in the origin's vocabulary when the venue names it otherwise (the origin
+    /// sends its STOP_LIMIT under another name on some venues); nil: `type`. The venue's knowledge,
+    /// not part of the report.
+    public var originType: OrderType?
     /// The client order id the order was placed with; where ownership tags live.
     public var clientOrderID: String?
     public var symbol: String
@@ -35,10 +39,12 @@ public struct ExchangeOrder: Sendable, Hashable, Codable {
         quantity: Amount,
         executedQuantity: Amount,
         time: Millis,
-        aliases: [ExchangeOrderID] = []
+        aliases: [ExchangeOrderID] = [],
+        originType: OrderType? = nil
     ) {
         self.id = id
         self.aliases = aliases
+        self.originType = originType
         self.clientOrderID = clientOrderID
         self.symbol = symbol
         self.side = side
@@ -53,6 +59,9 @@ public struct ExchangeOrder: Sendable, Hashable, Codable {
 
     /// Its id and its aliases.
     public var ids: [ExchangeOrderID] { [id] + aliases }
+
+    /// `order_type` as the origin writes it for this order.
+    public var typeForOrigin: OrderType { originType ?? type }
 
     // Aliases are the venue's knowledge for matching, not part of the report. `status` is the
     // phase in the unified vocabulary, `venueStatus` the venue's word.
@@ -266,7 +275,7 @@ public struct OrphanRecord: Sendable, Hashable, Codable {
 public enum TargetedQueryResult: Sendable, Hashable {
     /// The exchange knows the order and says this.
     case found(ExchangeOrder)
-    /// The exchange answered that it does not know the order (-2013).
+    /// The exchange answered that it does not know the order.
     case notFound
     /// The query failed (transport, 5xx, rate limit); nothing is known.
     case failed(reason: String)

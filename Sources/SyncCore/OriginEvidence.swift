@@ -134,7 +134,7 @@ extension OpenOrderRow {
     /// order type (the origin's names), quantity, price (none for MARKET) and stop price exactly, and
     /// the order placed within the window of the row's creation.
     public func fingerprintMatches(_ order: ExchangeOrder, market: Market, window: PlaceholderWindow) -> Bool {
-        let type = order.type.originName(market: market)
+        let type = order.typeForOrigin
         guard SymbolKey.of(symbol) == SymbolKey.of(order.symbol), side == order.side, orderType == type, quantity == order.quantity,
             window.contains(orderTime: order.time, rowCreated: createdAt)
         else { return false }

@@ -165,7 +165,7 @@ public struct Adoption: Sendable, Hashable {
     public var symbol: String
     /// `market_type` as the link's rows spell it (else the strategy's `SPOT`/`FUTURES`).
     public var marketText: String
-    /// `order_type` in the origin's vocabulary (`STOP_LIMIT` for Binance's `STOP`/`STOP_LOSS_LIMIT`).
+    /// `order_type` in the origin's vocabulary (`ExchangeOrder.typeForOrigin`).
     public var orderType: OrderType
     /// What the adoption rests on.
     public var evidence: AttributionEvidence
@@ -464,7 +464,7 @@ public enum Reconciler {
                     var f = finding(
                         .unresolved,
                         row: row,
-                        detail: "missed \(misses) time(s); the exchange does not know the order (-2013); kept until it gives a final status"
+                        detail: "missed \(misses) time(s); the exchange does not know the order; kept until it gives a final status"
                     )
                     f.actions = [.recordMiss(row.exchangeOrderID, consecutive: misses)]
                     plan.findings.append(f)
@@ -667,7 +667,7 @@ public enum Reconciler {
             order: order,
             symbol: SymbolKey.dbForm(of: order.symbol, linkSymbols: own?.symbols ?? forms.allSymbols),
             marketText: own?.marketText ?? market.rawValue,
-            orderType: order.type.originName(market: market),
+            orderType: order.typeForOrigin,
             evidence: evidence
         )
     }

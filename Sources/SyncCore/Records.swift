@@ -15,7 +15,7 @@ public struct AccountRecord: Sendable, Hashable {
     public var id: AccountID
     public var user: UserID
     public var name: String
-    /// `BINANCE`, … (upper case).
+    /// The venue's name as `accounts.exchange` holds it, upper case.
     public var exchange: String
     /// `public_api`.
     public var apiKey: String

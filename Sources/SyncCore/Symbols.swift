@@ -1,9 +1,9 @@
 /// One spelling-independent key per trading pair, so that the origin's DB form (`BTC/USDT`,
-/// `BTC/KRW`), Binance's form (`BTCUSDT`) and Upbit/Bithumb's form (`KRW-BTC`, quote first) of the
-/// same pair compare equal everywhere: reconcile, cancel selection, webhook filters, claims.
+/// `BTC/KRW`), the forms venues use (`BTCUSDT`; `KRW-BTC`, quote first) of the same pair compare
+/// equal everywhere: reconcile, cancel selection, webhook filters, claims.
 ///
-/// The key is base then quote with no separator, upper case — which is Binance's own spelling, so
-/// a Binance venue sends the key as it is.
+/// The key is base then quote with no separator, upper case; each venue spells it its own way on
+/// the wire.
 public enum SymbolKey {
     /// The key of any spelling: `BASE/QUOTE` → `BASEQUOTE`; `QUOTE-BASE` → `BASEQUOTE`; otherwise
     /// upper-cased as written.

@@ -70,8 +70,10 @@ import Testing
     }
 
     @Test func aBatchCancelNamesItsOrdersAndEachIsSettled() async throws {
-        // A deadline no busy machine reaches: a timed-out batch would (rightly) be sent again.
-        try await Rig.with(requestTimeout: .seconds(300)) { rig in
+        // A deadline no busy machine reaches: a timed-out batch would (rightly) be sent again; and
+        // Binance's widest recvWindow, so that a query delayed on a busy machine is not refused
+        // (-1021) and (rightly) sent again after a time resync.
+        try await Rig.with(recvWindow: 60_000, requestTimeout: .seconds(300)) { rig in
             var ids: [ExchangeOrderID] = []
             for i in 0..<9 { ids.append(try await rig.resting(price: String(40000 + i * 10))) }
             _ = try await rig.exchange.act(.expire, account: AccountID(1), product: .futures, id: Int64(ids[4].rawValue)!)

@@ -27,7 +27,7 @@ import Testing
         #expect((json["rows_by_market"] as? [String: Int])?["futures"] == 7)
         let text = try CLITests.run(["check", "--db", db])
         #expect(
-            text.status == 0 && text.stdout.contains("ordersync can run") && text.stdout.contains("upbit-krw [upbit] active, not supported yet"),
+            text.status == 0 && text.stdout.contains("ordersync can run") && text.stdout.contains("upbit-krw [upbit] active, supported"),
             "\(text.stdout)"
         )
 

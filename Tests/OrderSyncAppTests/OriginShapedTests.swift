@@ -45,11 +45,11 @@ import Testing
         let byKind = Dictionary(grouping: report.sections.flatMap(\.findings), by: \.kind)
         func ids(_ kind: FindingKind) -> Set<String> { Set((byKind[kind] ?? []).compactMap(\.exchangeOrderID)) }
 
-        // Every account is listed: both Binance accounts (keys decrypted from Fernet), Upbit reported unsupported.
+        // Every account is listed: both Binance accounts and the Upbit one, keys decrypted from Fernet.
         let sections = Dictionary(grouping: report.sections, by: \.accountID)
         #expect(sections[AccountID(1)]?.map(\.coverage).sorted() == ["complete", "complete"], "\(report.text())")
         #expect(sections[AccountID(2)]?.map(\.coverage) == ["complete"])
-        #expect(sections[AccountID(3)]?.map(\.coverage) == ["unsupported"])
+        #expect(sections[AccountID(3)]?.map(\.coverage) == ["complete"], "Upbit, through its simulator")
         #expect(!report.sections.contains { $0.coverage == "failed" || $0.coverage == "partial" }, "\(report.text())")
         // Every live row matched (7001–7004, 7008), whatever its symbol's and market type's spelling.
         #expect(
@@ -112,11 +112,14 @@ import Testing
         var options = ReconcileOptions(databasePath: name)
         options.config.exchange.spotURL = stack.simulatorURL
         options.config.exchange.futuresURL = stack.simulatorURL
+        options.config.exchange.upbitURL = stack.upbitURL
+        options.config.exchange.bithumbURL = stack.bithumbURL
         let check = try await EntryPoints.check(options, online: true)
         #expect(check.ok, "\(check.text())")
         #expect(
-            check.accounts.map(\.support) == ["supported", "supported", "not supported yet"]
-                && check.accounts.prefix(2).allSatisfy { $0.keys == "ok" && $0.online == "ok" }
+            check.accounts.map(\.support) == ["supported", "supported", "supported"]
+                && check.accounts.allSatisfy { $0.keys == "ok" && $0.online == "ok" },
+            "\(check.text())"
         )
         #expect(check.placeholders == 1 && check.failed == 1 && check.cancelling == 1 && check.held == 1)
     }

@@ -114,7 +114,7 @@ import Testing
                                 exchangeOrderID: ExchangeOrderID("PENDING-\(nextRow)"),
                                 symbol: SymbolKey.slashed(order.symbol) ?? order.symbol,
                                 side: order.side,
-                                orderType: order.type.originName(market: market),
+                                orderType: order.typeForOrigin,
                                 price: type == .market ? nil : order.price,
                                 quantity: offBy ? Amount("0.03")! : order.quantity,
                                 filledQuantity: .zero,
