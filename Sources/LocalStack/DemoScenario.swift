@@ -6,21 +6,26 @@ extension Demo {
     public static let bundledScenario = #"""
         {
           "name": "demo",
-          "description": "A public futures strategy (owner + 2 subscribers), a private strategy sharing two of those accounts, a spot strategy on one of them, and every kind of drift: a partial fill, a fill elsewhere, a manual order, an order with ordersync's tag but no row, an in-flight order, a conditional (algo) order; and two orders the origin app lost that its own tables still attribute: a FAILED placeholder row whose order is live (repaired in place) and a partial fill recorded in trades for an order without a row.",
+          "description": "A public futures strategy (owner + 2 subscribers), a public spot strategy with an Upbit and a Bithumb subscriber beside the owner's Binance spot account, a private strategy sharing two of those accounts, a spot strategy on one of them, and every kind of drift: a partial fill, a fill elsewhere, a manual order, an order with ordersync's tag but no row, an in-flight order, a conditional (algo) order; and two orders the origin app lost that its own tables still attribute: a FAILED placeholder row whose order is live (repaired in place) and a partial fill recorded in trades for an order without a row.",
           "users": [
             {"id": 1, "username": "owner", "webhook_token": "demo-owner-token"},
             {"id": 2, "username": "sub1", "webhook_token": "demo-sub1-token"},
-            {"id": 3, "username": "sub2", "webhook_token": "demo-sub2-token"}
+            {"id": 3, "username": "sub2", "webhook_token": "demo-sub2-token"},
+            {"id": 4, "username": "sub3", "webhook_token": "demo-sub3-token"},
+            {"id": 5, "username": "sub4", "webhook_token": "demo-sub4-token"}
           ],
           "accounts": [
             {"id": 1, "user_id": 1, "name": "owner-main", "api_key": "demo-key-1", "api_secret": "demo-secret-1"},
             {"id": 2, "user_id": 2, "name": "sub1-binance", "api_key": "demo-key-2", "api_secret": "demo-secret-2"},
-            {"id": 3, "user_id": 3, "name": "sub2-binance", "api_key": "demo-key-3", "api_secret": "demo-secret-3"}
+            {"id": 3, "user_id": 3, "name": "sub2-binance", "api_key": "demo-key-3", "api_secret": "demo-secret-3"},
+            {"id": 4, "user_id": 4, "name": "sub3-upbit", "exchange": "upbit", "api_key": "demo-upbit-access-4", "api_secret": "demo-upbit-secret-4"},
+            {"id": 5, "user_id": 5, "name": "sub4-bithumb", "exchange": "bithumb", "api_key": "demo-bithumb-access-5", "api_secret": "demo-bithumb-secret-5"}
           ],
           "strategies": [
             {"id": 1, "user_id": 1, "name": "Public trend", "group_name": "trend-public", "market_type": "FUTURES", "is_public": true},
             {"id": 2, "user_id": 1, "name": "Private grid", "group_name": "grid-private", "market_type": "FUTURES"},
-            {"id": 3, "user_id": 1, "name": "Spot DCA", "group_name": "dca-spot", "market_type": "SPOT"}
+            {"id": 3, "user_id": 1, "name": "Spot DCA", "group_name": "dca-spot", "market_type": "SPOT"},
+            {"id": 4, "user_id": 1, "name": "Kimchi spot", "group_name": "kimchi-spot", "market_type": "SPOT", "is_public": true}
           ],
           "strategy_accounts": [
             {"id": 1, "strategy_id": 1, "account_id": 1},
@@ -28,7 +33,10 @@ extension Demo {
             {"id": 3, "strategy_id": 1, "account_id": 3},
             {"id": 4, "strategy_id": 2, "account_id": 1},
             {"id": 5, "strategy_id": 2, "account_id": 2},
-            {"id": 6, "strategy_id": 3, "account_id": 1}
+            {"id": 6, "strategy_id": 3, "account_id": 1},
+            {"id": 7, "strategy_id": 4, "account_id": 1},
+            {"id": 8, "strategy_id": 4, "account_id": 4},
+            {"id": 9, "strategy_id": 4, "account_id": 5}
           ],
           "db_orders": [
             {"strategy_account_id": 1, "exchange_order_id": "5001", "symbol": "BTCUSDT", "side": "BUY", "price": "60000", "quantity": "0.010"},
@@ -39,7 +47,12 @@ extension Demo {
             {"strategy_account_id": 4, "exchange_order_id": "5005", "symbol": "ETHUSDT", "side": "SELL", "price": "4200", "quantity": "0.5"},
             {"strategy_account_id": 5, "exchange_order_id": "5006", "symbol": "ETHUSDT", "side": "SELL", "price": "4200", "quantity": "0.2"},
             {"strategy_account_id": 6, "exchange_order_id": "7001", "symbol": "ETHUSDT", "side": "BUY", "price": "3000", "quantity": "0.1", "market_type": "SPOT"},
-            {"strategy_account_id": 1, "exchange_order_id": "PENDING-9c41d07e9c41d07e9c41d07e9c41d07e", "symbol": "SOL/USDT", "side": "BUY", "price": "140", "quantity": "2", "status": "FAILED", "market_type": "futures", "age_ms": 185000}
+            {"strategy_account_id": 1, "exchange_order_id": "PENDING-9c41d07e9c41d07e9c41d07e9c41d07e", "symbol": "SOL/USDT", "side": "BUY", "price": "140", "quantity": "2", "status": "FAILED", "market_type": "futures", "age_ms": 185000},
+            {"strategy_account_id": 7, "exchange_order_id": "7101", "symbol": "BTC/USDT", "side": "BUY", "price": "60000", "quantity": "0.002", "market_type": "spot"},
+            {"strategy_account_id": 8, "exchange_order_id": "5e1a0000-0000-4000-8000-00000000d001", "symbol": "BTC/KRW", "side": "BUY", "price": "88000000", "quantity": "0.002", "market_type": "spot"},
+            {"strategy_account_id": 8, "exchange_order_id": "5e1a0000-0000-4000-8000-00000000d002", "symbol": "XRP/KRW", "side": "SELL", "price": "4100", "quantity": "50", "market_type": "spot"},
+            {"strategy_account_id": 9, "exchange_order_id": "C0101000000000053249", "symbol": "BTC/KRW", "side": "BUY", "price": "87500000", "quantity": "0.002", "market_type": "spot"},
+            {"strategy_account_id": 9, "exchange_order_id": "C0101000000000053250", "symbol": "ETH/KRW", "side": "BUY", "price": "5000000", "quantity": "0.05", "market_type": "spot"}
           ],
           "exchange_orders": [
             {"account_id": 1, "market": "FUTURES", "order_id": 5001, "symbol": "BTCUSDT", "side": "BUY", "price": "60000", "quantity": "0.010"},
@@ -53,6 +66,12 @@ extension Demo {
             {"account_id": 2, "market": "FUTURES", "order_id": 5101, "client_order_id": "os1-2-crash017s", "symbol": "BTCUSDT", "side": "BUY", "price": "58000", "quantity": "0.004"},
             {"account_id": 3, "market": "FUTURES", "order_id": 5102, "client_order_id": "web_pending", "symbol": "BTCUSDT", "side": "BUY", "price": "57000", "quantity": "0.004", "age_ms": 1500},
             {"account_id": 1, "market": "SPOT", "order_id": 7001, "symbol": "ETHUSDT", "side": "BUY", "price": "3000", "quantity": "0.1"},
+            {"account_id": 1, "market": "SPOT", "order_id": 7101, "symbol": "BTCUSDT", "side": "BUY", "price": "60000", "quantity": "0.002"},
+            {"account_id": 4, "market": "SPOT", "order_id": "5e1a0000-0000-4000-8000-00000000d001", "symbol": "BTC/KRW", "side": "BUY", "price": "88000000", "quantity": "0.002"},
+            {"account_id": 4, "market": "SPOT", "order_id": "5e1a0000-0000-4000-8000-00000000d002", "symbol": "XRP/KRW", "side": "SELL", "price": "4100", "quantity": "50", "status": "PARTIALLY_FILLED", "executed_quantity": "20"},
+            {"account_id": 4, "market": "SPOT", "order_id": "5e1a0000-0000-4000-8000-00000000d100", "client_order_id": "manual-upbit", "symbol": "BTC/KRW", "side": "SELL", "price": "130000000", "quantity": "0.001"},
+            {"account_id": 5, "market": "SPOT", "order_id": "C0101000000000053249", "symbol": "BTC/KRW", "side": "BUY", "price": "87500000", "quantity": "0.002"},
+            {"account_id": 5, "market": "SPOT", "order_id": "C0101000000000053250", "symbol": "ETH/KRW", "side": "BUY", "price": "5000000", "quantity": "0.05", "status": "FILLED", "executed_quantity": "0.05"},
             {"account_id": 1, "market": "FUTURES", "order_id": 5200, "symbol": "SOLUSDT", "side": "BUY", "price": "140", "quantity": "2", "age_ms": 183000},
             {"account_id": 2, "market": "FUTURES", "order_id": 5201, "symbol": "XRPUSDT", "side": "SELL", "price": "0.7", "quantity": "50", "status": "PARTIALLY_FILLED", "executed_quantity": "20", "age_ms": 900000}
           ],

@@ -32,6 +32,22 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
         #expect(checked >= 4)
     }
 
+    /// Binance's words map to the neutral phases, and its stop types to the origin's names.
+    @Test func statusesAndTypesMapIntoTheNeutralModel() throws {
+        let phases: [(String, ExchangeOrderStatus.Phase)] = [
+            ("NEW", .open), ("PENDING_NEW", .open), ("PENDING_CANCEL", .open), ("TRIGGERING", .open),
+            ("PARTIALLY_FILLED", .partiallyFilled), ("FILLED", .filled), ("FINISHED", .filled), ("CANCELED", .cancelled),
+            ("EXPIRED", .expired), ("EXPIRED_IN_MATCH", .expired), ("REJECTED", .rejected), ("TRIGGERED", .triggered),
+        ]
+        for (word, phase) in phases {
+            let status = try Wire.status(word)
+            #expect(status.phase == phase && status.venueText == word, "\(word)")
+        }
+        #expect(throws: BinanceError.self) { try Wire.status("LOST") }
+        #expect(Wire.originType("STOP") == .stopLimit && Wire.originType("STOP_LOSS_LIMIT") == .stopLimit)
+        #expect(Wire.originType("STOP_LOSS") == .stopMarket && Wire.originType("STOP_MARKET") == nil && Wire.originType("LIMIT") == nil)
+    }
+
     @Test func percentEncodingLeavesOnlyUnreservedBytes() {
         #expect(BinanceSession.encode("[1,2]") == "%5B1%2C2%5D")
         #expect(BinanceSession.encode("a b+c") == "a%20b%2Bc")

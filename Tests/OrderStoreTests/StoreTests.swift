@@ -211,7 +211,9 @@ import Testing
             stopPrice: Amount("3000")!,
             quantity: Amount("0.30")!,
             executedQuantity: Amount("0.1")!,
-            time: Self.now - 60_000
+            time: Self.now - 60_000,
+            // As Binance's venue gives it: its futures STOP is the origin's STOP_LIMIT.
+            originType: .stopLimit
         )
         let snapshot = try await db.accountSnapshot(AccountID(1))
         var plan = ReconcilePlan(

@@ -229,7 +229,15 @@ import FoundationNetworking
         #expect(text.status == 0, "\(text.stderr)")
         #expect(text.stdout.contains("CANCEL_ALL_ORDER trend-public: 7 order(s) — cancelled 7, already closed 0, failed 0"), "\(text.stdout)")
         #expect(text.stdout.contains("grid-private: ETHUSDT SELL 5005, ETHUSDT SELL 5006"))
-        #expect(text.stdout.contains("no row (manual or foreign): BTCUSDT SELL 5100, BTCUSDT BUY 5102"))
+        #expect(
+            text.stdout.contains("no row (manual or foreign): BTCUSDT SELL 5100, BTCUSDT BUY 5102, KRW-BTC SELL 5e1a0000-0000-4000-8000-00000000d100")
+        )
+        // The public spot strategy: the owner's Binance spot account, an Upbit and a Bithumb subscriber.
+        #expect(text.stdout.contains("CANCEL_ALL_ORDER kimchi-spot: 4 order(s) — cancelled 4, already closed 0, failed 0"), "\(text.stdout)")
+        #expect(
+            text.stdout.contains("BTC/KRW BUY order 5e1a0000-0000-4000-8000-00000000d001 (row 11, link 8) → CANCELED")
+                && text.stdout.contains("BTC/KRW BUY order C0101000000000053249 (row 13, link 9) → CANCELED")
+        )
         #expect(text.stdout.contains("Isolation held"))
         // The origin's lost orders: a placeholder repaired in place, a recorded id adopted; both then cancelled.
         #expect(
@@ -242,11 +250,12 @@ import FoundationNetworking
         let object = try #require(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         let totals = try #require((object["drift_report"] as? [String: Any])?["totals"] as? [String: Int])
         #expect(
-            totals["drifted"] == 1 && totals["closed"] == 1 && totals["orphan_adopted"] == 3 && totals["orphan_foreign"] == 1
+            totals["drifted"] == 2 && totals["closed"] == 2 && totals["orphan_adopted"] == 3 && totals["orphan_foreign"] == 2
                 && totals["in_flight"] == 1
         )
         #expect(object["isolation_held"] as? Bool == true)
-        #expect(((object["cancel"] as? [String: Any])?["totals"] as? [String: Int])?["cancelled"] == 7)
+        let cancels = try #require(object["cancels"] as? [[String: Any]])
+        #expect(cancels.compactMap { ($0["totals"] as? [String: Int])?["cancelled"] } == [7, 4])
         #expect(try Self.run(["demo", "--format", "yaml"]).status != 0)
     }
 
