@@ -57,6 +57,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // A fast reader of JSON arrays of flat objects (exchanges' order lists), with JSONDecoder as its fallback.
+        .target(name: "FlatJSON", swiftSettings: strict),
         // What every exchange's simulator shares: its JSON writer.
         .target(name: "SimulatorSupport", swiftSettings: strict),
         // A Binance-compatible exchange (spot + USDⓈ-M futures subset): a library and a server.
@@ -79,7 +81,7 @@ let package = Package(
         .target(
             name: "BinanceAPI",
             dependencies: [
-                "SyncCore", "OriginKeys",
+                "SyncCore", "OriginKeys", "FlatJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -93,7 +95,7 @@ let package = Package(
         .target(
             name: "UpbitAPI",
             dependencies: [
-                "SyncCore", "OriginKeys", .product(name: "Crypto", package: "swift-crypto"),
+                "SyncCore", "OriginKeys", "FlatJSON", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -192,7 +194,7 @@ let package = Package(
         .executableTarget(
             name: "ordersync-bench",
             dependencies: [
-                "SyncCore", "Scenarios", "OriginKeys", "BinanceAPI", "OrderSyncApp", "LocalStack", "OrderStore", "SyncRuntime",
+                "SyncCore", "Scenarios", "OriginKeys", "BinanceAPI", "UpbitAPI", "OrderSyncApp", "LocalStack", "OrderStore", "SyncRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -228,7 +230,7 @@ let package = Package(
         .testTarget(
             name: "BinanceAPITests",
             dependencies: [
-                "BinanceAPI", "BinanceSimulator", "OriginKeys", "SyncCore",
+                "BinanceAPI", "BinanceSimulator", "OriginKeys", "SyncCore", "FlatJSON",
             ],
             swiftSettings: strict
         ),
@@ -244,7 +246,7 @@ let package = Package(
         .testTarget(
             name: "UpbitAPITests",
             dependencies: [
-                "UpbitAPI", "UpbitSimulator", "SyncCore",
+                "UpbitAPI", "UpbitSimulator", "SyncCore", "FlatJSON",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -7,6 +7,7 @@ import OriginKeys
 import Scenarios
 import SyncCore
 import Synchronization
+import UpbitAPI
 
 /// CANCEL_ALL_ORDER fan-out (issues #6, #16) measured the way a user meets it: a public strategy
 /// with S subscriber accounts × N open futures orders, plus a second strategy on half of those
@@ -37,9 +38,13 @@ enum FanoutBench {
         let runs = Int(values["--runs"] ?? "5") ?? 0
         let phase1Runs = Int(values["--phase1-runs"] ?? "1") ?? 0
         let phase2Runs = Int(values["--phase2-runs"] ?? "3") ?? 0
-        guard accounts > 1, orders > 0, runs > 0, latency >= 0, let binary = values["--binary"] else {
+        // binary: Binance futures; upbit: Upbit spot (its accounts paced per account by its limit).
+        let upbit = values["--exchange"] == "upbit"
+        guard accounts > 1, orders > 0, runs > 0, latency >= 0, let binary = values["--binary"],
+            ["binance", "upbit"].contains(values["--exchange"] ?? "binance")
+        else {
             fail(
-                "usage: ordersync-bench fanout --binary PATH [--accounts 100] [--orders 20] [--latency-ms 50] [--runs 5] [--phase1-runs 1] [--phase2-runs 3] [--pg-admin URL] [--pool N]"
+                "usage: ordersync-bench fanout --binary PATH [--exchange binance|upbit] [--accounts 100] [--orders 20] [--latency-ms 50] [--runs 5] [--phase1-runs 1] [--phase2-runs 3] [--pg-admin URL] [--pool N]"
             )
         }
         guard FileManager.default.isExecutableFile(atPath: binary) else { fail("--binary \(binary): not an executable") }
@@ -50,7 +55,7 @@ enum FanoutBench {
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let scenario = dir.appendingPathComponent("fanout.json").path
-        writeScenario(scenario, accounts: accounts, orders: orders)
+        writeScenario(scenario, accounts: accounts, orders: orders, upbit: upbit)
         let config = dir.appendingPathComponent("ordersync.toml").path
         // One long interval: the scheduled passes are the first one only; the during-a-pass case
         // starts its pass itself. The burst lets the two requests of that case in at once.
@@ -60,7 +65,7 @@ enum FanoutBench {
         do { try toml.write(toFile: config, atomically: true, encoding: .utf8) } catch { fail("cannot write \(config)") }
         let survivors = (accounts / 2) * 5
         print(
-            "fanout: public strategy on \(accounts) accounts × \(orders) futures orders (\(accounts * orders)), a second strategy with \(survivors) orders on \(accounts / 2) of them, \(latency) ms latency"
+            "fanout: public strategy on \(accounts) \(upbit ? "Upbit" : "Binance futures") accounts × \(orders) orders (\(accounts * orders)), a second strategy with \(survivors) orders on \(accounts / 2) of them, \(latency) ms latency"
         )
         print("database: \(pgAdmin == nil ? "SQLite (temporary files)" : "PostgreSQL (a new database per measurement)"); binary \(binary)")
 
@@ -82,7 +87,11 @@ enum FanoutBench {
             let db = await database()
             let load = Child.run(binary, ["load", "--db", db, "--scenario", scenario])
             guard load.status == 0 else { fail("ordersync load: \(load.output)") }
-            let sim = Child(binary, ["simulate", "--port", "0", "--scenario", scenario, "--latency-ms", "\(latency)", "--weight-limit", "100000000"])
+            let sim = Child(
+                binary,
+                ["simulate", "--port", "0", "--scenario", scenario, "--latency-ms", "\(latency)"]
+                    + (upbit ? ["--exchange", "upbit"] : ["--weight-limit", "100000000"])
+            )
             guard let line = await sim.line(containing: "simulator listening on ") else { fail("simulator did not start: \(sim.output)") }
             return (db, sim, url(in: line))
         }
@@ -91,14 +100,17 @@ enum FanoutBench {
             guard let truth = await get(simulatorURL + "/_sim/truth") as? [[String: Any]],
                 let stats = await get(simulatorURL + "/_sim/stats") as? [String: Any]
             else { fail("\(label): cannot read the simulator's truth") }
-            let open = truth.filter { ["NEW", "PARTIALLY_FILLED"].contains($0["status"] as? String ?? "") }
-            let wide = (stats["wide_cancels"] as? [String: Any]) ?? [:]
-            if open.count != survivors || open.contains(where: { ($0["price"] as? String) != "1000" }) || !wide.isEmpty {
-                fail("\(label): \(open.count) orders open (expected the \(survivors) of the second strategy), wide cancels \(wide)")
+            let open = truth.filter { ["NEW", "PARTIALLY_FILLED", "wait", "watch"].contains(($0["status"] ?? $0["state"]) as? String ?? "") }
+            let wide = upbit ? ((stats["wide_cancels"] as? Int) ?? -1) : ((stats["wide_cancels"] as? [String: Any]) ?? [:]).count
+            let refused = upbit ? ((stats["rate_limited"] as? Int) ?? -1) : 0
+            if open.count != survivors || open.contains(where: { ($0["price"] as? String) != "1000" }) || wide != 0 || refused != 0 {
+                fail("\(label): \(open.count) orders open (expected the \(survivors) of the second strategy), wide cancels \(wide), 429s \(refused)")
             }
         }
         let cancelBody =
-            #"{"group_name": "fanout-public", "exchange": "BINANCE", "market_type": "FUTURES", "order_type": "CANCEL_ALL_ORDER", "token": "fan-owner"}"#
+            upbit
+            ? #"{"group_name": "fanout-public", "exchange": "UPBIT", "market_type": "SPOT", "order_type": "CANCEL_ALL_ORDER", "token": "fan-owner"}"#
+            : #"{"group_name": "fanout-public", "exchange": "BINANCE", "market_type": "FUTURES", "order_type": "CANCEL_ALL_ORDER", "token": "fan-owner"}"#
         let reconcileBody = #"{"group_name": "fanout-public", "order_type": "RECONCILE", "token": "fan-owner"}"#
 
         /// One measurement through `serve`: its first pass done, then the cancel (during a pass: sent
@@ -108,7 +120,8 @@ enum FanoutBench {
             defer { sim.stop() }
             let serve = Child(
                 binary,
-                ["serve", "--config", config, "--db", db, "--futures-url", simulatorURL, "--spot-url", simulatorURL, "--listen", "127.0.0.1:0"]
+                ["serve", "--config", config, "--db", db, "--listen", "127.0.0.1:0"]
+                    + (upbit ? ["--upbit-url", simulatorURL] : ["--futures-url", simulatorURL, "--spot-url", simulatorURL])
             )
             defer { serve.stop() }
             guard let line = await serve.line(containing: "webhook listening on ") else { fail("serve did not start: \(serve.output)") }
@@ -161,6 +174,7 @@ enum FanoutBench {
         }
 
         func seed(parallel: Int, label: String) async -> Double {
+            if upbit { return await originWay(parallel: parallel, label: label) }
             let (db, sim, simulatorURL) = await world()
             defer { sim.stop() }
             let session = BinanceSession(
@@ -201,6 +215,44 @@ enum FanoutBench {
             return ms
         }
 
+        /// The origin's way on Upbit (`upbit.py`: one `DELETE /v1/order` per order, in turn), `parallel`
+        /// accounts at a time, each under the venue's pacing.
+        func originWay(parallel: Int, label: String) async -> Double {
+            let (db, sim, simulatorURL) = await world()
+            defer { sim.stop() }
+            let rows: [(UpbitClient, [OpenOrderRow])]
+            do {
+                let store = try await OrderDatabase.open(try DatabaseLocation(db), migrate: false)
+                let access = try await store.strategyAccess(groupName: "fanout-public")!
+                var list: [(UpbitClient, [OpenOrderRow])] = []
+                for link in access.links {
+                    let n = link.account.rawValue
+                    var client = UpbitClient(baseURL: simulatorURL, accessKey: "fan-key-\(n)", secret: Secret("fan-secret-\(n)"))
+                    client.pacer = RequestPacer(perSecond: 30)
+                    list.append((client, try await store.openOrders(links: [link.link])))
+                }
+                await store.close()
+                rows = list
+            } catch { fail("\(error)") }
+            let start = ContinuousClock.now
+            await withTaskGroup(of: Void.self) { group in
+                var next = 0
+                func launch() {
+                    let (client, mine) = rows[next]
+                    next += 1
+                    group.addTask {
+                        for row in mine { _ = try? await client.cancel(uuid: row.exchangeOrderID.rawValue) }
+                    }
+                }
+                while next < min(parallel, rows.count) { launch() }
+                for await _ in group where next < rows.count { launch() }
+            }
+            let ms = ClientBench.seconds(ContinuousClock.now - start) * 1000
+            await check(simulatorURL, label)
+            print(String(format: "  %@: %.1f ms", label, ms))
+            return ms
+        }
+
         var between: [Double] = []
         var during: [Double] = []
         for run in 1...runs {
@@ -208,9 +260,10 @@ enum FanoutBench {
             during.append(await ours(duringPass: true, run: run))
         }
         var phase2: [Double] = []
-        for run in 1...max(1, phase2Runs) { phase2.append(await seed(parallel: 10, label: "seed Phase 2 run \(run)")) }
+        let baseline = upbit ? "origin's way (one DELETE per order)" : "seed"
+        for run in 1...max(1, phase2Runs) { phase2.append(await seed(parallel: 10, label: "\(baseline) Phase 2 run \(run)")) }
         var phase1: [Double] = []
-        for run in stride(from: 1, through: phase1Runs, by: 1) { phase1.append(await seed(parallel: 1, label: "seed Phase 1 run \(run)")) }
+        for run in stride(from: 1, through: phase1Runs, by: 1) { phase1.append(await seed(parallel: 1, label: "\(baseline) Phase 1 run \(run)")) }
         let o = ClientBench.median(between)
         let d = ClientBench.median(during)
         let p1 = phase1.isEmpty ? .nan : ClientBench.median(phase1)
@@ -219,14 +272,16 @@ enum FanoutBench {
         print(
             String(
                 format:
-                    "[%@] fanout medians through `ordersync serve`: between passes %.1f ms (%@; target ≤ 150 ms), during a pass %.1f ms (%@; +%.1f ms, target ≤ +%d ms); seed Phase 2 %.0f ms (%.1f× slower; target ≥ 60×); seed Phase 1 %.0f ms (%.1f× slower)",
+                    "[%@%@] fanout medians through `ordersync serve`: between passes %.1f ms (%@; target ≤ 150 ms), during a pass %.1f ms (%@; +%.1f ms, target ≤ +%d ms); %@ Phase 2 (10 accounts at a time) %.0f ms (%.1f× slower); Phase 1 (one at a time) %.0f ms (%.1f× slower)",
                 pgAdmin == nil ? "SQLite" : "PostgreSQL",
+                upbit ? ", Upbit" : "",
                 o,
                 range(between),
                 d,
                 range(during),
                 d - o,
                 latency,
+                baseline,
                 p2,
                 p2 / o,
                 p1,
@@ -268,7 +323,14 @@ enum FanoutBench {
         return (Int(response.status.code), Array(buffer: bytes))
     }
 
-    static func writeScenario(_ path: String, accounts: Int, orders: Int) {
+    /// `upbit`: the accounts are Upbit's (`exchange` upbit, uuids, `BTC/KRW`), the strategies spot.
+    static func writeScenario(_ path: String, accounts: Int, orders: Int, upbit: Bool = false) {
+        let market = upbit ? "SPOT" : "FUTURES"
+        func id(_ n: Int) -> String { upbit ? "5e1a0000-0000-4000-8000-" + String(format: "%012x", n) : String(n) }
+        func eid(_ n: Int) -> String { upbit ? "\"\(id(n))\"" : String(n) }
+        let btc = upbit ? "BTC/KRW" : "BTCUSDT"
+        let eth = upbit ? "ETH/KRW" : "ETHUSDT"
+        let exchangeKey = upbit ? #", "exchange": "upbit""# : ""
         var users = [#"{"id": 1, "username": "fan-owner", "webhook_token": "fan-owner"}"#]
         var accountItems: [String] = []
         var links: [String] = []
@@ -278,18 +340,18 @@ enum FanoutBench {
         for a in 1...accounts {
             users.append(#"{"id": \#(a + 1), "username": "fan-sub-\#(a)", "webhook_token": "fan-sub-\#(a)"}"#)
             accountItems.append(
-                #"{"id": \#(a), "user_id": \#(a + 1), "name": "sub\#(a)", "api_key": "fan-key-\#(a)", "api_secret": "fan-secret-\#(a)"}"#
+                #"{"id": \#(a), "user_id": \#(a + 1), "name": "sub\#(a)"\#(exchangeKey), "api_key": "fan-key-\#(a)", "api_secret": "fan-secret-\#(a)"}"#
             )
             link += 1
             links.append(#"{"id": \#(link), "strategy_id": 1, "account_id": \#(a)}"#)
             for k in 0..<orders {
-                let id = a * 1000 + k
-                let symbol = k % 2 == 0 ? "BTCUSDT" : "ETHUSDT"
+                let n = a * 1000 + k
+                let symbol = k % 2 == 0 ? btc : eth
                 rows.append(
-                    #"{"strategy_account_id": \#(link), "exchange_order_id": "\#(id)", "symbol": "\#(symbol)", "side": "BUY", "price": "\#(2000 + k)", "quantity": "0.01"}"#
+                    #"{"strategy_account_id": \#(link), "exchange_order_id": "\#(id(n))", "symbol": "\#(symbol)", "side": "BUY", "price": "\#(2000 + k)", "quantity": "0.01"}"#
                 )
                 exchange.append(
-                    #"{"account_id": \#(a), "market": "FUTURES", "order_id": \#(id), "symbol": "\#(symbol)", "side": "BUY", "price": "\#(2000 + k)", "quantity": "0.01"}"#
+                    #"{"account_id": \#(a), "market": "\#(market)", "order_id": \#(eid(n)), "symbol": "\#(symbol)", "side": "BUY", "price": "\#(2000 + k)", "quantity": "0.01"}"#
                 )
             }
         }
@@ -297,12 +359,12 @@ enum FanoutBench {
             link += 1
             links.append(#"{"id": \#(link), "strategy_id": 2, "account_id": \#(a)}"#)
             for k in 0..<5 {
-                let id = a * 1000 + 900 + k
+                let n = a * 1000 + 900 + k
                 rows.append(
-                    #"{"strategy_account_id": \#(link), "exchange_order_id": "\#(id)", "symbol": "BTCUSDT", "side": "BUY", "price": "1000", "quantity": "0.01"}"#
+                    #"{"strategy_account_id": \#(link), "exchange_order_id": "\#(id(n))", "symbol": "\#(btc)", "side": "BUY", "price": "1000", "quantity": "0.01"}"#
                 )
                 exchange.append(
-                    #"{"account_id": \#(a), "market": "FUTURES", "order_id": \#(id), "symbol": "BTCUSDT", "side": "BUY", "price": "1000", "quantity": "0.01"}"#
+                    #"{"account_id": \#(a), "market": "\#(market)", "order_id": \#(eid(n)), "symbol": "\#(btc)", "side": "BUY", "price": "1000", "quantity": "0.01"}"#
                 )
             }
         }
@@ -310,8 +372,8 @@ enum FanoutBench {
             {"name": "bench-fanout",
              "users": [\(users.joined(separator: ",\n"))],
              "accounts": [\(accountItems.joined(separator: ",\n"))],
-             "strategies": [{"id": 1, "user_id": 1, "name": "Fan-out public", "group_name": "fanout-public", "market_type": "FUTURES", "is_public": true},
-                            {"id": 2, "user_id": 1, "name": "Survivor", "group_name": "survivor", "market_type": "FUTURES"}],
+             "strategies": [{"id": 1, "user_id": 1, "name": "Fan-out public", "group_name": "fanout-public", "market_type": "\(market)", "is_public": true},
+                            {"id": 2, "user_id": 1, "name": "Survivor", "group_name": "survivor", "market_type": "\(market)"}],
              "strategy_accounts": [\(links.joined(separator: ",\n"))],
              "db_orders": [\(rows.joined(separator: ",\n"))],
              "exchange_orders": [\(exchange.joined(separator: ",\n"))]}

@@ -5,7 +5,8 @@
 //     (scripts/bench-simulator starts a release `ordersync simulate` and runs this against it)
 //   ordersync-bench client cpu|cancels|transport --url URL [...]   (scripts/bench-client)
 //   ordersync-bench reconcile scenario|passes [...]                  (scripts/bench-reconcile)
-//   ordersync-bench fanout [--accounts 100] [--orders 20] [...]       (scripts/bench-fanout)
+//   ordersync-bench fanout [--exchange binance|upbit] [--accounts 100] [--orders 20] [...]   (scripts/bench-fanout)
+//   ordersync-bench upbit scenario|passes [...]                      (scripts/bench-upbit)
 //
 // decide: the pure reconciliation decision over A accounts × N orders each, with 2% of each
 // kind of drift (partial fill, stale closed by query, stale first miss, adoptable orphan, foreign
@@ -28,6 +29,10 @@ func parse() async -> Options {
     }
     if args.first == "fanout" {
         await FanoutBench.main(Array(args.dropFirst()))
+        exit(0)
+    }
+    if args.first == "upbit" {
+        await UpbitReconcileBench.main(Array(args.dropFirst()))
         exit(0)
     }
     if args.first == "reconcile" {

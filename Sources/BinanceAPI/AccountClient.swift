@@ -1,3 +1,4 @@
+import FlatJSON
 import OriginKeys
 import SyncCore
 

@@ -84,7 +84,7 @@ public struct BithumbClient: Sendable {
         var params = ids.map { ("uuids[]", $0) }
         params += [("limit", "100"), ("order_by", "asc")]
         var orders: [ExchangeOrder] = []
-        for order in try UpbitWire.decode([UpbitWire.Order].self, try await call(.GET, "/v1/orders", params)) {
+        for order in try UpbitWire.orders(try await call(.GET, "/v1/orders", params)) {
             orders.append(try order.exchangeOrder())
         }
         return orders

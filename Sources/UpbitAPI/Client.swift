@@ -119,7 +119,7 @@ public struct UpbitClient: Sendable {
         while true {
             var params: [(String, String)] = market.map { [("market", $0)] } ?? []
             params += [("states[]", "wait"), ("states[]", "watch"), ("page", String(page)), ("limit", String(Self.pageSize)), ("order_by", "asc")]
-            let batch = try UpbitWire.decode([UpbitWire.Order].self, try await call(.GET, "/v1/orders/open", params))
+            let batch = try UpbitWire.orders(try await call(.GET, "/v1/orders/open", params))
             for order in batch { orders.append(try order.exchangeOrder()) }
             guard batch.count == Self.pageSize else { return orders }
             page += 1
@@ -142,7 +142,7 @@ public struct UpbitClient: Sendable {
         guard uuids.count <= 100 else { throw UpbitError(.rejected, "a query by ids names at most 100 orders") }
         let answer = try await call(.GET, "/v1/orders/uuids", uuids.map { ("uuids[]", $0) } + [("order_by", "asc")])
         var orders: [ExchangeOrder] = []
-        for order in try UpbitWire.decode([UpbitWire.Order].self, answer) { orders.append(try order.exchangeOrder()) }
+        for order in try UpbitWire.orders(answer) { orders.append(try order.exchangeOrder()) }
         return orders
     }
 

@@ -62,9 +62,11 @@ public actor RequestPacer {
     /// `Remaining-Req: group=default; min=1800; sec=29` → 29.
     public static func remaining(_ header: String?) -> Int? {
         guard let header else { return nil }
-        for part in header.split(separator: ";") {
-            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            if pair.count == 2, pair[0] == "sec" { return Int(pair[1]) }
+        for part in header.utf8.split(separator: UInt8(ascii: ";")) {
+            let pair = part.split(separator: UInt8(ascii: "="), maxSplits: 1)
+            guard pair.count == 2 else { continue }
+            let key = pair[0].drop { $0 == 0x20 }
+            if key.elementsEqual("sec".utf8) { return Int(String(decoding: pair[1].filter { $0 != 0x20 }, as: UTF8.self)) }
         }
         return nil
     }

@@ -1,3 +1,4 @@
+import FlatJSON
 import Foundation
 import SyncCore
 
@@ -125,6 +126,21 @@ public enum UpbitWire {
         return utf8[utf8.count - 6] == UInt8(ascii: "+") ? local - offset : local + offset
     }
 
+    /// A list of order objects: the fast reader when it understands the body, `JSONDecoder`
+    /// otherwise (whose answer is then the answer).
+    public static func orders(_ bytes: [UInt8]) throws(UpbitError) -> [Order] {
+        if let objects = FlatJSON.objects(bytes, keys: Order.flatKeys) {
+            var out: [Order] = []
+            out.reserveCapacity(objects.count)
+            for object in objects {
+                guard let order = Order(flat: object) else { return try decode([Order].self, bytes) }
+                out.append(order)
+            }
+            return out
+        }
+        return try decode([Order].self, bytes)
+    }
+
     /// Decodes `type` from a body, as a typed error naming what did not parse.
     public static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws(UpbitError) -> T {
         do {
@@ -161,5 +177,34 @@ public struct UpbitError: Error, Hashable, Sendable, CustomStringConvertible {
         case (400..<500, _): return UpbitError(.rejected, "HTTP \(status) \(name)")
         default: return UpbitError(.transport, "HTTP \(status) \(name)")
         }
+    }
+}
+
+extension UpbitWire.Order: FlatDecodable {
+    public static let flatKeys = [
+        "uuid", "side", "ord_type", "price", "state", "market", "created_at", "volume", "remaining_volume", "executed_volume", "identifier",
+        "client_order_id",
+    ]
+
+    public init?(flat f: [FlatJSON.Value?]) {
+        guard let uuid = f[0].requiredString, let side = f[1].requiredString, let ordType = f[2].requiredString,
+            let price = f[3].optionalString, let state = f[4].requiredString, let market = f[5].requiredString,
+            let createdAt = f[6].requiredString, let volume = f[7].optionalString, let remaining = f[8].optionalString,
+            let executed = f[9].optionalString, let identifier = f[10].optionalString, let clientOrderID = f[11].optionalString
+        else { return nil }
+        self.init(
+            uuid: uuid,
+            side: side,
+            ord_type: ordType,
+            price: price,
+            state: state,
+            market: market,
+            created_at: createdAt,
+            volume: volume,
+            remaining_volume: remaining,
+            executed_volume: executed,
+            identifier: identifier,
+            client_order_id: clientOrderID
+        )
     }
 }

@@ -35,6 +35,8 @@ public actor UpbitExchange {
     /// ordersync's account id of each access key (for the control API's faults and truth).
     var accountIDs: [String: AccountID] = [:]
     var orders: [String: Order] = [:]
+    /// Each account's order ids (a listing reads one account's orders, not the whole book).
+    var idsByKey: [String: [String]] = [:]
     var nonces: Set<String> = []
     /// Per-second counts by access key (exchange groups are measured per account; `""`: unsigned
     /// requests, per address).
@@ -112,8 +114,12 @@ public actor UpbitExchange {
 
     /// Puts an order in the book as it is (scenarios): its uuid as given, or the next one.
     public func seed(_ order: Order) {
+        if orders[order.uuid] == nil { idsByKey[order.accessKey, default: []].append(order.uuid) }
         orders[order.uuid] = order
     }
+
+    /// One account's orders.
+    func book(_ accessKey: String) -> [Order] { (idsByKey[accessKey] ?? []).compactMap { orders[$0] } }
 
     /// The id `seed` would give the next order.
     public func nextUUID() -> String {
@@ -145,7 +151,7 @@ public actor UpbitExchange {
         if let identifier {
             guard !identifier.isEmpty else { throw .validation("identifier must not be empty") }
             // Unique among all of the user's orders, successful or not.
-            guard !orders.values.contains(where: { $0.accessKey == accessKey && $0.identifier == identifier }) else {
+            guard !book(accessKey).contains(where: { $0.identifier == identifier }) else {
                 throw .validation("identifier \(identifier) was used before")
             }
         }
@@ -168,7 +174,7 @@ public actor UpbitExchange {
             createdAt: clock(),
             identifier: identifier
         )
-        orders[uuid] = order
+        seed(order)
         return order
     }
 
@@ -190,13 +196,13 @@ public actor UpbitExchange {
 
     package func find(_ accessKey: String, uuid: String?, identifier: String?) -> Order? {
         if let uuid { return orders[uuid].flatMap { $0.accessKey == accessKey ? $0 : nil } }
-        if let identifier { return orders.values.first { $0.accessKey == accessKey && $0.identifier == identifier } }
+        if let identifier { return book(accessKey).first { $0.identifier == identifier } }
         return nil
     }
 
     package func open(_ accessKey: String, market: String?, states: Set<String>, ascending: Bool) -> [Order] {
-        orders.values
-            .filter { $0.accessKey == accessKey && states.contains($0.state) && (market == nil || $0.market == market) }
+        book(accessKey)
+            .filter { states.contains($0.state) && (market == nil || $0.market == market) }
             .sorted { ascending ? ($0.createdAt, $0.uuid) < ($1.createdAt, $1.uuid) : ($0.createdAt, $0.uuid) > ($1.createdAt, $1.uuid) }
     }
 

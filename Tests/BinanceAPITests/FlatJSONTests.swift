@@ -1,3 +1,4 @@
+import FlatJSON
 import Foundation
 import SyncCore
 import Testing

@@ -1,3 +1,4 @@
+import FlatJSON
 import Foundation
 import SyncCore
 import Testing
@@ -38,6 +39,21 @@ let examples = repository.appendingPathComponent("fixtures/upbit")
     ])
     func statesMap(state: String, executed: String, phase: ExchangeOrderStatus.Phase) {
         #expect(UpbitWire.status(state, executed: Amount(executed)!) == ExchangeOrderStatus(phase, venueText: state))
+    }
+
+    /// The fast reader and JSONDecoder agree: on the official examples (read fast), on a body with
+    /// a field of another type (the fast reader steps aside and JSONDecoder judges), on escapes.
+    @Test func theFastOrderReaderAgreesWithJSONDecoder() throws {
+        let example = try Self.bytes("upbit_orders_open_response.json")
+        #expect(FlatJSON.objects(example, keys: UpbitWire.Order.flatKeys) != nil)
+        #expect(try UpbitWire.orders(example) == (try UpbitWire.decode([UpbitWire.Order].self, example)))
+        let escaped = Array(
+            #"[{"uuid":"u\"1","side":"bid","ord_type":"limit","price":"1","state":"wait","market":"KRW-BTC","created_at":"2024-06-05T09:37:10Z","identifier":"a\\b\u00e9"}]"#
+                .utf8
+        )
+        #expect(try UpbitWire.orders(escaped) == (try UpbitWire.decode([UpbitWire.Order].self, escaped)))
+        let numeric = Array(#"[{"uuid":"u","side":"bid","ord_type":"limit","price":1,"state":"wait","market":"KRW-BTC","created_at":"x"}]"#.utf8)
+        #expect(throws: UpbitError.self) { try UpbitWire.orders(numeric) }
     }
 
     @Test func badPayloadsAreTypedErrors() {

@@ -1,20 +1,24 @@
 /// A fast reader for the one shape that dominates a reconciliation pass: a JSON array of flat
-/// objects (Binance's order lists). It keeps only the requested keys, compared as bytes, so it
+/// objects (Binance's and Upbit's order lists). It keeps only the requested keys, compared as bytes, so it
 /// builds no dictionary of every key per object as `JSONDecoder` does — the largest CPU cost of a
 /// pass over 50,000 orders. It is strict and conservative: on anything it does not fully
 /// understand (nesting in a wanted key, escapes it does not decode, duplicate wanted keys, a
 /// malformed document) it returns nil and the caller decodes with `JSONDecoder`, whose answer is
 /// then the answer. A differential test holds the two to the same results.
-enum FlatJSON {
+public enum FlatJSON {
     /// A value of a wanted key: its JSON type and text (strings unescaped, numbers verbatim).
-    struct Value: Equatable {
-        enum Kind: Equatable { case string, number, bool, null }
-        var kind: Kind
-        var text: String
+    public struct Value: Equatable, Sendable {
+        public enum Kind: Equatable, Sendable { case string, number, bool, null }
+        public var kind: Kind
+        public var text: String
+        public init(kind: Kind, text: String) {
+            self.kind = kind
+            self.text = text
+        }
     }
 
     /// For each object of the top-level array, the values of `keys` in order (nil when absent).
-    static func objects(_ bytes: [UInt8], keys: [String]) -> [[Value?]]? {
+    public static func objects(_ bytes: [UInt8], keys: [String]) -> [[Value?]]? {
         let wanted = keys.map { Array($0.utf8) }
         return bytes.withUnsafeBufferPointer { buffer -> [[Value?]]? in
             var reader = Reader(b: buffer, wanted: wanted)
@@ -221,114 +225,22 @@ enum FlatJSON {
 
 /// A wire type `FlatJSON` can build; `init?(flat:)` accepts exactly what `JSONDecoder` would
 /// (types checked) and returns nil otherwise, so the caller falls back to `JSONDecoder`.
-protocol FlatDecodable: Decodable {
+public protocol FlatDecodable: Decodable {
     static var flatKeys: [String] { get }
     init?(flat: [FlatJSON.Value?])
 }
 
-extension FlatJSON.Value? {
-    var requiredString: String? { if let v = self, v.kind == .string { v.text } else { nil } }
+extension Optional where Wrapped == FlatJSON.Value {
+    public var requiredString: String? { if let v = self, v.kind == .string { v.text } else { nil } }
     /// `.some(nil)` for absent or null, `.some(text)` for a string, nil (fall back) for anything else.
-    var optionalString: String?? {
+    public var optionalString: String?? {
         guard let v = self, v.kind != .null else { return .some(nil) }
         return v.kind == .string ? .some(v.text) : nil
     }
-    var requiredInt: Int64? { if let v = self, v.kind == .number { Int64(v.text) } else { nil } }
-    var optionalInt: Int64?? {
+    public var requiredInt: Int64? { if let v = self, v.kind == .number { Int64(v.text) } else { nil } }
+    public var optionalInt: Int64?? {
         guard let v = self, v.kind != .null else { return .some(nil) }
         guard v.kind == .number, let n = Int64(v.text) else { return nil }
         return .some(n)
-    }
-}
-
-extension Wire.Order: FlatDecodable {
-    static let flatKeys = [
-        "symbol", "orderId", "clientOrderId", "origClientOrderId", "price", "origQty", "executedQty", "status", "type",
-        "side", "stopPrice", "time", "updateTime", "transactTime",
-    ]
-
-    init?(flat f: [FlatJSON.Value?]) {
-        guard let symbol = f[0].requiredString, let orderId = f[1].requiredInt, let clientOrderId = f[2].optionalString,
-            let origClientOrderId = f[3].optionalString, let price = f[4].requiredString, let origQty = f[5].requiredString,
-            let executedQty = f[6].requiredString, let status = f[7].requiredString, let type = f[8].requiredString,
-            let side = f[9].requiredString, let stopPrice = f[10].optionalString, let time = f[11].optionalInt,
-            let updateTime = f[12].optionalInt, let transactTime = f[13].optionalInt
-        else { return nil }
-        self.init(
-            symbol: symbol,
-            orderId: orderId,
-            clientOrderId: clientOrderId,
-            origClientOrderId: origClientOrderId,
-            price: price,
-            origQty: origQty,
-            executedQty: executedQty,
-            status: status,
-            type: type,
-            side: side,
-            stopPrice: stopPrice,
-            time: time,
-            updateTime: updateTime,
-            transactTime: transactTime
-        )
-    }
-}
-
-extension Wire.BatchItem: FlatDecodable {
-    static let flatKeys = Wire.Order.flatKeys + ["code", "msg"]
-
-    /// As `init(from:)`: an order when the object reads as one, else `{code, msg}`.
-    init?(flat f: [FlatJSON.Value?]) {
-        let n = Wire.Order.flatKeys.count
-        if let order = Wire.Order(flat: Array(f[..<n])) {
-            self = .order(order)
-        } else if let code = f[n].requiredInt, let int = Int(exactly: code), let msg = f[n + 1].requiredString {
-            self = .error(Wire.ErrorBody(code: int, msg: msg))
-        } else {
-            return nil
-        }
-    }
-}
-
-extension Wire.AlgoOrder: FlatDecodable {
-    static let flatKeys = [
-        "algoId", "clientAlgoId", "orderType", "symbol", "side", "quantity", "algoStatus", "triggerPrice", "price",
-        "createTime", "executedQty",
-    ]
-
-    init?(flat f: [FlatJSON.Value?]) {
-        guard let algoId = f[0].requiredInt, let clientAlgoId = f[1].optionalString, let orderType = f[2].requiredString,
-            let symbol = f[3].requiredString, let side = f[4].requiredString, let quantity = f[5].optionalString,
-            let algoStatus = f[6].requiredString, let triggerPrice = f[7].optionalString, let price = f[8].optionalString,
-            let createTime = f[9].optionalInt, let executedQty = f[10].optionalString
-        else { return nil }
-        self.init(
-            algoId: algoId,
-            clientAlgoId: clientAlgoId,
-            orderType: orderType,
-            symbol: symbol,
-            side: side,
-            quantity: quantity,
-            algoStatus: algoStatus,
-            triggerPrice: triggerPrice,
-            price: price,
-            createTime: createTime,
-            executedQty: executedQty
-        )
-    }
-}
-
-extension Wire {
-    /// A list of flat wire objects: the fast reader when it understands the body, `JSONDecoder` otherwise.
-    static func decodeList<T: FlatDecodable>(_ type: T.Type, _ bytes: [UInt8], _ endpoint: String) throws(BinanceError) -> [T] {
-        if let objects = FlatJSON.objects(bytes, keys: T.flatKeys) {
-            var out: [T] = []
-            out.reserveCapacity(objects.count)
-            for object in objects {
-                guard let item = T(flat: object) else { return try decode([T].self, bytes, endpoint) }
-                out.append(item)
-            }
-            return out
-        }
-        return try decode([T].self, bytes, endpoint)
     }
 }
