@@ -115,4 +115,33 @@ import FoundationNetworking
         let left = try await rows("SELECT exchange_order_id FROM open_orders ORDER BY exchange_order_id")
         #expect(left.compactMap { $0.text("exchange_order_id") } == [venue.id(0xa006), venue.id(0xa102), venue.id(0xa300)])
     }
+
+    /// The webhook's `exchange` filter on a strategy that spans two exchanges: `UPBIT` (or
+    /// `BITHUMB`) cancels the strategy's orders on that exchange's accounts only; without the
+    /// filter the rest goes too. Through the real webhook server over HTTP (LiveStack).
+    @Test(arguments: Venue.allCases)
+    func theWebhooksExchangeFilterSelectsOneExchange(_ venue: Venue) async throws {
+        try await WebhookEndToEndTests.withStack(scenarioPath: venue.scenario) { stack, _ in
+            let book = venue == .upbit ? stack.upbit : stack.bithumb
+            func resting() async -> Set<String> { Set(await book.truth().filter { $0.order.state == "wait" }.map(\.order.uuid)) }
+            let filtered = try await WebhookEndToEndTests.send(
+                stack,
+                #"{"group_name": "kimchi", "exchange": "\#(venue.rawValue.uppercased())", "market_type": "SPOT", "order_type": "CANCEL_ALL_ORDER", "token": "\#(venue.rawValue)-owner-token"}"#
+            )
+            #expect(filtered.status == 200, "\(filtered.raw)")
+            let left = await resting()
+            for n in [0xa001, 0xa002] { #expect(!left.contains(venue.id(n)), "kimchi's \(n) on \(venue) cancelled") }
+            for n in [0xa006, 0xa100, 0xa101, 0xa102] {
+                #expect(left.contains(venue.id(n)), "\(n): another strategy's, manual, or without a row yet")
+            }
+            #expect(await WebhookEndToEndTests.open(stack)[1]?.contains("8001") == true, "the Binance account is not selected")
+            let all = try await WebhookEndToEndTests.send(
+                stack,
+                #"{"group_name": "kimchi", "market_type": "SPOT", "order_type": "CANCEL_ALL_ORDER", "token": "\#(venue.rawValue)-owner-token"}"#
+            )
+            #expect(all.status == 200 && all.cancelledIDs.contains("8001"), "\(all.raw)")
+            #expect(await WebhookEndToEndTests.open(stack)[1]?.contains("8001") != true)
+            #expect(await book.wideCancels == 0)
+        }
+    }
 }
