@@ -117,6 +117,7 @@ let package = Package(
             dependencies: [
                 "SyncCore", "Scenarios", "SimulatorSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -219,7 +220,7 @@ let package = Package(
         .testTarget(
             name: "BinanceSimulatorTests",
             dependencies: [
-                "BinanceSimulator", "SyncCore",
+                "BinanceSimulator", "SyncCore", "SyncTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -237,7 +238,7 @@ let package = Package(
         .testTarget(
             name: "BithumbAPITests",
             dependencies: [
-                "BithumbAPI", "BithumbSimulator", "UpbitAPI", "UpbitSimulator", "SyncCore",
+                "BithumbAPI", "BithumbSimulator", "UpbitAPI", "UpbitSimulator", "SyncCore", "SyncTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
             ],
@@ -246,7 +247,7 @@ let package = Package(
         .testTarget(
             name: "UpbitAPITests",
             dependencies: [
-                "UpbitAPI", "UpbitSimulator", "SyncCore", "FlatJSON",
+                "UpbitAPI", "UpbitSimulator", "SyncCore", "FlatJSON", "SyncTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -95,12 +95,7 @@ public struct BinanceGateway: Venue {
 
     /// Whether the account's keys resolve: nil when they do, else the reason (never a key or value).
     public func credentialsProblem(_ account: AccountRecord) -> String? {
-        do {
-            _ = try Credentials.resolve(account, environment: environment)
-            return nil
-        } catch {
-            return error.description
-        }
+        Credentials.problem(account, environment: environment)
     }
 
     /// `check --online`: the server's time, then the cheapest signed call (one order query for an

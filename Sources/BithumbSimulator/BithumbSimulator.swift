@@ -114,13 +114,12 @@ public struct BithumbSimulator: Sendable {
     )
         -> some ApplicationProtocol
     {
-        var logger = Logger(label: "bithumb-simulator")
-        logger.logLevel = .warning
-        return Application(
-            router: router(),
-            configuration: .init(address: .hostname(host, port: port), serverName: nil),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
-            logger: logger
-        )
+        UpbitSimulator.application(router(), label: "bithumb-simulator", host: host, port: port, onRunning: onRunning)
+    }
+
+    /// This simulator on a free loopback port for the duration of `body`, which gets its base URL.
+    public func withRunning(_ body: (String) async throws -> Void) async throws {
+        let port = AsyncStream<Int>.makeStream()
+        try await UpbitSimulator.running(application { port.continuation.yield($0) }, port.stream, body)
     }
 }

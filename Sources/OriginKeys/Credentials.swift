@@ -43,6 +43,17 @@ public struct Credentials: Sendable, Hashable {
         let secret = try column(account.apiSecret.reveal(), "secret_api", override: "API_SECRET")
         return Credentials(apiKey: apiKey, secret: Secret(secret))
     }
+
+    /// Why the account's stored keys cannot be used (never a key or a value), or nil: every venue's
+    /// `credentialsProblem`.
+    public static func problem(_ account: AccountRecord, environment: [String: String]) -> String? {
+        do {
+            _ = try resolve(account, environment: environment)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
 }
 
 /// The origin app's Fernet key for `accounts` (its `security/encryption.py`): `ACCOUNTS_ENCRYPTION_KEY`

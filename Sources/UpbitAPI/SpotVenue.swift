@@ -181,13 +181,7 @@ public struct SpotVenue<Client: SpotOrderClient>: Venue {
     }
 
     public func credentialsProblem(_ account: AccountRecord) -> String? {
-        if let problem = testnetProblem(account) { return problem }
-        do {
-            _ = try Credentials.resolve(account, environment: environment)
-            return nil
-        } catch {
-            return error.description
-        }
+        testnetProblem(account) ?? Credentials.problem(account, environment: environment)
     }
 
     /// `check --online`: the market list (public), then one signed call (the resting orders of one

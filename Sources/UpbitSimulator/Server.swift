@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import SimulatorSupport
 import SyncCore
 
@@ -237,14 +238,42 @@ public struct UpbitSimulator: Sendable {
     )
         -> some ApplicationProtocol
     {
-        var logger = Logger(label: "upbit-simulator")
+        Self.application(router(), label: "upbit-simulator", host: host, port: port, onRunning: onRunning)
+    }
+
+    /// A simulator's Hummingbird application for `router` on `host:port`, quiet below warnings.
+    package static func application(
+        _ router: Router<BasicRequestContext>,
+        label: String,
+        host: String,
+        port: Int,
+        onRunning: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
+        var logger = Logger(label: label)
         logger.logLevel = .warning
         return Application(
-            router: router(),
+            router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger
         )
+    }
+
+    /// Runs `app` on loopback for the duration of `body`, which gets its base URL (tests, benchmarks).
+    package static func running(_ app: some ApplicationProtocol, _ port: AsyncStream<Int>, _ body: (String) async throws -> Void) async throws {
+        let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "simulator")))
+        let run = Task { try await group.run() }
+        defer { run.cancel() }
+        guard let bound = await port.first(where: { _ in true }) else { throw UpbitAPIError(500, "not_started", "the simulator did not start") }
+        try await body("http://127.0.0.1:\(bound)")
+        await group.triggerGracefulShutdown()
+        _ = try? await run.value
+    }
+
+    /// This simulator on a free loopback port for the duration of `body`, which gets its base URL.
+    public func withRunning(_ body: (String) async throws -> Void) async throws {
+        let port = AsyncStream<Int>.makeStream()
+        try await Self.running(application { port.continuation.yield($0) }, port.stream, body)
     }
 
     /// One request: parameters, authentication, rate limit, then `body` — every answer JSON with

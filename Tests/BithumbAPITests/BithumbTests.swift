@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import SyncCore
+import SyncTestSupport
 import Testing
 import UpbitAPI
 import UpbitSimulator
@@ -23,18 +24,7 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
     static func withSimulator(_ body: (UpbitExchange, String) async throws -> Void) async throws {
         let exchange = BithumbSimulator.exchange(clock: { Millis(Date().timeIntervalSince1970 * 1000) })
         await exchange.addAccount(accessKey: "access-1", secret: "secret-1", account: AccountID(1))
-        let port = AsyncStream<Int>.makeStream()
-        let app = BithumbSimulator(exchange: exchange).application { port.continuation.yield($0) }
-        let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "test")))
-        let run = Task { try await group.run() }
-        defer { run.cancel() }
-        guard let bound = await port.stream.first(where: { _ in true }) else {
-            Issue.record("the simulator did not start")
-            return
-        }
-        try await body(exchange, "http://127.0.0.1:\(bound)")
-        await group.triggerGracefulShutdown()
-        _ = try? await run.value
+        try await BithumbSimulator(exchange: exchange).withRunning { try await body(exchange, $0) }
     }
 
     /// Field name → JSON type name, of an object.
@@ -130,33 +120,12 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
         }
     }
 
-    static let root = repository
-    static var python: String? {
-        let candidates: [String?] = [
-            ProcessInfo.processInfo.environment["ORDERSYNC_PYTHON"], root.appendingPathComponent(".build-py/bin/python").path,
-        ]
-        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-    static var required: Bool { python != nil || ProcessInfo.processInfo.environment["CI"] != nil }
-
-    @Test(.enabled(if: required, "python-bithumb is not installed: run scripts/test"))
+    @Test(.enabled(if: IndependentClient.required, "python-bithumb is not installed: run scripts/test"))
     func pythonBithumbPlacesListsQueriesCancelsAndBatchCancels() async throws {
-        let python = try #require(Self.python, "python-bithumb missing: scripts/test installs it into .build-py")
         try await Self.withSimulator { exchange, base in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [Self.root.appendingPathComponent("Tests/python/independent_bithumb_client.py").path, base, "access-1", "secret-1"]
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = out
-            try process.run()
             // Bounded: the script makes about 20 requests.
-            let deadline = Date().addingTimeInterval(120)
-            while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            if process.isRunning { process.terminate() }
-            let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            print(output)
-            #expect(process.terminationStatus == 0, "\(output)")
+            let (status, output) = try await IndependentClient.run("independent_bithumb_client.py", [base, "access-1", "secret-1"])
+            #expect(status == 0, "\(output)")
             #expect(output.contains(" passed, 0 failed"))
             let truth = await exchange.truth()
             #expect(truth.count == 4 && truth.allSatisfy { $0.order.state == "cancel" }, "\(truth)")

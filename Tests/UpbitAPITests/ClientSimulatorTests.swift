@@ -28,18 +28,7 @@ import UpbitAPI
         limits.perSecond["order"] = 1_000_000
         let exchange = UpbitExchange(limits: limits, clock: { clock.now() })
         await exchange.addAccount(accessKey: "access-1", secret: "secret-1")
-        let port = AsyncStream<Int>.makeStream()
-        let app = UpbitSimulator(exchange: exchange).application { port.continuation.yield($0) }
-        let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "test")))
-        let run = Task { try await group.run() }
-        defer { run.cancel() }
-        guard let bound = await port.stream.first(where: { _ in true }) else {
-            Issue.record("the simulator did not start")
-            return
-        }
-        try await body(exchange, "http://127.0.0.1:\(bound)", clock)
-        await group.triggerGracefulShutdown()
-        _ = try? await run.value
+        try await UpbitSimulator(exchange: exchange).withRunning { try await body(exchange, $0, clock) }
     }
 
     @Test func placeListQueryAndCancelByIdOnly() async throws {
