@@ -38,3 +38,18 @@ public enum IndependentClient {
         return (process.terminationStatus, output)
     }
 }
+
+/// A JSON object's field names and their JSON types (`string`, `number`, `array`, `object`, `null`):
+/// how a simulator's answer is held to an official example's shape.
+public func jsonShape(_ object: Any) -> [String: String] {
+    guard let dict = object as? [String: Any] else { return [:] }
+    return dict.mapValues { value in
+        switch value {
+        case is String: return "string"
+        case is NSNumber: return "number"
+        case is [Any]: return "array"
+        case is [String: Any]: return "object"
+        default: return "null"
+        }
+    }
+}

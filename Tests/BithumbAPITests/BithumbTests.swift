@@ -27,20 +27,6 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
         try await BithumbSimulator(exchange: exchange).withRunning { try await body(exchange, $0) }
     }
 
-    /// Field name → JSON type name, of an object.
-    static func shape(_ object: Any) -> [String: String] {
-        guard let dict = object as? [String: Any] else { return [:] }
-        return dict.mapValues { value in
-            switch value {
-            case is String: return "string"
-            case is NSNumber: return "number"
-            case is [Any]: return "array"
-            case is [String: Any]: return "object"
-            default: return "null"
-            }
-        }
-    }
-
     @Test func theOfficialExamplesParse() throws {
         let orders = try UpbitWire.decode([UpbitWire.Order].self, Array(try Self.example("bithumb_v1_orders_response.json"))).map {
             try $0.exchangeOrder()
@@ -90,8 +76,8 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
             )
             let answer = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
             let simulated = try JSONSerialization.jsonObject(with: Data(buffer: try await answer.body.collect(upTo: 1 << 20)))
-            let expected = Self.shape(example[0]).filter { $0.key != "stp_type" }
-            let got = Self.shape(simulated)
+            let expected = jsonShape(example[0]).filter { $0.key != "stp_type" }
+            let got = jsonShape(simulated)
             for (field, type) in expected { #expect(got[field] == type, "\(field): example \(type), simulator \(got[field] ?? "absent")") }
 
             try await client.cancel(id: ids[0])

@@ -32,20 +32,6 @@ import UpbitSimulator
         }
     }
 
-    /// Field name → JSON type name, of an object.
-    static func shape(_ object: Any) -> [String: String] {
-        guard let dict = object as? [String: Any] else { return [:] }
-        return dict.mapValues { value in
-            switch value {
-            case is String: return "string"
-            case is NSNumber: return "number"
-            case is [Any]: return "array"
-            case is [String: Any]: return "object"
-            default: return "null"
-            }
-        }
-    }
-
     /// The simulator's answers of the kinds the official examples show have their field names and
     /// JSON types (fields the examples leave out as null are not compared).
     @Test func theSimulatorsAnswersHaveTheExamplesShapes() async throws {
@@ -68,8 +54,8 @@ import UpbitSimulator
                 let example = try JSONSerialization.jsonObject(with: try Data(contentsOf: examples.appendingPathComponent(file)))
                 let (status, answer) = try await get(path, query)
                 #expect(status == 200)
-                let want = Self.shape(many ? (example as! [Any])[0] : example)
-                let got = Self.shape(many ? (answer as! [Any])[0] : answer)
+                let want = jsonShape(many ? (example as! [Any])[0] : example)
+                let got = jsonShape(many ? (answer as! [Any])[0] : answer)
                 for (field, type) in want { #expect(got[field] == type, "\(file) \(field): example \(type), simulator \(got[field] ?? "absent")") }
             }
             let exampleError = try JSONSerialization.jsonObject(
@@ -77,7 +63,7 @@ import UpbitSimulator
             )
             let (status, error) = try await get("/v1/order", "uuid=nope")
             #expect(status == 404)
-            #expect(Self.shape((error as! [String: Any])["error"]!) == Self.shape((exampleError as! [String: Any])["error"]!))
+            #expect(jsonShape((error as! [String: Any])["error"]!) == jsonShape((exampleError as! [String: Any])["error"]!))
             #expect(((error as! [String: Any])["error"] as? [String: Any])?["name"] as? String == "order_not_found")
         }
     }
