@@ -32,10 +32,11 @@ public actor RequestPacer {
     }
 
     /// Waits for room for one request and takes it.
+    /// A cancelled task waits no longer (its request then goes, or is never made).
     public func admit() async {
         while true {
             let at = earliest(1)
-            if at <= clock.now {
+            if at <= clock.now || Task.isCancelled {
                 sent.append(clock.now)
                 return
             }
@@ -43,11 +44,11 @@ public actor RequestPacer {
         }
     }
 
-    /// Returns when `count` requests would fit (without taking them).
+    /// Returns when `count` requests would fit (without taking them), or when the task is cancelled.
     public func waitForRoom(_ count: Int) async {
         while true {
             let at = earliest(count)
-            if at <= clock.now { return }
+            if at <= clock.now || Task.isCancelled { return }
             try? await Task.sleep(until: at, clock: clock)
         }
     }
