@@ -153,13 +153,15 @@ public struct ReportSection: Sendable, Hashable, Codable {
         findings = plan.findings.filter { $0.kind != .matched }.map { ReportFinding($0, groups: groups, now: plan.decidedAt) }
     }
 
-    /// A section for an account that could not be reconciled at all.
-    public static func unsupported(account: AccountID, accountName: String, exchange: String, reason: String) -> ReportSection {
+    /// A section for an account that could not be reconciled at all, or (`market`) for a market its
+    /// exchange does not have.
+    public static func unsupported(account: AccountID, accountName: String, exchange: String, market: Market? = nil, reason: String) -> ReportSection
+    {
         ReportSection(
             accountID: account,
             accountName: accountName,
             exchange: exchange,
-            market: nil,
+            market: market,
             coverage: "unsupported",
             symbols: nil,
             error: reason,

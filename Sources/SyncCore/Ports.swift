@@ -85,6 +85,9 @@ public protocol ReconcileStore: Sendable {
 public protocol ExchangeGateway: Sendable {
     /// Whether ordersync can talk to this account's exchange.
     func supports(_ account: AccountRecord) -> Bool
+    /// Whether the account's exchange has this market at all (a spot-only venue has no futures); a
+    /// market it does not have is reported `unsupported` and its rows are left alone.
+    func offers(_ market: Market, for account: AccountRecord) -> Bool
     /// The account's open orders in a market — every symbol (`symbols` nil) or only those named;
     /// never throws (the coverage says what happened).
     func listing(_ account: AccountRecord, market: Market, symbols: Set<String>?) async -> ExchangeListing
@@ -99,6 +102,7 @@ public protocol ExchangeGateway: Sendable {
 
 extension ExchangeGateway {
     public func waitForRoom(_ account: AccountRecord, markets: Set<Market>, weight: Int) async {}
+    public func offers(_ market: Market, for account: AccountRecord) -> Bool { true }
 }
 
 /// One exchange: its listings, queries and cancels, with their costs and limits. Each exchange's

@@ -131,7 +131,7 @@ public struct ReconcileRunner: Sendable {
         // Wait for request weight before taking the lock, so a cancel for this account never queues
         // behind a pass that waits for the next window (room for its dearest full listing).
         // A graceful shutdown ends the wait, and the account is left for the next run.
-        let weight = markets.map { gateway.listingWeight(account, market: $0, symbols: nil) }.max() ?? 0
+        let weight = markets.filter { gateway.offers($0, for: account) }.map { gateway.listingWeight(account, market: $0, symbols: nil) }.max() ?? 0
         await cancelWhenGracefulShutdown { await gateway.waitForRoom(account, markets: markets, weight: weight) }
         if Task.isShuttingDownGracefully { return [] }
         return try await locks.withLock(account.id) {
@@ -139,6 +139,18 @@ public struct ReconcileRunner: Sendable {
             let groups = Dictionary(snapshot.links.map { ($0.id, $0.groupName) }, uniquingKeysWith: { a, _ in a })
             var sections: [ReportSection] = []
             for market in snapshot.markets {
+                guard gateway.offers(market, for: account) else {
+                    sections.append(
+                        .unsupported(
+                            account: account.id,
+                            accountName: account.name,
+                            exchange: account.exchange,
+                            market: market,
+                            reason: "\(account.exchange) has no \(market.rawValue) market; its rows there are left alone"
+                        )
+                    )
+                    continue
+                }
                 let listing = await listing(account, market, snapshot, runID: runID)
                 let time = now()
                 var input = snapshot.input(market: market, listing: listing, now: time)

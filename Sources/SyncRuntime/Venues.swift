@@ -27,6 +27,10 @@ public struct Venues: ExchangeGateway, CancelGateway {
         return await venue.listing(account, market: market, symbols: symbols)
     }
 
+    public func offers(_ market: Market, for account: AccountRecord) -> Bool {
+        venue(for: account)?.offers(market, for: account) ?? false
+    }
+
     public func listingWeight(_ account: AccountRecord, market: Market, symbols: Int?) -> Int {
         venue(for: account)?.listingWeight(account, market: market, symbols: symbols) ?? 0
     }

@@ -76,6 +76,8 @@ public struct SpotVenue<Client: SpotOrderClient>: Venue {
     }
     var spotOnly: String { "\(name) trades spot only" }
 
+    public func offers(_ market: Market, for account: AccountRecord) -> Bool { market == .spot }
+
     public func listing(_ account: AccountRecord, market: Market, symbols: Set<String>?) async -> ExchangeListing {
         guard market == .spot else { return .failed(spotOnly) }
         let client: Client

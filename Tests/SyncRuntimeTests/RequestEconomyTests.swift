@@ -22,6 +22,8 @@ import Testing
         }
         let calls = Mutex<[Call]>([])
         let failing = Mutex<Set<Int64>>([])
+        /// Markets the venue does not have (a spot-only exchange).
+        let absent = Mutex<Set<Market>>([])
         let orders: [Int64: [ExchangeOrder]]
         let symbolWeight: Int
 
@@ -31,6 +33,7 @@ import Testing
         }
 
         func supports(_ account: AccountRecord) -> Bool { true }
+        func offers(_ market: Market, for account: AccountRecord) -> Bool { !absent.withLock { $0.contains(market) } }
         func listing(_ account: AccountRecord, market: Market, symbols: Set<String>?) async -> ExchangeListing {
             calls.withLock { $0.append(Call(account: account.id.rawValue, market: market, symbols: symbols?.sorted())) }
             if failing.withLock({ $0.contains(account.id.rawValue) }) { return .failed("HTTP 503") }
@@ -115,6 +118,22 @@ import Testing
             #expect(report.totals[.foreignOrphan] == 1 && report.totals[.matched] == 2 && report.totals[.orphanGone] == 0, "run \(run)")
         }
         #expect(sweeps == [1: [3, 7], 2: [2, 6]])
+    }
+
+    /// A market the account's exchange does not have (a futures strategy on a spot-only venue): no
+    /// listing is asked for, the section says `unsupported` for that market, and its rows are kept.
+    @Test func aMarketTheVenueDoesNotHaveIsUnsupportedAndItsRowsAreLeftAlone() async throws {
+        let gateway = Gateway(orders: [:])
+        gateway.absent.withLock { $0 = [.futures] }
+        let runner = try await Self.runner(gateway)
+        for _ in 1...4 {
+            let report = try await runner.pass(trigger: "test")
+            #expect(report.sections.map(\.coverage) == ["unsupported", "unsupported"] && report.sections.allSatisfy { $0.market == .futures })
+            #expect(report.totals[.staleSuspected] == 0 && report.totals[.closed] == 0 && report.totals[.unresolved] == 0)
+        }
+        #expect(gateway.take().isEmpty, "nothing listed")
+        let rows = try await runner.store.accountSnapshot(AccountID(1)).rows
+        #expect(rows.count == 2)
     }
 
     @Test func aFailedListingDoesNotCountAndExpensiveSymbolListsSweep() async throws {
