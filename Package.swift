@@ -239,8 +239,7 @@ let package = Package(
             name: "BithumbAPITests",
             dependencies: [
                 "BithumbAPI", "BithumbSimulator", "UpbitAPI", "UpbitSimulator", "SyncCore", "SyncTestSupport",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),

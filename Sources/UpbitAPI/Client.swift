@@ -41,11 +41,6 @@ public struct UpbitClient: Sendable {
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 
-    /// A JSON string literal.
-    static func quoted(_ text: String) -> String {
-        String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
-    }
-
     package func call(_ method: HTTPMethod, _ path: String, _ params: [(String, String)]) async throws(UpbitError) -> [UInt8] {
         var attempt = 0
         while true {
@@ -92,7 +87,8 @@ public struct UpbitClient: Sendable {
             let body =
                 "{"
                 + fields.map { name, values, isArray in
-                    Self.quoted(name) + ":" + (isArray ? "[" + values.map(Self.quoted).joined(separator: ",") + "]" : Self.quoted(values[0]))
+                    UpbitAuth.quoted(name) + ":"
+                        + (isArray ? "[" + values.map(UpbitAuth.quoted).joined(separator: ",") + "]" : UpbitAuth.quoted(values[0]))
                 }.joined(separator: ",") + "}"
             request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
             request.body = .bytes(ByteBuffer(string: body))

@@ -1,8 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import Hummingbird
-import Logging
-import ServiceLifecycle
 import SyncCore
 import SyncTestSupport
 import Testing
