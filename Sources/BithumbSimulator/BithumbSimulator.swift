@@ -62,22 +62,14 @@ public struct BithumbSimulator: Sendable {
         }
         router.post("/v2/orders/cancel") { request, _ in
             try await serve(request, "POST /v2/orders/cancel", "batch") { key, params in
-                let ids = params.all("order_ids[]")
-                let clientIDs = params.all("client_order_ids[]")
-                guard ids.isEmpty != clientIDs.isEmpty else { throw UpbitAPIError.validation("order_ids or client_order_ids, not both") }
-                guard ids.count + clientIDs.count <= 30 else { throw UpbitAPIError.validation("at most 30 orders") }
                 var success: [JSON] = []
                 var fail: [JSON] = []
-                for id in ids.isEmpty ? clientIDs : ids {
-                    let byID = ids.isEmpty ? nil : id
-                    if let order = await exchange.cancel(key, uuid: byID, identifier: ids.isEmpty ? id : nil) {
+                for ref in try params.named(ids: "order_ids[]", clientIDs: "client_order_ids[]", limit: 30, names: "order_ids or client_order_ids") {
+                    if let order = await exchange.cancel(key, uuid: ref.uuid, identifier: ref.identifier) {
                         success.append(.object([("order_id", .string(order.uuid)), ("created_at", .string(UTC.iso8601(order.createdAt)))]))
                     } else {
-                        fail.append(
-                            .object([
-                                (ids.isEmpty ? "client_order_id" : "order_id", .string(id)), ("error_code", .string("order_not_found")),
-                            ])
-                        )
+                        let named: (String, String) = ref.uuid.map { ("order_id", $0) } ?? ("client_order_id", ref.identifier ?? "")
+                        fail.append(.object([(named.0, .string(named.1)), ("error_code", .string("order_not_found"))]))
                     }
                 }
                 return .object([("success", .array(success)), ("fail", .array(fail))])

@@ -17,6 +17,17 @@ package struct Params: Sendable {
 
     package func first(_ key: String) -> String? { pairs.first { $0.0 == key }?.1 }
     package func all(_ key: String) -> [String] { pairs.filter { $0.0 == key }.map(\.1) }
+
+    /// The orders a request names, either all by the exchange's id (`ids`) or all by the client's
+    /// (`clientIDs`), never both, at most `limit`: each as the lookup `UpbitExchange` takes.
+    /// `names` is how the refusal calls the two parameters.
+    package func named(ids: String, clientIDs: String, limit: Int, names: String) throws -> [(uuid: String?, identifier: String?)] {
+        let byID = all(ids)
+        let byClient = all(clientIDs)
+        guard byID.isEmpty != byClient.isEmpty else { throw UpbitAPIError.validation("\(names), not both") }
+        guard byID.count + byClient.count <= limit else { throw UpbitAPIError.validation("at most \(limit) orders") }
+        return byID.isEmpty ? byClient.map { (nil, $0) } : byID.map { ($0, nil) }
+    }
 }
 
 /// The keys and values of a flat JSON object (strings, numbers, booleans) in the order written —

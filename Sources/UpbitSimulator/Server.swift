@@ -170,15 +170,9 @@ public struct UpbitSimulator: Sendable {
         }
         router.get("/v1/orders/uuids") { request, _ in
             try await Self.serve(exchange, dialect, request, "GET /v1/orders/uuids", group: "default") { key, params in
-                let uuids = params.all("uuids[]")
-                let identifiers = params.all("identifiers[]")
-                guard uuids.isEmpty != identifiers.isEmpty else { throw UpbitAPIError.validation("uuids[] or identifiers[], not both") }
-                guard uuids.count + identifiers.count <= 100 else { throw UpbitAPIError.validation("at most 100 orders") }
                 var found: [UpbitExchange.Order] = []
-                for id in uuids.isEmpty ? identifiers : uuids {
-                    if let order = await exchange.find(key, uuid: uuids.isEmpty ? nil : id, identifier: uuids.isEmpty ? id : nil) {
-                        found.append(order)
-                    }
+                for ref in try params.named(ids: "uuids[]", clientIDs: "identifiers[]", limit: 100, names: "uuids[] or identifiers[]") {
+                    if let order = await exchange.find(key, uuid: ref.uuid, identifier: ref.identifier) { found.append(order) }
                 }
                 if let market = params.first("market") { found = found.filter { $0.market == market } }
                 let descending = (params.first("order_by") ?? "desc") == "desc"
@@ -188,15 +182,10 @@ public struct UpbitSimulator: Sendable {
         }
         router.delete("/v1/orders/uuids") { request, _ in
             try await Self.serve(exchange, dialect, request, "DELETE /v1/orders/uuids", group: "default") { key, params in
-                let uuids = params.all("uuids[]")
-                let identifiers = params.all("identifiers[]")
-                guard uuids.isEmpty != identifiers.isEmpty else { throw UpbitAPIError.validation("uuids[] or identifiers[], not both") }
-                guard uuids.count + identifiers.count <= 20 else { throw UpbitAPIError.validation("at most 20 orders") }
                 var success: [JSON] = []
                 var failed: [JSON] = []
-                for id in uuids.isEmpty ? identifiers : uuids {
-                    let byUUID = uuids.isEmpty ? nil : id
-                    let byIdentifier = uuids.isEmpty ? id : nil
+                for ref in try params.named(ids: "uuids[]", clientIDs: "identifiers[]", limit: 20, names: "uuids[] or identifiers[]") {
+                    let (byUUID, byIdentifier) = ref
                     if let order = await exchange.cancel(key, uuid: byUUID, identifier: byIdentifier) {
                         success.append(
                             .object([
