@@ -38,6 +38,8 @@ public final class AsyncHTTPTransport: HTTPTransport {
         var config = HTTPClient.Configuration()
         config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnectionsPerHost)
         config.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        // No tracer is bootstrapped; without this each request still builds span attributes for the no-op tracer.
+        config.tracing.tracer = nil
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 

@@ -30,13 +30,16 @@ extension OrderDatabase {
     }
 
     /// Applies one account-market plan and records its findings (all but `matched`), in one
-    /// transaction.
-    public func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis) async throws -> ApplyResult {
-        // A quiet per-symbol pass (everything matched, nothing to do or record) writes nothing.
-        if !plan.isCompleteSweep && plan.housekeeping.isEmpty && plan.findings.allSatisfy({ $0.kind == .matched && $0.actions.isEmpty }) {
+    /// transaction. `recordSweep`: whether a complete sweep is remembered (`sync_sweeps`) — only
+    /// worth a write when the next passes might list per symbol and so need to know when the last
+    /// sweep was; a venue whose every listing is a full one never reads it.
+    public func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis, recordSweep: Bool = true) async throws -> ApplyResult {
+        let sweep = plan.isCompleteSweep && recordSweep
+        // A quiet pass (everything matched, nothing to do or record) writes nothing.
+        if !sweep && plan.housekeeping.isEmpty && plan.findings.allSatisfy({ $0.kind == .matched && $0.actions.isEmpty }) {
             return ApplyResult()
         }
-        return try await backend.write { conn in try await Self.apply(plan, runID: runID, now: now, conn: conn) }
+        return try await backend.write { conn in try await Self.apply(plan, runID: runID, now: now, recordSweep: sweep, conn: conn) }
     }
 
     /// A row leaves `open_orders` into `sync_order_history`: only if it still names the order and
@@ -79,7 +82,7 @@ extension OrderDatabase {
         return true
     }
 
-    static func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis, conn: any SQLConnection) async throws -> ApplyResult {
+    static func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis, recordSweep: Bool, conn: any SQLConnection) async throws -> ApplyResult {
         var result = ApplyResult()
         let account = plan.account.rawValue
         let market = plan.market.rawValue
@@ -233,7 +236,7 @@ extension OrderDatabase {
             )
         }
         for action in plan.housekeeping { _ = try await perform(action) }
-        if plan.isCompleteSweep {
+        if recordSweep {
             try await conn.execute(
                 """
                 INSERT INTO sync_sweeps (account_id, market, last_sweep_at, last_sweep_run) VALUES (?, ?, ?, ?)

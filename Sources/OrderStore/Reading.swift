@@ -196,7 +196,8 @@ extension OrderDatabase: ReconcileStore {
             let id = account.rawValue
             // One batch: a single access on SQLite, one connection on PostgreSQL.
             let results = try await conn.batch([
-                SQLQuery(Self.rowSelect + " AND sa.account_id = ? ORDER BY o.id", [id]),
+                // Sorted here, not by the database: a temporary B-tree per account was an eighth of the query.
+                SQLQuery(Self.rowSelect + " AND sa.account_id = ?", [id]),
                 SQLQuery(Self.linkSelect + " WHERE sa.account_id = ? ORDER BY sa.id", [id]),
                 SQLQuery(
                     """
@@ -209,7 +210,7 @@ extension OrderDatabase: ReconcileStore {
                 SQLQuery("SELECT exchange_order_id, misses FROM sync_misses WHERE account_id = ?", [id]),
                 SQLQuery("SELECT market, last_sweep_run FROM sync_sweeps WHERE account_id = ?", [id]),
             ])
-            let rows = try results[0].map(Self.decodeRow)
+            let rows = try results[0].map(Self.decodeRow).sorted { $0.id.rawValue < $1.id.rawValue }
             let links = try results[1].map(Self.decodeLink)
             let orphans = results[2].compactMap(Self.decodeOrphan)
             var misses: [ExchangeOrderID: Int] = [:]

@@ -57,10 +57,12 @@ final class SQLiteBackend: SQLBackend {
     func write<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
         try await gate.run {
             let connection = SQLiteConnection(writer: writer, reading: false)
-            try connection.access { try $0.beginTransaction(.immediate) }
+            // Prepared once per connection (GRDB's `beginTransaction` parses its statement on every
+            // call: two fifths of a one-statement write's CPU).
+            try connection.access { try $0.cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute() }
             do {
                 let result = try await body(connection)
-                try connection.access { try $0.commit() }
+                try connection.access { try $0.cachedStatement(sql: "COMMIT TRANSACTION").execute() }
                 return result
             } catch {
                 try? connection.access { db in if db.isInsideTransaction { try db.rollback() } }
@@ -125,23 +127,32 @@ struct SQLiteConnection: SQLConnection {
     }
 
     func batch(_ queries: [SQLQuery]) async throws -> [[SQLRow]] {
-        let list = queries.map { ($0.sql, StatementArguments($0.arguments.map { Self.bind($0) })) }
+        let list = queries.map { ($0.sql, Self.arguments($0.arguments)) }
         return try await perform { db in try list.map { try Self.run(db, $0.0, $0.1) } }
     }
 
     func query(_ sql: String, _ arguments: [any SQLArgument]) async throws -> [SQLRow] {
-        let bound = StatementArguments(arguments.map { Self.bind($0.sqlValue) })
+        let bound = Self.arguments(arguments.map { $0.sqlValue })
         return try await perform { db in try Self.run(db, sql, bound) }
     }
 
-    /// Runs `body` on a reader of the pool, or on the writer connection inside the gate.
-    func perform<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// Runs `body` on a reader of the pool, or on the writer connection inside the gate — on the
+    /// calling thread, as writes already are. A read here is one account's rows (tens of
+    /// microseconds; WAL readers never wait for a writer); GRDB's async read would hop to the
+    /// reader's dispatch queue and back, two thread wake-ups per read, which were a sixth of an
+    /// Upbit pass's CPU.
+    func perform<T: Sendable>(_ body: (Database) throws -> T) async throws -> T {
         guard reading else { return try access(body) }
         do {
-            return try await writer.read(body)
+            return try Self.readHere(writer, body)
         } catch let error as DatabaseError {
             throw StoreError.database(error.message ?? error.description)
         }
+    }
+
+    /// GRDB's synchronous read (a synchronous function, so the async overload is not chosen).
+    static func readHere<T>(_ writer: any DatabaseWriter, _ body: (Database) throws -> T) throws -> T {
+        try writer.read(body)
     }
 
     func execute(_ sql: String, _ arguments: [any SQLArgument]) async throws {
@@ -151,6 +162,12 @@ struct SQLiteConnection: SQLConnection {
         }
         // DDL and scripts: may hold several statements.
         try access { try $0.execute(sql: sql) }
+    }
+
+    /// GRDB's arguments for these values — through its initializer of optional existentials: the
+    /// generic one maps with a key path that is instantiated on every call (a fiftieth of a pass's CPU).
+    static func arguments(_ values: [SQLValue]) -> StatementArguments {
+        StatementArguments(values.map { Self.bind($0) as (any DatabaseValueConvertible)? })
     }
 
     /// A concrete `DatabaseValue` (through optional existentials, binding was a tenth of a cancel's store CPU).

@@ -74,9 +74,9 @@ public protocol ReconcileStore: Sendable {
     /// ordersync never writes the origin's other tables).
     func originEvidence(_ request: EvidenceRequest) async throws -> OriginEvidence
     func beginRun(trigger: String, now: Millis) async throws -> Int64
-    /// Applies one account-market plan with its findings in one transaction, and records a
-    /// complete no-symbol listing as the account-market's last sweep.
-    func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis) async throws -> ApplyResult
+    /// Applies one account-market plan with its findings in one transaction, and, when
+    /// `recordSweep`, records a complete no-symbol listing as the account-market's last sweep.
+    func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis, recordSweep: Bool) async throws -> ApplyResult
     func finishRun(_ id: Int64, report: DriftReport) async throws
 }
 

@@ -104,16 +104,26 @@ public struct ReconcileRunner: Sendable {
 
     /// The listing for one account-market: a full sweep when one is due or when per-symbol calls
     /// would cost more weight; otherwise only the symbols of interest (none: nothing to ask).
-    func listing(_ account: AccountRecord, _ market: Market, _ snapshot: AccountSnapshot, runID: Int64) async -> ExchangeListing {
+    /// `recordSweep`: whether this sweep is worth remembering — only when per-symbol listing was the
+    /// cheaper choice (a sweep it replaces is what the record schedules); when the full listing is
+    /// chosen by cost anyway (a venue that pages every order, an account with many
+    /// symbols) the record would be a write per account per pass that no pass reads. Without one the
+    /// first pass that could list per symbol sweeps, and records it.
+    func listing(
+        _ account: AccountRecord,
+        _ market: Market,
+        _ snapshot: AccountSnapshot,
+        runID: Int64
+    ) async -> (listing: ExchangeListing, recordSweep: Bool) {
         let symbols = snapshot.symbolsOfInterest(market: market, extra: policy.attributor.claims.symbols(account: account.id))
         let sweepDue = sweepDue(account: account.id, runID: runID, lastSweepRun: snapshot.lastSweepRun[market])
-        if sweepDue
-            || gateway.listingWeight(account, market: market, symbols: symbols.count) >= gateway.listingWeight(account, market: market, symbols: nil)
-        {
-            return await gateway.listing(account, market: market, symbols: nil)
+        let fullByCost =
+            gateway.listingWeight(account, market: market, symbols: symbols.count) >= gateway.listingWeight(account, market: market, symbols: nil)
+        if sweepDue || fullByCost {
+            return (await gateway.listing(account, market: market, symbols: nil), !fullByCost)
         }
-        if symbols.isEmpty { return ExchangeListing(coverage: .complete, scope: .symbols([]), orders: []) }
-        return await gateway.listing(account, market: market, symbols: symbols)
+        if symbols.isEmpty { return (ExchangeListing(coverage: .complete, scope: .symbols([]), orders: []), false) }
+        return (await gateway.listing(account, market: market, symbols: symbols), false)
     }
 
     /// One account: every market in which it has links or rows.
@@ -151,7 +161,7 @@ public struct ReconcileRunner: Sendable {
                     )
                     continue
                 }
-                let listing = await listing(account, market, snapshot, runID: runID)
+                let (listing, recordSweep) = await listing(account, market, snapshot, runID: runID)
                 let time = now()
                 var input = snapshot.input(market: market, listing: listing, now: time)
                 var plan = Reconciler.decide(input, policy: policy)
@@ -166,7 +176,7 @@ public struct ReconcileRunner: Sendable {
                 if !plan.queries.isEmpty || plan.evidenceRequest != nil {
                     plan = Reconciler.decide(input, policy: policy)
                 }
-                _ = try await store.apply(plan, runID: runID, now: time)
+                _ = try await store.apply(plan, runID: runID, now: time, recordSweep: recordSweep)
                 sections.append(ReportSection(plan: plan, accountName: account.name, exchange: account.exchange, groups: groups))
             }
             return sections

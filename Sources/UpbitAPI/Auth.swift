@@ -21,7 +21,7 @@ public enum UpbitAuth {
         accessKey: String,
         secret: Secret,
         query: String,
-        nonce: String = UUID().uuidString.lowercased(),
+        nonce: String = UpbitAuth.nonce(),
         timestamp: Millis? = nil,
         algorithm: Algorithm = .hs512
     ) -> String {
@@ -66,6 +66,24 @@ public enum UpbitAuth {
             }
         }
         return out + "\""
+    }
+
+    /// A fresh nonce: a random (version 4) UUID in lower case, as Upbit's examples send it — its
+    /// 122 bits from the system's generator, written without Foundation's `UUID` (a fiftieth of a
+    /// pass's CPU).
+    public static func nonce() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = withUnsafeBytes(of: (generator.next() as UInt64, generator.next() as UInt64)) { Array($0) }
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let text = hex(bytes)
+        var out = ""
+        out.reserveCapacity(36)
+        for (i, c) in text.enumerated() {
+            if i == 8 || i == 12 || i == 16 || i == 20 { out.append("-") }
+            out.append(c)
+        }
+        return out
     }
 
     static func hex(_ digest: some Sequence<UInt8>) -> String {

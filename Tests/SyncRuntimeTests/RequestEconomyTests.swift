@@ -136,6 +136,24 @@ import Testing
         #expect(rows.count == 2)
     }
 
+    /// A sweep is remembered only where a per-symbol listing could have replaced it: when the full
+    /// listing is the cheaper one anyway (every pass of an Upbit account), no pass reads the record,
+    /// so none is written; an account-market that could list per symbol has its sweep recorded.
+    @Test func aSweepChosenByCostIsNotRecorded() async throws {
+        // Account 1's two symbols cost 2,000 per symbol list against 80 for the full one.
+        let gateway = Gateway(orders: [1: [Self.order(1, "BTCUSDT"), Self.order(2, "ETHUSDT")]], symbolWeight: 1000)
+        let runner = try await Self.runner(gateway)
+        for run in 1...3 {
+            let report = try await runner.pass(trigger: "test")
+            #expect(report.totals[.matched] == 2, "run \(run)")
+            let calls = gateway.take()
+            #expect(calls.contains(.init(account: 1, market: .futures, symbols: nil)), "run \(run): account 1 lists in full")
+        }
+        #expect(try await runner.store.accountSnapshot(AccountID(1)).lastSweepRun.isEmpty)
+        // Account 2 has nothing to ask per symbol (cheaper than a sweep): its sweeps are recorded.
+        #expect(try await runner.store.accountSnapshot(AccountID(2)).lastSweepRun[.futures] != nil)
+    }
+
     @Test func aFailedListingDoesNotCountAndExpensiveSymbolListsSweep() async throws {
         let gateway = Gateway(orders: [1: [Self.order(1, "BTCUSDT"), Self.order(2, "ETHUSDT")]])
         let runner = try await Self.runner(gateway, sweepEvery: 2)

@@ -148,4 +148,35 @@ let examples = repository.appendingPathComponent("fixtures/upbit")
         let claims = String(decoding: Data(base64Encoded: padded) ?? Data(), as: UTF8.self)
         #expect(claims == #"{"access_key":"a","nonce":"n"}"#)
     }
+
+    /// A nonce is a random version-4 UUID in lower case, never the same twice.
+    @Test func noncesAreFreshVersionFourUUIDs() {
+        var seen = Set<String>()
+        for _ in 0..<1000 {
+            let nonce = UpbitAuth.nonce()
+            let parts = nonce.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+            #expect(parts.map(\.count) == [8, 4, 4, 4, 12], "\(nonce)")
+            #expect(nonce.allSatisfy { "0123456789abcdef-".contains($0) }, "\(nonce)")
+            #expect(parts[2].first == "4" && "89ab".contains(parts[3].first ?? "x"), "\(nonce)")
+            #expect(UUID(uuidString: nonce) != nil)
+            seen.insert(nonce)
+        }
+        #expect(seen.count == 1000)
+    }
+
+    /// Query components are percent-encoded byte by byte: RFC 3986's unreserved ASCII stays,
+    /// everything else (brackets, spaces, non-ASCII letters) is `%XX` of its UTF-8 bytes.
+    @Test(arguments: [
+        ("KRW-BTC", "KRW-BTC"),
+        ("a.b_c~d", "a.b_c~d"),
+        ("states[]", "states%5B%5D"),
+        ("a b&c=d", "a%20b%26c%3Dd"),
+        ("한", "%ED%95%9C"),
+        ("é", "%C3%A9"),
+        ("", ""),
+    ])
+    func queryComponentsArePercentEncoded(_ text: String, _ expected: String) {
+        #expect(UpbitClient.encode(text) == expected)
+        #expect(UpbitClient.encode(text).removingPercentEncoding == text)
+    }
 }
