@@ -51,6 +51,12 @@ public struct BinanceGateway: Venue {
         for market in markets.sorted() { await session.waitForRoom(market, weight: weight) }
     }
 
+    public func hasRoom(_ account: AccountRecord, markets: Set<Market>, weight: Int) async -> Bool {
+        let session = account.isTestnet ? testnet : main
+        for market in markets.sorted() where await !session.governor(market).hasRoom(weight) { return false }
+        return true
+    }
+
     public func listingWeight(_ account: AccountRecord, market: Market, symbols: Int?) -> Int {
         guard let symbols else { return AccountClient.listingWeight(market, bySymbol: false) }
         return symbols * AccountClient.listingWeight(market, bySymbol: true)

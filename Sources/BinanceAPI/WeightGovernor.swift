@@ -74,6 +74,14 @@ public actor WeightGovernor {
         try? await wait(weight, urgent: false, reserve: false)
     }
 
+    /// Whether `waitForRoom(weight)` would return at once (a ban too: the request will say so).
+    public func hasRoom(_ weight: Int) -> Bool {
+        let now = serverNow
+        if bannedUntil > now { return true }
+        roll(now)
+        return pausedUntil <= now && (weight <= 0 || used + weight <= budget)
+    }
+
     private func wait(_ weight: Int, urgent: Bool, reserve: Bool) async throws(BinanceError) {
         let ceiling = urgent ? urgentBudget : budget
         var waited: Millis = 0

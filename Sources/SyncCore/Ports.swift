@@ -98,10 +98,14 @@ public protocol ExchangeGateway: Sendable {
     /// Returns when a listing of `weight` would fit in the request budget (without reserving it),
     /// so a pass waits for the next window before it takes an account's lock, not while holding it.
     func waitForRoom(_ account: AccountRecord, markets: Set<Market>, weight: Int) async
+    /// Whether that listing fits now, so there is nothing to wait for (and no need to make the wait
+    /// interruptible by a graceful shutdown, which costs two child tasks per account).
+    func hasRoom(_ account: AccountRecord, markets: Set<Market>, weight: Int) async -> Bool
 }
 
 extension ExchangeGateway {
     public func waitForRoom(_ account: AccountRecord, markets: Set<Market>, weight: Int) async {}
+    public func hasRoom(_ account: AccountRecord, markets: Set<Market>, weight: Int) async -> Bool { true }
     public func offers(_ market: Market, for account: AccountRecord) -> Bool { true }
 }
 

@@ -142,7 +142,9 @@ public struct ReconcileRunner: Sendable {
         // behind a pass that waits for the next window (room for its dearest full listing).
         // A graceful shutdown ends the wait, and the account is left for the next run.
         let weight = markets.filter { gateway.offers($0, for: account) }.map { gateway.listingWeight(account, market: $0, symbols: nil) }.max() ?? 0
-        await cancelWhenGracefulShutdown { await gateway.waitForRoom(account, markets: markets, weight: weight) }
+        if await !gateway.hasRoom(account, markets: markets, weight: weight) {
+            await cancelWhenGracefulShutdown { await gateway.waitForRoom(account, markets: markets, weight: weight) }
+        }
         if Task.isShuttingDownGracefully { return [] }
         return try await locks.withLock(account.id) {
             let snapshot = try await store.accountSnapshot(account.id)

@@ -44,6 +44,10 @@ public struct Venues: ExchangeGateway, CancelGateway {
         await venue(for: account)?.waitForRoom(account, markets: markets, weight: weight)
     }
 
+    public func hasRoom(_ account: AccountRecord, markets: Set<Market>, weight: Int) async -> Bool {
+        await venue(for: account)?.hasRoom(account, markets: markets, weight: weight) ?? true
+    }
+
     public func cancelLimits(_ account: AccountRecord, market: Market) -> CancelLimits {
         venue(for: account)?.cancelLimits(account, market: market) ?? .singles
     }

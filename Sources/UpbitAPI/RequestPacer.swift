@@ -53,6 +53,9 @@ public actor RequestPacer {
         }
     }
 
+    /// Whether `count` requests would fit now.
+    public func hasRoom(_ count: Int) -> Bool { earliest(count) <= clock.now }
+
     /// What an answer said about the limit: `sec` remaining this second (nil: no header), or a 429.
     public func observe(remaining: Int?, refused: Bool) {
         guard refused || remaining == 0 else { return }

@@ -111,6 +111,10 @@ public struct SpotVenue<Client: SpotOrderClient>: Venue {
         await pacer(account.id).waitForRoom(weight)
     }
 
+    public func hasRoom(_ account: AccountRecord, markets: Set<Market>, weight: Int) async -> Bool {
+        await pacer(account.id).hasRoom(weight)
+    }
+
     public func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult {
         do {
             return .found(try await client(account).order(id: id.rawValue))

@@ -15,8 +15,13 @@ import Testing
         // A cancel still fits (up to 95): no wait.
         try await governor.acquire(10, urgent: true)
         #expect(time.now == before, "an urgent cancel does not wait for the next window")
+        // No room for a read now (so a pass would make its wait interruptible), room for none at all.
+        let roomForRead = await governor.hasRoom(5)
+        let roomForNothing = await governor.hasRoom(0)
+        #expect(!roomForRead && roomForNothing)
         // waitForRoom for a read must wait for the next window, and reserves nothing.
         await governor.waitForRoom(5)
+        #expect(await governor.hasRoom(5), "the new window has room")
         #expect(time.now >= windowStart + 60_000, "a read waits for the next window")
         #expect(await governor.snapshot.used == 0, "waiting for room reserved nothing")
         // In the new window reads again take the read budget only.

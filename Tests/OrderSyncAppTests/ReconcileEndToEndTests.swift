@@ -214,7 +214,7 @@ import FoundationNetworking
         )
         #expect(!metrics.contains("cases-secret") && !metrics.contains("cases-sub-token"))
         serve.terminate()  // SIGTERM
-        let stop = Date().addingTimeInterval(20)
+        let stop = Date().addingTimeInterval(60)
         while serve.isRunning && Date() < stop { try await Task.sleep(for: .milliseconds(20)) }
         #expect(!serve.isRunning && serve.terminationStatus == 0)
         let runs = try await TestDatabases.rows(db, "SELECT status FROM sync_runs")
