@@ -118,7 +118,7 @@ public struct UpbitClient: Sendable {
         } catch {
             throw UpbitError(.transport, "\(method.rawValue) \(path): \(error)")
         }
-        await pacer?.observe(remaining: RequestPacer.remaining(response.headers["Remaining-Req"].first), refused: response.status.code == 429)
+        pacer?.observe(remaining: RequestPacer.remaining(response.headers["Remaining-Req"].first), refused: response.status.code == 429)
         guard (200..<300).contains(Int(response.status.code)) else { throw UpbitError.from(status: Int(response.status.code), body: bytes) }
         return bytes
     }

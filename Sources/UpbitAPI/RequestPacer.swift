@@ -1,5 +1,6 @@
 import Foundation
 import SyncCore
+import Synchronization
 
 /// A per-second request limit kept on the client's side so that a pass never meets a 429 — Upbit's
 /// per account (EXCHANGES.md §2.3: group `default`, 30 per second), Bithumb's per address and
@@ -7,13 +8,19 @@ import SyncCore
 /// `perSecond` requests in any `window` (a sliding window a little longer than a second, since
 /// the client's seconds are not the server's and latency varies), and none before the next second
 /// once the server's `Remaining-Req` says `sec=0` or it answers 429.
-public actor RequestPacer {
+///
+/// Not an actor: a request's `admit` and `observe` would be four executor hops each time, for a few
+/// comparisons; the state sits behind a `Mutex` and only a request that must wait suspends.
+public final class RequestPacer: Sendable {
     public let perSecond: Int
     let window: Duration
     let clock = ContinuousClock()
-    /// Send times of the last `perSecond` requests, oldest first.
-    var sent: [ContinuousClock.Instant] = []
-    var pausedUntil: ContinuousClock.Instant?
+    private struct State {
+        /// Send times of the last `perSecond` requests, oldest first.
+        var sent: [ContinuousClock.Instant] = []
+        var pausedUntil: ContinuousClock.Instant?
+    }
+    private let state = Mutex(State())
 
     public init(perSecond: Int = 30, window: Duration = .milliseconds(1100)) {
         self.perSecond = max(1, perSecond)
@@ -21,13 +28,12 @@ public actor RequestPacer {
     }
 
     /// When `count` more requests may go: now, or when enough of the window has passed.
-    func earliest(_ count: Int) -> ContinuousClock.Instant {
-        let now = clock.now
-        sent.removeAll { $0 + window <= now }
+    private func earliest(_ count: Int, _ s: inout State, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        s.sent.removeAll { $0 + window <= now }
         var at = now
-        let excess = sent.count + min(count, perSecond) - perSecond
-        if excess > 0 { at = max(at, sent[excess - 1] + window) }
-        if let pausedUntil { at = max(at, pausedUntil) }
+        let excess = s.sent.count + min(count, perSecond) - perSecond
+        if excess > 0 { at = max(at, s.sent[excess - 1] + window) }
+        if let pausedUntil = s.pausedUntil { at = max(at, pausedUntil) }
         return at
     }
 
@@ -35,32 +41,40 @@ public actor RequestPacer {
     /// A cancelled task waits no longer (its request then goes, or is never made).
     public func admit() async {
         while true {
-            let at = earliest(1)
-            if at <= clock.now || Task.isCancelled {
-                sent.append(clock.now)
-                return
+            let cancelled = Task.isCancelled
+            let wait = state.withLock { s -> ContinuousClock.Instant? in
+                let now = clock.now
+                let at = earliest(1, &s, now: now)
+                guard at <= now || cancelled else { return at }
+                s.sent.append(now)
+                return nil
             }
-            try? await Task.sleep(until: at, clock: clock)
+            guard let wait else { return }
+            try? await Task.sleep(until: wait, clock: clock)
         }
     }
 
     /// Returns when `count` requests would fit (without taking them), or when the task is cancelled.
     public func waitForRoom(_ count: Int) async {
         while true {
-            let at = earliest(count)
-            if at <= clock.now || Task.isCancelled { return }
+            let now = clock.now
+            let at = state.withLock { earliest(count, &$0, now: now) }
+            if at <= now || Task.isCancelled { return }
             try? await Task.sleep(until: at, clock: clock)
         }
     }
 
     /// Whether `count` requests would fit now.
-    public func hasRoom(_ count: Int) -> Bool { earliest(count) <= clock.now }
+    public func hasRoom(_ count: Int) -> Bool {
+        let now = clock.now
+        return state.withLock { earliest(count, &$0, now: now) } <= now
+    }
 
     /// What an answer said about the limit: `sec` remaining this second (nil: no header), or a 429.
     public func observe(remaining: Int?, refused: Bool) {
         guard refused || remaining == 0 else { return }
         let until = clock.now + .seconds(1)
-        pausedUntil = max(pausedUntil ?? until, until)
+        state.withLock { s in s.pausedUntil = max(s.pausedUntil ?? until, until) }
     }
 
     /// `Remaining-Req: group=default; min=1800; sec=29` → 29.

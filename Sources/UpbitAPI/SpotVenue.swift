@@ -112,7 +112,7 @@ public struct SpotVenue<Client: SpotOrderClient>: Venue {
     }
 
     public func hasRoom(_ account: AccountRecord, markets: Set<Market>, weight: Int) async -> Bool {
-        await pacer(account.id).hasRoom(weight)
+        pacer(account.id).hasRoom(weight)
     }
 
     public func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult {
