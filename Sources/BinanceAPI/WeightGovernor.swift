@@ -77,9 +77,16 @@ public actor WeightGovernor {
     /// Whether `waitForRoom(weight)` would return at once (a ban too: the request will say so).
     public func hasRoom(_ weight: Int) -> Bool {
         let now = serverNow
-        if bannedUntil > now { return true }
+        return bannedUntil > now || resumeTime(weight, ceiling: budget, now: now) == nil
+    }
+
+    /// When `weight` more may go under `ceiling`: nil now, else the end of a 429 pause or the
+    /// next window (with a little margin for clock error).
+    private func resumeTime(_ weight: Int, ceiling: Int, now: Millis) -> Millis? {
         roll(now)
-        return pausedUntil <= now && (weight <= 0 || used + weight <= budget)
+        if pausedUntil > now { return pausedUntil }
+        if weight > 0, used + weight > ceiling { return windowStart + windowMs + 50 }
+        return nil
     }
 
     private func wait(_ weight: Int, urgent: Bool, reserve: Bool) async throws(BinanceError) {
@@ -90,15 +97,7 @@ public actor WeightGovernor {
             if bannedUntil > now {
                 throw BinanceError(.banned, code: -1003, "\(host) is banned until \(UTC.iso8601(bannedUntil))", until: bannedUntil)
             }
-            roll(now)
-            var resume: Millis? = nil
-            if pausedUntil > now {
-                resume = pausedUntil
-            } else if weight > 0, used + weight > ceiling {
-                // The next window, with a little margin for clock error.
-                resume = windowStart + windowMs + 50
-            }
-            guard let resume else {
+            guard let resume = resumeTime(weight, ceiling: ceiling, now: now) else {
                 guard reserve else { return }
                 used += weight
                 usedGauge.record(used)
