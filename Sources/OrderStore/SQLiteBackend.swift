@@ -150,9 +150,13 @@ struct SQLiteConnection: SQLConnection {
         }
     }
 
-    /// GRDB's synchronous read (a synchronous function, so the async overload is not chosen).
+    /// GRDB's synchronous read (a synchronous function, so the async overload is not chosen),
+    /// without the read transaction GRDB's `read` wraps around it: each statement is then its own
+    /// snapshot, as each statement of a read is on PostgreSQL (whose reads open no transaction), and
+    /// the snapshot's three statements need no common one (`accountSnapshot` says why). The
+    /// `BEGIN DEFERRED`/`COMMIT` it saves, parsed anew each time, were a thirtieth of an Upbit pass.
     static func readHere<T>(_ writer: any DatabaseWriter, _ body: (Database) throws -> T) throws -> T {
-        try writer.read(body)
+        try writer.unsafeRead(body)
     }
 
     func execute(_ sql: String, _ arguments: [any SQLArgument]) async throws {
