@@ -12,11 +12,7 @@
 // kind of drift (partial fill, stale closed by query, stale first miss, adoptable orphan, foreign
 // orphan, in flight). Inputs are built before timing; the clock covers only `Reconciler.decide`.
 import Foundation
-import OrderSyncApp
 import SyncCore
-
-// As the ordersync binary does (OrderSyncApp/Executor.swift): tasks on NIO's event loops.
-EntryPoints.runTasksOnEventLoops(environment: ProcessInfo.processInfo.environment)
 
 struct Options {
     var accounts = 1_000

@@ -6,13 +6,6 @@ import OrderSyncApp
 
 @main
 struct Ordersync: AsyncParsableCommand {
-    /// Swift concurrency's jobs move onto NIO's event loops before any task runs
-    /// (`EntryPoints.runTasksOnEventLoops` says why), then AsyncParsableCommand's own main.
-    static func main() async {
-        EntryPoints.runTasksOnEventLoops(environment: ProcessInfo.processInfo.environment)
-        await main(nil)
-    }
-
     static let configuration = CommandConfiguration(
         commandName: "ordersync",
         abstract: "Keeps a trading app's open_orders table and the exchange in agreement; cancels only what a strategy owns.",
