@@ -183,7 +183,7 @@ let package = Package(
         .executableTarget(
             name: "ordersync",
             dependencies: [
-                "OrderSyncApp", "LocalStack", "SyncCore", "Scenarios", "SyncRuntime", "BinanceSimulator", "UpbitSimulator",
+                "OrderSyncApp", "OrderStore", "LocalStack", "SyncCore", "Scenarios", "SyncRuntime", "BinanceSimulator", "UpbitSimulator",
                 "BithumbSimulator", "WebhookServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

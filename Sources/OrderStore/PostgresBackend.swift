@@ -79,6 +79,8 @@ final class PostgresBackend: SQLBackend {
             }
         } catch let error as StoreError {
             throw error
+        } catch let refusal as ClaimRefusal {
+            throw refusal  // the store's own answer, not the database's
         } catch {
             throw StoreError.database(PostgresConnection.describe(error))
         }
@@ -100,6 +102,8 @@ final class PostgresBackend: SQLBackend {
             }
         } catch let error as StoreError {
             throw error
+        } catch let refusal as ClaimRefusal {
+            throw refusal  // the store's own answer, not the database's
         } catch {
             throw StoreError.database(PostgresConnection.describe(error))
         }
@@ -164,6 +168,8 @@ struct PostgresSQLConnection: SQLConnection {
             }
         } catch let error as StoreError {
             throw error
+        } catch let refusal as ClaimRefusal {
+            throw refusal  // the store's own answer, not the database's
         } catch {
             throw StoreError.database(PostgresConnection.describe(error))
         }

@@ -221,6 +221,25 @@ enum Schema {
                 try await conn.execute("ALTER TABLE sync_findings ADD COLUMN evidence TEXT")
             }
         ),
+        // Operator claims written by `ordersync claim` (issue #17): read by every pass, beside the config's.
+        // `symbol` is the pair's spelling-independent key (`BTCUSDT`), `side` empty for both sides.
+        (
+            "v4-sync-claims",
+            { conn in
+                try await conn.execute(
+                    """
+                    CREATE TABLE IF NOT EXISTS sync_claims (
+                        account_id BIGINT NOT NULL,
+                        symbol TEXT NOT NULL,
+                        side TEXT NOT NULL DEFAULT '' CHECK (side IN ('', 'BUY', 'SELL')),
+                        strategy_account_id BIGINT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        PRIMARY KEY (account_id, symbol, side)
+                    )
+                    """
+                )
+            }
+        ),
     ]
 
     /// Applies pending migrations; returns their ids (empty when up to date).

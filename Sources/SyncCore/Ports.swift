@@ -78,6 +78,13 @@ public protocol ReconcileStore: Sendable {
     /// `recordSweep`, records a complete no-symbol listing as the account-market's last sweep.
     func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis, recordSweep: Bool) async throws -> ApplyResult
     func finishRun(_ id: Int64, report: DriftReport) async throws
+    /// Claims recorded in the database by the operator (read at the start of each pass).
+    func operatorClaims() async throws -> [OperatorClaim]
+}
+
+extension ReconcileStore {
+    /// A store without recorded claims (test doubles).
+    public func operatorClaims() async throws -> [OperatorClaim] { [] }
 }
 
 /// The exchange as the runtime uses it (each venue implements it; `Venues` routes). Reads only: the reconciler

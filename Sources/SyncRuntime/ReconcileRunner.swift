@@ -50,6 +50,7 @@ public struct ReconcileRunner: Sendable {
         let clock = ContinuousClock()
         let origin = clock.now
         let runID = try await store.beginRun(trigger: trigger, now: started)
+        let runner = try await withRecordedClaims()
         let accounts = try await store.accounts().filter { $0.isActive && (only?.contains($0.id) ?? true) }
         let offsets = Self.offsets(count: accounts.count, spread: spread, seed: UInt64(bitPattern: runID))
         let markets = try await store.accountMarkets()
@@ -70,7 +71,7 @@ public struct ReconcileRunner: Sendable {
                         }
                     }
                     if Task.isShuttingDownGracefully && offset > .zero { return [] }
-                    return try await reconcile(account, runID: runID, markets: markets[account.id] ?? [])
+                    return try await runner.reconcile(account, runID: runID, markets: markets[account.id] ?? [])
                 }
             }
             while next < min(parallelism, accounts.count) { launch() }
@@ -84,6 +85,18 @@ public struct ReconcileRunner: Sendable {
         let report = DriftReport(runID: runID, trigger: trigger, startedAt: started, finishedAt: now(), sections: sections)
         try await store.finishRun(runID, report: report)
         return report
+    }
+
+    /// This runner with the claims recorded in the database (`ordersync claim`) beside the
+    /// configured ones, read afresh each pass so that a claim written while `serve` runs counts
+    /// from its next pass. Where both claim an account and symbol for different links, the
+    /// configuration's claim wins (`ordersync claim` refuses such a claim when given the file).
+    func withRecordedClaims() async throws -> ReconcileRunner {
+        let recorded = try await store.operatorClaims()
+        guard !recorded.isEmpty else { return self }
+        var runner = self
+        runner.policy.attributor.claims = policy.attributor.claims.adding(recorded).claims
+        return runner
     }
 
     /// Start offsets: account i of n at spread × (i + u)/n, u uniform in [0, 1) from a seeded

@@ -110,7 +110,7 @@ import Testing
         let ddl = try #require(TestDatabases.originDDL(backend))
         try await db.write(TestDatabases.statements(ddl).map { ($0, []) })
         let before = try await Self.schema(db, tables: Self.originTables)
-        #expect(try await db.migrate() == ["v1-origin-tables", "v1-sync-tables", "v2-sync-sweeps", "v3-findings-evidence"])
+        #expect(try await db.migrate() == ["v1-origin-tables", "v1-sync-tables", "v2-sync-sweeps", "v3-findings-evidence", "v4-sync-claims"])
         #expect(try await Self.schema(db, tables: Self.originTables) == before)
         try await db.load(try Self.scenario(), now: Self.now)
         #expect(try await db.openOrders().count == 5)
