@@ -1,7 +1,14 @@
 // What the operator commands read and write: claims (`sync_claims`, written by `ordersync claim`,
 // read by every pass beside the config's) and the orphan registry (`sync_orphans`, read by
-// `ordersync orphans`). Nothing here touches the origin's tables.
+// `ordersync orphans`) and the record of passes and cancels (`ordersync history`). Nothing here
+// touches the origin's tables.
 import SyncCore
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// Why a claim was refused (nothing was written).
 public struct ClaimRefusal: Error, Hashable, Sendable, CustomStringConvertible {
@@ -148,6 +155,129 @@ extension OrderDatabase {
                 if let key, SymbolKey.of(record.order.symbol) != key { return nil }
                 return RegisteredOrphan(record: record, accountName: r.text(16) ?? "", exchange: (r.text(17) ?? "").uppercased())
             }
+        }
+    }
+}
+
+/// One pass as `ordersync history` shows it.
+public struct RunHistory: Sendable, Hashable {
+    public var id: Int64
+    public var trigger: String
+    public var startedAt: Millis
+    public var finishedAt: Millis?
+    /// `running`, `ok` or `errors`.
+    public var status: String
+    /// Findings by kind, as the pass recorded them (nil while it runs).
+    public var totals: [String: Int]?
+    public var findings: [FindingHistory]
+}
+
+/// One recorded finding of a pass.
+public struct FindingHistory: Sendable, Hashable {
+    public var account: AccountID
+    public var market: String
+    public var kind: String
+    public var exchangeOrderID: String?
+    public var symbol: String?
+    public var side: String?
+    public var link: StrategyLinkID?
+    public var detail: String
+    public var outcome: String
+    public var evidence: String?
+    public var at: Millis
+}
+
+/// One strategy-scoped cancel (a request id) as `ordersync history` shows it.
+public struct CancelHistory: Sendable, Hashable {
+    public var requestID: String
+    public var startedAt: Millis
+    public var resolvedAt: Millis?
+    public var links: [StrategyLinkID]
+    public var accounts: [AccountID]
+    /// Intents by state: `cancelled`, `closed`, `failed`, `unknown`, `pending`, `sent`.
+    public var states: [String: Int]
+}
+
+extension OrderDatabase {
+    /// Passes started and cancels requested in `since..<until`, oldest first, with the passes'
+    /// findings; `account` keeps only that account's findings and cancels.
+    public func history(since: Millis, until: Millis, account: AccountID?) async throws -> (runs: [RunHistory], cancels: [CancelHistory]) {
+        try await backend.read { conn in
+            let runRows = try await conn.query(
+                "SELECT id, trigger, started_at, finished_at, status, totals_json FROM sync_runs WHERE started_at >= ? AND started_at < ? ORDER BY id",
+                [since, until]
+            )
+            var runs: [RunHistory] = runRows.map { r in
+                RunHistory(
+                    id: r.int(0) ?? 0,
+                    trigger: r.text(1) ?? "",
+                    startedAt: r.int(2) ?? 0,
+                    finishedAt: r.int(3),
+                    status: r.text(4) ?? "",
+                    totals: r.text(5).flatMap { try? JSONDecoder().decode([String: Int].self, from: Data($0.utf8)) },
+                    findings: []
+                )
+            }
+            if let first = runs.first?.id, let last = runs.last?.id {
+                var sql = """
+                    SELECT run_id, account_id, market, kind, exchange_order_id, symbol, side, strategy_account_id, detail, outcome, evidence, created_at
+                    FROM sync_findings WHERE run_id >= ? AND run_id <= ?
+                    """
+                var arguments: [any SQLArgument] = [first, last]
+                if let account {
+                    sql += " AND account_id = ?"
+                    arguments.append(account.rawValue)
+                }
+                let index = Dictionary(uniqueKeysWithValues: runs.enumerated().map { ($1.id, $0) })
+                for r in try await conn.query(sql + " ORDER BY id", arguments) {
+                    guard let i = index[r.int(0) ?? 0] else { continue }
+                    runs[i].findings.append(
+                        FindingHistory(
+                            account: AccountID(r.int(1) ?? 0),
+                            market: r.text(2) ?? "",
+                            kind: r.text(3) ?? "",
+                            exchangeOrderID: r.text(4),
+                            symbol: r.text(5),
+                            side: r.text(6),
+                            link: r.int(7).map(StrategyLinkID.init),
+                            detail: r.text(8) ?? "",
+                            outcome: r.text(9) ?? "",
+                            evidence: r.text(10),
+                            at: r.int(11) ?? 0
+                        )
+                    )
+                }
+            }
+            var sql = """
+                SELECT request_id, MIN(created_at), MAX(resolved_at), strategy_account_id, account_id, state, COUNT(*)
+                FROM sync_cancel_intents WHERE created_at >= ? AND created_at < ?
+                """
+            var arguments: [any SQLArgument] = [since, until]
+            if let account {
+                sql += " AND account_id = ?"
+                arguments.append(account.rawValue)
+            }
+            sql += " GROUP BY request_id, strategy_account_id, account_id, state"
+            var byRequest: [String: CancelHistory] = [:]
+            for r in try await conn.query(sql, arguments) {
+                let id = r.text(0) ?? ""
+                var c = byRequest[id] ?? CancelHistory(requestID: id, startedAt: r.int(1) ?? 0, resolvedAt: nil, links: [], accounts: [], states: [:])
+                c.startedAt = min(c.startedAt, r.int(1) ?? c.startedAt)
+                if let resolved = r.int(2) { c.resolvedAt = max(c.resolvedAt ?? resolved, resolved) }
+                let link = StrategyLinkID(r.int(3) ?? 0)
+                let acct = AccountID(r.int(4) ?? 0)
+                if !c.links.contains(link) { c.links.append(link) }
+                if !c.accounts.contains(acct) { c.accounts.append(acct) }
+                c.states[r.text(5) ?? "", default: 0] += Int(r.int(6) ?? 0)
+                byRequest[id] = c
+            }
+            let cancels = byRequest.values.map { c -> CancelHistory in
+                var c = c
+                c.links.sort { $0.rawValue < $1.rawValue }
+                c.accounts.sort { $0.rawValue < $1.rawValue }
+                return c
+            }.sorted { ($0.startedAt, $0.requestID) < ($1.startedAt, $1.requestID) }
+            return (runs, cancels)
         }
     }
 }

@@ -202,3 +202,139 @@ extension EntryPoints.ClaimLine {
         )
     }
 }
+
+extension EntryPoints {
+    /// A time for `history`: ISO 8601 (`2026-12-01T00:00:00Z`, `2026-12-01 00:00:00`) or an age
+    /// before `now` (`90m`, `24h`, `7d`, `30s`).
+    public static func historyTime(_ text: String, now: Millis) -> Millis? {
+        let units: [Character: Int64] = ["s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000]
+        if let unit = text.last.flatMap({ units[$0] }), let n = Int64(text.dropLast()), n >= 0 { return now - n * unit }
+        return UTC.parse(text)
+    }
+
+    struct FindingLine: Codable {
+        var account_id: Int64
+        var market: String
+        var kind: String
+        var exchange_order_id: String?
+        var symbol: String?
+        var side: String?
+        var strategy_account_id: Int64?
+        var detail: String
+        var outcome: String
+        var evidence: String?
+        var at: String
+    }
+
+    struct PassLine: Codable {
+        var run_id: Int64
+        var trigger: String
+        var started_at: String
+        var finished_at: String?
+        var status: String
+        var totals: [String: Int]?
+        var findings: [FindingLine]
+    }
+
+    struct CancelLine: Codable {
+        var request_id: String
+        var started_at: String
+        var resolved_at: String?
+        var strategy_account_ids: [Int64]
+        var account_ids: [Int64]
+        var intents: [String: Int]
+    }
+
+    struct HistoryDocument: Codable {
+        var since: String
+        var until: String
+        var account_id: Int64?
+        var passes: [PassLine]
+        var cancels: [CancelLine]
+    }
+
+    /// `ordersync history`: passes and cancels in `since..<until`, oldest first; text shows each
+    /// pass's findings only with `findings`, JSON always.
+    public static func history(
+        database: String,
+        since: Millis,
+        until: Millis,
+        account: AccountID?,
+        findings: Bool,
+        json: Bool
+    ) async throws(AppError) -> String {
+        let db = try await openDatabase(database)
+        defer { Task { await db.close() } }
+        let found: (runs: [RunHistory], cancels: [CancelHistory])
+        do { found = try await db.history(since: since, until: until, account: account) } catch { throw AppError("\(error)") }
+        let passes = found.runs.map { run in
+            PassLine(
+                run_id: run.id,
+                trigger: run.trigger,
+                started_at: UTC.iso8601(run.startedAt),
+                finished_at: run.finishedAt.map(UTC.iso8601),
+                status: run.status,
+                totals: run.totals,
+                findings: run.findings.map {
+                    FindingLine(
+                        account_id: $0.account.rawValue,
+                        market: $0.market,
+                        kind: $0.kind,
+                        exchange_order_id: $0.exchangeOrderID,
+                        symbol: $0.symbol,
+                        side: $0.side,
+                        strategy_account_id: $0.link?.rawValue,
+                        detail: $0.detail,
+                        outcome: $0.outcome,
+                        evidence: $0.evidence,
+                        at: UTC.iso8601($0.at)
+                    )
+                }
+            )
+        }
+        let cancels = found.cancels.map {
+            CancelLine(
+                request_id: $0.requestID,
+                started_at: UTC.iso8601($0.startedAt),
+                resolved_at: $0.resolvedAt.map(UTC.iso8601),
+                strategy_account_ids: $0.links.map(\.rawValue),
+                account_ids: $0.accounts.map(\.rawValue),
+                intents: $0.states
+            )
+        }
+        if json {
+            let document = HistoryDocument(
+                since: UTC.iso8601(since),
+                until: UTC.iso8601(until),
+                account_id: account?.rawValue,
+                passes: passes,
+                cancels: cancels
+            )
+            do { return try encode(document) } catch { throw AppError("\(error)") }
+        }
+        // One time line: passes and cancels by start.
+        var events: [(at: Millis, text: String)] = []
+        for (run, line) in zip(found.runs, passes) {
+            let took = run.finishedAt.map { String(format: "%.1f s", Double($0 - run.startedAt) / 1000) } ?? "running"
+            let totals = (line.totals ?? [:]).filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            var text =
+                "pass \(line.run_id)  \(line.started_at)  \(line.trigger)  \(line.status)  \(took)  \(totals.isEmpty ? "no findings" : totals.joined(separator: ", "))"
+            if findings {
+                for f in line.findings {
+                    text +=
+                        "\n  \(f.kind)  account \(f.account_id) \(f.market) \(f.symbol ?? "-") \(f.side ?? "-") \(f.exchange_order_id ?? "-")  link \(f.strategy_account_id.map(String.init) ?? "-")  \(f.outcome)  \(f.detail)"
+                }
+            }
+            events.append((run.startedAt, text))
+        }
+        for (cancel, line) in zip(found.cancels, cancels) {
+            let states = line.intents.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            let links = line.strategy_account_ids.map(String.init).joined(separator: ", ")
+            let accounts = line.account_ids.map(String.init).joined(separator: ", ")
+            events.append((cancel.startedAt, "cancel \(line.request_id)  \(line.started_at)  links \(links)  accounts \(accounts)  \(states)"))
+        }
+        let header =
+            "history \(UTC.iso8601(since)) → \(UTC.iso8601(until))\(account.map { " (account \($0))" } ?? ""): \(passes.count) pass(es), \(cancels.count) cancel(s)"
+        return ([header] + events.sorted { $0.at < $1.at }.map(\.text)).joined(separator: "\n")
+    }
+}

@@ -140,3 +140,61 @@ struct OrphansCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct HistoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Passes and strategy-scoped cancels over a time range, with their findings, from the database. Read-only.",
+        discussion: """
+            Times are ISO 8601 in UTC (2026-12-01T00:00:00Z) or an age before now (30s, 90m, 24h, 7d). \
+            Text shows each pass's totals (and its findings with --findings); JSON always has the findings.
+            Exit status: 0 listed (even nothing); 2 bad input or no connection.
+            """
+    )
+
+    @OptionGroup var options: OperatorOptions
+    @Option(help: "From this time (default 24h).")
+    var since = "24h"
+    @Option(help: "Until this time (default now).")
+    var until: String?
+    @Option(name: .customLong("account"), help: "Only this account's findings and cancels.")
+    var account: Int64?
+    @Flag(help: "List each pass's findings in the text output.")
+    var findings = false
+    @Option(help: "Output: text or json.")
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        let now = EntryPoints.wallClock()
+        guard let from = EntryPoints.historyTime(since, now: now) else {
+            throw ValidationError("--since \(since): expected an ISO 8601 time or an age such as 24h")
+        }
+        if let until {
+            guard let to = EntryPoints.historyTime(until, now: now) else {
+                throw ValidationError("--until \(until): expected an ISO 8601 time or an age such as 1h")
+            }
+            if to <= from { throw ValidationError("--until \(until) is not after --since \(since)") }
+        }
+        if let account, account <= 0 { throw ValidationError("--account takes a positive account id") }
+    }
+
+    func run() async throws {
+        do {
+            let (database, _) = try options.load()
+            let now = EntryPoints.wallClock()
+            print(
+                try await EntryPoints.history(
+                    database: database,
+                    since: EntryPoints.historyTime(since, now: now) ?? now,
+                    until: until.flatMap { EntryPoints.historyTime($0, now: now) } ?? now + 1,
+                    account: account.map(AccountID.init),
+                    findings: findings,
+                    json: format == .json
+                )
+            )
+        } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+    }
+}

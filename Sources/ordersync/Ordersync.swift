@@ -12,7 +12,7 @@ struct Ordersync: AsyncParsableCommand {
         version: ordersyncVersion,
         subcommands: [
             Migrate.self, Load.self, CheckCommand.self, ReconcileCommand.self, ServeCommand.self, CancelAllCommand.self, DemoCommand.self,
-            Simulate.self, ClaimCommand.self, UnclaimCommand.self, OrphansCommand.self,
+            Simulate.self, ClaimCommand.self, UnclaimCommand.self, OrphansCommand.self, HistoryCommand.self,
         ]
     )
 }

@@ -166,4 +166,70 @@ import Testing
         #expect(!(try CLITests.run(["orphans", "--db", db]).stdout.contains("7100")), "an adopted order leaves the registry")
         serve.terminate()
     }
+
+    @Test(arguments: TestDatabases.backends)
+    func historyListsPassesAndCancelsInTheRange(_ backend: TestBackend) async throws {
+        let dir = try CLITests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = try await TestDatabases.forTest(backend, in: dir, name: "history")
+        #expect(try CLITests.run(["load", "--db", db, "--scenario", ReconcileEndToEndTests.scenario]).status == 0)
+        let t0: Int64 = 1_800_000_000_000  // 2027-01-15T08:00:00Z
+        for (id, start, status) in [(Int64(1), t0, "ok"), (2, t0 + 3_600_000, "errors"), (3, t0 + 7_200_000, "ok")] {
+            try await TestDatabases.execute(
+                db,
+                "INSERT INTO sync_runs (id, trigger, started_at, finished_at, status, sections, totals_json) VALUES (?, 'schedule', ?, ?, ?, 2, ?)",
+                [id, start, start + 1_500, status, #"{"matched":3,"orphan_foreign":1}"#]
+            )
+        }
+        for (run, account, order) in [(Int64(2), Int64(1), "7100"), (2, 2, "7200"), (3, 1, "7300")] {
+            try await TestDatabases.execute(
+                db,
+                """
+                INSERT INTO sync_findings (run_id, account_id, market, kind, exchange_order_id, symbol, side, detail, outcome, created_at)
+                VALUES (?, ?, 'FUTURES', 'orphan_foreign', ?, 'BTCUSDT', 'SELL', 'no row', 'orphan reported', ?)
+                """,
+                [run, account, order, t0 + 3_600_500]
+            )
+        }
+        for (oid, account, state) in [(Int64(1), Int64(1), "cancelled"), (2, 1, "cancelled"), (3, 2, "failed")] {
+            try await TestDatabases.execute(
+                db,
+                """
+                INSERT INTO sync_cancel_intents (request_id, strategy_account_id, account_id, market, open_order_id, exchange_order_id, symbol, state,
+                    created_at, resolved_at)
+                VALUES ('hook-1', ?, ?, 'FUTURES', ?, ?, 'BTCUSDT', ?, ?, ?)
+                """,
+                [account, account, oid, "80\(oid)", state, t0 + 3_700_000, t0 + 3_700_300]
+            )
+        }
+        func document(_ extra: [String]) throws -> [String: Any] {
+            let result = try CLITests.run(["history", "--db", db, "--format", "json"] + extra)
+            #expect(result.status == 0, "\(result.stderr)")
+            return try Self.json(result.stdout)
+        }
+        let window = ["--since", "2027-01-15T08:30:00Z", "--until", "2027-01-15T10:30:00Z"]
+        let all = try document(window)
+        let passes = try #require(all["passes"] as? [[String: Any]])
+        #expect(passes.map { $0["run_id"] as? Int } == [2, 3], "the pass at 08:00 is outside the range")
+        #expect(passes.first?["status"] as? String == "errors" && (passes.first?["totals"] as? [String: Int])?["orphan_foreign"] == 1)
+        #expect((passes.first?["findings"] as? [[String: Any]])?.compactMap { $0["exchange_order_id"] as? String } == ["7100", "7200"])
+        let cancels = try #require(all["cancels"] as? [[String: Any]])
+        #expect(cancels.count == 1 && cancels.first?["request_id"] as? String == "hook-1")
+        #expect(cancels.first?["intents"] as? [String: Int] == ["cancelled": 2, "failed": 1] && cancels.first?["account_ids"] as? [Int] == [1, 2])
+
+        let mine = try document(window + ["--account", "2"])
+        #expect((mine["passes"] as? [[String: Any]])?.map { ($0["findings"] as? [[String: Any]])?.count } == [1, 0])
+        #expect(((mine["cancels"] as? [[String: Any]])?.first?["intents"] as? [String: Int]) == ["failed": 1])
+
+        let text = try CLITests.run(["history", "--db", db, "--findings"] + window).stdout
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.first?.contains("2 pass(es), 1 cancel(s)") == true, "\(text)")
+        #expect(lines.firstIndex { $0.hasPrefix("pass 2 ") }! < lines.firstIndex { $0.hasPrefix("cancel hook-1") }!, "one time line")
+        #expect(text.contains("orphan_foreign  account 1 FUTURES BTCUSDT SELL 7100") && text.contains("cancelled 2, failed 1"), "\(text)")
+        #expect(!(try CLITests.run(["history", "--db", db] + window).stdout.contains("account 1 FUTURES")), "findings only with --findings")
+        for bad in [["--since", "yesterday"], ["--since", "1h", "--until", "2h"], ["--account", "0"]] {
+            let result = try CLITests.run(["history", "--db", db] + bad)
+            #expect(result.status != 0 && result.stderr.contains(bad[bad.count - 2]), "\(bad): \(result.stderr)")
+        }
+    }
 }
