@@ -89,7 +89,8 @@ import Testing
         .compactMap { $0.text(0) }
         #expect(
             sync == [
-                "sync_cancel_intents", "sync_claims", "sync_findings", "sync_migrations", "sync_misses", "sync_order_history", "sync_orphans", "sync_runs",
+                "sync_cancel_intents", "sync_claims", "sync_findings", "sync_migrations", "sync_misses", "sync_order_history", "sync_orphans",
+                "sync_runs",
                 "sync_sweeps",
             ]
         )
