@@ -182,11 +182,6 @@ public struct ClaimSet: Sendable, Hashable {
 
     public var isEmpty: Bool { byKey.isEmpty }
 
-    /// Every claim, in account and symbol order.
-    public var all: [OperatorClaim] {
-        byKey.sorted { ($0.key.account.rawValue, $0.key.symbol) < ($1.key.account.rawValue, $1.key.symbol) }.flatMap(\.value)
-    }
-
     /// These claims and `more`, except those of `more` that another link's claim here already
     /// covers (these win: the configuration's over the database's), which are returned.
     public func adding(_ more: [OperatorClaim]) -> (claims: ClaimSet, refused: [OperatorClaim]) {

@@ -49,8 +49,9 @@ public struct ReconcileRunner: Sendable {
         let started = now()
         let clock = ContinuousClock()
         let origin = clock.now
-        let runID = try await store.beginRun(trigger: trigger, now: started)
+        // Read before the run is recorded, so a failed read leaves no run half-recorded.
         let runner = try await withRecordedClaims()
+        let runID = try await store.beginRun(trigger: trigger, now: started)
         let accounts = try await store.accounts().filter { $0.isActive && (only?.contains($0.id) ?? true) }
         let offsets = Self.offsets(count: accounts.count, spread: spread, seed: UInt64(bitPattern: runID))
         let markets = try await store.accountMarkets()

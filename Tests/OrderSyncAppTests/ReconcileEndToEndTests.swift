@@ -212,6 +212,8 @@ import FoundationNetworking
             metrics.contains("ordersync_exchange_requests_total") && metrics.contains("ordersync_passes_total")
                 && metrics.contains("ordersync_findings_total")
         )
+        // Timers are histograms: the dashboard's and the alert rules' `_bucket` series exist.
+        #expect(metrics.contains("ordersync_pass_duration_seconds_bucket{"), "\(metrics)")
         #expect(!metrics.contains("cases-secret") && !metrics.contains("cases-sub-token"))
         serve.terminate()  // SIGTERM
         let stop = Date().addingTimeInterval(60)
