@@ -11,10 +11,11 @@ import Testing
         try String(contentsOf: deploy.appendingPathComponent(path), encoding: .utf8)
     }
 
-    /// Runs a program; nil when it is not installed.
+    /// Runs a program (an absolute path, or a name looked up in the system's directories); nil
+    /// when it is not installed.
     static func run(_ program: String, _ arguments: [String], stdin: String? = nil) throws -> CLITests.Result? {
-        guard let path = ["/usr/bin/", "/bin/", "/usr/local/bin/"].map({ $0 + program }).first(where: FileManager.default.isExecutableFile)
-        else { return nil }
+        let candidates = program.hasPrefix("/") ? [program] : ["/usr/bin/", "/bin/", "/usr/local/bin/"].map { $0 + program }
+        guard let path = candidates.first(where: FileManager.default.isExecutableFile) else { return nil }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -33,10 +34,12 @@ import Testing
         return CLITests.Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
     }
 
-    /// YAML as JSON, through PyYAML (installed by scripts/bootstrap for the simulator tests).
+    /// YAML as JSON, through PyYAML (scripts/bootstrap installs it into .build-py; else the system's).
     static func yaml(_ path: String) throws -> Any {
         let script = "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"
-        let result = try #require(try run("python3", ["-c", script], stdin: try text(path)), "python3 is needed")
+        let venv = CLITests.root.appendingPathComponent(".build-py/bin/python").path
+        let python = FileManager.default.isExecutableFile(atPath: venv) ? venv : "python3"
+        let result = try #require(try run(python, ["-c", script], stdin: try text(path)), "python3 with PyYAML is needed")
         #expect(result.status == 0, "\(path): \(result.stderr)")
         return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
     }
