@@ -10,11 +10,6 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// Why a claim was refused (nothing was written).
-public struct ClaimRefusal: Error, Hashable, Sendable, CustomStringConvertible {
-    public let description: String
-}
-
 /// What `addClaim` did.
 public enum ClaimWrite: Sendable, Hashable {
     case added
@@ -73,24 +68,24 @@ extension OrderDatabase {
                 let key = SymbolKey.of(claim.symbol)
                 let link = try await conn.query("SELECT account_id FROM strategy_accounts WHERE id = ?", [claim.link.rawValue])
                 guard let owner = link.first?.int(0) else {
-                    throw ClaimRefusal(description: "strategy link \(claim.link) does not exist (strategy_accounts.id)")
+                    throw StoreError.refused("strategy link \(claim.link) does not exist (strategy_accounts.id)")
                 }
                 guard owner == claim.account.rawValue else {
-                    throw ClaimRefusal(description: "strategy link \(claim.link) is on account \(owner), not on account \(claim.account)")
+                    throw StoreError.refused("strategy link \(claim.link) is on account \(owner), not on account \(claim.account)")
                 }
                 let recorded = try await conn.query(
                     "SELECT side, strategy_account_id FROM sync_claims WHERE account_id = ? AND symbol = ?",
                     [claim.account.rawValue, key]
                 )
                 if let other = recorded.compactMap({ $0.int(1) }).first(where: { $0 != claim.link.rawValue }) {
-                    throw ClaimRefusal(
-                        description: "account \(claim.account) symbol \(key) is already claimed by strategy link \(other) (ordersync unclaim first)"
+                    throw StoreError.refused(
+                        "account \(claim.account) symbol \(key) is already claimed by strategy link \(other) (ordersync unclaim first)"
                     )
                 }
                 // (A claim earlier in `claims` is already inserted, so the query above saw it.)
                 if let other = others.first(where: { $0.account == claim.account && SymbolKey.of($0.symbol) == key && $0.link != claim.link }) {
-                    throw ClaimRefusal(
-                        description: "account \(claim.account) symbol \(key) is claimed by strategy link \(other.link) in the configuration"
+                    throw StoreError.refused(
+                        "account \(claim.account) symbol \(key) is claimed by strategy link \(other.link) in the configuration"
                     )
                 }
                 let side = claim.side?.rawValue ?? ""

@@ -38,6 +38,7 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         case loadRejected(item: String, message: String)
         case badLocation(String)
         case database(String)
+        case refused(String)
     }
     private let code: Code
 
@@ -56,6 +57,10 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     }
     static func badLocation(_ message: String) -> StoreError { StoreError(code: .badLocation(message)) }
     static func database(_ message: String) -> StoreError { StoreError(code: .database(message)) }
+    static func refused(_ message: String) -> StoreError { StoreError(code: .refused(message)) }
+
+    /// The store declined a request by its own rules (an operator claim that conflicts), nothing written.
+    public var isRefusal: Bool { if case .refused = code { true } else { false } }
 
     /// A short label fit for a metric.
     public var label: String {
@@ -65,6 +70,7 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         case .loadRejected: return "load_rejected"
         case .badLocation: return "bad_location"
         case .database: return "database"
+        case .refused: return "refused"
         }
     }
 
@@ -85,7 +91,7 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
             return "\(item): \(message)"
         case .badLocation(let message):
             return message
-        case .database(let message):
+        case .database(let message), .refused(let message):
             return message
         }
     }

@@ -79,8 +79,6 @@ final class PostgresBackend: SQLBackend {
             }
         } catch let error as StoreError {
             throw error
-        } catch let refusal as ClaimRefusal {
-            throw refusal  // the store's own answer, not the database's
         } catch {
             throw StoreError.database(PostgresConnection.describe(error))
         }
@@ -102,8 +100,6 @@ final class PostgresBackend: SQLBackend {
             }
         } catch let error as StoreError {
             throw error
-        } catch let refusal as ClaimRefusal {
-            throw refusal  // the store's own answer, not the database's
         } catch {
             throw StoreError.database(PostgresConnection.describe(error))
         }
@@ -168,8 +164,6 @@ struct PostgresSQLConnection: SQLConnection {
             }
         } catch let error as StoreError {
             throw error
-        } catch let refusal as ClaimRefusal {
-            throw refusal  // the store's own answer, not the database's
         } catch {
             throw StoreError.database(PostgresConnection.describe(error))
         }

@@ -44,6 +44,20 @@ extension EntryPoints {
         var source: String
     }
 
+    /// Opens the database, runs `body` on it and closes it — awaited, whether `body` returns or
+    /// throws — with the store's errors as `AppError`s naming them.
+    static func withDatabase<T: Sendable>(_ name: String, _ body: (OrderDatabase) async throws -> T) async throws(AppError) -> T {
+        let db = try await openDatabase(name)
+        do {
+            let result = try await body(db)
+            await db.close()
+            return result
+        } catch {
+            await db.close()
+            throw (error as? AppError) ?? AppError("\(error)")
+        }
+    }
+
     /// `ordersync claim` with claims: records them (all or none); without: lists the claims in force.
     public static func claim(
         database: String,
@@ -51,15 +65,13 @@ extension EntryPoints {
         configured: [OperatorClaim],
         json: Bool
     ) async throws(AppError) -> OperatorOutput {
-        let db = try await openDatabase(database)
-        defer { Task { await db.close() } }
-        do {
+        try await withDatabase(database) { db in
             if !claims.isEmpty {
                 let writes: [ClaimWrite]
                 do {
                     writes = try await db.addClaims(claims, others: configured, now: wallClock())
-                } catch let refusal as ClaimRefusal {
-                    return OperatorOutput(text: "claim refused, nothing recorded: \(refusal)", status: 1)
+                } catch let error as StoreError where error.isRefusal {
+                    return OperatorOutput(text: "claim refused, nothing recorded: \(error)", status: 1)
                 }
                 let lines = zip(claims, writes).map { claim, write in
                     "\(write == .added ? "claimed" : "already claimed"): account \(claim.account) \(SymbolKey.of(claim.symbol)) \(claim.side?.rawValue ?? "both sides") → strategy link \(claim.link)"
@@ -75,34 +87,27 @@ extension EntryPoints {
                 ["\($0.account_id)", $0.symbol, $0.side ?? "both", "\($0.strategy_account_id)", $0.source]
             }
             return OperatorOutput(text: render(["account", "symbol", "side", "strategy_account_id", "source"], table), status: 0)
-        } catch let error as AppError {
-            throw error
-        } catch {
-            throw AppError("\(error)")
         }
     }
 
     /// `ordersync unclaim`: removes the database's claims on each target; status 1 when a target
     /// matched none (claims in the configuration are the file's to change).
     public static func unclaim(database: String, targets: [ClaimTarget]) async throws(AppError) -> OperatorOutput {
-        let db = try await openDatabase(database)
-        defer { Task { await db.close() } }
-        var lines: [String] = []
-        var status: Int32 = 0
-        for target in targets {
-            let removed: Int
-            do { removed = try await db.removeClaims(account: target.account, symbol: target.symbol, side: target.side) } catch {
-                throw AppError("\(error)")
+        try await withDatabase(database) { db in
+            var lines: [String] = []
+            var status: Int32 = 0
+            for target in targets {
+                let removed = try await db.removeClaims(account: target.account, symbol: target.symbol, side: target.side)
+                let name = "account \(target.account) \(SymbolKey.of(target.symbol)) \(target.side?.rawValue ?? "every side")"
+                if removed == 0 {
+                    status = 1
+                    lines.append("no recorded claim on \(name)")
+                } else {
+                    lines.append("unclaimed \(removed): \(name)")
+                }
             }
-            let name = "account \(target.account) \(SymbolKey.of(target.symbol)) \(target.side?.rawValue ?? "every side")"
-            if removed == 0 {
-                status = 1
-                lines.append("no recorded claim on \(name)")
-            } else {
-                lines.append("unclaimed \(removed): \(name)")
-            }
+            return OperatorOutput(text: lines.joined(separator: "\n"), status: status)
         }
-        return OperatorOutput(text: lines.joined(separator: "\n"), status: status)
     }
 
     /// One registered orphan in `ordersync orphans --format json`.
@@ -129,10 +134,7 @@ extension EntryPoints {
 
     /// `ordersync orphans`: the registry, filtered, as a table or `{"orphans": [...]}`.
     public static func orphans(database: String, filter: OrphanFilter, json: Bool) async throws(AppError) -> String {
-        let db = try await openDatabase(database)
-        defer { Task { await db.close() } }
-        let found: [RegisteredOrphan]
-        do { found = try await db.orphans(filter) } catch { throw AppError("\(error)") }
+        let found = try await withDatabase(database) { try await $0.orphans(filter) }
         let lines = found.map { o in
             OrphanLine(
                 account_id: o.record.account.rawValue,
@@ -263,10 +265,7 @@ extension EntryPoints {
         findings: Bool,
         json: Bool
     ) async throws(AppError) -> String {
-        let db = try await openDatabase(database)
-        defer { Task { await db.close() } }
-        let found: (runs: [RunHistory], cancels: [CancelHistory])
-        do { found = try await db.history(since: since, until: until, account: account) } catch { throw AppError("\(error)") }
+        let found = try await withDatabase(database) { try await $0.history(since: since, until: until, account: account) }
         let passes = found.runs.map { run in
             PassLine(
                 run_id: run.id,

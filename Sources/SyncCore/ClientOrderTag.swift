@@ -183,19 +183,15 @@ public struct ClaimSet: Sendable, Hashable {
     public var isEmpty: Bool { byKey.isEmpty }
 
     /// These claims and `more`, except those of `more` that another link's claim here already
-    /// covers (these win: the configuration's over the database's), which are returned.
-    public func adding(_ more: [OperatorClaim]) -> (claims: ClaimSet, refused: [OperatorClaim]) {
+    /// covers (these win: the configuration's over the database's).
+    public func adding(_ more: [OperatorClaim]) -> ClaimSet {
         var merged = self
-        var refused: [OperatorClaim] = []
         for claim in more {
             let key = Key(account: claim.account, symbol: SymbolKey.of(claim.symbol))
-            if let other = merged.byKey[key]?.first, other.link != claim.link {
-                refused.append(claim)
-                continue
-            }
+            if let other = merged.byKey[key]?.first, other.link != claim.link { continue }
             if merged.byKey[key]?.contains(claim) != true { merged.byKey[key, default: []].append(claim) }
         }
-        return (merged, refused)
+        return merged
     }
 }
 

@@ -96,7 +96,7 @@ public struct ReconcileRunner: Sendable {
         let recorded = try await store.operatorClaims()
         guard !recorded.isEmpty else { return self }
         var runner = self
-        runner.policy.attributor.claims = policy.attributor.claims.adding(recorded).claims
+        runner.policy.attributor.claims = policy.attributor.claims.adding(recorded)
         return runner
     }
 
