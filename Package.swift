@@ -266,7 +266,7 @@ let package = Package(
         .testTarget(
             name: "OrderSyncAppTests",
             dependencies: [
-                "OrderSyncApp", "LocalStack", "OrderStore", "SyncCore", "BinanceSimulator", "StoreTestSupport",
+                "OrderSyncApp", "LocalStack", "OrderStore", "SyncCore", "BinanceSimulator", "StoreTestSupport", "SyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),

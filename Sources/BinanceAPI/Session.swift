@@ -272,13 +272,25 @@ actor HostRegistry {
         return true
     }
 
-    /// Measures the server-time offset (server time minus the local midpoint of the request).
+    /// Measures the server-time offset: `serverTime` was read at some local instant between sending
+    /// (`before`) and the answer (`after`). The midpoint is the best guess, but its error is up to
+    /// half the round trip either way, and an error ahead is what the exchange refuses (-1021 at
+    /// 1000 ms ahead; behind, `recvWindow` — 5000 ms by default — is allowed). So the guess is the
+    /// midpoint for quick round trips and at most `maximumLead` past the earliest possible offset
+    /// for slow ones (a busy machine, a congested link): stamps are then never more than that ahead.
     func resync(_ base: String, market: Market, session: BinanceSession) async {
         let g = governor(base, market: market)
         let before = clock.now()
         guard let time = try? await session.publicGet(Wire.ServerTime.self, market: market, path: market == .spot ? "/api/v3/time" : "/fapi/v1/time")
         else { return }
-        let after = clock.now()
-        await g.setOffset(time.serverTime - (before + after) / 2)
+        await g.setOffset(Self.offset(serverTime: time.serverTime, before: before, after: clock.now()))
+    }
+
+    /// The most a learned offset may put stamps ahead of the server's clock.
+    static let maximumLead: Millis = 500
+
+    /// The offset `resync` sets (see there).
+    static func offset(serverTime: Millis, before: Millis, after: Millis) -> Millis {
+        serverTime - after + min(max(after - before, 0) / 2, maximumLead)
     }
 }

@@ -81,6 +81,26 @@ extension Exchange {
         bansUntilLifted[product] = nil
     }
 
+    /// Holds every signed request of `accounts` unanswered until `releaseHeld`: a listing past any
+    /// deadline, however long the client waits, whose server still stops promptly once released.
+    public func holdUntilReleased(_ accounts: Set<AccountID>) {
+        heldAccounts = accounts
+    }
+
+    /// Answers the requests `holdUntilReleased` held, and holds no more.
+    public func releaseHeld() {
+        heldAccounts = []
+        let waiting = heldRequests
+        heldRequests = []
+        for request in waiting { request.resume() }
+    }
+
+    /// Returns once `account` is not held (at once when it is not).
+    func waitWhileHeld(_ account: AccountID) async {
+        guard heldAccounts.contains(account) else { return }
+        await withCheckedContinuation { heldRequests.append($0) }
+    }
+
     /// Changes the faults at run time.
     public func setFaults(_ faults: FaultSettings) { configuration.faults = faults }
     /// Changes the limits at run time (and forgets weight used and bans).

@@ -36,6 +36,9 @@ public actor Exchange {
     var forcedBans: [Product: Millis] = [:]
     /// Hosts banned until `liftBan`, with the Retry-After (seconds) each 418 carries.
     var bansUntilLifted: [Product: Int] = [:]
+    /// Accounts whose signed requests are held unanswered until `releaseHeld`, and the requests waiting.
+    var heldAccounts: Set<AccountID> = []
+    var heldRequests: [CheckedContinuation<Void, Never>] = []
     /// Weight charged and requests refused (429 or 418), by product.
     var weightCharged: [String: Int] = [:]
     var refused: [String: Int] = [:]

@@ -100,8 +100,9 @@ public struct SimulatorResponder: HTTPResponder {
                 if !faults.failingAccounts.isEmpty, let account = await exchange.accountID(forKey: apiKey), faults.failingAccounts.contains(account) {
                     throw APIError.unknown
                 }
-                if faults.slowMs > 0, let account = await exchange.accountID(forKey: apiKey), faults.slowAccounts.contains(account) {
-                    try? await Task.sleep(for: .milliseconds(faults.slowMs))
+                if let account = await exchange.accountID(forKey: apiKey) {
+                    if faults.slowMs > 0, faults.slowAccounts.contains(account) { try? await Task.sleep(for: .milliseconds(faults.slowMs)) }
+                    await exchange.waitWhileHeld(account)
                 }
             }
             await exchange.noteNamedOrders(params)

@@ -214,4 +214,23 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
         #expect(WeightGovernor.intervalMs("1D") == 86_400_000)
         #expect(WeightGovernor.intervalMs("M") == nil && WeightGovernor.intervalMs("5X") == nil)
     }
+
+    /// The learned offset never puts a stamp more than `maximumLead` ahead of the server's clock,
+    /// wherever in the round trip the server read its time, and is the midpoint when the round trip
+    /// is quick: a busy machine that delays the request before it leaves cannot cause -1021.
+    @Test func theLearnedOffsetIsNeverFarAheadOfTheServer() {
+        let seed = SeededGenerator.seed(fallback: 0x71AE, environment: ProcessInfo.processInfo.environment)
+        print("ClientUnitTests offset seed \(seed) (ORDERSYNC_SEED overrides)")
+        var rng = SeededGenerator(seed: seed)
+        #expect(HostRegistry.offset(serverTime: 10_050, before: 0, after: 100) == 10_000, "a quick round trip: the midpoint")
+        for _ in 0..<10_000 {
+            let trueOffset = Millis.random(in: -100_000...100_000, using: &rng)
+            let before = Millis.random(in: 0...1_000_000, using: &rng)
+            let roundTrip = Millis.random(in: 0...(Bool.random(using: &rng) ? 200 : 20_000), using: &rng)
+            let read = before + Millis.random(in: 0...roundTrip, using: &rng)  // when the server read its clock
+            let offset = HostRegistry.offset(serverTime: read + trueOffset, before: before, after: before + roundTrip)
+            let lead = offset - trueOffset  // how far ahead of the server a stamp taken now would be
+            #expect(lead <= HostRegistry.maximumLead && lead >= -roundTrip, "seed \(seed): round trip \(roundTrip), lead \(lead)")
+        }
+    }
 }

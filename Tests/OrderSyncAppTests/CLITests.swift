@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 import LocalStack
 import OrderSyncApp
-import Synchronization
+import SyncTestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -27,85 +27,28 @@ import FoundationNetworking
         return fallback
     }
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Result = ChildProcess.Result
 
     /// Runs the binary; `environment` adds to (or, with "", removes from) this process's environment.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
         var env: [String: String]?
         if !environment.isEmpty {
             env = ProcessInfo.processInfo.environment
             for (k, v) in environment { env?[k] = v.isEmpty ? nil : v }
         }
-        return try execute(try binary(), arguments, environment: env)
+        return try await execute(try binary(), arguments, environment: env)
     }
 
-    /// Runs the binary without blocking a thread of the cooperative pool while it waits: needed when
-    /// the command talks to a server running in this test process (an in-process simulator or
-    /// webhook), which needs that pool to answer.
-    static func runAsync(_ arguments: [String]) async throws -> Result {
-        try await executeAsync(try binary(), arguments)
-    }
-
-    /// `execute` that waits for the process and its output by callbacks, not by blocking.
-    static func executeAsync(_ executable: String, _ arguments: [String], in directory: URL? = nil) async throws -> Result {
-        final class Output: Sendable {
-            let text = Mutex((out: Data(), err: Data()))
-        }
-        let output = Output()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        out.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            output.text.withLock { $0.out.append(data) }
-        }
-        err.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            output.text.withLock { $0.err.append(data) }
-        }
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
-        // What is still in the pipes once the process has exited.
-        out.fileHandleForReading.readabilityHandler = nil
-        err.fileHandleForReading.readabilityHandler = nil
-        let restOut = out.fileHandleForReading.readDataToEndOfFile()
-        let restErr = err.fileHandleForReading.readDataToEndOfFile()
-        let (stdout, stderr) = output.text.withLock { ($0.out + restOut, $0.err + restErr) }
-        return Result(status: status, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
-    /// Runs `executable` to the end, collecting its output.
-    static func execute(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, in directory: URL? = nil) throws -> Result
-    {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self)
-        )
+    /// Runs `executable` to the end, collecting its output, without blocking a thread of the
+    /// cooperative pool while it waits (ChildProcess says why).
+    static func execute(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String]? = nil,
+        in directory: URL? = nil,
+        stdin: String? = nil
+    ) async throws -> Result {
+        try await ChildProcess.run(executable, arguments, environment: environment, in: directory, stdin: stdin)
     }
 
     static func tempDir() throws -> URL {
@@ -127,20 +70,20 @@ import FoundationNetworking
         }
     }
 
-    @Test func migrateLoadAndCountFive() throws {
+    @Test func migrateLoadAndCountFive() async throws {
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("x.sqlite").path
-        let migrate = try Self.run(["migrate", "--db", db])
+        let migrate = try await Self.run(["migrate", "--db", db])
         #expect(migrate.status == 0)
         #expect(migrate.stdout.contains("applied v1-origin-tables, v1-sync-tables, v2-sync-sweeps, v3-findings-evidence, v4-sync-claims"))
-        let load = try Self.run(["load", "--db", db, "--scenario", Self.seedScenario])
+        let load = try await Self.run(["load", "--db", db, "--scenario", Self.seedScenario])
         #expect(load.status == 0, "\(load.stderr)")
         #expect(load.stdout.contains("5 open orders"))
-        let count = try DatabaseQueue(path: db).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM open_orders") }
+        let count = try await DatabaseQueue(path: db).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM open_orders") }
         #expect(count == 5)
         let before = try Self.dump(db)
-        let again = try Self.run(["migrate", "--db", db])
+        let again = try await Self.run(["migrate", "--db", db])
         #expect(again.status == 0 && again.stdout.contains("up to date"))
         #expect(try Self.dump(db) == before)
     }
@@ -163,11 +106,11 @@ import FoundationNetworking
             "strategies[0].market_type: \"OPTIONS\" is not SPOT or FUTURES"
         ),
     ])
-    func badScenariosExitNonZeroNamingFileAndItemAndChangeNothing(name: String, edit: String, message: String) throws {
+    func badScenariosExitNonZeroNamingFileAndItemAndChangeNothing(name: String, edit: String, message: String) async throws {
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("x.sqlite").path
-        #expect(try Self.run(["load", "--db", db, "--scenario", Self.seedScenario]).status == 0)
+        #expect(try await Self.run(["load", "--db", db, "--scenario", Self.seedScenario]).status == 0)
         let before = try Self.dump(db)
 
         let file = dir.appendingPathComponent("\(name).json")
@@ -180,43 +123,43 @@ import FoundationNetworking
             text.replaceSubrange(range, with: parts[1])
         }
         try text.write(to: file, atomically: true, encoding: .utf8)
-        let result = try Self.run(["load", "--db", db, "--scenario", file.path])
+        let result = try await Self.run(["load", "--db", db, "--scenario", file.path])
         #expect(result.status != 0)
         #expect(result.stderr.contains(file.path), "\(result.stderr)")
         #expect(result.stderr.contains(message), "\(result.stderr)")
         #expect(try Self.dump(db) == before)
     }
 
-    @Test func aScenarioThatCollidesWithTheDatabaseWritesNothing() throws {
+    @Test func aScenarioThatCollidesWithTheDatabaseWritesNothing() async throws {
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("x.sqlite").path
-        #expect(try Self.run(["load", "--db", db, "--scenario", Self.seedScenario]).status == 0)
+        #expect(try await Self.run(["load", "--db", db, "--scenario", Self.seedScenario]).status == 0)
         let before = try Self.dump(db)
-        let result = try Self.run(["load", "--db", db, "--scenario", Self.seedScenario])
+        let result = try await Self.run(["load", "--db", db, "--scenario", Self.seedScenario])
         #expect(result.status != 0)
         #expect(result.stderr.contains("users[0]") && result.stderr.contains("nothing was written"))
         #expect(try Self.dump(db) == before)
     }
 
-    @Test func helpAndVersion() throws {
+    @Test func helpAndVersion() async throws {
         for command in [[], ["migrate"], ["load"]] {
-            let help = try Self.run(command + ["--help"])
+            let help = try await Self.run(command + ["--help"])
             #expect(help.status == 0 && help.stdout.contains("USAGE"))
         }
-        #expect(try Self.run(["--version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
-        let missing = try Self.run(["load", "--db", "/tmp/never.sqlite"])
+        #expect(try await Self.run(["--version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+        let missing = try await Self.run(["load", "--db", "/tmp/never.sqlite"])
         #expect(missing.status != 0 && missing.stderr.contains("--scenario"))
         #expect(!FileManager.default.fileExists(atPath: "/tmp/never.sqlite"))
     }
 
-    @Test func secretsNeverReachOutput() throws {
+    @Test func secretsNeverReachOutput() async throws {
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("x.sqlite").path
         for result in [
-            try Self.run(["load", "--db", db, "--scenario", Self.seedScenario]),
-            try Self.run(["load", "--db", db, "--scenario", Self.seedScenario]),
+            try await Self.run(["load", "--db", db, "--scenario", Self.seedScenario]),
+            try await Self.run(["load", "--db", db, "--scenario", Self.seedScenario]),
         ] {
             for secret in ["simsecret-account-x-do-not-log", "tok-alice-", "tok-bob-"] {
                 #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret))
@@ -224,8 +167,8 @@ import FoundationNetworking
         }
     }
 
-    @Test func demoCancelsThePublicStrategyOverHTTPAndIsolationHolds() throws {
-        let text = try Self.run(["demo"])
+    @Test func demoCancelsThePublicStrategyOverHTTPAndIsolationHolds() async throws {
+        let text = try await Self.run(["demo"])
         #expect(text.status == 0, "\(text.stderr)")
         #expect(text.stdout.contains("CANCEL_ALL_ORDER trend-public: 7 order(s) — cancelled 7, already closed 0, failed 0"), "\(text.stdout)")
         #expect(text.stdout.contains("grid-private: ETHUSDT SELL 5005, ETHUSDT SELL 5006"))
@@ -246,7 +189,7 @@ import FoundationNetworking
         )
         #expect(text.stdout.contains("recorded:trades#1") && text.stdout.contains("XRPUSDT SELL order 5201"))
         #expect(text.stderr.isEmpty, "no noise on stderr: \(text.stderr)")
-        let json = try Self.run(["demo", "--format", "json"])
+        let json = try await Self.run(["demo", "--format", "json"])
         let object = try #require(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         let totals = try #require((object["drift_report"] as? [String: Any])?["totals"] as? [String: Int])
         #expect(
@@ -256,25 +199,25 @@ import FoundationNetworking
         #expect(object["isolation_held"] as? Bool == true)
         let cancels = try #require(object["cancels"] as? [[String: Any]])
         #expect(cancels.compactMap { ($0["totals"] as? [String: Int])?["cancelled"] } == [7, 4])
-        #expect(try Self.run(["demo", "--format", "yaml"]).status != 0)
+        #expect(try await Self.run(["demo", "--format", "yaml"]).status != 0)
     }
 
     /// `ordersync demo` from an installed binary: a copy of it in a temporary directory, run with
     /// the checkout hidden (an empty tmpfs mounted over it in a private mount namespace, where the
     /// machine allows it: root and `unshare`), so that nothing the demo reads may come from the
     /// source tree or `.build`.
-    @Test func theDemoRunsFromACopiedBinaryWithoutTheCheckout() throws {
+    @Test func theDemoRunsFromACopiedBinaryWithoutTheCheckout() async throws {
         let dir = try Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let copy = dir.appendingPathComponent("ordersync").path
         try FileManager.default.copyItem(atPath: try Self.binary(), toPath: copy)
         let hide = "mount -t tmpfs ordersync-hidden \(Self.root.path) && test -z \"$(ls -A \(Self.root.path))\""
-        let canHide = Self.shell(["unshare", "-m", "sh", "-c", hide]).status == 0
+        let canHide = await Self.shell(["unshare", "-m", "sh", "-c", hide]).status == 0
         let command = canHide ? ["unshare", "-m", "sh", "-c", hide + " && cd / && exec \(copy) demo"] : [copy, "demo"]
         if !canHide {
             print("CLITests.theDemoRunsFromACopiedBinaryWithoutTheCheckout: unshare unavailable; the copy runs with the checkout in place")
         }
-        let result = Self.shell(command, in: dir)
+        let result = await Self.shell(command, in: dir)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("scenario demo") && result.stdout.contains("Isolation held"), "\(result.stdout)")
     }
@@ -289,8 +232,8 @@ import FoundationNetworking
     }
 
     /// Runs a command found on PATH (through /usr/bin/env), optionally in `directory`.
-    static func shell(_ arguments: [String], in directory: URL? = nil) -> Result {
-        (try? execute("/usr/bin/env", arguments, in: directory)) ?? Result(status: -1, stdout: "", stderr: "cannot run \(arguments)")
+    static func shell(_ arguments: [String], in directory: URL? = nil) async -> Result {
+        (try? await execute("/usr/bin/env", arguments, in: directory)) ?? Result(status: -1, stdout: "", stderr: "cannot run \(arguments)")
     }
 
     /// Reads a pipe until `done` holds for what was read, or 30 s pass (bounded, polling).
@@ -342,17 +285,17 @@ import FoundationNetworking
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
         #expect(try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]]).compactMap { $0["orderId"] as? Int } == [77])
         let db = dir.appendingPathComponent("db.sqlite").path
-        let load = try Self.run(["load", "--db", db, "--scenario", file])
+        let load = try await Self.run(["load", "--db", db, "--scenario", file])
         #expect(load.status == 2 && load.stderr.contains("accounts[0]") && load.stderr.contains("user_id"), "\(load.stderr)")
         if FileManager.default.fileExists(atPath: db) { #expect(try Self.dump(db).allSatisfy { !$0.hasPrefix("accounts ") }) }
     }
 
-    @Test func simulateRejectsBadOptionsByName() throws {
-        let rate = try Self.run(["simulate", "--fault-rate", "2"])
+    @Test func simulateRejectsBadOptionsByName() async throws {
+        let rate = try await Self.run(["simulate", "--fault-rate", "2"])
         #expect(rate.status != 0 && rate.stderr.contains("--fault-rate"))
-        let port = try Self.run(["simulate", "--port", "70000"])
+        let port = try await Self.run(["simulate", "--port", "70000"])
         #expect(port.status != 0 && port.stderr.contains("--port"))
-        let missing = try Self.run(["simulate", "--scenario", "/nonexistent/s.json"])
+        let missing = try await Self.run(["simulate", "--scenario", "/nonexistent/s.json"])
         #expect(missing.status == 2 && missing.stderr.contains("/nonexistent/s.json"))
     }
 }

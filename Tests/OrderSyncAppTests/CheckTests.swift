@@ -16,16 +16,16 @@ import Testing
             // The test cluster trusts loopback: a password in the URL is accepted and must never be printed.
             db = db.replacingOccurrences(of: "postgres@", with: "postgres:never-print-me@")
         }
-        #expect(try CLITests.run(["load", "--db", db, "--scenario", OriginShapedTests.scenario]).status == 0)
+        #expect(try await CLITests.run(["load", "--db", db, "--scenario", OriginShapedTests.scenario]).status == 0)
 
-        let healthy = try CLITests.run(["check", "--db", db, "--format", "json"])
+        let healthy = try await CLITests.run(["check", "--db", db, "--format", "json"])
         #expect(healthy.status == 0, "\(healthy.stdout) \(healthy.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(healthy.stdout.utf8)) as? [String: Any])
         #expect(json["ok"] as? Bool == true && (json["problems"] as? [String])?.isEmpty == true)
         #expect(json["accounts_by_exchange"] as? [String: Int] == ["binance": 2, "upbit": 1])
         #expect(json["placeholders"] as? Int == 1 && json["failed"] as? Int == 1 && json["held"] as? Int == 1 && json["cancelling"] as? Int == 1)
         #expect((json["rows_by_market"] as? [String: Int])?["futures"] == 7)
-        let text = try CLITests.run(["check", "--db", db])
+        let text = try await CLITests.run(["check", "--db", db])
         #expect(
             text.status == 0 && text.stdout.contains("ordersync can run") && text.stdout.contains("upbit-krw [upbit] active, supported"),
             "\(text.stdout)"
@@ -38,7 +38,7 @@ import Testing
         try await TestDatabases.execute(db, "UPDATE open_orders SET market_type = 'margin' WHERE exchange_order_id = '7003'")
         try await TestDatabases.execute(db, "UPDATE open_orders SET side = 'HOLD' WHERE exchange_order_id = '7004'")
         let dump = try await TestDatabases.dump(db)
-        let bad = try CLITests.run(["check", "--db", db], environment: ["SECRET_KEY": "rotated-secret"])
+        let bad = try await CLITests.run(["check", "--db", db], environment: ["SECRET_KEY": "rotated-secret"])
         #expect(bad.status == 1, "\(bad.stdout) \(bad.stderr)")
         for needle in [
             "account 1: public_api is Fernet ciphertext that does not decrypt with the key derived from SECRET_KEY",
@@ -55,7 +55,7 @@ import Testing
         // A database without the origin's tables: named, exit 1.
         let empty = try await TestDatabases.forTest(backend, in: dir, name: "empty")
         if backend == .sqlite { _ = FileManager.default.createFile(atPath: empty, contents: nil) }
-        let none = try CLITests.run(["check", "--db", empty])
+        let none = try await CLITests.run(["check", "--db", empty])
         #expect(
             none.status == 1
                 && none.stdout.contains("the origin app's table(s) users, accounts, strategies, strategy_accounts, open_orders are missing"),

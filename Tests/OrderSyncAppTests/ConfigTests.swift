@@ -99,21 +99,21 @@ import Testing
         #expect(range?.description == "ORDERSYNC_RECONCILE_SPREAD: must be between 0 and 1", "\(range?.description ?? "")")
     }
 
-    @Test func theCLIReadsTheDatabaseFromTheFileAndExitsTwoOnABadKey() throws {
+    @Test func theCLIReadsTheDatabaseFromTheFileAndExitsTwoOnABadKey() async throws {
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("c.sqlite").path
         let bad = try Self.write("[reconcile]\nconfirm = 2\n")
         defer { try? FileManager.default.removeItem(atPath: bad) }
-        let result = try CLITests.run(["reconcile", "--config", bad, "--db", db])
+        let result = try await CLITests.run(["reconcile", "--config", bad, "--db", db])
         #expect(result.status == 2 && result.stderr.contains("reconcile.confirm: unknown key"))
         #expect(!FileManager.default.fileExists(atPath: db), "nothing opened on bad config")
-        let noDB = try CLITests.run(["reconcile"])
+        let noDB = try await CLITests.run(["reconcile"])
         #expect(noDB.status == 2 && noDB.stderr.contains("no database"))
         // A file naming the database (an empty one: no accounts, nothing to list) is enough.
         let good = try Self.write("[database]\npath = \"\(db)\"\n")
         defer { try? FileManager.default.removeItem(atPath: good) }
-        let run = try CLITests.run(["reconcile", "--config", good, "--format", "json"])
+        let run = try await CLITests.run(["reconcile", "--config", good, "--format", "json"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(FileManager.default.fileExists(atPath: db))
     }
@@ -143,18 +143,18 @@ import Testing
         #expect { try OrdersyncConfig.load(path: bad, environment: [:]) } throws: { "\($0)".contains("database.max_connections: must be 1 to 100") }
     }
 
-    @Test func theCLIFindsDATABASE_URLAndNamesAMissingDatabase() throws {
+    @Test func theCLIFindsDATABASE_URLAndNamesAMissingDatabase() async throws {
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("env.sqlite").path
-        let migrated = try CLITests.run(["migrate"], environment: ["DATABASE_URL": "sqlite:///" + file])
+        let migrated = try await CLITests.run(["migrate"], environment: ["DATABASE_URL": "sqlite:///" + file])
         #expect(migrated.status == 0 && migrated.stdout.contains("\(file): applied v1-origin-tables"), "\(migrated.stdout) \(migrated.stderr)")
-        let none = try CLITests.run(["migrate"], environment: ["DATABASE_URL": ""])
+        let none = try await CLITests.run(["migrate"], environment: ["DATABASE_URL": ""])
         #expect(none.status == 2 && none.stderr.contains("no database: give --db"))
-        let wrong = try CLITests.run(["reconcile", "--db", "mysql://u@h/db"], environment: ["DATABASE_URL": ""])
+        let wrong = try await CLITests.run(["reconcile", "--db", "mysql://u@h/db"], environment: ["DATABASE_URL": ""])
         #expect(wrong.status == 2 && wrong.stderr.contains("unsupported database URL scheme"))
         // A PostgreSQL nobody listens on: the error names the server, never the password.
-        let down = try CLITests.run(["check", "--db", "postgresql://trader:s3cret-pw@127.0.0.1:1/trading_system"])
+        let down = try await CLITests.run(["check", "--db", "postgresql://trader:s3cret-pw@127.0.0.1:1/trading_system"])
         #expect(
             down.status == 2 && down.stderr.contains("postgresql://trader:***@127.0.0.1:1/trading_system") && !down.stderr.contains("s3cret-pw"),
             "\(down.stderr)"

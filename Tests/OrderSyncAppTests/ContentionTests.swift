@@ -16,7 +16,7 @@ import FoundationNetworking
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("shared.sqlite").path
-        #expect(try CLITests.run(["load", "--db", db, "--scenario", CrashRecoveryTests.scenario]).status == 0)
+        #expect(try await CLITests.run(["load", "--db", db, "--scenario", CrashRecoveryTests.scenario]).status == 0)
         let (base, simulator) = try await ReconcileEndToEndTests.simulator(CrashRecoveryTests.scenario)
         defer { simulator.terminate() }
         let serve = Process()

@@ -57,7 +57,7 @@ import FoundationNetworking
             let dir = try CLITests.tempDir()
             defer { try? FileManager.default.removeItem(at: dir) }
             let db = try await TestDatabases.forTest(backend, in: dir, name: "crash")
-            #expect(try CLITests.run(["load", "--db", db, "--scenario", Self.scenario]).status == 0)
+            #expect(try await CLITests.run(["load", "--db", db, "--scenario", Self.scenario]).status == 0)
             let initialRows = try await TestDatabases.rows(
                 db,
                 """

@@ -13,33 +13,18 @@ import Testing
 
     /// Runs a program (an absolute path, or a name looked up in the system's directories); nil
     /// when it is not installed.
-    static func run(_ program: String, _ arguments: [String], stdin: String? = nil) throws -> CLITests.Result? {
+    static func run(_ program: String, _ arguments: [String], stdin: String? = nil) async throws -> CLITests.Result? {
         let candidates = program.hasPrefix("/") ? [program] : ["/usr/bin/", "/bin/", "/usr/local/bin/"].map { $0 + program }
         guard let path = candidates.first(where: FileManager.default.isExecutableFile) else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        let input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return CLITests.Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+        return try await CLITests.execute(path, arguments, stdin: stdin)
     }
 
     /// YAML as JSON, through PyYAML (scripts/bootstrap installs it into .build-py; else the system's).
-    static func yaml(_ path: String) throws -> Any {
+    static func yaml(_ path: String) async throws -> Any {
         let script = "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"
         let venv = CLITests.root.appendingPathComponent(".build-py/bin/python").path
         let python = FileManager.default.isExecutableFile(atPath: venv) ? venv : "python3"
-        let result = try #require(try run(python, ["-c", script], stdin: try text(path)), "python3 with PyYAML is needed")
+        let result = try #require(try await run(python, ["-c", script], stdin: try text(path)), "python3 with PyYAML is needed")
         #expect(result.status == 0, "\(path): \(result.stderr)")
         return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
     }
@@ -79,7 +64,7 @@ import Testing
         #expect(named > 0, "\(what) names no metric")
     }
 
-    @Test func theSystemdUnitVerifiesAndRunsServe() throws {
+    @Test func theSystemdUnitVerifiesAndRunsServe() async throws {
         let unit = try Self.text("systemd/ordersync.service")
         #expect(unit.contains("ExecStart=/usr/local/bin/ordersync serve --config /etc/ordersync/ordersync.toml"))
         #expect(unit.contains("EnvironmentFile=/etc/ordersync/ordersync.env") && unit.contains("KillSignal=SIGTERM"))
@@ -90,17 +75,17 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let copy = dir.appendingPathComponent("ordersync.service")
         try Data(unit.replacingOccurrences(of: "/usr/local/bin/ordersync", with: try CLITests.binary()).utf8).write(to: copy)
-        if let verified = try Self.run("systemd-analyze", ["verify", copy.path]) {
+        if let verified = try await Self.run("systemd-analyze", ["verify", copy.path]) {
             #expect(verified.status == 0 && verified.stderr.isEmpty, "\(verified.stderr)")
         } else {
             print("DeploymentTests: systemd-analyze is not installed; the unit was checked by structure only")
         }
         // The command line it runs parses: `serve --help` with the same flags succeeds.
-        #expect(try CLITests.run(["serve", "--config", "/etc/ordersync/ordersync.toml", "--help"]).status == 0)
+        #expect(try await CLITests.run(["serve", "--config", "/etc/ordersync/ordersync.toml", "--help"]).status == 0)
     }
 
-    @Test func theComposeServiceJoinsTheOriginsProject() throws {
-        let compose = try #require(try Self.yaml("docker/docker-compose.ordersync.yml") as? [String: Any])
+    @Test func theComposeServiceJoinsTheOriginsProject() async throws {
+        let compose = try #require(try await Self.yaml("docker/docker-compose.ordersync.yml") as? [String: Any])
         let service = try #require((compose["services"] as? [String: Any])?["ordersync"] as? [String: Any])
         #expect(service["image"] as? String == "ordersync:latest")
         #expect(service["command"] as? [String] == ["serve", "--listen", "0.0.0.0:8080"])
@@ -123,8 +108,8 @@ import Testing
         }
     }
 
-    @Test func thePrometheusRulesNameOnlyExportedMetrics() throws {
-        let rules = try #require(try Self.yaml("prometheus/ordersync-rules.yml") as? [String: Any])
+    @Test func thePrometheusRulesNameOnlyExportedMetrics() async throws {
+        let rules = try #require(try await Self.yaml("prometheus/ordersync-rules.yml") as? [String: Any])
         let groups = try #require(rules["groups"] as? [[String: Any]])
         let all = groups.flatMap { ($0["rules"] as? [[String: Any]]) ?? [] }
         #expect(all.count >= 5)

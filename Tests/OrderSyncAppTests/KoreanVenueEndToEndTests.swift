@@ -42,7 +42,7 @@ import FoundationNetworking
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try await TestDatabases.forTest(backend, in: dir, name: venue.rawValue)
-        #expect(try CLITests.run(["load", "--db", db, "--scenario", venue.scenario]).status == 0)
+        #expect(try await CLITests.run(["load", "--db", db, "--scenario", venue.scenario]).status == 0)
         let (binance, binanceProcess) = try await Self.simulator(venue.scenario, ["--weight-limit", "10000000"])
         defer { binanceProcess.terminate() }
         let (spot, spotProcess) = try await Self.simulator(venue.scenario, ["--exchange", venue.rawValue])
@@ -50,8 +50,8 @@ import FoundationNetworking
         try await ReconcileEndToEndTests.post(spot + "/_sim/faults", #"{"failing_accounts":[3]}"#)
         let urls = ["--spot-url", binance, "--futures-url", binance, "--\(venue.rawValue)-url", spot]
 
-        func reconcile(_ extra: [String]) throws -> ReconcileEndToEndTests.Pass {
-            let result = try CLITests.run(["reconcile", "--db", db, "--format", "json", "--claim", "2:ETH/KRW=3"] + urls + extra)
+        func reconcile(_ extra: [String]) async throws -> ReconcileEndToEndTests.Pass {
+            let result = try await CLITests.run(["reconcile", "--db", db, "--format", "json", "--claim", "2:ETH/KRW=3"] + urls + extra)
             let json = try #require(
                 try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
                 "\(result.stderr) \(result.stdout)"
@@ -61,7 +61,7 @@ import FoundationNetworking
         func rows(_ sql: String) async throws -> [SQLRow] { try await TestDatabases.rows(db, sql) }
 
         // Pass 1 (a long grace: nothing here is in flight): account 3's listing fails, its row stays.
-        let first = try reconcile(["--grace-ms", "600000"])
+        let first = try await reconcile(["--grace-ms", "600000"])
         #expect(first.status == 2)
         #expect(first.section(3, "SPOT")?["coverage"] as? String == "failed")
         #expect(try await rows("SELECT * FROM open_orders WHERE exchange_order_id = '\(venue.id(0xa300))'").count == 1)
@@ -86,20 +86,20 @@ import FoundationNetworking
         #expect(inserted.map { "\($0.text("symbol")!) \($0.text("market_type")!)" } == ["BTC/KRW spot", "ETH/KRW spot"])
 
         // Passes 2 and 3: the third miss is queried and the rows close with Upbit's final states.
-        for _ in 0..<2 { #expect(try reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"]).status == 0) }
+        for _ in 0..<2 { #expect(try await reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"]).status == 0) }
         let history = try await rows("SELECT exchange_order_id, final_status, filled_quantity FROM sync_order_history ORDER BY exchange_order_id")
         #expect(
             history.map { "\($0.text("exchange_order_id")!) \($0.text("final_status")!) \($0.text("filled_quantity")!)" }
                 == ["\(venue.id(0xa003)) FILLED 0.01", "\(venue.id(0xa004)) CANCELED 0"]
         )
-        let quiet = try reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
+        let quiet = try await reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
         for kind in ["drifted", "closed", "orphan_adopted", "orphan_gone", "stale_suspected", "unresolved"] {
             #expect(quiet.totals[kind] == 0, "\(kind) in a pass with no exchange change")
         }
 
         // CANCEL_ALL_ORDER for the public strategy: its rows on Binance and Upbit, by id; the flaky
         // account's cancel fails (exit 1) and its row is kept.
-        let cancel = try CLITests.run(["cancel-all", "--db", db, "--strategy", "kimchi", "--execute", "--format", "json"] + urls)
+        let cancel = try await CLITests.run(["cancel-all", "--db", db, "--strategy", "kimchi", "--execute", "--format", "json"] + urls)
         #expect(cancel.status == 1, "\(cancel.stderr)")
         let spotTruth = try #require(try await ReconcileEndToEndTests.get(spot + "/_sim/truth") as? [[String: Any]])
         let state = Dictionary(uniqueKeysWithValues: spotTruth.map { ($0["uuid"] as! String, $0["state"] as! String) })

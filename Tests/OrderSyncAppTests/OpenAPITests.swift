@@ -6,25 +6,21 @@ import Testing
 /// docs/openapi.yaml against the server: the same paths and methods, every error code the server
 /// can answer documented with its status, and the live server answering as documented.
 @Suite struct OpenAPITests {
-    static func document() throws -> [String: Any] {
+    static func document() async throws -> [String: Any] {
         let python = CLITests.root.appendingPathComponent(".build-py/bin/python").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: python) ? python : "/usr/bin/python3")
-        process.arguments = [
-            "-c", "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
-            CLITests.root.appendingPathComponent("docs/openapi.yaml").path,
-        ]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "PyYAML missing: scripts/bootstrap installs it into .build-py")
-        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let result = try await CLITests.execute(
+            FileManager.default.isExecutableFile(atPath: python) ? python : "/usr/bin/python3",
+            [
+                "-c", "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
+                CLITests.root.appendingPathComponent("docs/openapi.yaml").path,
+            ]
+        )
+        try #require(result.status == 0, "PyYAML missing: scripts/bootstrap installs it into .build-py")
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
     }
 
     @Test func theDocumentDescribesTheServer() async throws {
-        let doc = try Self.document()
+        let doc = try await Self.document()
         #expect((doc["openapi"] as? String)?.hasPrefix("3.1") == true)
         let paths = try #require(doc["paths"] as? [String: [String: Any]])
         #expect(paths.mapValues { Set($0.keys) } == ["/api/webhook": ["post"], "/healthz": ["get"], "/metrics": ["get"]])

@@ -59,13 +59,13 @@ import FoundationNetworking
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try await TestDatabases.forTest(backend, in: dir, name: "cases")
-        #expect(try CLITests.run(["load", "--db", db, "--scenario", Self.scenario]).status == 0)
+        #expect(try await CLITests.run(["load", "--db", db, "--scenario", Self.scenario]).status == 0)
         let (base, simulator) = try await Self.simulator(Self.scenario)
         defer { simulator.terminate() }
         try await Self.post(base + "/_sim/faults", #"{"failing_accounts":[3]}"#)
 
-        func reconcile(_ extra: [String]) throws -> Pass {
-            let result = try CLITests.run(
+        func reconcile(_ extra: [String]) async throws -> Pass {
+            let result = try await CLITests.run(
                 [
                     "reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--format", "json",
                     "--claim", "1:ETHUSDT=5",
@@ -81,7 +81,7 @@ import FoundationNetworking
 
         // Pass 1: every account; account 3's listing fails → exit 2, and its row is untouched. A long
         // grace keeps the order placed "1 s ago" in flight however slow the machine is today.
-        let first = try reconcile(["--grace-ms", "600000"])
+        let first = try await reconcile(["--grace-ms", "600000"])
         #expect(first.status == 2)
         #expect(first.section(3, "FUTURES")?["coverage"] as? String == "failed")
         #expect(try await rows("SELECT * FROM open_orders WHERE exchange_order_id = '7300'").count == 1)
@@ -103,14 +103,14 @@ import FoundationNetworking
 
         // Passes 2 and 3 (accounts 1 and 2, grace 0 from now on): the third consecutive miss is
         // queried and the rows close with the exchange's final status.
-        let second = try reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
+        let second = try await reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
         #expect(second.status == 0)
         // After the first full sweep, only the symbols of rows, orphans and claims are listed.
         #expect(first.section(1, "FUTURES")?["symbols"] == nil)
         #expect(second.section(1, "FUTURES")?["symbols"] as? [String] == ["BTCUSDT", "ETHUSDT"], "rows and orphan on BTCUSDT, claim on ETHUSDT")
         #expect(first.findings("drifted").first?["strategy"] as? String == "trend")
         #expect(try await rows("SELECT * FROM open_orders WHERE exchange_order_id IN ('7003', '7004')").count == 2)
-        _ = try reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
+        _ = try await reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
         let history = try await rows("SELECT exchange_order_id, final_status, filled_quantity FROM sync_order_history ORDER BY exchange_order_id")
         #expect(
             history.map { "\($0.text("exchange_order_id")!) \($0.text("final_status")!) \($0.text("filled_quantity")!)" }
@@ -119,26 +119,26 @@ import FoundationNetworking
         #expect(try await rows("SELECT * FROM open_orders WHERE exchange_order_id IN ('7003', '7004')").isEmpty)
 
         // Another pass with no exchange change makes zero changes; exit codes follow --fail-on.
-        let stable = try reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
-        let quiet = try reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
+        let stable = try await reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
+        let quiet = try await reconcile(["--account", "1", "--account", "2", "--grace-ms", "0"])
         for kind in ["drifted", "closed", "orphan_adopted", "orphan_gone", "stale_suspected", "unresolved"] {
             #expect(quiet.totals[kind] == 0, "\(kind) in a pass with no exchange change")
         }
         #expect(stable.totals == quiet.totals)
         #expect(quiet.totals["orphan_foreign"] == 2, "7100 and, now past grace, 7102")
         #expect(
-            try CLITests.run([
+            try await CLITests.run([
                 "reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--account", "1", "--account", "2", "--grace-ms", "0", "--claim",
                 "1:ETHUSDT=5", "--fail-on", "orphans",
             ]).status == 1
         )
         #expect(
-            try CLITests.run([
+            try await CLITests.run([
                 "reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--account", "1", "--account", "2", "--grace-ms", "0", "--claim",
                 "1:ETHUSDT=5", "--fail-on", "stale",
             ]).status == 0
         )
-        let text = try CLITests.run([
+        let text = try await CLITests.run([
             "reconcile", "--db", db, "--spot-url", base, "--futures-url", base, "--account", "1", "--grace-ms", "0", "--claim", "1:ETHUSDT=5",
             "--fail-on", "any",
         ])
@@ -161,7 +161,7 @@ import FoundationNetworking
         #expect(try await rows("SELECT count(*) AS n FROM sync_runs WHERE status != 'running'").first?.int("n") == 8)
 
         // Bad input is named and exits 2.
-        let bad = try CLITests.run(["reconcile", "--db", db, "--claim", "1:BTCUSDT=1", "--claim", "1:BTCUSDT=2"])
+        let bad = try await CLITests.run(["reconcile", "--db", db, "--claim", "1:BTCUSDT=1", "--claim", "1:BTCUSDT=2"])
         #expect(bad.status != 0 && bad.stderr.contains("claimed by more than one"))
     }
 
@@ -170,7 +170,7 @@ import FoundationNetworking
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try await TestDatabases.forTest(backend, in: dir, name: "serve")
-        #expect(try CLITests.run(["load", "--db", db, "--scenario", Self.scenario]).status == 0)
+        #expect(try await CLITests.run(["load", "--db", db, "--scenario", Self.scenario]).status == 0)
         let (base, simulator) = try await Self.simulator(Self.scenario)
         defer { simulator.terminate() }
 

@@ -33,17 +33,17 @@ import FoundationNetworking
             atomically: true,
             encoding: .utf8
         )
-        #expect(try CLITests.run(["load", "--db", db, "--scenario", scenario]).status == 0)
+        #expect(try await CLITests.run(["load", "--db", db, "--scenario", scenario]).status == 0)
         let (base, simulator) = try await ReconcileEndToEndTests.simulator(CrashRecoveryTests.scenario)
         defer { simulator.terminate() }
         let flags = ["--db", db, "--spot-url", base, "--futures-url", base]
 
         for format in ["text", "json"] {
-            let r = try CLITests.run(["reconcile", "--format", format] + flags)
+            let r = try await CLITests.run(["reconcile", "--format", format] + flags)
             #expect(r.status == 2 && (r.stdout + r.stderr).contains("3"), "account 3 fails")
             Self.scan(r.stdout + r.stderr, "reconcile --format \(format)")
         }
-        let cli = try CLITests.run(["cancel-all", "--strategy", "public-trend", "--execute", "--format", "json"] + flags)
+        let cli = try await CLITests.run(["cancel-all", "--strategy", "public-trend", "--execute", "--format", "json"] + flags)
         #expect(cli.status == 1, "account 3's cancels fail: \(cli.stderr)")
         Self.scan(cli.stdout + cli.stderr, "cancel-all")
 

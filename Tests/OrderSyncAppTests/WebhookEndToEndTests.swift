@@ -261,18 +261,18 @@ import Testing
             let before = try await Self.rows(path)
             let open = await Self.open(stack)
             let flags = ["--db", path, "--spot-url", stack.simulatorURL, "--futures-url", stack.simulatorURL]
-            let dry = try await CLITests.runAsync(["cancel-all", "--strategy", "grid-q", "--format", "json"] + flags)
+            let dry = try await CLITests.run(["cancel-all", "--strategy", "grid-q", "--format", "json"] + flags)
             let plan = try #require(JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any], "\(dry.stderr)")
             #expect(dry.status == 0 && plan["executed"] as? Bool == false && (plan["totals"] as? [String: Int])?["selected"] == 4)
             let rowsAfterDryRun = try await Self.rows(path)
             #expect(await Self.open(stack) == open && rowsAfterDryRun == before, "a dry run changes nothing")
-            let done = try await CLITests.runAsync(["cancel-all", "--strategy", "grid-q", "--symbol", "BTCUSDT", "--execute"] + flags)
+            let done = try await CLITests.run(["cancel-all", "--strategy", "grid-q", "--symbol", "BTCUSDT", "--execute"] + flags)
             #expect(done.status == 0 && done.stdout.contains("cancelled 4, already closed 0, failed 0"), "\(done.stdout) \(done.stderr)")
             let rowsAfter = try await Self.rows(path)
             #expect(rowsAfter[5] == nil && rowsAfter[6] == nil && rowsAfter[1] == before[1])
-            let unknown = try await CLITests.runAsync(["cancel-all", "--strategy", "retired"] + flags)
+            let unknown = try await CLITests.run(["cancel-all", "--strategy", "retired"] + flags)
             #expect(unknown.status == 2 && unknown.stderr.contains("--strategy retired"))
-            #expect(try await CLITests.runAsync(["cancel-all", "--strategy", "grid-q", "--side", "LONG"] + flags).status != 0)
+            #expect(try await CLITests.run(["cancel-all", "--strategy", "grid-q", "--side", "LONG"] + flags).status != 0)
         }
     }
 

@@ -89,7 +89,7 @@ import Testing
 /// type, never with a valid token. Zero 5xx, no change, and the answers are the documented ones.
 @Suite struct SchemaFuzzTests {
     @Test func fiveThousandSchemaDrivenRequests() async throws {
-        let doc = try OpenAPITests.document()
+        let doc = try await OpenAPITests.document()
         let schemas = try #require((doc["components"] as? [String: Any])?["schemas"] as? [String: Any])
         let payload = try #require(schemas["Payload"] as? [String: Any])
         let properties = try #require(payload["properties"] as? [String: [String: Any]])
@@ -165,7 +165,7 @@ import Testing
             let open = await WebhookEndToEndTests.open(stack)
             let dir = try CLITests.tempDir()  // schemathesis keeps its Hypothesis database in the working directory
             defer { try? FileManager.default.removeItem(at: dir) }
-            let result = try await CLITests.executeAsync(
+            let result = try await CLITests.execute(
                 Self.st,
                 [
                     "run", CLITests.root.appendingPathComponent("docs/openapi.yaml").path, "--url", stack.webhookURL,

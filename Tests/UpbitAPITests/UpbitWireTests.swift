@@ -1,6 +1,7 @@
 import FlatJSON
 import Foundation
 import SyncCore
+import SyncTestSupport
 import Testing
 
 @testable import UpbitAPI
@@ -86,7 +87,7 @@ let examples = repository.appendingPathComponent("fixtures/upbit")
     /// The token verifies under PyJWT with the secret, for both algorithms, and its `query_hash` is
     /// Python's hashlib SHA-512 of the query string as sent.
     @Test(arguments: [UpbitAuth.Algorithm.hs512, .hs256])
-    func theTokenVerifiesInAnIndependentImplementation(algorithm: UpbitAuth.Algorithm) throws {
+    func theTokenVerifiesInAnIndependentImplementation(algorithm: UpbitAuth.Algorithm) async throws {
         let python = repository.appendingPathComponent(".build-py/bin/python").path
         try #require(FileManager.default.isExecutableFile(atPath: python), "PyJWT missing: scripts/bootstrap installs it into .build-py")
         let query = "market=KRW-BTC&states[]=wait&states[]=watch&page=1&limit=100&order_by=asc"
@@ -112,17 +113,9 @@ let examples = repository.appendingPathComponent("fixtures/upbit")
             except jwt.InvalidSignatureError:
                 pass
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", script, token, query, algorithm.rawValue]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        try #require(process.terminationStatus == 0, "\(text)")
+        let result = try await ChildProcess.run(python, ["-c", script, token, query, algorithm.rawValue])
+        let text = result.stdout + result.stderr
+        try #require(result.status == 0, "\(text)")
         #expect(!text.contains("WRONG KEY ACCEPTED"))
         struct Answer: Decodable {
             struct Claims: Decodable {
@@ -136,7 +129,7 @@ let examples = repository.appendingPathComponent("fixtures/upbit")
             var hash: String
             var alg: String
         }
-        let answer = try JSONDecoder().decode(Answer.self, from: Data(text.split(separator: "\n")[0].utf8))
+        let answer = try JSONDecoder().decode(Answer.self, from: Data(result.stdout.split(separator: "\n")[0].utf8))
         #expect(answer.alg == algorithm.rawValue && answer.claims.access_key == "access-1" && answer.claims.nonce == "9f2a")
         #expect(answer.claims.query_hash == answer.hash && answer.claims.query_hash_alg == "SHA512")
         #expect(answer.claims.timestamp == (algorithm == .hs256 ? 1_750_000_000_000 : nil))

@@ -29,7 +29,7 @@ original = requests.Session.request
 def to_simulator(self, method, url, *args, **kwargs):
     if url.startswith(real):
         url = base + url[len(real):]
-    kwargs.setdefault("timeout", 10)
+    kwargs.setdefault("timeout", 30)  # the test bounds the whole run (120 s)
     return original(self, method, url, *args, **kwargs)
 
 
