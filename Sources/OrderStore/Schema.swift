@@ -240,6 +240,35 @@ enum Schema {
                 )
             }
         ),
+        // Alerts raised by `serve` and their delivery per sink (issue #17): one row per alert key and
+        // sink, so a key delivered once is never sent to that sink again, across passes and restarts.
+        (
+            "v5-sync-alerts",
+            { conn in
+                try await conn.execute(
+                    """
+                    CREATE TABLE IF NOT EXISTS sync_alerts (
+                        id \(conn.dialect.autoIncrementPrimaryKey),
+                        alert_key TEXT NOT NULL,
+                        sink TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        account_id BIGINT,
+                        strategy_account_id BIGINT,
+                        exchange_order_id TEXT,
+                        message TEXT NOT NULL,
+                        payload_json TEXT NOT NULL,
+                        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed', 'dropped')),
+                        attempts BIGINT NOT NULL DEFAULT 0,
+                        last_error TEXT,
+                        created_at BIGINT NOT NULL,
+                        updated_at BIGINT NOT NULL,
+                        UNIQUE (alert_key, sink)
+                    )
+                    """
+                )
+                try await conn.execute("CREATE INDEX IF NOT EXISTS sync_ix_alerts_created ON sync_alerts (created_at)")
+            }
+        ),
     ]
 
     /// Applies pending migrations; returns their ids (empty when up to date).

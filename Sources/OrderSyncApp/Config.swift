@@ -20,6 +20,7 @@ public struct OrdersyncConfig: Sendable, Decodable {
     public var cancel = Cancel()
     public var webhook = Webhook()
     public var attribution = Attribution()
+    public var alerts = Alerts()
 
     public init() {}
 
@@ -228,6 +229,77 @@ public struct OrdersyncConfig: Sendable, Decodable {
         }
     }
 
+    /// `[alerts]`: where `serve` tells the operator (issue #17). Telegram's token and chat default to
+    /// the origin's `TELEGRAM_BOT_TOKEN` and `TELEGRAM_CHAT_ID`; users with `users.telegram_id` get
+    /// the alerts of their own accounts too.
+    public struct Alerts: Sendable, Decodable {
+        /// The bot that sends to `telegram_chat_id` (and to users without a bot of their own).
+        public var telegramBotToken: String?
+        /// The operator's chat: every alert.
+        public var telegramChatID: String?
+        /// The Bot API's base URL.
+        public var telegramURL = "https://api.telegram.org"
+        /// Also tell each user with `users.telegram_id` about their own accounts.
+        public var telegramPerUser = true
+        /// A JSON receiver: each alert POSTed, its body signed (`X-Ordersync-Signature: sha256=<hex HMAC>`).
+        public var webhookURL: String?
+        /// The HMAC-SHA256 key of the signature (required with `webhook_url`).
+        public var webhookSecret: String?
+        /// Passes in a row a row must stay unresolved before it is alerted.
+        public var unresolvedPasses = 3
+        /// Passes in a row an account's listing must fail before it is alerted.
+        public var failingPasses = 3
+        /// Messages per minute per sink (beyond that they wait their turn).
+        public var perMinute = 20
+        /// Attempts per alert and sink before it is marked failed.
+        public var maxAttempts = 5
+        /// The first retry's delay; each next one doubles it (at most a minute).
+        public var retryBackoffMs: Millis = 2_000
+        /// Each attempt's deadline.
+        public var timeoutMs = 10_000
+        /// Alerts waiting per sink; beyond that they are recorded as dropped.
+        public var queueLimit = 1_000
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case telegramBotToken = "telegram_bot_token"
+            case telegramChatID = "telegram_chat_id"
+            case telegramURL = "telegram_url"
+            case telegramPerUser = "telegram_per_user"
+            case webhookURL = "webhook_url"
+            case webhookSecret = "webhook_secret"
+            case unresolvedPasses = "unresolved_passes"
+            case failingPasses = "failing_passes"
+            case perMinute = "per_minute"
+            case maxAttempts = "max_attempts"
+            case retryBackoffMs = "retry_backoff_ms"
+            case timeoutMs = "timeout_ms"
+            case queueLimit = "queue_limit"
+        }
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            self.init()
+            let c = try ConfigSection<CodingKeys>(decoder)
+            try c.read(&telegramBotToken, .telegramBotToken)
+            try c.read(&telegramChatID, .telegramChatID)
+            try c.normalised(&telegramURL, .telegramURL) { OrdersyncConfig.baseURL(&$0) }
+            try c.read(&telegramPerUser, .telegramPerUser) { _ in nil }
+            var url = ""
+            try c.normalised(&url, .webhookURL) { OrdersyncConfig.baseURL(&$0) }
+            if !url.isEmpty { webhookURL = url }
+            try c.read(&webhookSecret, .webhookSecret)
+            if webhookURL != nil && (webhookSecret ?? "").isEmpty {
+                throw c.problem(.webhookSecret, "is required with webhook_url (the receiver checks the signature with it)")
+            }
+            try c.read(&unresolvedPasses, .unresolvedPasses, atLeast: 1)
+            try c.read(&failingPasses, .failingPasses, atLeast: 1)
+            try c.read(&perMinute, .perMinute, within: 1...600)
+            try c.read(&maxAttempts, .maxAttempts, within: 1...20)
+            try c.read(&retryBackoffMs, .retryBackoffMs) { (1...600_000).contains($0) ? nil : "must be 1 to 600000" }
+            try c.read(&timeoutMs, .timeoutMs, within: 100...120_000)
+            try c.read(&queueLimit, .queueLimit, within: 1...100_000)
+        }
+    }
+
     /// One `[[attribution.conventions]]` table.
     public struct Convention: Sendable, Decodable, Equatable {
         public var name: String
@@ -274,7 +346,7 @@ public struct OrdersyncConfig: Sendable, Decodable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case database, origin, exchange, reconcile, cancel, webhook, attribution
+        case database, origin, exchange, reconcile, cancel, webhook, attribution, alerts
     }
 
     public init(from decoder: any Decoder) throws {
@@ -287,6 +359,7 @@ public struct OrdersyncConfig: Sendable, Decodable {
         try c.section(&cancel, .cancel)
         try c.section(&webhook, .webhook)
         try c.section(&attribution, .attribution)
+        try c.section(&alerts, .alerts)
     }
 
     /// Every scalar key the environment may set, as `section.key` (lists are the file's only).
@@ -298,6 +371,7 @@ public struct OrdersyncConfig: Sendable, Decodable {
         ("cancel", Cancel.CodingKeys.allCases.map(\.stringValue)),
         ("webhook", Webhook.CodingKeys.allCases.map(\.stringValue)),
         ("attribution", Attribution.CodingKeys.allCases.filter { $0 != .conventions && $0 != .claims }.map(\.stringValue)),
+        ("alerts", Alerts.CodingKeys.allCases.map(\.stringValue)),
     ]
 
     /// `HOST:PORT` (port 0 picks a free one).
@@ -423,6 +497,16 @@ extension Int: ConfigScalar {
 extension Int64: ConfigScalar {
     init?(configText: String) { self.init(configText) }
     static var expected: String { "an integer" }
+}
+extension Bool: ConfigScalar {
+    init?(configText: String) {
+        switch configText.lowercased() {
+        case "true", "1", "yes": self = true
+        case "false", "0", "no": self = false
+        default: return nil
+        }
+    }
+    static var expected: String { "true or false" }
 }
 extension Double: ConfigScalar {
     init?(configText: String) { self.init(configText) }

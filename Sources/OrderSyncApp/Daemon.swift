@@ -50,13 +50,30 @@ public final class Daemon: WebhookBackend {
     public let runner: ReconcileRunner
     public let canceller: StrategyCanceller
     public let telemetry: Telemetry
+    /// Tells the operator (`[alerts]`): fed every pass and cancel, delivering on its own tasks.
+    public let alerter: Alerter
     private let last = Mutex<Health>(Health(lastPassAt: nil, lastPassErrors: 0))
 
-    init(runner: ReconcileRunner, gateway: Venues, db: OrderDatabase, options: ReconcileOptions, telemetry: Telemetry) {
+    init(
+        runner: ReconcileRunner,
+        gateway: Venues,
+        db: OrderDatabase,
+        options: ReconcileOptions,
+        telemetry: Telemetry,
+        alertLog: (@Sendable (String) -> Void)?
+    ) {
         self.db = db
         self.gateway = gateway
         self.runner = runner
         self.telemetry = telemetry
+        var sinks = AlertSinks(options.config.alerts, environment: options.environment)
+        sinks.printer = alertLog
+        alerter = Alerter(
+            sinks: sinks,
+            rules: AlertRules(unresolvedPasses: options.config.alerts.unresolvedPasses, failingPasses: options.config.alerts.failingPasses),
+            store: db,
+            now: EntryPoints.wallClock
+        )
         canceller = StrategyCanceller(
             store: db,
             gateway: gateway,
@@ -66,15 +83,21 @@ public final class Daemon: WebhookBackend {
         )
     }
 
-    /// Opens the database and builds every part from `options`.
-    public static func make(_ options: ReconcileOptions, telemetry: Telemetry = Telemetry()) async throws(AppError) -> Daemon {
+    /// Opens the database and builds every part from `options`; `alertLog` prints each alert
+    /// (`serve`'s output).
+    public static func make(
+        _ options: ReconcileOptions,
+        telemetry: Telemetry = Telemetry(),
+        alertLog: (@Sendable (String) -> Void)? = nil
+    ) async throws(AppError) -> Daemon {
         let (runner, gateway, db) = try await EntryPoints.makeRunner(options)
-        return Daemon(runner: runner, gateway: gateway, db: db, options: options, telemetry: telemetry)
+        return Daemon(runner: runner, gateway: gateway, db: db, options: options, telemetry: telemetry, alertLog: alertLog)
     }
 
     /// Book-keeping after every pass, whatever triggered it.
     public func passed(_ report: DriftReport) {
         telemetry.record(report)
+        alerter.observe(report)
         last.withLock { $0 = Health(lastPassAt: report.finishedAt, lastPassErrors: report.errorCount) }
     }
 
@@ -85,6 +108,7 @@ public final class Daemon: WebhookBackend {
     public func cancel(_ target: CancelTarget, requestID: String) async throws -> CancelReport {
         let report = try await canceller.execute(target, requestID: requestID)
         telemetry.record(report)
+        alerter.observe(report, at: EntryPoints.wallClock())
         return report
     }
 
@@ -99,7 +123,10 @@ public final class Daemon: WebhookBackend {
     /// Finishes the cancels a stopped process left unresolved (see `StrategyCanceller.resume`).
     public func resumeCancels() async throws -> [CancelReport] {
         let reports = try await canceller.resume()
-        for report in reports { telemetry.record(report) }
+        for report in reports {
+            telemetry.record(report)
+            alerter.observe(report, at: EntryPoints.wallClock())
+        }
         return reports
     }
 
@@ -121,6 +148,7 @@ public final class Daemon: WebhookBackend {
     }
 
     public func shutdown() async {
+        await alerter.finish()
         await gateway.shutdown()
         await db.close()
     }

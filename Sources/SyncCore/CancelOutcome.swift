@@ -37,11 +37,14 @@ public enum OrderCancelOutcome: Sendable, Hashable {
         }
     }
 
+    /// How the reason of a cancel whose outcome is unknown begins.
+    public static let unknownOutcomePrefix = "outcome unknown, to be resolved by query: "
+
     /// Why the order was not cancelled, for the report and the intent (nil when it was, or was final).
     public var reason: String? {
         switch self {
         case .notFound: return "the exchange does not know the order; the row is kept for the reconciler"
-        case .failed(let r, let unknown): return unknown ? "outcome unknown, to be resolved by query: \(r)" : r
+        case .failed(let r, let unknown): return unknown ? Self.unknownOutcomePrefix + r : r
         case .cancelled(let o) where o.status.isOpen, .alreadyFinal(let o) where o.status.isOpen:
             return "the exchange still reports \(o.status)"
         case .cancelled, .alreadyFinal: return nil

@@ -46,7 +46,10 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             let options = try flags.options()
             let config = options.config
-            daemon = try await Daemon.make(options)
+            daemon = try await Daemon.make(options) { line in
+                print(line)
+                fflush(nil)
+            }
             interval = intervalSeconds ?? config.reconcile.intervalSeconds
             spread = config.reconcile.spread
             let address = OrdersyncConfig.listenAddress(listen ?? config.webhook.listen)!

@@ -89,7 +89,8 @@ import Testing
         .compactMap { $0.text(0) }
         #expect(
             sync == [
-                "sync_cancel_intents", "sync_claims", "sync_findings", "sync_migrations", "sync_misses", "sync_order_history", "sync_orphans",
+                "sync_alerts", "sync_cancel_intents", "sync_claims", "sync_findings", "sync_migrations", "sync_misses", "sync_order_history",
+                "sync_orphans",
                 "sync_runs",
                 "sync_sweeps",
             ]
@@ -111,7 +112,11 @@ import Testing
         let ddl = try #require(TestDatabases.originDDL(backend))
         try await db.write(TestDatabases.statements(ddl).map { ($0, []) })
         let before = try await Self.schema(db, tables: Self.originTables)
-        #expect(try await db.migrate() == ["v1-origin-tables", "v1-sync-tables", "v2-sync-sweeps", "v3-findings-evidence", "v4-sync-claims"])
+        #expect(
+            try await db.migrate() == [
+                "v1-origin-tables", "v1-sync-tables", "v2-sync-sweeps", "v3-findings-evidence", "v4-sync-claims", "v5-sync-alerts",
+            ]
+        )
         #expect(try await Self.schema(db, tables: Self.originTables) == before)
         try await db.load(try Self.scenario(), now: Self.now)
         #expect(try await db.openOrders().count == 5)

@@ -76,7 +76,9 @@ import FoundationNetworking
         let db = dir.appendingPathComponent("x.sqlite").path
         let migrate = try await Self.run(["migrate", "--db", db])
         #expect(migrate.status == 0)
-        #expect(migrate.stdout.contains("applied v1-origin-tables, v1-sync-tables, v2-sync-sweeps, v3-findings-evidence, v4-sync-claims"))
+        #expect(
+            migrate.stdout.contains("applied v1-origin-tables, v1-sync-tables, v2-sync-sweeps, v3-findings-evidence, v4-sync-claims, v5-sync-alerts")
+        )
         let load = try await Self.run(["load", "--db", db, "--scenario", Self.seedScenario])
         #expect(load.status == 0, "\(load.stderr)")
         #expect(load.stdout.contains("5 open orders"))
