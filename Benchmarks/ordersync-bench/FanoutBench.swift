@@ -324,7 +324,8 @@ enum FanoutBench {
     }
 
     /// `upbit`: the accounts are Upbit's (`exchange` upbit, uuids, `BTC/KRW`), the strategies spot.
-    static func writeScenario(_ path: String, accounts: Int, orders: Int, upbit: Bool = false) {
+    /// `orphans`: per account, that many more open orders without a row (foreign orphans).
+    static func writeScenario(_ path: String, accounts: Int, orders: Int, upbit: Bool = false, orphans: Int = 0) {
         let market = upbit ? "SPOT" : "FUTURES"
         func id(_ n: Int) -> String { upbit ? "5e1a0000-0000-4000-8000-" + String(format: "%012x", n) : String(n) }
         func eid(_ n: Int) -> String { upbit ? "\"\(id(n))\"" : String(n) }
@@ -352,6 +353,11 @@ enum FanoutBench {
                 )
                 exchange.append(
                     #"{"account_id": \#(a), "market": "\#(market)", "order_id": \#(eid(n)), "symbol": "\#(symbol)", "side": "BUY", "price": "\#(2000 + k)", "quantity": "0.01"}"#
+                )
+            }
+            for k in 0..<orphans {
+                exchange.append(
+                    #"{"account_id": \#(a), "market": "\#(market)", "order_id": \#(eid(a * 1000 + 500 + k)), "symbol": "\#(btc)", "side": "SELL", "price": "\#(9000 + k)", "quantity": "0.02"}"#
                 )
             }
         }

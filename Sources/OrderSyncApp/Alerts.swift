@@ -176,7 +176,16 @@ actor AlertDispatcher {
 
     func destination(_ name: String, kind: String, _ sender: () -> AlertSender) -> AlertDestination {
         if let existing = destinations[name] { return existing }
-        let made = AlertDestination(name: name, kind: kind, sender: sender(), sinks: sinks, store: store, now: now)
+        // The log is not rate-limited: a line per alert costs nothing and hides nothing.
+        let made = AlertDestination(
+            name: name,
+            kind: kind,
+            sender: sender(),
+            sinks: sinks,
+            perMinute: kind == "log" ? nil : sinks.perMinute,
+            store: store,
+            now: now
+        )
         destinations[name] = made
         return made
     }
@@ -215,7 +224,7 @@ enum AlertAttempt: Sendable, Equatable {
     case refused(String)
 }
 
-/// A sink with its queue: one alert at a time, at most `per_minute`, each tried up to
+/// A sink with its queue: one alert at a time, at most `perMinute` (nil: no limit), each tried up to
 /// `max_attempts` times with doubling delays. A sink that hangs holds up only its own queue.
 final class AlertDestination: Sendable {
     let name: String
@@ -223,27 +232,38 @@ final class AlertDestination: Sendable {
     let queue: AsyncStream<AlertDelivery>.Continuation
     let worker: Task<Void, Never>
 
-    init(name: String, kind: String, sender: AlertSender, sinks: AlertSinks, store: OrderDatabase, now: @escaping @Sendable () -> Millis) {
+    init(
+        name: String,
+        kind: String,
+        sender: AlertSender,
+        sinks: AlertSinks,
+        perMinute: Int?,
+        store: OrderDatabase,
+        now: @escaping @Sendable () -> Millis
+    ) {
         self.name = name
         self.kind = kind
         let (stream, queue) = AsyncStream.makeStream(of: AlertDelivery.self, bufferingPolicy: .bufferingOldest(sinks.queueLimit))
         self.queue = queue
         worker = Task {
             let clock = ContinuousClock()
-            // A token bucket of `per_minute`, full at the start.
-            let interval = Duration.seconds(60) / sinks.perMinute
-            var tokens = Double(sinks.perMinute)
+            // A token bucket of `perMinute`, full at the start.
+            let rate = perMinute ?? 0
+            let interval = Duration.seconds(60) / max(rate, 1)
+            var tokens = Double(rate)
             var refilled = clock.now
             for await delivery in stream {
-                let elapsed = clock.now - refilled
-                tokens = min(Double(sinks.perMinute), tokens + elapsed / interval)
-                refilled = clock.now
-                if tokens < 1 {
-                    try? await clock.sleep(for: interval * (1 - tokens))
-                    tokens = 1
+                if rate > 0 {
+                    let elapsed = clock.now - refilled
+                    tokens = min(Double(rate), tokens + elapsed / interval)
                     refilled = clock.now
+                    if tokens < 1 {
+                        try? await clock.sleep(for: interval * (1 - tokens))
+                        tokens = 1
+                        refilled = clock.now
+                    }
+                    tokens -= 1
                 }
-                tokens -= 1
                 var attempt = 0
                 while !Task.isCancelled {
                     attempt += 1

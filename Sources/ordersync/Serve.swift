@@ -13,7 +13,8 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "The daemon: reconcile on a schedule and serve the webhook (POST /api/webhook, GET /healthz, GET /metrics).",
         discussion: """
-            One summary line per pass on stdout, full reports in the DB. The webhook takes the origin app's payload for \
+            One summary line per pass on stdout, and a line per alert ("alert <kind>: …", also sent to the [alerts] \
+            sinks: Telegram, a signed JSON webhook); full reports and alerts in the DB. The webhook takes the origin app's payload for \
             CANCEL_ALL_ORDER and RECONCILE (docs/openapi.yaml). SIGTERM or SIGINT stops the webhook, lets the writes in \
             flight finish, then exits 0.
             """

@@ -58,6 +58,7 @@ import Testing
         #expect(c.attribution.conventions.map(\.name) == ["webserver"])
         #expect(c.attribution.placeholderAfterMs == 90_000 && c.attribution.placeholderBeforeMs == 10_000)
         #expect(c.attribution.claims == [OperatorClaim(account: AccountID(1), symbol: "BTCUSDT", side: .sell, link: StrategyLinkID(4))])
+        #expect(c.alerts.webhookURL == nil && c.alerts.telegramPerUser && c.alerts.unresolvedPasses == 3)
     }
 
     @Test(arguments: [
@@ -68,6 +69,10 @@ import Testing
         ("[exchange]\nweight_budget = 1.5\n", "exchange.weight_budget: must be in (0, 1]"),
         ("[attribution]\nplaceholder_before_ms = -1\n", "attribution.placeholder_before_ms: must be 0 to 600000"),
         ("[webhooks]\nlisten = \"x\"\n", "webhooks: unknown section"),
+        ("[alerts]\nwebhook_url = \"https://hooks.example/x\"\n", "alerts.webhook_secret: is required with webhook_url"),
+        ("[alerts]\ntelegram_url = \"api.telegram.org\"\n", "alerts.telegram_url: must be an http(s) URL"),
+        ("[alerts]\ntelegram_per_user = \"maybe\"\n", "alerts.telegram_per_user: expected true or false"),
+        ("[alerts]\nper_minute = 0\n", "alerts.per_minute: must be 1 to 600"),
         ("[reconcile]\ngrace_ms = = 3\n", "line 2"),
         ("[[attribution.claims]]\naccount_id = 1\nsymbol = \"BTCUSDT\"\n", "attribution.claims[0]: needs account_id, symbol, strategy_account_id"),
         ("[[attribution.conventions]]\nname = \"x\"\npattern = \"^web_([0-9]+)\"\n", "attribution.conventions[0]"),
@@ -97,6 +102,21 @@ import Testing
         #expect(kept?.description.contains("reconcile: expected a table") == true, "\(kept?.description ?? "")")
         let range = #expect(throws: AppError.self) { try OrdersyncConfig.load(path: nil, environment: ["ORDERSYNC_RECONCILE_SPREAD": "2"]) }
         #expect(range?.description == "ORDERSYNC_RECONCILE_SPREAD: must be between 0 and 1", "\(range?.description ?? "")")
+    }
+
+    /// `[alerts]`: the origin's TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID stand in for keys not set;
+    /// keys set (in the file or ORDERSYNC_ALERTS_*) win.
+    @Test func alertSinksHonourTheOriginsTelegramVariables() throws {
+        let origin = ["TELEGRAM_BOT_TOKEN": "1:origin-bot", "TELEGRAM_CHAT_ID": "-42"]
+        let fromOrigin = AlertSinks(OrdersyncConfig().alerts, environment: origin)
+        #expect(fromOrigin.telegram.botToken?.reveal() == "1:origin-bot" && fromOrigin.telegram.chatID == "-42" && fromOrigin.webhook == nil)
+        let path = try Self.write("[alerts]\ntelegram_chat_id = \"-7\"\nwebhook_url = \"http://127.0.0.1:9/hook/\"\nwebhook_secret = \"s\"\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let c = try OrdersyncConfig.load(path: path, environment: ["ORDERSYNC_ALERTS_TELEGRAM_PER_USER": "false"])
+        let sinks = AlertSinks(c.alerts, environment: origin)
+        #expect(sinks.telegram.chatID == "-7" && sinks.telegram.botToken?.reveal() == "1:origin-bot" && !sinks.telegram.perUser)
+        #expect(sinks.webhook?.url == "http://127.0.0.1:9/hook" && sinks.webhook?.secret.reveal() == "s")
+        #expect(AlertSinks(OrdersyncConfig().alerts, environment: [:]).telegram.botToken == nil)
     }
 
     @Test func theCLIReadsTheDatabaseFromTheFileAndExitsTwoOnABadKey() async throws {

@@ -13,7 +13,7 @@ import FoundationNetworking
 @Suite struct SecretHygieneTests {
     static let sentinels = [
         "wh-secret-", "SENTINEL-DB-SECRET", "wh-owner-token", "wh-sub-a-token", "wh-trader5-token", "SENTINEL-WRONG-TOKEN",
-        "signature=",
+        "signature=", "SENTINEL-TG-TOKEN", "SENTINEL-HOOK-SECRET",
     ]
 
     static func scan(_ text: String, _ origin: String) {
@@ -50,6 +50,16 @@ import FoundationNetworking
         let serve = Process()
         serve.executableURL = URL(fileURLWithPath: try CLITests.binary())
         serve.arguments = ["serve", "--interval-seconds", "0.3", "--listen", "127.0.0.1:0"] + flags
+        // Alert sinks with recognisable secrets, on a loopback port nothing listens on: every
+        // attempt fails, and its error is recorded in sync_alerts (scanned below) without them.
+        serve.environment = ProcessInfo.processInfo.environment.merging(
+            [
+                "TELEGRAM_BOT_TOKEN": "SENTINEL-TG-TOKEN", "TELEGRAM_CHAT_ID": "-5", "ORDERSYNC_ALERTS_TELEGRAM_URL": "http://127.0.0.1:1",
+                "ORDERSYNC_ALERTS_WEBHOOK_URL": "http://127.0.0.1:1/hook", "ORDERSYNC_ALERTS_WEBHOOK_SECRET": "SENTINEL-HOOK-SECRET",
+                "ORDERSYNC_ALERTS_RETRY_BACKOFF_MS": "10", "ORDERSYNC_ALERTS_MAX_ATTEMPTS": "2",
+            ],
+            uniquingKeysWith: { _, new in new }
+        )
         let out = Pipe()
         let err = Pipe()
         serve.standardOutput = out
@@ -83,6 +93,14 @@ import FoundationNetworking
         }
         #expect(answers.contains("forbidden") && answers.contains("ordersync_webhook_requests_total"))
         Self.scan(answers, "webhook answers, /metrics, /healthz")
+        // The manual orders' alerts reached the sinks and their failures were recorded.
+        #expect(
+            try await MisbehaviourTests.eventually(30) {
+                try await DatabaseQueue(path: db).read {
+                    try Int.fetchOne($0, sql: "SELECT count(*) FROM sync_alerts WHERE sink IN ('telegram', 'webhook') AND last_error IS NOT NULL")
+                } ?? 0 > 0
+            }
+        )
         serve.terminate()
         try await CrashRecoveryTests.waitForExit(serve)
         Self.scan(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) + started, "serve stdout")
