@@ -94,8 +94,15 @@ public final class Alerter: Sendable {
         let dispatcher = self.dispatcher
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                await worker.value
-                await dispatcher.finish()
+                // Past the grace the deliveries are cancelled (an attempt in flight with them), so
+                // this returns promptly rather than after every queued attempt's deadline.
+                await withTaskCancellationHandler {
+                    await worker.value
+                    await dispatcher.finish()
+                } onCancel: {
+                    worker.cancel()
+                    Task { await dispatcher.cancel() }
+                }
             }
             group.addTask { try? await Task.sleep(for: grace) }
             await group.next()
