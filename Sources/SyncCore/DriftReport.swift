@@ -145,7 +145,11 @@ public struct ReportSection: Sendable, Hashable, Codable {
         self.exchange = exchange
         market = plan.market
         coverage = plan.coverage.label
-        if case .symbols(let set) = plan.scope { symbols = set.sorted() }
+        switch plan.scope {
+        case .allSymbols: symbols = nil
+        case .symbols(let set): symbols = set.sorted()
+        case .orders: symbols = Array(Set(plan.findings.compactMap(\.symbol))).sorted()
+        }
         error = plan.coverage.reason
         listed = plan.listed
         rows = plan.rows

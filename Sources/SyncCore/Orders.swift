@@ -130,16 +130,21 @@ public enum ListingCoverage: Sendable, Hashable {
     }
 }
 
-/// Which symbols a listing covers: all (a no-symbol `openOrders`) or only some (per-symbol calls).
+/// Which orders a listing covers: all (a no-symbol `openOrders`), only some symbols (per-symbol
+/// calls), or only the orders it names (the exchange's word about them on a user data stream, in
+/// whatever status: it says nothing of any other order).
 public enum ListingScope: Sendable, Hashable {
     case allSymbols
     case symbols(Set<String>)
+    case orders
 
-    /// Whether the listing covers a symbol, in any spelling (`BTC/USDT` and `BTCUSDT` are one).
+    /// Whether the listing covers a symbol, in any spelling (`BTC/USDT` and `BTCUSDT` are one);
+    /// an order-scoped listing covers no symbol as a whole.
     public func covers(_ symbol: String) -> Bool {
         switch self {
         case .allSymbols: return true
         case .symbols(let set): return set.contains(symbol) || set.contains { SymbolKey.of($0) == SymbolKey.of(symbol) }
+        case .orders: return false
         }
     }
 }
@@ -158,6 +163,13 @@ public struct ExchangeListing: Sendable, Hashable {
 
     public static func failed(_ reason: String) -> ExchangeListing {
         ExchangeListing(coverage: .failed(reason: reason), orders: [])
+    }
+
+    /// The exchange's word about these orders alone (events, or answers to queries by id), each in
+    /// the status it has now: rows of other orders are not covered, and nothing is inferred from
+    /// an order's absence.
+    public static func events(_ orders: [ExchangeOrder]) -> ExchangeListing {
+        ExchangeListing(coverage: .complete, scope: .orders, orders: orders)
     }
 }
 

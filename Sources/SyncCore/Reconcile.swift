@@ -347,7 +347,10 @@ public enum Reconciler {
         let scope = input.listing.scope
         // Symbols compare by their key (`BTC/USDT` == `BTCUSDT`).
         let coveredKeys: Set<String>? = if case .symbols(let set) = scope { Set(set.map(SymbolKey.of)) } else { nil }
-        func covers(_ symbol: String) -> Bool { coveredKeys?.contains(SymbolKey.of(symbol)) ?? true }
+        // An order-scoped listing (events) covers only the orders it names: a row or registered
+        // orphan of any other order is not judged, and no absence is evidence.
+        let namesOrdersOnly = scope == .orders
+        func covers(_ symbol: String) -> Bool { !namesOrdersOnly && (coveredKeys?.contains(SymbolKey.of(symbol)) ?? true) }
         let orders = input.listing.orders
         var index: [String: Int] = [:]
         index.reserveCapacity(orders.count)
@@ -360,14 +363,14 @@ public enum Reconciler {
         var queryBudget = policy.maxQueriesPerPass - input.queryResults.count
 
         for row in rows {
-            guard covers(row.symbol) else { continue }
-            let priorMisses = input.misses[row.exchangeOrderID] ?? 0
             var position = index[row.exchangeOrderID.rawValue]
             // The origin may hold an order under one of its aliases (a conditional order under its
             // plain number); an alias matches only an order of the row's kind.
             if position == nil, let i = byAlias[row.exchangeOrderID.rawValue], orders[i].type.isConditional == row.orderType.isConditional {
                 position = i
             }
+            guard position != nil || covers(row.symbol) else { continue }
+            let priorMisses = input.misses[row.exchangeOrderID] ?? 0
             // The origin's own states first: what it is placing, cancelling or holding is not raced.
             let lifecycle = row.lifecycle(now: now)
             switch lifecycle {
@@ -621,14 +624,18 @@ public enum Reconciler {
             }
         }
 
-        // Registered orphans that are gone from a complete listing.
-        for record in registered.values.sorted(by: { $0.order.id < $1.order.id })
-        where !listedIDs.contains(record.order.id) && covers(record.order.symbol) {
-            var f = finding(
-                .orphanGone,
-                order: record.order,
-                detail: "no longer listed (first seen \(UTC.iso8601(record.firstSeen)), seen \(record.timesSeen) time(s))"
-            )
+        // Registered orphans that are gone from a complete listing, or that it shows finished.
+        let finished = Dictionary(unmatched.filter { !$0.status.isOpen }.map { ($0.id, $0.status) }, uniquingKeysWith: { a, _ in a })
+        for record in registered.values.sorted(by: { $0.order.id < $1.order.id }) {
+            let detail: String
+            if let status = finished[record.order.id] {
+                detail = "now \(status) (first seen \(UTC.iso8601(record.firstSeen)), seen \(record.timesSeen) time(s))"
+            } else if !listedIDs.contains(record.order.id) && covers(record.order.symbol) {
+                detail = "no longer listed (first seen \(UTC.iso8601(record.firstSeen)), seen \(record.timesSeen) time(s))"
+            } else {
+                continue
+            }
+            var f = finding(.orphanGone, order: record.order, detail: detail)
             f.actions = [.forgetOrphan(record.order.id)]
             plan.findings.append(f)
         }
