@@ -24,6 +24,15 @@ public struct ClientConfiguration: Sendable {
     public var futuresWeightLimit: Int = 2400
     /// Spot has no batch cancel: this many single cancels run at once per account.
     public var spotCancelParallelism: Int = 5
+    /// User data streams: spot's WebSocket API (`userDataStream.subscribe.signature`) and USDⓈ-M
+    /// futures' private stream (`?listenKey=` is appended); nil: no streams for that market.
+    public var spotStreamURL: String?
+    public var futuresStreamURL: String?
+    /// How often a futures listenKey is kept alive (it lapses after 60 minutes without).
+    public var listenKeyKeepAlive: Duration = .seconds(30 * 60)
+    /// Reconnection backoff: base × 2ⁿ up to the cap, each wait jittered down to half.
+    public var reconnectBase: Duration = .milliseconds(250)
+    public var reconnectCap: Duration = .seconds(30)
 
     public init(spotURL: String, futuresURL: String) {
         self.spotURL = spotURL
@@ -81,6 +90,8 @@ public final class BinanceSession: Sendable {
         /// Cancels and the queries that settle them: planned against a higher ceiling than reads,
         /// so a cancel never waits for the next window because passes spent the read budget.
         var urgent = false
+        /// USER_STREAM security: the API key header alone, no timestamp or signature (listenKeys).
+        var keyOnly = false
         var endpoint: String { "\(method) \(path)" }
     }
 
@@ -99,7 +110,9 @@ public final class BinanceSession: Sendable {
             try await governor.acquire(call.weight, urgent: call.urgent || !call.idempotent)
             var query = call.params.map { "\($0.0)=\(Self.encode($0.1))" }.joined(separator: "&")
             var headers: [(String, String)] = []
-            if let credentials {
+            if let credentials, call.keyOnly {
+                headers.append(("X-MBX-APIKEY", credentials.apiKey))
+            } else if let credentials {
                 let stamp = await governor.serverNow
                 query += (query.isEmpty ? "" : "&") + "recvWindow=\(configuration.recvWindow)&timestamp=\(stamp)"
                 // The signature covers exactly the bytes sent.

@@ -56,6 +56,7 @@ public struct APIError: Error, Hashable, Sendable {
         APIError(.badRequest, -1130, "Data sent for parameter '\(name)' is not valid.")
     }
     static let invalidSymbol = APIError(.badRequest, -1121, "Invalid symbol.")
+    static let invalidListenKey = APIError(.badRequest, -1125, "This listenKey does not exist.")
     static let recvWindowTooLarge = APIError(.badRequest, -1131, "recvWindow must be less than 60000")
     static func invalidEnum(_ message: String) -> APIError { APIError(.badRequest, -1116, message) }
     static let duplicateSpot = APIError(.badRequest, -2010, "Duplicate order sent.")

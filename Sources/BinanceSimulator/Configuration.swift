@@ -168,16 +168,30 @@ public struct SimulatorConfiguration: Sendable {
     public var limits: RateLimits
     public var faults: FaultSettings
     public var seed: UInt64
+    public var streams: StreamSettings
 
     public init(
         symbols: [SymbolSpec] = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"].map(SymbolSpec.standard),
         limits: RateLimits = RateLimits(),
         faults: FaultSettings = FaultSettings(),
-        seed: UInt64 = 1
+        seed: UInt64 = 1,
+        streams: StreamSettings = StreamSettings()
     ) {
         self.symbols = symbols
         self.limits = limits
         self.faults = faults
         self.seed = seed
+        self.streams = streams
     }
+}
+
+/// The user data streams' lifetimes, the real exchange's by default.
+public struct StreamSettings: Sendable {
+    /// A listenKey without a keepalive expires after this long (60 minutes).
+    public var listenKeyValidityMs: Millis = 3_600_000
+    /// A stream connection is closed by the exchange after this long (24 hours).
+    public var connectionLifetime: Duration = .seconds(86_400)
+    /// Server pings (spot every 20 s; futures every 3 minutes).
+    public var pingInterval: Duration = .seconds(20)
+    public init() {}
 }

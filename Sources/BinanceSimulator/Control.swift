@@ -14,6 +14,11 @@ import SyncCore
 ///     POST /_sim/ban     {"market":"FUTURES","seconds":5}   every address banned (418) on that host, as after repeated 429s
 ///     POST /_sim/limits  {"spot_weight":6000,"futures_weight":2400,"window_seconds":60,"violations_before_ban":5,"ban_seconds":120}
 ///     POST /_sim/mark    {"symbol":"BTCUSDT","price":"64000"}
+///     POST /_sim/streams {"action":"drop|expire|withhold|duplicate|reorder","ms":500,"count":1}
+///                        drop: every stream connection closed; expire: every listenKey expired and
+///                        subscription ended; withhold: events held back ms, then sent; duplicate /
+///                        reorder: the next count events sent twice / the next count pairs swapped
+///     GET  /_sim/streams                  connections open by market, connections ever opened, events sent
 enum Control {
     struct Act: Decodable {
         var account_id: Int64
@@ -63,6 +68,12 @@ enum Control {
         var window_seconds: Int?
         var violations_before_ban: Int?
         var ban_seconds: Int?
+    }
+
+    struct StreamFault: Decodable {
+        var action: String
+        var ms: Int?
+        var count: Int?
     }
 
     struct Mark: Decodable {
@@ -174,6 +185,32 @@ enum Control {
                         banSeconds: l.ban_seconds ?? d.banSeconds
                     )
                 )
+                return ok(.object([("ok", .bool(true))]))
+            case (.get, "/_sim/streams"):
+                let streams = exchange.streams
+                let open = streams.connectionCount.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+                    ($0.key.market.rawValue, JSON.int(Int64($0.value)))
+                }
+                return ok(
+                    .object([
+                        ("connections", .object(open)), ("connections_opened", .int(Int64(streams.connectionsOpened))),
+                        ("events_sent", .int(Int64(streams.eventsSent))),
+                    ])
+                )
+            case (.post, "/_sim/streams"):
+                let f = try decode(StreamFault.self)
+                let count = f.count ?? 1
+                guard count > 0 else { throw Failure(message: "count must be positive") }
+                switch f.action {
+                case "drop": exchange.streams.dropAll()
+                case "expire": exchange.streams.expireAll()
+                case "withhold":
+                    guard let ms = f.ms, ms > 0 else { throw Failure(message: "withhold needs \"ms\", a positive number of milliseconds") }
+                    exchange.streams.withhold(ms: ms)
+                case "duplicate": exchange.streams.duplicateNext(count)
+                case "reorder": exchange.streams.reorderNext(count)
+                default: throw Failure(message: "action must be one of drop, expire, withhold, duplicate, reorder")
+                }
                 return ok(.object([("ok", .bool(true))]))
             case (.post, "/_sim/mark"):
                 let m = try decode(Mark.self)

@@ -20,10 +20,15 @@ extension Exchange {
         return String((0..<22).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
     }
 
-    func store(_ order: SimOrder, key: String) {
+    /// Keeps an order's new state and (`announce`) publishes the change on the user data streams.
+    func store(_ order: SimOrder, key: String, announce: Bool = true) {
         // Taken out and put back, so its dictionaries are uniquely referenced while they change
         // (a copy left in `accounts` made every store copy the account's whole order book).
         guard var account = accounts.removeValue(forKey: key) else { return }
+        if announce {
+            let previous = order.isAlgo ? account.algos[order.id] : account.orders[order.product]?[order.id]
+            streams.publish(order, previous: previous, spec: symbols[order.symbol])
+        }
         if order.isAlgo {
             if let old = account.algos[order.id], account.openAlgoClient[old.clientOrderID] == old.id {
                 account.openAlgoClient[old.clientOrderID] = nil

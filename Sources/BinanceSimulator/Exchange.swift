@@ -45,10 +45,13 @@ public actor Exchange {
     /// Order ids requests named, with how often (`noteNamedOrders`).
     var namedOrderCounts: [String: Int] = [:]
     var rng: SeededGenerator
+    /// The user data streams every order change is published to.
+    public nonisolated let streams: UserStreams
 
     public init(configuration: SimulatorConfiguration = SimulatorConfiguration(), clock: @escaping @Sendable () -> Millis) {
         self.configuration = configuration
         self.clock = clock
+        self.streams = UserStreams(clock: clock, settings: configuration.streams)
         self.symbols = Dictionary(configuration.symbols.map { ($0.symbol, $0) }, uniquingKeysWith: { a, _ in a })
         self.rng = SeededGenerator(seed: configuration.seed)
     }
@@ -99,7 +102,7 @@ public actor Exchange {
                 reduceOnly: false,
                 positionSide: "BOTH"
             )
-            store(order, key: key)
+            store(order, key: key, announce: false)
             if e.isAlgo { nextAlgoID = max(nextAlgoID, raw + 1) } else { nextID[product] = max(nextID[product] ?? 1, raw + 1) }
         }
     }

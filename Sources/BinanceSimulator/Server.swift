@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import SimulatorSupport
@@ -55,6 +56,10 @@ public struct SimulatorResponder: HTTPResponder {
         let path = request.uri.path
         if path.hasPrefix("/_sim/") { return await Control.respond(to: &request, context: context, exchange: exchange) }
         let key = "\(request.method.rawValue) \(path)"
+        if path == "/fapi/v1/listenKey" {
+            await exchange.countRequest(key)
+            return await listenKey(request, context: context)
+        }
         guard let endpoint = routes[key] else {
             return routes.keys.contains(where: { $0.hasSuffix(" \(path)") })
                 ? Self.json(.init(code: 405), .object([]), [:]) : Response(status: .notFound)
@@ -128,6 +133,34 @@ public struct SimulatorResponder: HTTPResponder {
         }
     }
 
+    /// `POST` (create or extend), `PUT` (keepalive, -1125 when the account has no live key),
+    /// `DELETE` (close): weight 1, the API key alone (USER_STREAM security, no signature).
+    func listenKey(_ request: Request, context: SimulatorContext) async -> Response {
+        do {
+            let used = try await exchange.charge(ip: context.remoteAddress?.ipAddress ?? "local", product: .futures, weight: 1)
+            let headers = ["X-MBX-USED-WEIGHT-\(await exchange.configuration.limits.intervalLabel)": String(used)]
+            guard let apiKey = request.headers[.init("X-MBX-APIKEY")!], !apiKey.isEmpty else { throw APIError.badAPIKeyFormat }
+            guard let account = await exchange.accountID(forKey: apiKey) else { throw APIError.invalidAPIKey }
+            let streams = exchange.streams
+            switch request.method {
+            case .post: return Self.json(.ok, .object([("listenKey", .string(streams.createListenKey(account: account)))]), headers)
+            case .put:
+                guard streams.keepAlive(account: account) else { throw APIError.invalidListenKey }
+                return Self.json(.ok, .object([]), headers)
+            case .delete:
+                streams.closeListenKey(account: account)
+                return Self.json(.ok, .object([]), headers)
+            default: return Self.json(.init(code: 405), .object([]), headers)
+            }
+        } catch let error as APIError {
+            var headers: [String: String] = [:]
+            if let retry = error.retryAfter { headers["Retry-After"] = String(retry) }
+            return Self.json(error.status, Wire.error(error), headers)
+        } catch {
+            return Self.json(.internalServerError, Wire.error(.unknown), [:])
+        }
+    }
+
     /// `X-MBX-APIKEY`, mandatory parameters, signature and timestamp, in the real exchange's order.
     func authenticate(request: Request, rawQuery: String, rawBody: String, params: Params) async throws(APIError) -> String {
         guard let apiKey = request.headers[.init("X-MBX-APIKEY")!], !apiKey.isEmpty else { throw APIError.badAPIKeyFormat }
@@ -184,8 +217,13 @@ public struct Simulator: Sendable {
     ) -> some ApplicationProtocol {
         var quiet = Logger(label: "binance-simulator")
         quiet.logLevel = .warning
+        let exchange = exchange
+        let ping = exchange.streams.pingInterval
         return Application(
             responder: SimulatorResponder(exchange: exchange),
+            server: .http1WebSocketUpgrade(configuration: .init(ws: .init(autoPing: .enabled(timePeriod: ping)))) { request, _, _ in
+                StreamServer.shouldUpgrade(request, exchange: exchange)
+            },
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger ?? quiet

@@ -21,6 +21,7 @@ public struct OrdersyncConfig: Sendable, Decodable {
     public var webhook = Webhook()
     public var attribution = Attribution()
     public var alerts = Alerts()
+    public var streams = Streams()
 
     public init() {}
 
@@ -85,6 +86,52 @@ public struct OrdersyncConfig: Sendable, Decodable {
         public var requestTimeoutMs = 10_000
         /// HTTP connections per exchange host (a fan-out sends one request per account and symbol at once).
         public var maxConnections = 256
+        /// User data streams (`serve`): spot's WebSocket API and USDⓈ-M futures' private stream.
+        /// Unset: the real host's while the REST URL is the real host's, else the REST URL's host
+        /// (`ws://` for `http://`) with Binance's paths, so a simulator's REST URL brings its streams.
+        public var spotWSURL: String?
+        public var futuresWSURL: String?
+        public var testnetSpotWSURL: String?
+        public var testnetFuturesWSURL: String?
+
+        /// The stream URLs in effect (see `spotWSURL`).
+        public var resolvedSpotWSURL: String {
+            spotWSURL
+                ?? Self.streamURL(rest: spotURL, real: Exchange().spotURL, realStream: "wss://ws-api.binance.com:443/ws-api/v3", path: "/ws-api/v3")
+        }
+        public var resolvedFuturesWSURL: String {
+            futuresWSURL
+                ?? Self.streamURL(
+                    rest: futuresURL,
+                    real: Exchange().futuresURL,
+                    realStream: "wss://fstream.binance.com/private/ws",
+                    path: "/private/ws"
+                )
+        }
+        public var resolvedTestnetSpotWSURL: String {
+            testnetSpotWSURL
+                ?? Self.streamURL(
+                    rest: testnetSpotURL,
+                    real: Exchange().testnetSpotURL,
+                    realStream: "wss://ws-api.testnet.binance.vision/ws-api/v3",
+                    path: "/ws-api/v3"
+                )
+        }
+        public var resolvedTestnetFuturesWSURL: String {
+            testnetFuturesWSURL
+                ?? Self.streamURL(
+                    rest: testnetFuturesURL,
+                    real: Exchange().testnetFuturesURL,
+                    realStream: "wss://fstream.binancefuture.com/private/ws",
+                    path: "/private/ws"
+                )
+        }
+
+        static func streamURL(rest: String, real: String, realStream: String, path: String) -> String {
+            if rest == real { return realStream }
+            let ws = rest.hasPrefix("https://") ? "wss://" + rest.dropFirst("https://".count) : "ws://" + rest.dropFirst("http://".count)
+            return ws + path
+        }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case spotURL = "spot_url"
@@ -99,11 +146,24 @@ public struct OrdersyncConfig: Sendable, Decodable {
             case recvWindowMs = "recv_window_ms"
             case requestTimeoutMs = "request_timeout_ms"
             case maxConnections = "max_connections"
+            case spotWSURL = "spot_ws_url"
+            case futuresWSURL = "futures_ws_url"
+            case testnetSpotWSURL = "testnet_spot_ws_url"
+            case testnetFuturesWSURL = "testnet_futures_ws_url"
         }
         public init() {}
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try ConfigSection<CodingKeys>(decoder)
+            for (key, path) in [
+                (CodingKeys.spotWSURL, \Self.spotWSURL), (.futuresWSURL, \.futuresWSURL), (.testnetSpotWSURL, \.testnetSpotWSURL),
+                (.testnetFuturesWSURL, \.testnetFuturesWSURL),
+            ] {
+                try c.read(&self[keyPath: path], key)
+                if let url = self[keyPath: path], !(url.hasPrefix("ws://") || url.hasPrefix("wss://")) {
+                    throw ConfigProblem(decoder.codingPath + [ConfigKey(key)], "must be a ws(s) URL")
+                }
+            }
             for (key, path) in [
                 (CodingKeys.spotURL, \Self.spotURL), (.futuresURL, \.futuresURL), (.testnetSpotURL, \.testnetSpotURL),
                 (.testnetFuturesURL, \.testnetFuturesURL), (.upbitURL, \.upbitURL), (.bithumbURL, \.bithumbURL),
@@ -135,6 +195,9 @@ public struct OrdersyncConfig: Sendable, Decodable {
         public var sweepEvery = 10
         /// The share of the interval over which a scheduled pass staggers its accounts.
         public var spread = 0.5
+        /// `serve` with streams: an account whose every stream is healthy is reconciled by a scheduled
+        /// pass at most this often (its events keep it true in between; a gap resyncs it at once).
+        public var streamIntervalSeconds = 300.0
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case intervalSeconds = "interval_seconds"
@@ -144,6 +207,7 @@ public struct OrdersyncConfig: Sendable, Decodable {
             case parallelism
             case sweepEvery = "sweep_every"
             case spread
+            case streamIntervalSeconds = "stream_interval_seconds"
         }
         public init() {}
         public init(from decoder: any Decoder) throws {
@@ -156,6 +220,21 @@ public struct OrdersyncConfig: Sendable, Decodable {
             try c.read(&parallelism, .parallelism, atLeast: 1)
             try c.read(&sweepEvery, .sweepEvery, atLeast: 1)
             try c.read(&spread, .spread) { (0...1).contains($0) ? nil : "must be between 0 and 1" }
+            try c.read(&streamIntervalSeconds, .streamIntervalSeconds) { $0 > 0 ? nil : "must be positive" }
+        }
+    }
+
+    /// `[streams]`: the exchanges' user data streams in `serve`.
+    public struct Streams: Sendable, Decodable {
+        /// Follow every account's order events (Binance spot and futures); passes stay the safety net.
+        public var enabled = true
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case enabled }
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            self.init()
+            let c = try ConfigSection<CodingKeys>(decoder)
+            try c.read(&enabled, .enabled) { _ in nil }
         }
     }
 
@@ -346,7 +425,7 @@ public struct OrdersyncConfig: Sendable, Decodable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case database, origin, exchange, reconcile, cancel, webhook, attribution, alerts
+        case database, origin, exchange, reconcile, cancel, webhook, attribution, alerts, streams
     }
 
     public init(from decoder: any Decoder) throws {
@@ -360,6 +439,7 @@ public struct OrdersyncConfig: Sendable, Decodable {
         try c.section(&webhook, .webhook)
         try c.section(&attribution, .attribution)
         try c.section(&alerts, .alerts)
+        try c.section(&streams, .streams)
     }
 
     /// Every scalar key the environment may set, as `section.key` (lists are the file's only).
@@ -372,6 +452,7 @@ public struct OrdersyncConfig: Sendable, Decodable {
         ("webhook", Webhook.CodingKeys.allCases.map(\.stringValue)),
         ("attribution", Attribution.CodingKeys.allCases.filter { $0 != .conventions && $0 != .claims }.map(\.stringValue)),
         ("alerts", Alerts.CodingKeys.allCases.map(\.stringValue)),
+        ("streams", Streams.CodingKeys.allCases.map(\.stringValue)),
     ]
 
     /// `HOST:PORT` (port 0 picks a free one).

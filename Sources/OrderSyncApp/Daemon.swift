@@ -52,6 +52,8 @@ public final class Daemon: WebhookBackend {
     public let telemetry: Telemetry
     /// Tells the operator (`[alerts]`): fed every pass and cancel, delivering on its own tasks.
     public let alerter: Alerter
+    /// The user data streams (`serve` with `[streams] enabled`), else nil.
+    public let streams: StreamReconciler?
     private let last = Mutex<Health>(Health(lastPassAt: nil, lastPassErrors: 0))
 
     init(
@@ -64,8 +66,24 @@ public final class Daemon: WebhookBackend {
     ) {
         self.db = db
         self.gateway = gateway
-        self.runner = runner
         self.telemetry = telemetry
+        if options.streams {
+            let factory = telemetry.factory
+            let latency = Metrics.Timer(label: "ordersync_stream_event_latency_seconds", dimensions: [], factory: factory)
+            let streams = StreamReconciler(
+                runner: runner,
+                venues: gateway,
+                healthyInterval: Millis(options.config.reconcile.streamIntervalSeconds * 1000),
+                onApplied: { time in latency.recordMilliseconds(max(0, EntryPoints.wallClock() - time)) }
+            )
+            var scheduled = runner
+            scheduled.isDue = { streams.isDue($0) }
+            self.runner = scheduled
+            self.streams = streams
+        } else {
+            self.runner = runner
+            self.streams = nil
+        }
         var sinks = AlertSinks(options.config.alerts, environment: options.environment)
         sinks.printer = alertLog
         alerter = Alerter(

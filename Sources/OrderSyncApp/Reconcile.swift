@@ -23,6 +23,8 @@ public struct ReconcileOptions: Sendable {
     public var progress: (@Sendable (Int, Int) -> Void)?
     /// The process environment (the origin's key variables).
     public var environment: [String: String] = [:]
+    /// Follow the exchanges' user data streams (`serve` with `[streams] enabled`).
+    public var streams = false
 
     public init(config: OrdersyncConfig = OrdersyncConfig(), databasePath: String) {
         self.config = config
@@ -67,8 +69,12 @@ extension EntryPoints {
     /// the one place that names them. (Adding one: README § Architecture.)
     public static func venues(_ options: ReconcileOptions) -> Venues {
         let config = options.config
-        func client(_ spot: String, _ futures: String) -> ClientConfiguration {
+        func client(_ spot: String, _ futures: String, streams: (spot: String, futures: String)) -> ClientConfiguration {
             var c = ClientConfiguration(spotURL: spot, futuresURL: futures)
+            if options.streams {
+                c.spotStreamURL = streams.spot
+                c.futuresStreamURL = streams.futures
+            }
             c.weightBudget = config.exchange.weightBudget
             c.recvWindow = config.exchange.recvWindowMs
             c.requestTimeout = .milliseconds(config.exchange.requestTimeoutMs)
@@ -76,11 +82,19 @@ extension EntryPoints {
         }
         let binance = BinanceGateway(
             main: BinanceSession(
-                configuration: client(config.exchange.spotURL, config.exchange.futuresURL),
+                configuration: client(
+                    config.exchange.spotURL,
+                    config.exchange.futuresURL,
+                    streams: (config.exchange.resolvedSpotWSURL, config.exchange.resolvedFuturesWSURL)
+                ),
                 transport: AsyncHTTPTransport(maxConnectionsPerHost: config.exchange.maxConnections)
             ),
             testnet: BinanceSession(
-                configuration: client(config.exchange.testnetSpotURL, config.exchange.testnetFuturesURL),
+                configuration: client(
+                    config.exchange.testnetSpotURL,
+                    config.exchange.testnetFuturesURL,
+                    streams: (config.exchange.resolvedTestnetSpotWSURL, config.exchange.resolvedTestnetFuturesWSURL)
+                ),
                 transport: AsyncHTTPTransport(maxConnectionsPerHost: config.exchange.maxConnections)
             ),
             environment: options.environment

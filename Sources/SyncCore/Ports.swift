@@ -128,8 +128,32 @@ public protocol Venue: ExchangeGateway, CancelGateway {
     func probe(_ account: AccountRecord, market: Market) async -> String?
     /// Closes its connections.
     func shutdown() async
+    /// Its user data streams, when it has them.
+    var orderStreams: (any OrderStreams)? { get }
 }
 
 extension Venue {
     public func supports(_ account: AccountRecord) -> Bool { account.exchange == exchange }
+    public var orderStreams: (any OrderStreams)? { nil }
+}
+
+/// What an account's order stream says.
+public enum StreamSignal: Sendable, Hashable {
+    /// Subscribed: the events that follow are complete until the next gap (once a listing has
+    /// caught up with what the gap may have hidden).
+    case live
+    /// An order's state now, in the exchange's words, and when it changed (the exchange's time).
+    case order(ExchangeOrder, updateTime: Millis)
+    /// Events may have been lost (disconnected, key expired, subscription ended): a listing must
+    /// catch up before the stream is trusted again.
+    case gap(reason: String)
+}
+
+/// A venue's push channel of order changes (user data streams). Reads only, like listings.
+public protocol OrderStreams: Sendable {
+    /// Whether the venue streams this account's orders in this market.
+    func streams(_ account: AccountRecord, market: Market) -> Bool
+    /// Follows the account's orders in a market until the task is cancelled, reconnecting by
+    /// itself (backoff with jitter); every connection, event and gap is told to `signal`.
+    func follow(_ account: AccountRecord, market: Market, signal: @escaping @Sendable (StreamSignal) async -> Void) async
 }

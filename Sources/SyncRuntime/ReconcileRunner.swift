@@ -21,6 +21,9 @@ public struct ReconcileRunner: Sendable {
     public var progress: (@Sendable (Int, Int) -> Void)?
     /// Called after each read of the origin's evidence (benchmarks count them).
     public var evidenceRead: (@Sendable (EvidenceRequest, OriginEvidence) -> Void)?
+    /// Whether a scheduled pass reconciles this account now (nil: always). An account whose
+    /// streams are healthy is reconciled less often (`StreamReconciler.isDue`).
+    public var isDue: (@Sendable (AccountID) -> Bool)?
 
     public init(
         store: any ReconcileStore,
@@ -45,14 +48,21 @@ public struct ReconcileRunner: Sendable {
     /// `spread`: start the accounts evenly over this long, each at a jittered offset, so that a
     /// thousand accounts never list at once (the scheduled passes of `serve`). Accounts not yet
     /// started when a graceful shutdown begins are left for the next run; started ones finish.
-    public func pass(only: Set<AccountID>? = nil, trigger: String, spread: Duration? = nil) async throws -> DriftReport {
+    ///
+    /// `sweep`: list every symbol of every account-market, whatever the sweep schedule, and query a
+    /// row's order at its first miss instead of after `confirmations` (a resync after a stream's
+    /// gap: the gap may have hidden any change, and only the exchange's final word closes a row).
+    public func pass(only: Set<AccountID>? = nil, trigger: String, spread: Duration? = nil, sweep: Bool = false) async throws -> DriftReport {
         let started = now()
         let clock = ContinuousClock()
         let origin = clock.now
         // Read before the run is recorded, so a failed read leaves no run half-recorded.
-        let runner = try await withRecordedClaims()
+        var recorded = try await withRecordedClaims()
+        if sweep { recorded.policy.confirmations = 1 }
+        let runner = recorded
         let runID = try await store.beginRun(trigger: trigger, now: started)
-        let accounts = try await store.accounts().filter { $0.isActive && (only?.contains($0.id) ?? true) }
+        let due = trigger == "schedule" ? isDue : nil
+        let accounts = try await store.accounts().filter { $0.isActive && (only?.contains($0.id) ?? true) && (due?($0.id) ?? true) }
         let offsets = Self.offsets(count: accounts.count, spread: spread, seed: UInt64(bitPattern: runID))
         let markets = try await store.accountMarkets()
         var sections: [ReportSection] = []
@@ -72,7 +82,7 @@ public struct ReconcileRunner: Sendable {
                         }
                     }
                     if Task.isShuttingDownGracefully && offset > .zero { return [] }
-                    return try await runner.reconcile(account, runID: runID, markets: markets[account.id] ?? [])
+                    return try await runner.reconcile(account, runID: runID, markets: markets[account.id] ?? [], sweep: sweep)
                 }
             }
             while next < min(parallelism, accounts.count) { launch() }
@@ -127,10 +137,11 @@ public struct ReconcileRunner: Sendable {
         _ account: AccountRecord,
         _ market: Market,
         _ snapshot: AccountSnapshot,
-        runID: Int64
+        runID: Int64,
+        sweep: Bool = false
     ) async -> (listing: ExchangeListing, recordSweep: Bool) {
         let symbols = snapshot.symbolsOfInterest(market: market, extra: policy.attributor.claims.symbols(account: account.id))
-        let sweepDue = sweepDue(account: account.id, runID: runID, lastSweepRun: snapshot.lastSweepRun[market])
+        let sweepDue = sweep || sweepDue(account: account.id, runID: runID, lastSweepRun: snapshot.lastSweepRun[market])
         let fullByCost =
             gateway.listingWeight(account, market: market, symbols: symbols.count) >= gateway.listingWeight(account, market: market, symbols: nil)
         if sweepDue || fullByCost {
@@ -141,7 +152,7 @@ public struct ReconcileRunner: Sendable {
     }
 
     /// One account: every market in which it has links or rows.
-    func reconcile(_ account: AccountRecord, runID: Int64, markets: Set<Market>) async throws -> [ReportSection] {
+    func reconcile(_ account: AccountRecord, runID: Int64, markets: Set<Market>, sweep: Bool = false) async throws -> [ReportSection] {
         guard gateway.supports(account) else {
             return [
                 .unsupported(
@@ -177,7 +188,7 @@ public struct ReconcileRunner: Sendable {
                     )
                     continue
                 }
-                let (listing, recordSweep) = await listing(account, market, snapshot, runID: runID)
+                let (listing, recordSweep) = await listing(account, market, snapshot, runID: runID, sweep: sweep)
                 let time = now()
                 var input = snapshot.input(market: market, listing: listing, now: time)
                 var plan = Reconciler.decide(input, policy: policy)

@@ -59,6 +59,12 @@ public struct Venues: ExchangeGateway, CancelGateway {
         return await venue.send(request, account: account, market: market)
     }
 
+    /// The user data streams of the account's venue, when it has them for this market.
+    public func streams(for account: AccountRecord, market: Market) -> (any OrderStreams)? {
+        guard let streams = venue(for: account)?.orderStreams, streams.streams(account, market: market) else { return nil }
+        return streams
+    }
+
     /// Closes every venue's connections.
     public func shutdown() async {
         for venue in all { await venue.shutdown() }

@@ -24,6 +24,10 @@ struct ReconcileFlags: ParsableArguments {
     var testnetSpotURL: String?
     @Option(name: .customLong("testnet-futures-url"), help: "Futures base URL for accounts with is_testnet.")
     var testnetFuturesURL: String?
+    @Option(name: .customLong("spot-ws-url"), help: "Spot user data stream (WebSocket API) URL [exchange] spot_ws_url (serve).")
+    var spotWSURL: String?
+    @Option(name: .customLong("futures-ws-url"), help: "USDⓈ-M futures user data stream URL [exchange] futures_ws_url (serve).")
+    var futuresWSURL: String?
     @Option(name: .customLong("upbit-url"), help: "Upbit REST base URL [exchange] upbit_url (default \(defaults.exchange.upbitURL)).")
     var upbitURL: String?
     @Option(name: .customLong("bithumb-url"), help: "Bithumb REST base URL [exchange] bithumb_url (default \(defaults.exchange.bithumbURL)).")
@@ -68,6 +72,9 @@ struct ReconcileFlags: ParsableArguments {
         where URL(string: url)?.scheme?.hasPrefix("http") != true {
             throw ValidationError("\(url) is not an http(s) URL")
         }
+        for url in [spotWSURL, futuresWSURL].compactMap({ $0 }) where URL(string: url)?.scheme?.hasPrefix("ws") != true {
+            throw ValidationError("\(url) is not a ws(s) URL")
+        }
         guard accounts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--account takes positive account ids") }
         for claim in claims where OperatorClaim(argument: claim) == nil {
             throw ValidationError("--claim \(claim): expected ACCOUNT:SYMBOL[:SIDE]=LINK, e.g. 1:BTCUSDT:BUY=4")
@@ -82,6 +89,8 @@ struct ReconcileFlags: ParsableArguments {
         if let futuresURL { c.exchange.futuresURL = futuresURL }
         if let testnetSpotURL { c.exchange.testnetSpotURL = testnetSpotURL }
         if let testnetFuturesURL { c.exchange.testnetFuturesURL = testnetFuturesURL }
+        if let spotWSURL { c.exchange.spotWSURL = spotWSURL }
+        if let futuresWSURL { c.exchange.futuresWSURL = futuresWSURL }
         if let upbitURL { c.exchange.upbitURL = upbitURL }
         if let bithumbURL { c.exchange.bithumbURL = bithumbURL }
         if let graceMs { c.reconcile.graceMs = graceMs }

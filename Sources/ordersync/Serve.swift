@@ -45,7 +45,8 @@ struct ServeCommand: AsyncParsableCommand {
         let spread: Double
         var settings = WebhookSettings()
         do {
-            let options = try flags.options()
+            var options = try flags.options()
+            options.streams = options.config.streams.enabled
             let config = options.config
             daemon = try await Daemon.make(options) { line in
                 print(line)
@@ -91,7 +92,9 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "ordersync.serve")
         logger.logLevel = .warning
         // Started in order, stopped in reverse: the webhook stops taking requests first.
-        let group = ServiceGroup(configuration: .init(services: [scheduler, webhook], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [any Service] = [scheduler, webhook]
+        if let streams = daemon.streams { services.insert(streams, at: 0) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await daemon.shutdown()
     }

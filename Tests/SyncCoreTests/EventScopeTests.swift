@@ -41,7 +41,14 @@ import Testing
 
     @Test func aRegisteredOrphanIsForgottenWhenAnEventShowsItFinishedAndOnlyThen() {
         let manual = Fx.order(5, client: "manual")
-        let record = OrphanRecord(account: Fx.account, market: .futures, order: manual, firstSeen: Fx.now - 60_000, lastSeen: Fx.now - 30_000, timesSeen: 2)
+        let record = OrphanRecord(
+            account: Fx.account,
+            market: .futures,
+            order: manual,
+            firstSeen: Fx.now - 60_000,
+            lastSeen: Fx.now - 30_000,
+            timesSeen: 2
+        )
         let other = Fx.order(6, client: "manual", status: .filled, executed: "0.01")
         // An event about another order says nothing of this orphan.
         #expect(Fx.decide(Fx.input([other], [], orphans: [record], scope: .orders)).findings.isEmpty)
@@ -59,7 +66,9 @@ import Testing
     }
 
     @Test func theReportNamesTheEventsSymbols() {
-        let plan = Fx.decide(Fx.input([Fx.order(1, symbol: "ETHUSDT", status: .filled, executed: "0.01")], [Fx.row(1, order: "1", symbol: "ETHUSDT")], scope: .orders))
+        let plan = Fx.decide(
+            Fx.input([Fx.order(1, symbol: "ETHUSDT", status: .filled, executed: "0.01")], [Fx.row(1, order: "1", symbol: "ETHUSDT")], scope: .orders)
+        )
         let section = ReportSection(plan: plan, accountName: "a", exchange: "X")
         #expect(section.symbols == ["ETHUSDT"])
     }
