@@ -114,8 +114,17 @@ public final class StreamReconciler: Service, Sendable {
     }
 
     public func run() async throws {
-        let accounts = try await runner.store.accounts().filter(\.isActive)
-        let markets = try await runner.store.accountMarkets()
+        // The accounts to follow; a database that cannot be read yet is tried again (the passes
+        // report it), never a reason to stop the daemon.
+        var read: ([AccountRecord], [AccountID: Set<Market>])?
+        while read == nil {
+            do {
+                read = (try await runner.store.accounts().filter(\.isActive), try await runner.store.accountMarkets())
+            } catch {
+                do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(5)) } } catch { return }
+            }
+        }
+        let (accounts, markets) = read!
         await withDiscardingTaskGroup { group in
             for account in accounts {
                 for market in (markets[account.id] ?? []).sorted() {

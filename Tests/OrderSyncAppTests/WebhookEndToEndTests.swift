@@ -43,7 +43,7 @@ import Testing
         request.method = method
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
         if method == .POST { request.body = .bytes(ByteBuffer(string: body)) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
         let bytes = try await response.body.collect(upTo: 1 << 22)
         let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:]
         var headers: [String: String] = [:]
