@@ -89,9 +89,9 @@ extension AccountClient {
                     ending.set("no answer to the subscription")
                     return
                 }
-                guard let reply = try? JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any], (reply["status"] as? Int) == 200
-                else {
-                    let error = ((try? JSONSerialization.jsonObject(with: Data(answer.utf8))) as? [String: Any])?["error"] as? [String: Any]
+                let reply = (try? JSONSerialization.jsonObject(with: Data(answer.utf8))) as? [String: Any]
+                guard (reply?["status"] as? Int) == 200 else {
+                    let error = reply?["error"] as? [String: Any]
                     ending.set("subscription refused: \(error?["code"] ?? "?") \(error?["msg"] ?? "")")
                     return
                 }

@@ -105,8 +105,9 @@ public final class StreamReconciler: Service, Sendable {
     public func isDue(_ account: AccountID) -> Bool {
         let now = runner.now()
         return state.withLock { s in
-            let keys = s.health.filter { $0.key.account == account }
-            let healthy = !keys.isEmpty && keys.allSatisfy { $0.value == .healthy }
+            // Its followed markets' health, looked up (not a scan of every account's).
+            let states = Market.allCases.compactMap { s.health[Key(account: account, market: $0)] }
+            let healthy = !states.isEmpty && states.allSatisfy { $0 == .healthy }
             if healthy, let last = s.covered[account], now - last < healthyInterval { return false }
             s.covered[account] = now
             return true
@@ -181,7 +182,8 @@ public final class StreamReconciler: Service, Sendable {
                 return true
             }
             guard fresh else { return }
-            try? await apply(order, account: account, market: key.market, attempt: 0)
+            // A failed write leaves the order to the next pass; only a written event is timed.
+            guard (try? await apply(order, account: account, market: key.market, attempt: 0)) != nil else { return }
             onApplied(time)
         }
     }
