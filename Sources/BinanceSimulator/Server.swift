@@ -124,8 +124,7 @@ public struct SimulatorResponder: HTTPResponder {
             }
             return Self.json(.ok, result, headers)
         } catch let error as APIError {
-            if let retry = error.retryAfter { headers["Retry-After"] = String(retry) }
-            return Self.json(error.status, Wire.error(error), headers)
+            return Self.failure(error, headers)
         } catch is DropConnection {
             // The connection is closed before any byte of a response.
             try? await context.channel.close()
@@ -153,9 +152,7 @@ public struct SimulatorResponder: HTTPResponder {
             default: return Self.json(.init(code: 405), .object([]), headers)
             }
         } catch let error as APIError {
-            var headers: [String: String] = [:]
-            if let retry = error.retryAfter { headers["Retry-After"] = String(retry) }
-            return Self.json(error.status, Wire.error(error), headers)
+            return Self.failure(error)
         } catch {
             return Self.json(.internalServerError, Wire.error(.unknown), [:])
         }
@@ -183,6 +180,13 @@ public struct SimulatorResponder: HTTPResponder {
         if timestamp >= now + 1000 { throw APIError.timestampAhead }
         if now - timestamp > recvWindow { throw APIError.timestampOutside }
         return apiKey
+    }
+
+    /// An error as the exchange answers it: its status and `{code, msg}`, with `Retry-After` for 429 and 418.
+    static func failure(_ error: APIError, _ headers: [String: String] = [:]) -> Response {
+        var headers = headers
+        if let retry = error.retryAfter { headers["Retry-After"] = String(retry) }
+        return json(error.status, Wire.error(error), headers)
     }
 
     static func json(_ status: HTTPResponse.Status, _ body: JSON, _ headers: [String: String]) -> Response {
