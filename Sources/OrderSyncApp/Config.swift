@@ -228,13 +228,20 @@ public struct OrdersyncConfig: Sendable, Decodable {
     public struct Streams: Sendable, Decodable {
         /// Follow every account's order events (Binance spot and futures); passes stay the safety net.
         public var enabled = true
+        /// How often the accounts to follow are read again: an account added, deactivated or
+        /// given new keys while `serve` runs is followed (or let go) within this.
+        public var refreshSeconds = 30.0
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case enabled }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case enabled
+            case refreshSeconds = "refresh_seconds"
+        }
         public init() {}
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try ConfigSection<CodingKeys>(decoder)
             try c.read(&enabled, .enabled) { _ in nil }
+            try c.read(&refreshSeconds, .refreshSeconds) { $0 > 0 ? nil : "must be positive" }
         }
     }
 

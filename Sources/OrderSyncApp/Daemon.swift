@@ -32,6 +32,34 @@ public struct Telemetry: Sendable {
             .recordMilliseconds(report.finishedAt - report.startedAt)
     }
 
+    /// What the streams observed: events by market, phase and outcome, event→DB latency, streams
+    /// per market and health, gaps; a resync is a pass; an event's findings go to the alert rules.
+    func record(_ observation: StreamReconciler.Observation, book: Daemon.PassBook) {
+        switch observation {
+        case .event(let market, let phase, let outcome, let updateTime):
+            Counter(
+                label: "ordersync_stream_events_total",
+                dimensions: [("market", market.rawValue), ("status", phase), ("outcome", outcome)],
+                factory: factory
+            ).increment()
+            if let updateTime {
+                Metrics.Timer(label: "ordersync_stream_event_latency_seconds", dimensions: [], factory: factory)
+                    .recordMilliseconds(max(0, EntryPoints.wallClock() - updateTime))
+            }
+        case .health(let market, let tally):
+            for health in [StreamReconciler.Health.healthy, .catchingUp, .gap] {
+                Gauge(label: "ordersync_streams", dimensions: [("market", market.rawValue), ("state", health.rawValue)], factory: factory)
+                    .record(tally[health] ?? 0)
+            }
+        case .gap(let market):
+            Counter(label: "ordersync_stream_gaps_total", dimensions: [("market", market.rawValue)], factory: factory).increment()
+        case .pass(let report):
+            book.passed(report)
+        case .findings(let report):
+            book.alerter.observe(report)
+        }
+    }
+
     func record(_ report: CancelReport) {
         for (outcome, n) in [
             ("cancelled", report.totals.cancelled), ("already_closed", report.totals.alreadyClosed), ("failed", report.totals.failed),
@@ -54,7 +82,24 @@ public final class Daemon: WebhookBackend {
     public let alerter: Alerter
     /// The user data streams (`serve` with `[streams] enabled`), else nil.
     public let streams: StreamReconciler?
-    private let last = Mutex<Health>(Health(lastPassAt: nil, lastPassErrors: 0))
+    private let book: PassBook
+
+    /// What every pass updates, whoever ran it (the scheduler, the webhook, a stream's resync):
+    /// its metrics, the alert rules, `/healthz`'s last pass.
+    final class PassBook: Sendable {
+        let telemetry: Telemetry
+        let alerter: Alerter
+        let last = Mutex<(at: Millis?, errors: Int)>((nil, 0))
+        init(telemetry: Telemetry, alerter: Alerter) {
+            self.telemetry = telemetry
+            self.alerter = alerter
+        }
+        func passed(_ report: DriftReport) {
+            telemetry.record(report)
+            alerter.observe(report)
+            last.withLock { $0 = (report.finishedAt, report.errorCount) }
+        }
+    }
 
     init(
         runner: ReconcileRunner,
@@ -67,14 +112,24 @@ public final class Daemon: WebhookBackend {
         self.db = db
         self.gateway = gateway
         self.telemetry = telemetry
+        var sinks = AlertSinks(options.config.alerts, environment: options.environment)
+        sinks.printer = alertLog
+        let alerter = Alerter(
+            sinks: sinks,
+            rules: AlertRules(unresolvedPasses: options.config.alerts.unresolvedPasses, failingPasses: options.config.alerts.failingPasses),
+            store: db,
+            now: EntryPoints.wallClock
+        )
+        self.alerter = alerter
+        let book = PassBook(telemetry: telemetry, alerter: alerter)
+        self.book = book
         if options.streams {
-            let factory = telemetry.factory
-            let latency = Metrics.Timer(label: "ordersync_stream_event_latency_seconds", dimensions: [], factory: factory)
             let streams = StreamReconciler(
                 runner: runner,
                 venues: gateway,
                 healthyInterval: Millis(options.config.reconcile.streamIntervalSeconds * 1000),
-                onApplied: { time in latency.recordMilliseconds(max(0, EntryPoints.wallClock() - time)) }
+                refreshEvery: .milliseconds(Int64(options.config.streams.refreshSeconds * 1000)),
+                observe: { telemetry.record($0, book: book) }
             )
             var scheduled = runner
             scheduled.isDue = { streams.isDue($0) }
@@ -84,14 +139,6 @@ public final class Daemon: WebhookBackend {
             self.runner = runner
             self.streams = nil
         }
-        var sinks = AlertSinks(options.config.alerts, environment: options.environment)
-        sinks.printer = alertLog
-        alerter = Alerter(
-            sinks: sinks,
-            rules: AlertRules(unresolvedPasses: options.config.alerts.unresolvedPasses, failingPasses: options.config.alerts.failingPasses),
-            store: db,
-            now: EntryPoints.wallClock
-        )
         canceller = StrategyCanceller(
             store: db,
             gateway: gateway,
@@ -113,11 +160,7 @@ public final class Daemon: WebhookBackend {
     }
 
     /// Book-keeping after every pass, whatever triggered it.
-    public func passed(_ report: DriftReport) {
-        telemetry.record(report)
-        alerter.observe(report)
-        last.withLock { $0 = Health(lastPassAt: report.finishedAt, lastPassErrors: report.errorCount) }
-    }
+    public func passed(_ report: DriftReport) { book.passed(report) }
 
     public func strategyAccess(groupName: String) async throws -> StrategyAccess? {
         try await db.strategyAccess(groupName: groupName)
@@ -136,7 +179,17 @@ public final class Daemon: WebhookBackend {
         return report
     }
 
-    public func health() async -> Health { last.withLock { $0 } }
+    public func health() async -> Health {
+        let last = book.last.withLock { $0 }
+        let streams = self.streams?.accounts.map { a in
+            StreamAccount(
+                accountID: a.account,
+                markets: a.markets.mapValues { $0?.rawValue ?? "none" },
+                onStreams: a.onStreams
+            )
+        }
+        return Health(lastPassAt: last.at, lastPassErrors: last.errors, streams: streams)
+    }
 
     /// Finishes the cancels a stopped process left unresolved (see `StrategyCanceller.resume`).
     public func resumeCancels() async throws -> [CancelReport] {

@@ -85,10 +85,15 @@ public struct AlertRules: Sendable {
     public mutating func observe(_ report: DriftReport) -> [Alert] {
         var alerts: [Alert] = []
         let at = report.finishedAt
+        // An event's section names one order: it tells of that order's orphan or adoption, never
+        // that a listing recovered or that a row it does not name is resolved.
+        let eventScoped = report.trigger == DriftReport.streamTrigger
         for section in report.sections where section.coverage != "unsupported" {
             let place = MarketKey(account: section.accountID, market: section.market)
             let where_ = Self.place(section)
-            if section.coverage == "complete" {
+            if eventScoped {
+                // Only its orphans and adoptions, below.
+            } else if section.coverage == "complete" {
                 if let episode = failing.removeValue(forKey: place), episode.alerted {
                     var alert = Alert(
                         kind: .listingRecovered,
@@ -146,7 +151,7 @@ public struct AlertRules: Sendable {
                     alert.fill(section, finding)
                     alerts.append(alert)
                 case .unresolved:
-                    guard let row = finding.openOrderID else { continue }
+                    guard !eventScoped, let row = finding.openOrderID else { continue }
                     let passes = (previous[row] ?? 0) + 1
                     streaks[row] = passes
                     if passes == unresolvedPasses {
@@ -166,7 +171,7 @@ public struct AlertRules: Sendable {
                 }
             }
             // A section that did not decide (a failed listing) says nothing about its rows: keep the streaks.
-            if section.coverage == "complete" || !streaks.isEmpty { unresolved[place] = streaks.isEmpty ? nil : streaks }
+            if !eventScoped && (section.coverage == "complete" || !streaks.isEmpty) { unresolved[place] = streaks.isEmpty ? nil : streaks }
         }
         return alerts
     }

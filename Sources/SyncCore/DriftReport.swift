@@ -208,9 +208,13 @@ public struct DriftReport: Sendable, Hashable, Codable {
     /// `/2` (issue #12): findings carry `evidence`; the action `placeholder repaired`.
     public static let currentSchema = "ordersync.drift-report/2"
 
+    /// The trigger of what order streams found: each event's decision, one order at a time (its
+    /// sections say nothing about orders they do not name).
+    public static let streamTrigger = "stream"
+
     public var schema: String
     public var runID: Int64?
-    /// What started the run: `cli`, `schedule`, `webhook`.
+    /// What started the run: `cli`, `schedule`, `webhook`, `resync` (a stream's gap), `stream`.
     public var trigger: String
     public var startedAt: Millis
     public var finishedAt: Millis

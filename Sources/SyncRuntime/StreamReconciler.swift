@@ -50,6 +50,11 @@ public final class StreamReconciler: Service, Sendable {
 
     struct State {
         var health: [Key: Health] = [:]
+        /// Per market, how many followed streams are in each health (kept with `health`).
+        var tally: [Market: [Health: Int]] = [:]
+        /// The accounts followed or polled, by id, with the markets that have no stream.
+        var accounts: [AccountID: AccountRecord] = [:]
+        var unstreamed: [AccountID: Set<Market>] = [:]
         var seen: [Key: [ExchangeOrderID: Rank]] = [:]
         var deferred: [Key: [ExchangeOrderID: Deferred]] = [:]
         var resyncs: Set<AccountID> = []
@@ -69,26 +74,58 @@ public final class StreamReconciler: Service, Sendable {
         public var resyncs = 0
     }
 
+    /// What the streams tell the daemon's book-keeping (metrics, alerts, `/healthz`), as it happens.
+    public enum Observation: Sendable {
+        /// An order's event: its market, its phase, what became of it (`applied`, `stale` — a
+        /// duplicate or older than one already seen — or `failed`, its write), and for an applied
+        /// one the exchange's update time (event→DB latency).
+        case event(market: Market, phase: String, outcome: String, updateTime: Millis?)
+        /// How many of a market's followed streams are in each health, after a change.
+        case health(market: Market, tally: [Health: Int])
+        /// A stream ended (reconnecting).
+        case gap(market: Market)
+        /// A resync pass finished (a pass like any other: telemetry, alerts, last pass).
+        case pass(DriftReport)
+        /// An event's decision found something (an orphan registered or adopted, a row closed):
+        /// one section, trigger `stream`, for the alert rules at once rather than at the roll.
+        case findings(DriftReport)
+    }
+
+    /// What `/healthz` says of one followed or polled account.
+    public struct AccountStreams: Sendable, Hashable {
+        public var account: AccountID
+        /// Each of its markets: its stream's health, or nil where the venue has no stream (polling only).
+        public var markets: [Market: Health?]
+        /// Every market on a healthy stream.
+        public var onStreams: Bool { !markets.isEmpty && markets.values.allSatisfy { $0 == .healthy } }
+    }
+
     let runner: ReconcileRunner
     let venues: Venues
     let healthyInterval: Millis
     let rollEvery: Duration
+    let refreshEvery: Duration
     let state = Mutex(State())
-    /// Called after each event is applied, with the event's update time (latency metrics).
-    let onApplied: @Sendable (Millis) -> Void
+    /// The history's trigger of the streams' rolling run (and of their findings' reports).
+    public static let trigger = DriftReport.streamTrigger
+    let observe: @Sendable (Observation) -> Void
 
+    /// `refreshEvery`: how often the accounts to follow are read again (an account added,
+    /// deactivated, its keys or markets changed while the daemon runs).
     public init(
         runner: ReconcileRunner,
         venues: Venues,
         healthyInterval: Millis = 300_000,
         rollEvery: Duration = .seconds(60),
-        onApplied: @escaping @Sendable (Millis) -> Void = { _ in }
+        refreshEvery: Duration = .seconds(30),
+        observe: @escaping @Sendable (Observation) -> Void = { _ in }
     ) {
         self.runner = runner
         self.venues = venues
         self.healthyInterval = healthyInterval
         self.rollEvery = rollEvery
-        self.onApplied = onApplied
+        self.refreshEvery = refreshEvery
+        self.observe = observe
     }
 
     public var counts: Counts { state.withLock { $0.counts } }
@@ -98,6 +135,34 @@ public final class StreamReconciler: Service, Sendable {
         state.withLock { s in s.health.map { ($0.key.account, $0.key.market, $0.value) } }.sorted {
             ($0.account, $0.market) < ($1.account, $1.market)
         }
+    }
+
+    /// Every active account with markets: on streams, or on polling only (no stream for a market,
+    /// or a stream not healthy), by account id.
+    public var accounts: [AccountStreams] {
+        state.withLock { s in
+            s.accounts.keys.sorted().map { id in
+                var markets: [Market: Health?] = [:]
+                for market in s.unstreamed[id] ?? [] { markets[market] = .some(nil) }
+                for market in Market.allCases { if let h = s.health[Key(account: id, market: market)] { markets[market] = h } }
+                return AccountStreams(account: id, markets: markets)
+            }
+        }
+    }
+
+    /// Sets a stream's health (nil: no longer followed), keeping the tally; the market's new tally,
+    /// when it changed, for the observer.
+    static func set(_ health: Health?, _ key: Key, in s: inout State) -> [Health: Int]? {
+        let old = s.health[key]
+        guard old != health else { return nil }
+        s.health[key] = health
+        if let old { s.tally[key.market, default: [:]][old, default: 0] -= 1 }
+        if let health { s.tally[key.market, default: [:]][health, default: 0] += 1 }
+        return s.tally[key.market] ?? [:]
+    }
+
+    func setHealth(_ health: Health?, _ key: Key) {
+        if let tally = state.withLock({ Self.set(health, key, in: &$0) }) { observe(.health(market: key.market, tally: tally)) }
     }
 
     /// For the runner's scheduled passes: an account whose every stream is healthy is due once per
@@ -115,35 +180,70 @@ public final class StreamReconciler: Service, Sendable {
     }
 
     public func run() async throws {
-        // The accounts to follow; a database that cannot be read yet is tried again (the passes
-        // report it), never a reason to stop the daemon.
-        var read: ([AccountRecord], [AccountID: Set<Market>])?
-        while read == nil {
-            do {
-                read = (try await runner.store.accounts().filter(\.isActive), try await runner.store.accountMarkets())
-            } catch {
-                do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(5)) } } catch { return }
-            }
-        }
-        let (accounts, markets) = read!
         await withDiscardingTaskGroup { group in
-            for account in accounts {
-                for market in (markets[account.id] ?? []).sorted() {
-                    guard let streams = venues.streams(for: account, market: market) else { continue }
-                    let key = Key(account: account.id, market: market)
-                    state.withLock { $0.health[key] = .catchingUp }
-                    group.addTask {
-                        await streams.follow(account, market: market) { signal in await self.handle(signal, account: account, key: key) }
-                    }
-                }
-            }
-            group.addTask { await self.every(.milliseconds(100)) { await self.recheckDeferred(accounts) } }
+            group.addTask { await self.every(.milliseconds(100)) { await self.recheckDeferred() } }
             group.addTask { await self.every(.milliseconds(200)) { await self.resync() } }
             group.addTask { await self.every(self.rollEvery) { try? await self.roll() } }
-            try? await gracefulShutdown()
+            await follow()
             group.cancelAll()
         }
         try? await roll(force: true)
+    }
+
+    /// Follows every active account's streams until shutdown, reading the accounts again every
+    /// `refreshEvery`: a new account or market is followed, one gone or deactivated is let go, one
+    /// whose record changed (its keys) is followed anew. A database that cannot be read is tried
+    /// again at the next refresh (the passes report it), never a reason to stop the daemon.
+    func follow() async {
+        var followers: [Key: (record: AccountRecord, task: Task<Void, Never>)] = [:]
+        while true {
+            if let accounts = try? await runner.store.accounts().filter(\.isActive), let markets = try? await runner.store.accountMarkets() {
+                var wanted: [Key: AccountRecord] = [:]
+                var unstreamed: [AccountID: Set<Market>] = [:]
+                for account in accounts {
+                    for market in markets[account.id] ?? [] {
+                        if venues.streams(for: account, market: market) != nil {
+                            wanted[Key(account: account.id, market: market)] = account
+                        } else {
+                            unstreamed[account.id, default: []].insert(market)
+                        }
+                    }
+                }
+                for (key, follower) in followers where wanted[key] != follower.record {
+                    follower.task.cancel()
+                    await follower.task.value
+                    followers[key] = nil
+                    forget(key)
+                }
+                for (key, account) in wanted.sorted(by: { ($0.key.account, $0.key.market) < ($1.key.account, $1.key.market) })
+                where followers[key] == nil {
+                    guard let streams = venues.streams(for: account, market: key.market) else { continue }
+                    setHealth(.catchingUp, key)
+                    followers[key] = (
+                        account,
+                        Task {
+                            await streams.follow(account, market: key.market) { signal in await self.handle(signal, account: account, key: key) }
+                        }
+                    )
+                }
+                state.withLock { s in
+                    s.accounts = Dictionary(accounts.filter { markets[$0.id]?.isEmpty == false }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                    s.unstreamed = unstreamed
+                }
+            }
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: self.refreshEvery) } } catch { break }
+        }
+        for follower in followers.values { follower.task.cancel() }
+        for follower in followers.values { await follower.task.value }
+    }
+
+    /// A stream no longer followed: its health, what was seen and deferred.
+    func forget(_ key: Key) {
+        setHealth(nil, key)
+        state.withLock { s in
+            s.seen[key] = nil
+            s.deferred[key] = nil
+        }
     }
 
     func every(_ period: Duration, _ body: @Sendable () async -> Void) async {
@@ -156,15 +256,12 @@ public final class StreamReconciler: Service, Sendable {
     func handle(_ signal: StreamSignal, account: AccountRecord, key: Key) async {
         switch signal {
         case .live:
-            state.withLock { s in
-                s.health[key] = .catchingUp
-                s.resyncs.insert(key.account)
-            }
+            setHealth(.catchingUp, key)
+            state.withLock { s in _ = s.resyncs.insert(key.account) }
         case .gap:
-            state.withLock { s in
-                s.health[key] = .gap
-                s.counts.gaps += 1
-            }
+            setHealth(.gap, key)
+            state.withLock { s in s.counts.gaps += 1 }
+            observe(.gap(market: key.market))
         case .order(let order, let time):
             let rank = Rank(time: time, final: !order.status.isOpen, filled: order.executedQuantity)
             let fresh = state.withLock { s in
@@ -181,10 +278,13 @@ public final class StreamReconciler: Service, Sendable {
                 }
                 return true
             }
-            guard fresh else { return }
+            let phase = order.status.phase.rawValue
+            guard fresh else { return observe(.event(market: key.market, phase: phase, outcome: "stale", updateTime: nil)) }
             // A failed write leaves the order to the next pass; only a written event is timed.
-            guard (try? await apply(order, account: account, market: key.market, attempt: 0)) != nil else { return }
-            onApplied(time)
+            guard (try? await apply(order, account: account, market: key.market, attempt: 0)) != nil else {
+                return observe(.event(market: key.market, phase: phase, outcome: "failed", updateTime: nil))
+            }
+            observe(.event(market: key.market, phase: phase, outcome: "applied", updateTime: time))
         }
     }
 
@@ -218,6 +318,10 @@ public final class StreamReconciler: Service, Sendable {
             let section = ReportSection(plan: plan, accountName: account.name, exchange: account.exchange, groups: groups)
             return (plan.findings.contains { $0.kind != .matched && $0.kind != .inFlight } ? section : nil, due)
         }
+        if let section = outcome.section {
+            let now = runner.now()
+            observe(.findings(DriftReport(runID: runID, trigger: Self.trigger, startedAt: now, finishedAt: now, sections: [section])))
+        }
         state.withLock { s in
             s.counts.applied += 1
             if let section = outcome.section { s.sections.append(section) }
@@ -229,20 +333,20 @@ public final class StreamReconciler: Service, Sendable {
     }
 
     /// Orders whose grace is over: their state now, by query, decided again.
-    func recheckDeferred(_ accounts: [AccountRecord]) async {
+    func recheckDeferred() async {
         let now = runner.now()
-        let due: [(Key, Deferred)] = state.withLock { s in
+        let (due, byID): ([(Key, Deferred)], [AccountID: AccountRecord]) = state.withLock { s in
             var out: [(Key, Deferred)] = []
             for (key, items) in s.deferred {
                 for (id, item) in items where item.due <= now {
                     out.append((key, item))
                     s.deferred[key]![id] = nil
                 }
+                if s.deferred[key]!.isEmpty { s.deferred[key] = nil }
             }
-            return out
+            return (out, out.isEmpty ? [:] : s.accounts)
         }
         guard !due.isEmpty else { return }
-        let byID = Dictionary(accounts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         await withDiscardingTaskGroup { group in
             for (key, item) in due {
                 guard let account = byID[key.account] else { continue }
@@ -264,23 +368,27 @@ public final class StreamReconciler: Service, Sendable {
         }
         guard !accounts.isEmpty else { return }
         let started = runner.now()
-        guard (try? await runner.pass(only: accounts, trigger: "resync", sweep: true)) != nil else {
+        guard let report = try? await runner.pass(only: accounts, trigger: "resync", sweep: true) else {
             state.withLock { s in s.resyncs.formUnion(accounts) }
             return
         }
-        state.withLock { s in
+        observe(.pass(report))
+        let tallies: [Market: [Health: Int]] = state.withLock { s in
             s.counts.resyncs += accounts.count
+            var changed: [Market: [Health: Int]] = [:]
             for (key, health) in s.health where accounts.contains(key.account) && health == .catchingUp {
-                s.health[key] = .healthy
+                if let tally = Self.set(.healthy, key, in: &s) { changed[key.market] = tally }
             }
             for account in accounts { s.covered[account] = started }
+            return changed
         }
+        for (market, tally) in tallies.sorted(by: { $0.key < $1.key }) { observe(.health(market: market, tally: tally)) }
     }
 
     func currentRun() async throws -> Int64 {
         if let run = state.withLock({ $0.run }) { return run.id }
         let now = runner.now()
-        let id = try await runner.store.beginRun(trigger: "stream", now: now)
+        let id = try await runner.store.beginRun(trigger: Self.trigger, now: now)
         return state.withLock { s in
             if let run = s.run { return run.id }  // another event began one first; this one stays empty
             s.run = (id, now)
@@ -300,7 +408,7 @@ public final class StreamReconciler: Service, Sendable {
         guard let finished else { return }
         let report = DriftReport(
             runID: finished.id,
-            trigger: "stream",
+            trigger: Self.trigger,
             startedAt: finished.started,
             finishedAt: runner.now(),
             sections: finished.sections

@@ -12,17 +12,42 @@ extension WebhookServer {
         let time = now()
         let age = h.lastPassAt.map { time - $0 }
         let stale = settings.maxPassAgeMs.flatMap { limit in age.map { $0 > limit } } ?? false
+        struct Account: Encodable {
+            var account_id: Int64
+            var mode: String
+            var markets: [String: String]
+        }
+        struct Streams: Encodable {
+            var accounts_on_streams: Int
+            var accounts_polling_only: Int
+            var accounts: [Account]
+        }
         struct Body: Encodable {
             var status: String
             var last_pass_at: String?
             var last_pass_age_ms: Int64?
             var last_pass_errors: Int
+            var streams: Streams?
+        }
+        let streams = h.streams.map { accounts in
+            Streams(
+                accounts_on_streams: accounts.filter(\.onStreams).count,
+                accounts_polling_only: accounts.filter { !$0.onStreams }.count,
+                accounts: accounts.map { a in
+                    Account(
+                        account_id: a.accountID.rawValue,
+                        mode: a.onStreams ? "streams" : "polling",
+                        markets: Dictionary(uniqueKeysWithValues: a.markets.map { ($0.key.rawValue, $0.value) })
+                    )
+                }
+            )
         }
         let body = Body(
             status: stale ? "stale" : "ok",
             last_pass_at: h.lastPassAt.map(UTC.iso8601),
             last_pass_age_ms: age,
-            last_pass_errors: h.lastPassErrors
+            last_pass_errors: h.lastPassErrors,
+            streams: streams
         )
         return Response(
             status: stale ? .serviceUnavailable : .ok,

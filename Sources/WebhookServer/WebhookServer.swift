@@ -31,9 +31,30 @@ public struct Health: Sendable, Hashable, Codable {
     /// Account-markets the last pass could not list.
     public var lastPassErrors: Int
 
-    public init(lastPassAt: Millis?, lastPassErrors: Int) {
+    /// The user data streams, when `serve` follows them: which accounts are on streams and which
+    /// on polling only.
+    public var streams: [StreamAccount]?
+
+    public init(lastPassAt: Millis?, lastPassErrors: Int, streams: [StreamAccount]? = nil) {
         self.lastPassAt = lastPassAt
         self.lastPassErrors = lastPassErrors
+        self.streams = streams
+    }
+}
+
+/// One account in `/healthz`'s `streams`: each market's stream state — `healthy`, `catching_up`
+/// (connecting, or resyncing after a gap), `gap` (reconnecting), or `none` (the exchange has no
+/// stream for it: polling only).
+public struct StreamAccount: Sendable, Hashable, Codable {
+    public var accountID: AccountID
+    public var markets: [Market: String]
+    /// Every market on a healthy stream (its scheduled passes come at the streams' interval).
+    public var onStreams: Bool
+
+    public init(accountID: AccountID, markets: [Market: String], onStreams: Bool) {
+        self.accountID = accountID
+        self.markets = markets
+        self.onStreams = onStreams
     }
 }
 

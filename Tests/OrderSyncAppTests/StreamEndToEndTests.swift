@@ -19,15 +19,34 @@ import FoundationNetworking
         var db: String
         var simulator: String
         var serve: Process
+        /// serve's webhook (`/healthz`, `/metrics`).
+        var webhook: String
 
         func rows(_ sql: String) async throws -> [SQLRow] { try await TestDatabases.rows(db, sql) }
 
-        func act(_ market: String, _ id: Int, _ action: String, quantity: String? = nil) async throws {
+        func act(_ market: String, _ id: Int, _ action: String, quantity: String? = nil, account: Int = 1) async throws {
             let q = quantity.map { #","quantity":"\#($0)""# } ?? ""
             try await ReconcileEndToEndTests.post(
                 simulator + "/_sim/act",
-                #"{"account_id":1,"market":"\#(market)","order_id":\#(id),"action":"\#(action)"\#(q)}"#
+                #"{"account_id":\#(account),"market":"\#(market)","order_id":\#(id),"action":"\#(action)"\#(q)}"#
             )
+        }
+
+        /// `/healthz`'s `streams`: each account's mode and markets, by account id.
+        func healthStreams() async throws -> [Int: (mode: String, markets: [String: String])] {
+            let body = try #require(try await ReconcileEndToEndTests.get(webhook + "/healthz") as? [String: Any])
+            let streams = try #require(body["streams"] as? [String: Any], "healthz has streams: \(body)")
+            var out: [Int: (String, [String: String])] = [:]
+            for a in streams["accounts"] as? [[String: Any]] ?? [] {
+                out[a["account_id"] as? Int ?? 0] = (a["mode"] as? String ?? "", a["markets"] as? [String: String] ?? [:])
+            }
+            return out
+        }
+
+        /// `/metrics` as text.
+        func metrics() async throws -> String {
+            let (data, _) = try await URLSession.shared.data(from: URL(string: webhook + "/metrics")!)
+            return String(decoding: data, as: UTF8.self)
         }
 
         func streams() async throws -> [String: Any] {
@@ -51,10 +70,12 @@ import FoundationNetworking
             try await rows("SELECT final_status FROM sync_order_history WHERE exchange_order_id = '\(id)'").compactMap { $0.text("final_status") }
         }
 
-        /// Both streams connected and every resync since finished (no resync run still running).
-        func healthy(opened: Int = 0) async throws -> Bool {
+        /// Both streams of every followed account connected and every resync since finished (no
+        /// resync run still running).
+        func healthy(opened: Int = 0, accounts: Int = 1) async throws -> Bool {
             let s = try await streams()
-            guard (s["connections"] as? [String: Int]) == ["FUTURES": 1, "SPOT": 1], (s["connections_opened"] as? Int ?? 0) >= opened else {
+            guard (s["connections"] as? [String: Int]) == ["FUTURES": accounts, "SPOT": accounts], (s["connections_opened"] as? Int ?? 0) >= opened
+            else {
                 return false
             }
             let resyncs = try await rows("SELECT status FROM sync_runs WHERE trigger = 'resync'")
@@ -62,12 +83,20 @@ import FoundationNetworking
         }
     }
 
-    static func withRig(_ backend: TestBackend, _ body: (Rig) async throws -> Void) async throws {
+    /// `setup`: SQL run on the loaded database before serve starts; `environment` is added to serve's.
+    static func withRig(
+        _ backend: TestBackend,
+        scenario: String = Self.scenario,
+        environment: [String: String] = [:],
+        setup: [String] = [],
+        _ body: (Rig) async throws -> Void
+    ) async throws {
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try await TestDatabases.forTest(backend, in: dir, name: "streams")
-        #expect(try await CLITests.run(["load", "--db", db, "--scenario", Self.scenario]).status == 0)
-        let (base, simulator) = try await ReconcileEndToEndTests.simulator(Self.scenario)
+        #expect(try await CLITests.run(["load", "--db", db, "--scenario", scenario]).status == 0)
+        for sql in setup { try await TestDatabases.execute(db, sql) }
+        let (base, simulator) = try await ReconcileEndToEndTests.simulator(scenario)
         defer { simulator.terminate() }
         let serve = Process()
         serve.executableURL = URL(fileURLWithPath: try CLITests.binary())
@@ -76,12 +105,19 @@ import FoundationNetworking
             "serve", "--db", db, "--spot-url", base, "--futures-url", base, "--interval-seconds", "600", "--grace-ms", "2000",
             "--listen", "127.0.0.1:0",
         ]
+        serve.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let out = Pipe()
         serve.standardOutput = out
         try serve.run()
         defer { if serve.isRunning { serve.terminate() } }
-        _ = try await CLITests.read(out) { $0.contains("webhook listening") && $0.contains("pass ") }
-        let rig = Rig(db: db, simulator: base, serve: serve)
+        let text = try await CLITests.read(out) { $0.contains("webhook listening") && $0.contains("pass ") }
+        let webhook = try #require(
+            text.split(separator: "\n").first { $0.contains("webhook listening on ") }.flatMap {
+                $0.split(separator: " ").first { $0.hasPrefix("http://") }
+            },
+            "serve printed its address: \(text)"
+        )
+        let rig = Rig(db: db, simulator: base, serve: serve, webhook: String(webhook))
         #expect(try await MisbehaviourTests.eventually(60) { try await rig.healthy() }, "both streams connected and resynced")
         try await body(rig)
         serve.terminate()
@@ -115,6 +151,18 @@ import FoundationNetworking
                 #expect(try await rig.history(base + 2) == ["FILLED"])
                 #expect(try await rig.history(base + 3) == ["CANCELED"])
             }
+            // /healthz: the account is on streams, both markets healthy; /metrics counts the events.
+            let health = try await rig.healthStreams()
+            #expect(health[1]?.mode == "streams" && health[1]?.markets == ["FUTURES": "healthy", "SPOT": "healthy"], "\(health)")
+            let metrics = try await rig.metrics()
+            for market in ["FUTURES", "SPOT"] {
+                #expect(metrics.contains(#"ordersync_streams{market="\#(market)",state="healthy"} 1"#), "\(market) healthy in /metrics")
+                #expect(
+                    metrics.contains(#"ordersync_stream_events_total{market="\#(market)",status="FILLED",outcome="applied"}"#),
+                    "\(market)'s fill counted as applied"
+                )
+            }
+            #expect(metrics.contains(#"ordersync_passes_total{trigger="resync"}"#), "the resync is counted as a pass")
             // A manual order: registered as an orphan once its grace (2 s) is over, not at the next pass.
             try await ReconcileEndToEndTests.post(
                 rig.simulator + "/_sim/place",
@@ -176,6 +224,62 @@ import FoundationNetworking
             )
             let rows = Set(try await rig.rows("SELECT exchange_order_id FROM open_orders").compactMap { $0.text("exchange_order_id") })
             #expect(rows == open)
+        }
+    }
+
+    /// An account activated while serve runs is followed (and on streams in `/healthz`) within the
+    /// refresh; one deactivated is let go: its connections close and it leaves `/healthz`.
+    @Test func accountsActivatedOrDeactivatedWhileServeRunsAreFollowedOrLetGo() async throws {
+        let dir = try CLITests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // The streams fixture with a second account on both strategies, inactive when serve starts.
+        var scenario = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.scenario))) as? [String: Any])
+        scenario["accounts"] =
+            (scenario["accounts"] as? [[String: Any]] ?? []) + [
+                ["id": 2, "user_id": 1, "name": "streams-second", "api_key": "streams-key-2", "api_secret": "streams-secret-2"]
+            ]
+        scenario["strategy_accounts"] =
+            (scenario["strategy_accounts"] as? [[String: Any]] ?? []) + [
+                ["id": 3, "strategy_id": 1, "account_id": 2], ["id": 4, "strategy_id": 2, "account_id": 2],
+            ]
+        let path = dir.appendingPathComponent("streams-two.json").path
+        try JSONSerialization.data(withJSONObject: scenario).write(to: URL(fileURLWithPath: path))
+        try await Self.withRig(
+            .sqlite,
+            scenario: path,
+            environment: ["ORDERSYNC_STREAMS_REFRESH_SECONDS": "0.5"],
+            setup: ["UPDATE accounts SET is_active = 0 WHERE id = 2"]
+        ) { rig in
+            #expect(try await rig.healthStreams().keys.sorted() == [1], "only the active account")
+            try await TestDatabases.execute(rig.db, "UPDATE accounts SET is_active = 1 WHERE id = 2")
+            #expect(
+                try await MisbehaviourTests.eventually(60) {
+                    let healthy = try await rig.healthy(accounts: 2)
+                    let mode = try await rig.healthStreams()[2]?.mode
+                    return healthy && mode == "streams"
+                },
+                "the activated account followed and resynced"
+            )
+            // Its events reach the database: a manual order on it, registered once its grace is over.
+            try await ReconcileEndToEndTests.post(
+                rig.simulator + "/_sim/place",
+                #"{"account_id":2,"market":"SPOT","symbol":"ETHUSDT","side":"SELL","type":"LIMIT","price":"4000","quantity":"0.1","client_order_id":"manual2"}"#
+            )
+            #expect(
+                try await MisbehaviourTests.eventually(60) {
+                    try await rig.rows("SELECT account_id FROM sync_orphans WHERE client_order_id = 'manual2'").first?.int("account_id") == 2
+                },
+                "the new account's manual order registered"
+            )
+            try await TestDatabases.execute(rig.db, "UPDATE accounts SET is_active = 0 WHERE id = 1")
+            #expect(
+                try await MisbehaviourTests.eventually(60) {
+                    let connections = try await rig.connections()
+                    let followed = try await rig.healthStreams().keys.sorted()
+                    return connections == ["FUTURES": 1, "SPOT": 1] && followed == [2]
+                },
+                "the deactivated account let go"
+            )
         }
     }
 }

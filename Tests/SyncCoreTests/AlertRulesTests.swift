@@ -88,6 +88,29 @@ import Testing
         #expect(second.map(\.key) == ["foreign_orphan:1:FUTURES:90"], "the same key: the sinks send it once")
     }
 
+    /// A stream's event section names one order: its orphan alerts at once, but it neither ends a
+    /// failing listing's episode (no false recovery) nor a row's unresolved streak.
+    @Test func anEventSectionAlertsItsOrphanAndLeavesEpisodesAndStreaksAlone() throws {
+        var rules = AlertRules(unresolvedPasses: 2, failingPasses: 1)
+        func event(_ at: Millis, _ findings: [ReportFinding] = []) -> DriftReport {
+            DriftReport(
+                runID: 1,
+                trigger: DriftReport.streamTrigger,
+                startedAt: at,
+                finishedAt: at,
+                sections: [Self.section(1, "complete", findings)]
+            )
+        }
+        #expect(rules.observe(Self.report(1, [Self.section(1, "failed")])).map(\.kind) == [.listingFailing])
+        #expect(rules.observe(event(2, [try Self.finding(Self.orphan)])).map(\.key) == ["foreign_orphan:1:FUTURES:90"])
+        #expect(rules.observe(event(3)).isEmpty, "no recovery from an event")
+        #expect(rules.observe(Self.report(4, [Self.section(1, "complete")])).map(\.kind) == [.listingRecovered], "the episode was still open")
+        let row = try Self.finding(Self.unresolved)
+        #expect(rules.observe(Self.report(5, [Self.section(1, "complete", [row])])).isEmpty)
+        #expect(rules.observe(event(6)).isEmpty)
+        #expect(rules.observe(Self.report(7, [Self.section(1, "complete", [row])])).map(\.kind) == [.rowUnresolved], "the streak survived the event")
+    }
+
     @Test func cancelsAlertPerAccountMarketSplittingUnknownFromFailedAndDryRunsNot() {
         func row(_ id: Int64) -> OpenOrderRow { Fx.row(id, order: "\(id)", link: 5) }
         let orders = [
