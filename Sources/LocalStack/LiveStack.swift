@@ -89,7 +89,9 @@ public struct LiveStack: Sendable {
             throw error
         }
         let server = daemon.webhook(settings).application { webhookPort.continuation.yield($0) }
-        let serverGroup = ServiceGroup(configuration: .init(services: [server], logger: logger))
+        // With `options.streams`, the user data streams run beside the webhook, as in `serve`.
+        let services: [any Service] = (daemon.streams.map { [$0] } ?? []) + [server]
+        let serverGroup = ServiceGroup(configuration: .init(services: services, logger: logger))
         let serverRun = Task { try? await serverGroup.run() }
         guard let hookPort = await webhookPort.stream.first(where: { _ in true }) else { throw AppError("the webhook did not start") }
         return LiveStack(
@@ -110,7 +112,7 @@ public struct LiveStack: Sendable {
         )
     }
 
-    /// Stops the webhook, then the simulator, and closes the daemon's HTTP clients.
+    /// Stops the webhook (and the streams), then the simulator, and closes the daemon's HTTP clients.
     public func stop() async {
         await serverGroup.triggerGracefulShutdown()
         await simulatorGroup.triggerGracefulShutdown()

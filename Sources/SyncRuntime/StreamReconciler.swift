@@ -59,7 +59,7 @@ public final class StreamReconciler: Service, Sendable {
         var deferred: [Key: [ExchangeOrderID: Deferred]] = [:]
         var resyncs: Set<AccountID> = []
         var covered: [AccountID: Millis] = [:]
-        var run: (id: Int64, started: Millis)?
+        var run: Task<(id: Int64, started: Millis), any Error>?
         var sections: [ReportSection] = []
         var counts = Counts()
     }
@@ -166,14 +166,16 @@ public final class StreamReconciler: Service, Sendable {
     }
 
     /// For the runner's scheduled passes: an account whose every stream is healthy is due once per
-    /// `healthyInterval` (counted from its last resync or scheduled pass); any other account always.
+    /// `healthyInterval` (counted from its last resync or scheduled pass, less 1% so that a pass a few
+    /// milliseconds early is not put off by a whole interval); any other account always.
     public func isDue(_ account: AccountID) -> Bool {
         let now = runner.now()
+        let period = healthyInterval - healthyInterval / 100
         return state.withLock { s in
             // Its followed markets' health, looked up (not a scan of every account's).
             let states = Market.allCases.compactMap { s.health[Key(account: account, market: $0)] }
             let healthy = !states.isEmpty && states.allSatisfy { $0 == .healthy }
-            if healthy, let last = s.covered[account], now - last < healthyInterval { return false }
+            if healthy, let last = s.covered[account], now - last < period { return false }
             s.covered[account] = now
             return true
         }
@@ -289,16 +291,30 @@ public final class StreamReconciler: Service, Sendable {
     }
 
     /// Decides one order's event against the account's rows and writes the plan.
-    func apply(_ order: ExchangeOrder, account: AccountRecord, market: Market, attempt: Int) async throws {
+    ///
+    /// An open order without a row is decided only from the exchange's word *now*: its state
+    /// queried under the account's lock once its grace is over (at once for an event that arrives
+    /// late; at grace end for one deferred, `refresh`). An event can be older than the database's
+    /// knowledge — a pass may have closed the order's row by query while the event was withheld —
+    /// and adopting a finished order from it would give it a second row and a second close.
+    func apply(_ event: ExchangeOrder, account: AccountRecord, market: Market, attempt: Int, refresh: Bool = false) async throws {
         let key = Key(account: account.id, market: market)
         let runner = self.runner
         let runID = try await currentRun()
-        let outcome: (section: ReportSection?, due: Millis?) = try await runner.locks.withLock(account.id) {
+        let outcome: (order: ExchangeOrder, section: ReportSection?, due: Millis?)? = try await runner.locks.withLock(account.id) {
+            var order = event
             let snapshot = try await runner.store.accountSnapshot(account.id)
-            guard snapshot.markets.contains(market) else { return (nil, nil) }
-            let row = snapshot.rows.first { $0.market == market && order.ids.contains($0.exchangeOrderID) }
+            guard snapshot.markets.contains(market) else { return (order, nil, nil) }
+            var row = snapshot.rows.first { $0.market == market && order.ids.contains($0.exchangeOrderID) }
+            if refresh || (row == nil && order.status.isOpen && runner.now() - order.time >= runner.policy.grace) {
+                guard case .found(let now) = await runner.gateway.query(account, market: market, symbol: event.symbol, id: event.id) else {
+                    return nil
+                }
+                order = now
+                row = snapshot.rows.first { $0.market == market && order.ids.contains($0.exchangeOrderID) }
+            }
             // Fills only grow: an open order's event below the row's fill is older than the row.
-            if let row, order.status.isOpen, order.executedQuantity < row.filledQuantity { return (nil, nil) }
+            if let row, order.status.isOpen, order.executedQuantity < row.filledQuantity { return (order, nil, nil) }
             let now = runner.now()
             var input = snapshot.input(market: market, listing: .events([order]), now: now)
             // An order without a row follows attribution, the claims recorded in the database included.
@@ -316,8 +332,10 @@ public final class StreamReconciler: Service, Sendable {
             }
             let groups = Dictionary(snapshot.links.map { ($0.id, $0.groupName) }, uniquingKeysWith: { a, _ in a })
             let section = ReportSection(plan: plan, accountName: account.name, exchange: account.exchange, groups: groups)
-            return (plan.findings.contains { $0.kind != .matched && $0.kind != .inFlight } ? section : nil, due)
+            return (order, plan.findings.contains { $0.kind != .matched && $0.kind != .inFlight } ? section : nil, due)
         }
+        guard let outcome else { return }  // a deferred order the exchange no longer knows: the passes' business
+        let order = outcome.order
         if let section = outcome.section {
             let now = runner.now()
             observe(.findings(DriftReport(runID: runID, trigger: Self.trigger, startedAt: now, finishedAt: now, sections: [section])))
@@ -350,11 +368,7 @@ public final class StreamReconciler: Service, Sendable {
         await withDiscardingTaskGroup { group in
             for (key, item) in due {
                 guard let account = byID[key.account] else { continue }
-                group.addTask {
-                    let answer = await self.runner.gateway.query(account, market: key.market, symbol: item.order.symbol, id: item.order.id)
-                    guard case .found(let order) = answer else { return }
-                    try? await self.apply(order, account: account, market: key.market, attempt: item.attempts)
-                }
+                group.addTask { try? await self.apply(item.order, account: account, market: key.market, attempt: item.attempts, refresh: true) }
             }
         }
     }
@@ -385,27 +399,38 @@ public final class StreamReconciler: Service, Sendable {
         for (market, tally) in tallies.sorted(by: { $0.key < $1.key }) { observe(.health(market: market, tally: tally)) }
     }
 
+    /// The rolling run the events are written in, begun by the first event that needs one: events
+    /// that arrive while it is being begun wait for the same run (one run, never an empty one left
+    /// `running`).
     func currentRun() async throws -> Int64 {
-        if let run = state.withLock({ $0.run }) { return run.id }
-        let now = runner.now()
-        let id = try await runner.store.beginRun(trigger: Self.trigger, now: now)
-        return state.withLock { s in
-            if let run = s.run { return run.id }  // another event began one first; this one stays empty
-            s.run = (id, now)
-            return id
+        let begun: Task<(id: Int64, started: Millis), any Error> = state.withLock { s in
+            if let run = s.run { return run }
+            let now = runner.now()
+            let store = runner.store
+            let task = Task { (id: try await store.beginRun(trigger: Self.trigger, now: now), started: now) }
+            s.run = task
+            return task
+        }
+        do {
+            return try await begun.value.id
+        } catch {
+            // Not begun (the database refused): the next event tries again.
+            state.withLock { s in if s.run == begun { s.run = nil } }
+            throw error
         }
     }
 
     /// Finishes the rolling run with what it found, when it found something (or `force`).
     func roll(force: Bool = false) async throws {
-        let finished: (id: Int64, started: Millis, sections: [ReportSection])? = state.withLock { s in
+        let taken: (run: Task<(id: Int64, started: Millis), any Error>, sections: [ReportSection])? = state.withLock { s in
             guard let run = s.run, force || !s.sections.isEmpty else { return nil }
             let sections = s.sections
             s.run = nil
             s.sections = []
-            return (run.id, run.started, sections)
+            return (run, sections)
         }
-        guard let finished else { return }
+        guard let taken, let run = try? await taken.run.value else { return }
+        let finished = (id: run.id, started: run.started, sections: taken.sections)
         let report = DriftReport(
             runID: finished.id,
             trigger: Self.trigger,

@@ -11,7 +11,9 @@ import Testing
 /// records, orders placed with ordersync's tag but never recorded, manual orders, fills, partial
 /// fills and cancels from elsewhere — 20% faults of every kind, scheduled passes, and webhooks
 /// firing CANCEL_ALL_ORDER and RECONCILE with owners' and subscribers' tokens. Then faults off and
-/// two passes; then the invariants.
+/// two passes; then the invariants. Run twice: polling only, and with the user data streams on
+/// (every event applied at once, healthy accounts passed at the streams' interval) under stream
+/// faults too — connections dropped, listenKeys expired, events withheld, repeated and swapped.
 @Suite struct SoakTests {
     struct World {
         var accountsOf: [Int: [Int]] = [:]  // user → accounts
@@ -64,10 +66,11 @@ import Testing
         return kb / 1024
     }
 
-    @Test func aSoakUnderFaultsKeepsEveryInvariant() async throws {
+    @Test(arguments: [false, true])
+    func aSoakUnderFaultsKeepsEveryInvariant(streams: Bool) async throws {
         let seconds = Double(ProcessInfo.processInfo.environment["ORDERSYNC_SOAK_SECONDS"] ?? "") ?? 40
         let seed = SeededGenerator.seed(fallback: 0x50A4, environment: ProcessInfo.processInfo.environment)
-        print("SoakTests seed \(seed), \(seconds) s (ORDERSYNC_SEED, ORDERSYNC_SOAK_SECONDS)")
+        print("SoakTests seed \(seed), \(seconds) s, streams \(streams ? "on" : "off") (ORDERSYNC_SEED, ORDERSYNC_SOAK_SECONDS)")
         var rng = SeededGenerator(seed: seed)
         let dir = try CLITests.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -78,6 +81,7 @@ import Testing
         let stack = try await LiveStack.start(scenarioPath: scenarioPath, databasePath: dbPath, weightLimit: 10_000_000) { options, settings in
             options.config.reconcile.graceMs = 1_000
             options.config.reconcile.confirmations = 2
+            options.streams = streams
             settings.burst = 1000
             settings.ratePerSecond = 1000
         }
@@ -109,6 +113,8 @@ import Testing
         let end = Date().addingTimeInterval(seconds)
         var lastSample = Date.distantPast
         var lastHook = Date()
+        var lastStreamFault = Date()
+        var streamFaults = 0
         func pick<T>(_ xs: [T]) -> T { xs[Int.random(in: 0..<xs.count, using: &rng)] }
         while Date() < end {
             let link = pick(world.links)
@@ -211,6 +217,17 @@ import Testing
                     }
                 }
             }
+            if streams && Date().timeIntervalSince(lastStreamFault) > 3 {
+                lastStreamFault = Date()
+                switch Int.random(in: 0..<5, using: &rng) {
+                case 0: exchange.streams.dropAll()
+                case 1: exchange.streams.expireAll()
+                case 2: exchange.streams.withhold(ms: Int.random(in: 100...1_500, using: &rng))
+                case 3: exchange.streams.duplicateNext(Int.random(in: 1...6, using: &rng))
+                default: exchange.streams.reorderNext(Int.random(in: 1...6, using: &rng))
+                }
+                streamFaults += 1
+            }
             if Date().timeIntervalSince(lastSample) > 2 {
                 lastSample = Date()
                 rss.append(Self.rssMB())
@@ -254,6 +271,22 @@ import Testing
         for (id, o) in truth where o.status.isOpen && !manual.contains(id) {
             #expect(rowOf[id] != nil, "open order \(id) (\(o.clientOrderID)) has no row")
         }
+        // Every closed row closed once, with the exchange's real final status (a stream's event
+        // applied twice, or out of order, would show here).
+        let history = try origin.read { db in
+            try Row.fetchAll(db, sql: "SELECT exchange_order_id, final_status FROM sync_order_history")
+        }
+        var closedTimes: [String: Int] = [:]
+        for h in history {
+            let id: String = h[0]
+            let status: String = h[1]
+            closedTimes[id, default: 0] += 1
+            #expect(
+                truth[id].map { !$0.status.isOpen && $0.status.rawValue == status } == true,
+                "history of \(id) says \(status), the exchange \(truth[id]?.status.rawValue ?? "nothing")"
+            )
+        }
+        #expect(closedTimes.filter { $0.value > 1 }.isEmpty, "closed more than once: \(closedTimes.filter { $0.value > 1 }.keys.prefix(5))")
         // 2. Every foreign order is reported and still live unless the market closed it.
         let orphans = Set(try await origin.read { try String.fetchAll($0, sql: "SELECT exchange_order_id FROM sync_orphans") })
         for id in manual where !marketClosed.contains(id) {
@@ -275,7 +308,8 @@ import Testing
         let late = rss.suffix(third).max() ?? 0
         #expect(late <= early * 1.5 + 20, "RSS grew from \(early) MB to \(late) MB: \(rss)")
         print(
-            "SoakTests: \(truth.count) orders, \(rows.count) rows at the end, \(manual.count) manual, \(marketClosed.count) closed by the market, \(webhooks) webhooks, \(scheduled) scheduled passes, RSS \(rss.map { Int($0) })"
+            "SoakTests (streams \(streams ? "on" : "off")): \(truth.count) orders, \(rows.count) rows at the end, \(history.count) closed, \(manual.count) manual, \(marketClosed.count) closed by the market, \(webhooks) webhooks, \(scheduled) scheduled passes, RSS \(rss.map { Int($0) })"
+                + (stack.daemon.streams.map { ", streams \($0.counts) after \(streamFaults) stream faults" } ?? "")
         )
         await stack.stop()
     }

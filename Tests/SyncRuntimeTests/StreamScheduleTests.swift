@@ -1,0 +1,68 @@
+import Foundation
+import OrderStore
+import SyncCore
+import Synchronization
+import Testing
+
+@testable import SyncRuntime
+
+/// When a scheduled pass reconciles an account that has streams: always while any of its streams is
+/// not healthy, once per stream interval while all are — on a test clock.
+@Suite struct StreamScheduleTests {
+    final class Clock: Sendable {
+        let now = Mutex<Millis>(1_000_000)
+        func advance(_ ms: Millis) { now.withLock { $0 += ms } }
+    }
+
+    @Test func aHealthyAccountIsDueOncePerIntervalAndAnyOtherAlways() async throws {
+        let clock = Clock()
+        var runner = try await RequestEconomyTests.runner(RequestEconomyTests.Gateway(orders: [:]))
+        runner.now = { clock.now.withLock { $0 } }
+        let streams = StreamReconciler(runner: runner, venues: Venues([]), healthyInterval: 300_000)
+        let one = AccountID(1)
+        let futures = StreamReconciler.Key(account: one, market: .futures)
+        let spot = StreamReconciler.Key(account: one, market: .spot)
+        // No stream at all (polling only): due every pass.
+        #expect(streams.isDue(one) && streams.isDue(one))
+        // Catching up: due.
+        streams.setHealth(.catchingUp, futures)
+        #expect(streams.isDue(one))
+        // Healthy: not due until the interval since the last scheduled pass (less 1%) is over.
+        streams.setHealth(.healthy, futures)
+        #expect(!streams.isDue(one))
+        clock.advance(296_999)
+        #expect(!streams.isDue(one), "296.999 s after: not yet")
+        clock.advance(1)
+        #expect(streams.isDue(one), "297 s after (300 s less 1%): due")
+        #expect(!streams.isDue(one), "and counted from now")
+        // One of two markets not healthy: due every pass.
+        streams.setHealth(.gap, spot)
+        #expect(streams.isDue(one) && streams.isDue(one))
+        // Both healthy again: not due (its last pass was just now).
+        streams.setHealth(.healthy, spot)
+        #expect(!streams.isDue(one))
+        // The tally the metrics read follows every change.
+        #expect(streams.state.withLock { $0.tally[.futures] } == [.catchingUp: 0, .healthy: 1])
+        #expect(streams.state.withLock { $0.tally[.spot] } == [.gap: 0, .healthy: 1])
+        streams.setHealth(nil, spot)
+        #expect(streams.state.withLock { $0.tally[.spot] } == [.gap: 0, .healthy: 0])
+    }
+
+    /// Events that arrive together share one rolling run: none is begun and left `running` empty
+    /// (the benchmark's 10,000 events once left 931 of them), and the roll finishes it.
+    @Test func concurrentEventsShareOneRollingRunAndTheRollFinishesIt() async throws {
+        let runner = try await RequestEconomyTests.runner(RequestEconomyTests.Gateway(orders: [:]))
+        let db = try #require(runner.store as? OrderDatabase)
+        let streams = StreamReconciler(runner: runner, venues: Venues([]))
+        let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for _ in 0..<50 { group.addTask { try await streams.currentRun() } }
+            return try await group.reduce(into: Set<Int64>()) { $0.insert($1) }
+        }
+        #expect(ids.count == 1)
+        #expect(try await db.rows("SELECT id FROM sync_runs WHERE trigger = 'stream'").count == 1)
+        try await streams.roll(force: true)
+        #expect(try await db.rows("SELECT id FROM sync_runs WHERE trigger = 'stream' AND status = 'running'").isEmpty)
+        // The next event begins a new run.
+        #expect(try await streams.currentRun() != ids.first)
+    }
+}
