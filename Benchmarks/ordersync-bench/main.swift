@@ -8,6 +8,7 @@
 //   ordersync-bench fanout [--exchange binance|upbit] [--accounts 100] [--orders 20] [...]   (scripts/bench-fanout)
 //   ordersync-bench upbit scenario|passes [...]                      (scripts/bench-upbit)
 //   ordersync-bench alerts --binary PATH [--accounts 100] [...]      (scripts/bench-alerts)
+//   ordersync-bench streams --binary PATH [--accounts 1000] [--events 10000] [...]   (scripts/bench-streams)
 //
 // decide: the pure reconciliation decision over A accounts × N orders each, with 2% of each
 // kind of drift (partial fill, stale closed by query, stale first miss, adoptable orphan, foreign
@@ -30,6 +31,10 @@ func parse() async -> Options {
     }
     if args.first == "fanout" {
         await FanoutBench.main(Array(args.dropFirst()))
+        exit(0)
+    }
+    if args.first == "streams" {
+        await StreamsBench.main(Array(args.dropFirst()))
         exit(0)
     }
     if args.first == "alerts" {

@@ -41,7 +41,13 @@ import Testing
             return ExchangeListing(coverage: .complete, scope: symbols.map { .symbols($0) } ?? .allSymbols, orders: mine)
         }
         func listingWeight(_ account: AccountRecord, market: Market, symbols: Int?) -> Int { symbols.map { $0 * symbolWeight } ?? 80 }
-        func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult { .notFound }
+        /// What a query by id answers (not found unless set), and the ids queried.
+        let answers = Mutex<[ExchangeOrderID: TargetedQueryResult]>([:])
+        let queried = Mutex<[ExchangeOrderID]>([])
+        func query(_ account: AccountRecord, market: Market, symbol: String, id: ExchangeOrderID) async -> TargetedQueryResult {
+            queried.withLock { $0.append(id) }
+            return answers.withLock { $0[id] } ?? .notFound
+        }
 
         func take() -> [Call] {
             calls.withLock { c in

@@ -6,9 +6,9 @@ import Testing
 
 @testable import SyncRuntime
 
-/// When a scheduled pass reconciles an account that has streams: always while any of its streams is
-/// not healthy, once per stream interval while all are — on a test clock.
-@Suite struct StreamScheduleTests {
+/// The stream reconciler without an exchange: when a scheduled pass reconciles an account that has
+/// streams (on a test clock), the rolling run, and how an event for an order without a row is decided.
+@Suite struct StreamReconcilerTests {
     final class Clock: Sendable {
         let now = Mutex<Millis>(1_000_000)
         func advance(_ ms: Millis) { now.withLock { $0 += ms } }
@@ -64,5 +64,38 @@ import Testing
         #expect(try await db.rows("SELECT id FROM sync_runs WHERE trigger = 'stream' AND status = 'running'").isEmpty)
         // The next event begins a new run.
         #expect(try await streams.currentRun() != ids.first)
+    }
+
+    /// An open order's event without a row, its grace over, is decided from a query under the lock:
+    /// a finished order is never adopted from an event older than the database's knowledge, and
+    /// one still open follows attribution. An event for a row needs no query.
+    @Test func anEventWithoutARowIsDecidedByTheExchangesWordNow() async throws {
+        let gateway = RequestEconomyTests.Gateway(orders: [:])
+        let runner = try await RequestEconomyTests.runner(gateway)
+        let db = try #require(runner.store as? OrderDatabase)
+        let streams = StreamReconciler(runner: runner, venues: Venues([]))
+        let account = try #require(try await runner.store.accounts().first { $0.id == AccountID(2) })
+        let key = StreamReconciler.Key(account: account.id, market: .futures)
+        func manual(_ id: Int64, _ status: ExchangeOrderStatus) -> ExchangeOrder {
+            var o = RequestEconomyTests.order(id, "BTCUSDT", client: "manual-\(id)")
+            o.status = status
+            return o
+        }
+        // Withheld: the event says open, the exchange has filled it since.
+        gateway.answers.withLock { $0[ExchangeOrderID("50")] = .found(manual(50, .filled)) }
+        await streams.handle(.order(manual(50, .new), updateTime: RequestEconomyTests.now - 5_000), account: account, key: key)
+        #expect(gateway.queried.withLock { $0 } == [ExchangeOrderID("50")])
+        #expect(try await db.rows("SELECT exchange_order_id FROM sync_orphans").isEmpty, "a finished order is not registered")
+        // Still open: registered as a foreign orphan.
+        gateway.answers.withLock { $0[ExchangeOrderID("51")] = .found(manual(51, .new)) }
+        await streams.handle(.order(manual(51, .new), updateTime: RequestEconomyTests.now - 5_000), account: account, key: key)
+        #expect(try await db.rows("SELECT exchange_order_id FROM sync_orphans").compactMap { $0.text(0) } == ["51"])
+        // An event for an order with a row (account 1's order 1): decided from the event itself.
+        let first = try #require(try await runner.store.accounts().first { $0.id == AccountID(1) })
+        var fill = RequestEconomyTests.order(1, "BTCUSDT")
+        fill.status = .filled
+        await streams.handle(.order(fill, updateTime: RequestEconomyTests.now), account: first, key: .init(account: first.id, market: .futures))
+        #expect(gateway.queried.withLock { $0.count } == 2, "no query for an event with a row")
+        #expect(try await db.rows("SELECT final_status FROM sync_order_history WHERE exchange_order_id = '1'").compactMap { $0.text(0) } == ["FILLED"])
     }
 }
