@@ -96,6 +96,8 @@ import Testing
         fill.status = .filled
         await streams.handle(.order(fill, updateTime: RequestEconomyTests.now), account: first, key: .init(account: first.id, market: .futures))
         #expect(gateway.queried.withLock { $0.count } == 2, "no query for an event with a row")
-        #expect(try await db.rows("SELECT final_status FROM sync_order_history WHERE exchange_order_id = '1'").compactMap { $0.text(0) } == ["FILLED"])
+        #expect(
+            try await db.rows("SELECT final_status FROM sync_order_history WHERE exchange_order_id = '1'").compactMap { $0.text(0) } == ["FILLED"]
+        )
     }
 }
