@@ -9,12 +9,7 @@ import Foundation
 /// from its summary line, then P RECONCILE passes over every account from request to response.
 enum AlertsBench {
     static func main(_ arguments: [String]) async {
-        var values: [String: String] = [:]
-        var args = arguments[...]
-        while let flag = args.popFirst() {
-            guard let value = args.popFirst() else { FanoutBench.fail("\(flag) needs a value") }
-            values[flag] = value
-        }
+        let values = flagValues(arguments[...])
         let accounts = Int(values["--accounts"] ?? "100") ?? 0
         let orders = Int(values["--orders"] ?? "20") ?? 0
         let orphans = Int(values["--orphans"] ?? "5") ?? 0

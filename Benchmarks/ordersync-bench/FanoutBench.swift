@@ -26,12 +26,7 @@ import UpbitAPI
 /// about request structure, not the weight budget.
 enum FanoutBench {
     static func main(_ arguments: [String]) async {
-        var values: [String: String] = [:]
-        var args = arguments[...]
-        while let flag = args.popFirst() {
-            guard let value = args.popFirst() else { fail("\(flag) needs a value") }
-            values[flag] = value
-        }
+        let values = flagValues(arguments[...])
         let accounts = Int(values["--accounts"] ?? "100") ?? 0
         let orders = Int(values["--orders"] ?? "20") ?? 0
         let latency = Int(values["--latency-ms"] ?? "50") ?? 0

@@ -24,11 +24,7 @@ enum ReconcileBench {
     static func main(_ arguments: [String]) async {
         var args = arguments[...]
         let mode = args.popFirst() ?? ""
-        var values: [String: String] = [:]
-        while let flag = args.popFirst() {
-            guard let value = args.popFirst() else { SimulatorBench.fail("\(flag) needs a value") }
-            values[flag] = value
-        }
+        let values = flagValues(args)
         let accounts = Int(values["--accounts"] ?? "1000") ?? 0
         let orders = Int(values["--orders"] ?? "50") ?? 0
         // Per cent of the orders the origin lost, attributable by its records / by its placeholder rows.

@@ -28,12 +28,7 @@ enum StreamsBench {
     }
 
     static func main(_ arguments: [String]) async {
-        var values: [String: String] = [:]
-        var args = arguments[...]
-        while let flag = args.popFirst() {
-            guard let value = args.popFirst() else { fail("\(flag) needs a value") }
-            values[flag] = value
-        }
+        let values = flagValues(arguments[...])
         let accounts = Int(values["--accounts"] ?? "1000") ?? 0
         let orders = Int(values["--orders"] ?? "20") ?? 0
         let events = Int(values["--events"] ?? "10000") ?? 0

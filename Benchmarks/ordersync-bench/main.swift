@@ -80,6 +80,17 @@ func parse() async -> Options {
     return o
 }
 
+/// `--flag value` pairs as a dictionary; a flag without its value stops the benchmark.
+func flagValues(_ arguments: ArraySlice<String>) -> [String: String] {
+    var values: [String: String] = [:]
+    var args = arguments
+    while let flag = args.popFirst() {
+        guard let value = args.popFirst() else { FanoutBench.fail("\(flag) needs a value") }
+        values[flag] = value
+    }
+    return values
+}
+
 /// Peak resident set size (VmHWM) in MB.
 func peakRSSMB() -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),

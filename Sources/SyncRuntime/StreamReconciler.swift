@@ -200,26 +200,25 @@ public final class StreamReconciler: Service, Sendable {
         var followers: [Key: (record: AccountRecord, task: Task<Void, Never>)] = [:]
         while true {
             if let accounts = try? await runner.store.accounts().filter(\.isActive), let markets = try? await runner.store.accountMarkets() {
-                var wanted: [Key: AccountRecord] = [:]
+                var wanted: [Key: (record: AccountRecord, streams: any OrderStreams)] = [:]
                 var unstreamed: [AccountID: Set<Market>] = [:]
                 for account in accounts {
                     for market in markets[account.id] ?? [] {
-                        if venues.streams(for: account, market: market) != nil {
-                            wanted[Key(account: account.id, market: market)] = account
+                        if let streams = venues.streams(for: account, market: market) {
+                            wanted[Key(account: account.id, market: market)] = (account, streams)
                         } else {
                             unstreamed[account.id, default: []].insert(market)
                         }
                     }
                 }
-                for (key, follower) in followers where wanted[key] != follower.record {
+                for (key, follower) in followers where wanted[key]?.record != follower.record {
                     follower.task.cancel()
                     await follower.task.value
                     followers[key] = nil
                     forget(key)
                 }
-                for (key, account) in wanted.sorted(by: { ($0.key.account, $0.key.market) < ($1.key.account, $1.key.market) })
+                for (key, (account, streams)) in wanted.sorted(by: { ($0.key.account, $0.key.market) < ($1.key.account, $1.key.market) })
                 where followers[key] == nil {
-                    guard let streams = venues.streams(for: account, market: key.market) else { continue }
                     setHealth(.catchingUp, key)
                     followers[key] = (
                         account,
@@ -305,13 +304,16 @@ public final class StreamReconciler: Service, Sendable {
             var order = event
             let snapshot = try await runner.store.accountSnapshot(account.id)
             guard snapshot.markets.contains(market) else { return (order, nil, nil) }
-            var row = snapshot.rows.first { $0.market == market && order.ids.contains($0.exchangeOrderID) }
+            func rowOf(_ order: ExchangeOrder) -> OpenOrderRow? {
+                snapshot.rows.first { $0.market == market && order.ids.contains($0.exchangeOrderID) }
+            }
+            var row = rowOf(order)
             if refresh || (row == nil && order.status.isOpen && runner.now() - order.time >= runner.policy.grace) {
                 guard case .found(let now) = await runner.gateway.query(account, market: market, symbol: event.symbol, id: event.id) else {
                     return nil
                 }
                 order = now
-                row = snapshot.rows.first { $0.market == market && order.ids.contains($0.exchangeOrderID) }
+                row = rowOf(order)
             }
             // Fills only grow: an open order's event below the row's fill is older than the row.
             if let row, order.status.isOpen, order.executedQuantity < row.filledQuantity { return (order, nil, nil) }
