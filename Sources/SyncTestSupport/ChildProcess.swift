@@ -71,4 +71,35 @@ public enum ChildProcess {
         let (stdout, stderr) = output.text.withLock { ($0.out + restOut, $0.err + restErr) }
         return Result(status: status, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
+
+    /// Reads a running child's pipe until `done` holds for what was read (checked after taking
+    /// what is there, so `{ _ in true }` takes what has been written so far), the pipe ends, or
+    /// `timeout` passes — without blocking a thread: the descriptor is made non-blocking and an
+    /// empty pipe is polled every 20 ms (`availableData` blocked a cooperative thread until the
+    /// child wrote, stalling the servers of every other test on a two-core machine).
+    public static func read(_ pipe: Pipe, timeout: Duration = .seconds(30), until done: (String) -> Bool) async throws -> String {
+        let fd = pipe.fileHandleForReading.fileDescriptor
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        // Blocking again after: a caller may read the rest to the end of the file once the child exits.
+        defer { _ = fcntl(fd, F_SETFL, flags) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            var ended = false
+            while true {
+                let n = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    bytes += chunk[0..<n]
+                } else {
+                    ended = n == 0 || errno != EAGAIN && errno != EINTR
+                    break
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            if done(text) || ended || ContinuousClock.now >= deadline { return text }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
 }

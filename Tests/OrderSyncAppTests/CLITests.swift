@@ -238,15 +238,9 @@ import FoundationNetworking
         (try? await execute("/usr/bin/env", arguments, in: directory)) ?? Result(status: -1, stdout: "", stderr: "cannot run \(arguments)")
     }
 
-    /// Reads a pipe until `done` holds for what was read, or 30 s pass (bounded, polling).
+    /// Reads a running child's pipe until `done` holds for what was read, or 30 s pass (`ChildProcess.read`).
     static func read(_ pipe: Pipe, until done: (String) -> Bool) async throws -> String {
-        var text = ""
-        let deadline = Date().addingTimeInterval(30)
-        while !done(text) && Date() < deadline {
-            let chunk = pipe.fileHandleForReading.availableData
-            if chunk.isEmpty { try await Task.sleep(for: .milliseconds(20)) } else { text += String(decoding: chunk, as: UTF8.self) }
-        }
-        return text
+        try await ChildProcess.read(pipe, until: done)
     }
 
     @Test func simulateServesTheScenarioAndStopsOnSIGTERM() async throws {
