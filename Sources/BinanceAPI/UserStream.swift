@@ -65,6 +65,9 @@ extension AccountClient {
         }
     }
 
+    /// Events read and not yet applied, per connection, before the connection is given up.
+    static let eventBuffer = 10_000
+
     /// One connection: subscribes (spot), reads events until the stream ends; returns why it ended.
     private func connect(
         _ url: String,
@@ -98,30 +101,47 @@ extension AccountClient {
             }
             onLive()
             await signal(.live)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                if market == .futures {
-                    group.addTask {
-                        while true {
-                            try await Task.sleep(for: keepAlive)
-                            if try await !client.keepListenKeyAlive() {
-                                ending.set("the listenKey lapsed")
-                                try? await outbound.close(.normalClosure, reason: nil)
-                                return
+            // Reading apart from applying: the exchange's pings are answered only while frames are
+            // read, so an event waiting for its account's lock or the database must not hold the
+            // next frame (a late pong is a dropped connection, and a dropped connection a resync).
+            // Events are applied in their order; more waiting than the buffer holds ends the
+            // connection like any gap (the resync covers what was not applied).
+            let (events, sink) = AsyncStream.makeStream(of: (ExchangeOrder, Millis).self, bufferingPolicy: .bufferingOldest(Self.eventBuffer))
+            defer { sink.finish() }
+            try await withThrowingTaskGroup(of: Void.self) { applying in
+                applying.addTask { for await (order, time) in events { await signal(.order(order, updateTime: time)) } }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    if market == .futures {
+                        group.addTask {
+                            while true {
+                                try await Task.sleep(for: keepAlive)
+                                if try await !client.keepListenKeyAlive() {
+                                    ending.set("the listenKey lapsed")
+                                    try? await outbound.close(.normalClosure, reason: nil)
+                                    return
+                                }
                             }
                         }
                     }
-                }
-                reading: while let message = try await messages.next() {
-                    guard case .text(let text) = message else { continue }
-                    switch UserStreamEvent.parse(text) {
-                    case .order(let order, let time): await signal(.order(order, updateTime: time))
-                    case .ended(let why):
-                        ending.set(why)
-                        break reading
-                    case .other: continue
+                    reading: while let message = try await messages.next() {
+                        guard case .text(let text) = message else { continue }
+                        switch UserStreamEvent.parse(text) {
+                        case .order(let order, let time):
+                            if case .dropped = sink.yield((order, time)) {
+                                ending.set("more than \(Self.eventBuffer) events waiting to be applied")
+                                break reading
+                            }
+                        case .ended(let why):
+                            ending.set(why)
+                            break reading
+                        case .other: continue
+                        }
                     }
+                    group.cancelAll()
                 }
-                group.cancelAll()
+                // What was read is applied before the gap is signalled.
+                sink.finish()
+                try await applying.waitForAll()
             }
         }
         return ending.value

@@ -192,12 +192,28 @@ extension OrderDatabase: ReconcileStore {
     /// Everything the decision for one account needs. Under the account's lock nothing else of
     /// ordersync's writes this account's `sync_` rows, so the reads need no common snapshot.
     public func accountSnapshot(_ account: AccountID) async throws -> AccountSnapshot {
+        try await snapshot(account, orders: nil)
+    }
+
+    /// What an event's decision needs: the rows of these orders alone, found by `exchange_order_id`
+    /// (unique in the origin's schema, so an index lookup where the account's rows would be a scan
+    /// of `open_orders` without the optional index on `strategy_account_id`), with their orphans
+    /// and miss counts, and the account's links. No sweep runs (an event records no sweep).
+    public func orderSnapshot(_ account: AccountID, orders: [ExchangeOrderID]) async throws -> AccountSnapshot {
+        guard !orders.isEmpty else { return try await accountSnapshot(account).only([]) }
+        return try await snapshot(account, orders: orders.map(\.rawValue))
+    }
+
+    /// The snapshot of the account, or of the named orders on it.
+    func snapshot(_ account: AccountID, orders: [String]?) async throws -> AccountSnapshot {
         try await backend.read { conn in
             let id = account.rawValue
+            func only(_ column: String) -> String { orders.map { " AND \(column) IN (\(placeholders($0.count)))" } ?? "" }
+            let named: [any SQLArgument] = [id] + (orders ?? [])
             // One batch: a single access on SQLite, one connection on PostgreSQL.
             let results = try await conn.batch([
                 // Sorted here, not by the database: a temporary B-tree per account was an eighth of the query.
-                SQLQuery(Self.rowSelect + " AND sa.account_id = ?", [id]),
+                SQLQuery(Self.rowSelect + " AND sa.account_id = ?" + only("o.exchange_order_id"), named),
                 SQLQuery(Self.linkSelect + " WHERE sa.account_id = ? ORDER BY sa.id", [id]),
                 // ordersync's own three tables in one statement (each a round trip on PostgreSQL):
                 // an orphan's columns as `decodeOrphan` reads them, a miss's count and a sweep's run
@@ -206,17 +222,17 @@ extension OrderDatabase: ReconcileStore {
                     """
                     SELECT account_id, market, exchange_order_id, client_order_id, symbol, side, order_type, status, price, stop_price,
                            quantity, executed_quantity, order_time, first_seen_at, last_seen_at, times_seen, 'orphan' AS source
-                    FROM sync_orphans WHERE account_id = ?
+                    FROM sync_orphans WHERE account_id = ?\(only("exchange_order_id"))
                     UNION ALL
                     SELECT account_id, market, exchange_order_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                            misses, 'miss'
-                    FROM sync_misses WHERE account_id = ?
+                    FROM sync_misses WHERE account_id = ?\(only("exchange_order_id"))
                     UNION ALL
                     SELECT account_id, market, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                            last_sweep_run, 'sweep'
-                    FROM sync_sweeps WHERE account_id = ?
+                    FROM sync_sweeps WHERE account_id = ?\(orders == nil ? "" : " AND 0 = 1")
                     """,
-                    [id, id, id]
+                    named + named + [id]
                 ),
             ])
             let rows = try results[0].map(Self.decodeRow).sorted { $0.id.rawValue < $1.id.rawValue }

@@ -39,6 +39,18 @@ public struct AccountSnapshot: Sendable {
     /// The markets to reconcile: those of the account's links and rows (never "the first strategy's").
     public var markets: [Market] { Set(links.map(\.market) + rows.map(\.market)).sorted() }
 
+    /// The snapshot as an event's decision sees it: the rows, orphans and miss counts of these
+    /// orders alone (by `exchange_order_id`), every link, no sweeps.
+    public func only(_ orders: Set<ExchangeOrderID>) -> AccountSnapshot {
+        AccountSnapshot(
+            account: account,
+            rows: rows.filter { orders.contains($0.exchangeOrderID) },
+            links: links,
+            orphans: orphans.filter { orders.contains($0.order.id) },
+            misses: misses.filter { orders.contains($0.key) }
+        )
+    }
+
     /// The part of the snapshot for one market, as the decision's input.
     public func input(market: Market, listing: ExchangeListing, now: Millis) -> ReconcileInput {
         ReconcileInput(
@@ -68,6 +80,9 @@ public protocol ReconcileStore: Sendable {
     /// Every account, active or not.
     func accounts() async throws -> [AccountRecord]
     func accountSnapshot(_ account: AccountID) async throws -> AccountSnapshot
+    /// `accountSnapshot(account).only(orders)`, read without the account's other rows (an event's
+    /// decision, many a second: the database finds the orders by their unique id).
+    func orderSnapshot(_ account: AccountID, orders: [ExchangeOrderID]) async throws -> AccountSnapshot
     /// The markets of each account's strategy links (one read per pass).
     func accountMarkets() async throws -> [AccountID: Set<Market>]
     /// The origin's records of these order ids and its placeholder rows in the range (reads only:
@@ -83,6 +98,11 @@ public protocol ReconcileStore: Sendable {
 }
 
 extension ReconcileStore {
+    /// The whole snapshot, narrowed (test doubles).
+    public func orderSnapshot(_ account: AccountID, orders: [ExchangeOrderID]) async throws -> AccountSnapshot {
+        try await accountSnapshot(account).only(Set(orders))
+    }
+
     /// A store without recorded claims (test doubles).
     public func operatorClaims() async throws -> [OperatorClaim] { [] }
 }

@@ -302,7 +302,9 @@ public final class StreamReconciler: Service, Sendable {
         let runID = try await currentRun()
         let outcome: (order: ExchangeOrder, section: ReportSection?, due: Millis?)? = try await runner.locks.withLock(account.id) {
             var order = event
-            let snapshot = try await runner.store.accountSnapshot(account.id)
+            // The order's own rows, found by id: an event is about one order, and reading the
+            // account's every row per event was most of a busy stream's database time.
+            var snapshot = try await runner.store.orderSnapshot(account.id, orders: order.ids)
             guard snapshot.markets.contains(market) else { return (order, nil, nil) }
             func rowOf(_ order: ExchangeOrder) -> OpenOrderRow? {
                 snapshot.rows.first { $0.market == market && order.ids.contains($0.exchangeOrderID) }
@@ -313,7 +315,11 @@ public final class StreamReconciler: Service, Sendable {
                     return nil
                 }
                 order = now
+                if order.ids != event.ids { snapshot = try await runner.store.orderSnapshot(account.id, orders: order.ids) }
                 row = rowOf(order)
+                // Still without a row: attribution, which spells an adopted row the way the link's
+                // other rows are spelled, decides on the whole account as a pass would.
+                if row == nil { snapshot = try await runner.store.accountSnapshot(account.id) }
             }
             // Fills only grow: an open order's event below the row's fill is older than the row.
             if let row, order.status.isOpen, order.executedQuantity < row.filledQuantity { return (order, nil, nil) }

@@ -522,6 +522,22 @@ import Testing
                 let again = try await decide(key)
                 #expect(again.changes.isEmpty, "\(backend) scenario \(n): \(again.changes)")
             }
+            // An event's snapshot (its orders by id) is the account's, narrowed to those orders:
+            // some of its rows' and orphans' ids, another account's, one nobody has.
+            for account in Set(world.keys.map(\.account)) {
+                let whole = try await db.accountSnapshot(account)
+                let others = try await db.openOrders().filter { row in !whole.rows.contains { $0.id == row.id } }.map(\.exchangeOrderID)
+                let known = whole.rows.map(\.exchangeOrderID) + whole.orphans.map(\.order.id) + Array(whole.misses.keys)
+                let ids = known.filter { _ in Bool.random(using: &rng) } + others.prefix(1) + [ExchangeOrderID("nobody-\(n)")]
+                let narrow = try await db.orderSnapshot(account, orders: ids)
+                let expected = whole.only(Set(ids))
+                #expect(
+                    narrow.rows == expected.rows && narrow.links == expected.links && Set(narrow.orphans) == Set(expected.orphans)
+                        && narrow.misses == expected.misses && narrow.lastSweepRun.isEmpty,
+                    "\(backend) scenario \(n), account \(account): \(ids)"
+                )
+                #expect(Set(narrow.rows.map(\.exchangeOrderID)).isSubset(of: Set(ids)))
+            }
         }
     }
 

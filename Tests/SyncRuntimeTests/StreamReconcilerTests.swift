@@ -100,4 +100,56 @@ import Testing
             try await db.rows("SELECT final_status FROM sync_order_history WHERE exchange_order_id = '1'").compactMap { $0.text(0) } == ["FILLED"]
         )
     }
+
+    /// The database as the event path reads it: each snapshot asked for, whole or of named orders.
+    final class ReadLog: ReconcileStore {
+        let base: any ReconcileStore
+        let reads = Mutex<[String]>([])
+        init(_ base: any ReconcileStore) { self.base = base }
+        func accounts() async throws -> [AccountRecord] { try await base.accounts() }
+        func accountSnapshot(_ account: AccountID) async throws -> AccountSnapshot {
+            reads.withLock { $0.append("account \(account.rawValue)") }
+            return try await base.accountSnapshot(account)
+        }
+        func orderSnapshot(_ account: AccountID, orders: [ExchangeOrderID]) async throws -> AccountSnapshot {
+            reads.withLock { $0.append("orders \(account.rawValue) \(orders.map(\.rawValue).joined(separator: ","))") }
+            return try await base.orderSnapshot(account, orders: orders)
+        }
+        func accountMarkets() async throws -> [AccountID: Set<Market>] { try await base.accountMarkets() }
+        func originEvidence(_ request: EvidenceRequest) async throws -> OriginEvidence { try await base.originEvidence(request) }
+        func beginRun(trigger: String, now: Millis) async throws -> Int64 { try await base.beginRun(trigger: trigger, now: now) }
+        func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis, recordSweep: Bool) async throws -> ApplyResult {
+            try await base.apply(plan, runID: runID, now: now, recordSweep: recordSweep)
+        }
+        func finishRun(_ id: Int64, report: DriftReport) async throws { try await base.finishRun(id, report: report) }
+        func operatorClaims() async throws -> [OperatorClaim] { try await base.operatorClaims() }
+    }
+
+    /// An event for an order with a row reads that order's rows, not the account's (a busy stream
+    /// reading every row per event was most of its database time); an order without a row, once
+    /// its grace is over, is attributed on the whole account, as a pass would.
+    @Test func anEventReadsItsOrdersRowsAndAnOrphanTheWholeAccount() async throws {
+        let gateway = RequestEconomyTests.Gateway(orders: [:])
+        var runner = try await RequestEconomyTests.runner(gateway)
+        let db = try #require(runner.store as? OrderDatabase)
+        let log = ReadLog(db)
+        runner.store = log
+        let streams = StreamReconciler(runner: runner, venues: Venues([]))
+        let first = try #require(try await runner.store.accounts().first { $0.id == AccountID(1) })
+        let key = StreamReconciler.Key(account: first.id, market: .futures)
+        #expect(try await db.accountSnapshot(first.id).rows.count > 1, "the account has other rows")
+        var partial = RequestEconomyTests.order(1, "BTCUSDT")
+        partial.status = .partiallyFilled
+        partial.executedQuantity = Amount("0.001")!
+        await streams.handle(.order(partial, updateTime: RequestEconomyTests.now), account: first, key: key)
+        #expect(log.reads.withLock { $0 } == ["orders 1 1"])
+        #expect(try await db.rows("SELECT filled_quantity FROM open_orders WHERE exchange_order_id = '1'").first?[0] == .double(0.001))
+        // A manual order, its grace over: the query, then the whole account for attribution.
+        var manual = RequestEconomyTests.order(60, "BTCUSDT", client: "manual-60")
+        manual.status = .new
+        gateway.answers.withLock { $0[ExchangeOrderID("60")] = .found(manual) }
+        await streams.handle(.order(manual, updateTime: RequestEconomyTests.now - 5_000), account: first, key: key)
+        #expect(log.reads.withLock { Array($0.dropFirst()) } == ["orders 1 60", "account 1"])
+        #expect(try await db.rows("SELECT exchange_order_id FROM sync_orphans").compactMap { $0.text(0) } == ["60"])
+    }
 }
