@@ -265,11 +265,12 @@ public final class StreamReconciler: Service, Sendable {
             observe(.gap(market: key.market))
         case .order(let order, let time):
             let rank = Rank(time: time, final: !order.status.isOpen, filled: order.executedQuantity)
-            let fresh = state.withLock { s in
+            let (fresh, previous): (Bool, Rank?) = state.withLock { s in
                 s.counts.events += 1
-                if let last = s.seen[key]?[order.id], rank <= last {
+                let last = s.seen[key]?[order.id]
+                if let last, rank <= last {
                     s.counts.stale += 1
-                    return false
+                    return (false, last)
                 }
                 s.seen[key, default: [:]][order.id] = rank
                 if s.seen[key]!.count > 20_000 {
@@ -277,14 +278,22 @@ public final class StreamReconciler: Service, Sendable {
                     let cut = s.seen[key]!.values.map(\.time).sorted()[10_000]
                     s.seen[key] = s.seen[key]!.filter { $0.value.time >= cut }
                 }
-                return true
+                return (true, last)
             }
             let phase = order.status.phase.rawValue
             guard fresh else { return observe(.event(market: key.market, phase: phase, outcome: "stale", updateTime: nil)) }
-            // A failed write leaves the order to the next pass; only a written event is timed.
             guard (try? await apply(order, account: account, market: key.market, attempt: 0)) != nil else {
+                // Not written (the database refused): the event is not counted as seen (a repeat
+                // of it is applied), and the account is resynced soon, its stream not trusted
+                // until then, rather than left to a pass up to `healthyInterval` away.
+                state.withLock { s in
+                    if s.seen[key]?[order.id] == rank { s.seen[key]?[order.id] = previous }
+                    _ = s.resyncs.insert(key.account)
+                }
+                setHealth(.catchingUp, key)
                 return observe(.event(market: key.market, phase: phase, outcome: "failed", updateTime: nil))
             }
+            // Only a written event is timed.
             observe(.event(market: key.market, phase: phase, outcome: "applied", updateTime: time))
         }
     }

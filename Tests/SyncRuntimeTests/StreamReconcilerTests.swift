@@ -105,6 +105,9 @@ import Testing
     final class ReadLog: ReconcileStore {
         let base: any ReconcileStore
         let reads = Mutex<[String]>([])
+        /// While set, every plan's write fails, as a database that refuses writes.
+        let refuseWrites = Mutex(false)
+        struct Refused: Error {}
         init(_ base: any ReconcileStore) { self.base = base }
         func accounts() async throws -> [AccountRecord] { try await base.accounts() }
         func accountSnapshot(_ account: AccountID) async throws -> AccountSnapshot {
@@ -119,7 +122,8 @@ import Testing
         func originEvidence(_ request: EvidenceRequest) async throws -> OriginEvidence { try await base.originEvidence(request) }
         func beginRun(trigger: String, now: Millis) async throws -> Int64 { try await base.beginRun(trigger: trigger, now: now) }
         func apply(_ plan: ReconcilePlan, runID: Int64, now: Millis, recordSweep: Bool) async throws -> ApplyResult {
-            try await base.apply(plan, runID: runID, now: now, recordSweep: recordSweep)
+            if refuseWrites.withLock({ $0 }) { throw Refused() }
+            return try await base.apply(plan, runID: runID, now: now, recordSweep: recordSweep)
         }
         func finishRun(_ id: Int64, report: DriftReport) async throws { try await base.finishRun(id, report: report) }
         func operatorClaims() async throws -> [OperatorClaim] { try await base.operatorClaims() }
@@ -151,5 +155,32 @@ import Testing
         await streams.handle(.order(manual, updateTime: RequestEconomyTests.now - 5_000), account: first, key: key)
         #expect(log.reads.withLock { Array($0.dropFirst()) } == ["orders 1 60", "account 1"])
         #expect(try await db.rows("SELECT exchange_order_id FROM sync_orphans").compactMap { $0.text(0) } == ["60"])
+    }
+
+    /// An event whose write fails is not lost to the next pass (up to the stream interval away): the
+    /// account is resynced soon, its stream is not trusted until then, and the same event, repeated,
+    /// is applied rather than dropped as already seen.
+    @Test func anEventWhoseWriteFailsBringsAResyncAndIsNotCountedAsSeen() async throws {
+        var runner = try await RequestEconomyTests.runner(RequestEconomyTests.Gateway(orders: [:]))
+        let db = try #require(runner.store as? OrderDatabase)
+        let log = ReadLog(db)
+        runner.store = log
+        let streams = StreamReconciler(runner: runner, venues: Venues([]))
+        let first = try #require(try await runner.store.accounts().first { $0.id == AccountID(1) })
+        let key = StreamReconciler.Key(account: first.id, market: .futures)
+        streams.setHealth(.healthy, key)
+        var fill = RequestEconomyTests.order(1, "BTCUSDT")
+        fill.status = .filled
+        log.refuseWrites.withLock { $0 = true }
+        await streams.handle(.order(fill, updateTime: RequestEconomyTests.now), account: first, key: key)
+        #expect(streams.state.withLock { $0.resyncs } == [first.id])
+        #expect(streams.state.withLock { $0.health[key] } == .catchingUp)
+        #expect(streams.isDue(first.id), "an account catching up is due every pass")
+        log.refuseWrites.withLock { $0 = false }
+        await streams.handle(.order(fill, updateTime: RequestEconomyTests.now), account: first, key: key)
+        #expect(streams.counts.stale == 0 && streams.counts.applied == 1)
+        #expect(
+            try await db.rows("SELECT final_status FROM sync_order_history WHERE exchange_order_id = '1'").compactMap { $0.text(0) } == ["FILLED"]
+        )
     }
 }
