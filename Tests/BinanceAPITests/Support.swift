@@ -61,6 +61,7 @@ struct Rig: Sendable {
         virtualTime: Bool = false,
         recvWindow: Int? = nil,
         requestTimeout: Duration? = nil,
+        streams: Bool = false,
         _ body: @Sendable (Rig) async throws -> T
     ) async throws -> T {
         let time = TestTime(virtual: virtualTime)
@@ -80,6 +81,10 @@ struct Rig: Sendable {
             config.backoffBaseMs = 5
             if let recvWindow { config.recvWindow = recvWindow }
             if let requestTimeout { config.requestTimeout = requestTimeout }
+            if streams {
+                config.spotStreamURL = "ws://127.0.0.1:\(port)/ws-api/v3"
+                config.futuresStreamURL = "ws://127.0.0.1:\(port)/private/ws"
+            }
             let transport = CountingTransport()
             let session = BinanceSession(configuration: config, transport: transport, clock: time.clientClock)
             let rig = Rig(exchange: exchange, session: session, transport: transport, time: time, base: base)
