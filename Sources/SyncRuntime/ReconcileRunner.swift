@@ -1,5 +1,6 @@
 import ServiceLifecycle
 import SyncCore
+import Synchronization
 
 /// Runs reconciliation passes: for each account and market, list the exchange, read the DB,
 /// decide, run the targeted queries the plan asks for, decide again, apply — under the account's
@@ -24,6 +25,8 @@ public struct ReconcileRunner: Sendable {
     /// Whether a scheduled pass reconciles this account now (nil: always). An account whose
     /// streams are healthy is reconciled less often (`StreamReconciler.isDue`).
     public var isDue: (@Sendable (AccountID) -> Bool)?
+    /// Each account-market's passes in this process, for the sweep cadence.
+    let turns = SweepTurns()
 
     public init(
         store: any ReconcileStore,
@@ -118,12 +121,18 @@ public struct ReconcileRunner: Sendable {
         return (0..<count).map { i in spread * ((Double(i) + Double.random(in: 0..<1, using: &rng)) / Double(count)) }
     }
 
-    /// Whether an account-market sweeps this run: never swept, its turn ((run + account) mod
-    /// sweepEvery, so turns are spread over the runs), or sweepEvery runs since its last sweep
-    /// (runs that skipped it, e.g. `--account`, or whose sweep failed).
-    func sweepDue(account: AccountID, runID: Int64, lastSweepRun: Int64?) -> Bool {
-        guard let last = lastSweepRun else { return true }
-        return runID - last >= Int64(sweepEvery) || (runID &+ account.rawValue) % Int64(sweepEvery) == 0
+    /// Whether an account-market sweeps on its pass number `pass`: never swept, its turn ((pass +
+    /// account) mod sweepEvery, so turns are spread over the accounts), or sweepEvery passes since
+    /// its last sweep (passes that skipped it, e.g. `--account`, or whose sweep failed).
+    ///
+    /// A pass is numbered by its run the first time this process passes the account-market (the
+    /// last sweep's run read from the database), then one more each time this process passes it:
+    /// an account in every run counts as the runs do, and one whose passes are rarer — every stream
+    /// interval while its streams are healthy — counts its own passes, not the runs between them
+    /// (counted in runs, it swept on every pass: seven times the weight of its per-symbol listing).
+    func sweepDue(account: AccountID, pass: Int64, lastSweep: Int64?) -> Bool {
+        guard let last = lastSweep else { return true }
+        return pass - last >= Int64(sweepEvery) || (pass &+ account.rawValue) % Int64(sweepEvery) == 0
     }
 
     /// The listing for one account-market: a full sweep when one is due or when per-symbol calls
@@ -139,16 +148,17 @@ public struct ReconcileRunner: Sendable {
         _ snapshot: AccountSnapshot,
         runID: Int64,
         sweep: Bool = false
-    ) async -> (listing: ExchangeListing, recordSweep: Bool) {
+    ) async -> (listing: ExchangeListing, recordSweep: Bool, pass: Int64) {
         let symbols = snapshot.symbolsOfInterest(market: market, extra: policy.attributor.claims.symbols(account: account.id))
-        let sweepDue = sweep || sweepDue(account: account.id, runID: runID, lastSweepRun: snapshot.lastSweepRun[market])
+        let turn = turns.next(account.id, market, runID: runID, lastSweepRun: snapshot.lastSweepRun[market])
+        let sweepDue = sweep || sweepDue(account: account.id, pass: turn.pass, lastSweep: turn.lastSweep)
         let fullByCost =
             gateway.listingWeight(account, market: market, symbols: symbols.count) >= gateway.listingWeight(account, market: market, symbols: nil)
         if sweepDue || fullByCost {
-            return (await gateway.listing(account, market: market, symbols: nil), !fullByCost)
+            return (await gateway.listing(account, market: market, symbols: nil), !fullByCost, turn.pass)
         }
-        if symbols.isEmpty { return (ExchangeListing(coverage: .complete, scope: .symbols([]), orders: []), false) }
-        return (await gateway.listing(account, market: market, symbols: symbols), false)
+        if symbols.isEmpty { return (ExchangeListing(coverage: .complete, scope: .symbols([]), orders: []), false, turn.pass) }
+        return (await gateway.listing(account, market: market, symbols: symbols), false, turn.pass)
     }
 
     /// One account: every market in which it has links or rows.
@@ -188,7 +198,7 @@ public struct ReconcileRunner: Sendable {
                     )
                     continue
                 }
-                let (listing, recordSweep) = await listing(account, market, snapshot, runID: runID, sweep: sweep)
+                let (listing, recordSweep, pass) = await listing(account, market, snapshot, runID: runID, sweep: sweep)
                 let time = now()
                 var input = snapshot.input(market: market, listing: listing, now: time)
                 var plan = Reconciler.decide(input, policy: policy)
@@ -204,9 +214,35 @@ public struct ReconcileRunner: Sendable {
                     plan = Reconciler.decide(input, policy: policy)
                 }
                 _ = try await store.apply(plan, runID: runID, now: time, recordSweep: recordSweep)
+                if recordSweep && plan.isCompleteSweep { turns.swept(account.id, market, pass: pass) }
                 sections.append(ReportSection(plan: plan, accountName: account.name, exchange: account.exchange, groups: groups))
             }
             return sections
         }
+    }
+}
+
+/// Each account-market's pass count in this process and the count at its last complete sweep
+/// (`ReconcileRunner.sweepDue`); shared by the runner's copies.
+final class SweepTurns: Sendable {
+    struct Key: Hashable {
+        var account: AccountID
+        var market: Market
+    }
+    let counts = Mutex<[Key: (pass: Int64, lastSweep: Int64?)]>([:])
+
+    /// This pass's number and the last sweep's: the run's id and the database's last sweep run the
+    /// first time, one more than the last pass after.
+    func next(_ account: AccountID, _ market: Market, runID: Int64, lastSweepRun: Int64?) -> (pass: Int64, lastSweep: Int64?) {
+        counts.withLock { counts in
+            let key = Key(account: account, market: market)
+            let next = counts[key].map { ($0.pass + 1, $0.lastSweep) } ?? (runID, lastSweepRun)
+            counts[key] = next
+            return next
+        }
+    }
+
+    func swept(_ account: AccountID, _ market: Market, pass: Int64) {
+        counts.withLock { $0[Key(account: account, market: market)]?.lastSweep = pass }
     }
 }

@@ -126,6 +126,35 @@ import Testing
         #expect(sweeps == [1: [3, 7], 2: [2, 6]])
     }
 
+    /// An account whose passes are rarer than the runs (its streams healthy: every fifth run here)
+    /// sweeps on its own turns — once every sweepEvery of its passes, phased by account — not on
+    /// every pass because sweepEvery runs went by since its last sweep; an account in every run
+    /// sweeps as the runs count.
+    @Test func anAccountPassedEveryFifthRunSweepsEverySweepEveryOfItsOwnPasses() async throws {
+        let gateway = Gateway(orders: [1: [Self.order(1, "BTCUSDT"), Self.order(2, "ETHUSDT")]])
+        var runner = try await Self.runner(gateway)
+        let run = Mutex<Int64>(0)
+        runner.isDue = { account in account != AccountID(1) || run.withLock { $0 } % 5 == 1 }
+        var passes: [Int64: [Bool]] = [:]  // per account, whether each of its passes swept
+        for n in 1...81 {
+            run.withLock { $0 = Int64(n) }
+            _ = try await runner.pass(trigger: "schedule")
+            for call in gateway.take() { passes[call.account, default: []].append(call.symbols == nil) }
+        }
+        let rare = try #require(passes[1])
+        #expect(rare.count == 17, "account 1 passed on runs 1, 6, …, 81")
+        // Its first pass sweeps (never swept), the next on its first turn (within four of its
+        // passes), then every fourth of its own passes: [0, 2, 6, 10, 14] (counted in runs, all 17).
+        let swept = rare.indices.filter { rare[$0] }
+        #expect(
+            swept.first == 0 && swept[1] <= 4 && zip(swept.dropFirst(), swept.dropFirst(2)).allSatisfy { $1 - $0 == 4 },
+            "swept on passes \(swept)"
+        )
+        #expect(swept.count == 5, "swept on passes \(swept)")
+        // Account 2 has no symbols of interest: it is listed only when it sweeps, every fourth run.
+        #expect(passes[2]?.count == 81 / 4 + 1 && passes[2]?.allSatisfy { $0 } == true)
+    }
+
     /// A market the account's exchange does not have (a futures strategy on a spot-only venue): no
     /// listing is asked for, the section says `unsupported` for that market, and its rows are kept.
     @Test func aMarketTheVenueDoesNotHaveIsUnsupportedAndItsRowsAreLeftAlone() async throws {
