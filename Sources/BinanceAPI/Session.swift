@@ -33,6 +33,9 @@ public struct ClientConfiguration: Sendable {
     /// Reconnection backoff: base × 2ⁿ up to the cap, each wait jittered down to half.
     public var reconnectBase: Duration = .milliseconds(250)
     public var reconnectCap: Duration = .seconds(30)
+    /// Events read from a stream connection and not yet applied; one more ends the connection,
+    /// like any gap (the account's resync covers what was not applied).
+    public var streamEventBuffer: Int = 10_000
 
     public init(spotURL: String, futuresURL: String) {
         self.spotURL = spotURL

@@ -65,9 +65,6 @@ extension AccountClient {
         }
     }
 
-    /// Events read and not yet applied, per connection, before the connection is given up.
-    static let eventBuffer = 10_000
-
     /// One connection: subscribes (spot), reads events until the stream ends; returns why it ended.
     private func connect(
         _ url: String,
@@ -79,6 +76,7 @@ extension AccountClient {
         let ending = Reason("the stream closed")
         let credentials = self.credentials
         let keepAlive = session.configuration.listenKeyKeepAlive
+        let buffer = session.configuration.streamEventBuffer
         let client = self
         try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: logger) { inbound, outbound, _ in
             var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
@@ -106,7 +104,7 @@ extension AccountClient {
             // next frame (a late pong is a dropped connection, and a dropped connection a resync).
             // Events are applied in their order; more waiting than the buffer holds ends the
             // connection like any gap (the resync covers what was not applied).
-            let (events, sink) = AsyncStream.makeStream(of: (ExchangeOrder, Millis).self, bufferingPolicy: .bufferingOldest(Self.eventBuffer))
+            let (events, sink) = AsyncStream.makeStream(of: (ExchangeOrder, Millis).self, bufferingPolicy: .bufferingOldest(buffer))
             defer { sink.finish() }
             try await withThrowingTaskGroup(of: Void.self) { applying in
                 applying.addTask { for await (order, time) in events { await signal(.order(order, updateTime: time)) } }
@@ -128,7 +126,7 @@ extension AccountClient {
                         switch UserStreamEvent.parse(text) {
                         case .order(let order, let time):
                             if case .dropped = sink.yield((order, time)) {
-                                ending.set("more than \(Self.eventBuffer) events waiting to be applied")
+                                ending.set("more than \(buffer) events waiting to be applied")
                                 break reading
                             }
                         case .ended(let why):
@@ -139,7 +137,10 @@ extension AccountClient {
                     }
                     group.cancelAll()
                 }
-                // What was read is applied before the gap is signalled.
+                // Nothing more is read, so nothing more is answered: the connection is closed now,
+                // not left unread (its pings unanswered) until the exchange gives up on it, and what
+                // was read is applied before the gap is signalled.
+                try? await outbound.close(.normalClosure, reason: nil)
                 sink.finish()
                 try await applying.waitForAll()
             }

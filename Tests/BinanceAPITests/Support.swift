@@ -62,6 +62,7 @@ struct Rig: Sendable {
         recvWindow: Int? = nil,
         requestTimeout: Duration? = nil,
         streams: Bool = false,
+        streamEventBuffer: Int? = nil,
         _ body: @Sendable (Rig) async throws -> T
     ) async throws -> T {
         let time = TestTime(virtual: virtualTime)
@@ -85,6 +86,7 @@ struct Rig: Sendable {
                 config.spotStreamURL = "ws://127.0.0.1:\(port)/ws-api/v3"
                 config.futuresStreamURL = "ws://127.0.0.1:\(port)/private/ws"
             }
+            if let streamEventBuffer { config.streamEventBuffer = streamEventBuffer }
             let transport = CountingTransport()
             let session = BinanceSession(configuration: config, transport: transport, clock: time.clientClock)
             let rig = Rig(exchange: exchange, session: session, transport: transport, time: time, base: base)
