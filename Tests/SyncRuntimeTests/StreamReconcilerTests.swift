@@ -129,18 +129,25 @@ import Testing
         func operatorClaims() async throws -> [OperatorClaim] { try await base.operatorClaims() }
     }
 
+    /// A stream reconciler over the economy tests' database behind a `ReadLog`, and account 1's
+    /// futures stream.
+    static func logged(
+        _ gateway: RequestEconomyTests.Gateway
+    ) async throws -> (StreamReconciler, OrderDatabase, ReadLog, AccountRecord, StreamReconciler.Key) {
+        var runner = try await RequestEconomyTests.runner(gateway)
+        let db = try #require(runner.store as? OrderDatabase)
+        let log = ReadLog(db)
+        runner.store = log
+        let first = try #require(try await runner.store.accounts().first { $0.id == AccountID(1) })
+        return (StreamReconciler(runner: runner, venues: Venues([])), db, log, first, .init(account: first.id, market: .futures))
+    }
+
     /// An event for an order with a row reads that order's rows, not the account's (a busy stream
     /// reading every row per event was most of its database time); an order without a row, once
     /// its grace is over, is attributed on the whole account, as a pass would.
     @Test func anEventReadsItsOrdersRowsAndAnOrphanTheWholeAccount() async throws {
         let gateway = RequestEconomyTests.Gateway(orders: [:])
-        var runner = try await RequestEconomyTests.runner(gateway)
-        let db = try #require(runner.store as? OrderDatabase)
-        let log = ReadLog(db)
-        runner.store = log
-        let streams = StreamReconciler(runner: runner, venues: Venues([]))
-        let first = try #require(try await runner.store.accounts().first { $0.id == AccountID(1) })
-        let key = StreamReconciler.Key(account: first.id, market: .futures)
+        let (streams, db, log, first, key) = try await Self.logged(gateway)
         #expect(try await db.accountSnapshot(first.id).rows.count > 1, "the account has other rows")
         var partial = RequestEconomyTests.order(1, "BTCUSDT")
         partial.status = .partiallyFilled
@@ -161,13 +168,7 @@ import Testing
     /// account is resynced soon, its stream is not trusted until then, and the same event, repeated,
     /// is applied rather than dropped as already seen.
     @Test func anEventWhoseWriteFailsBringsAResyncAndIsNotCountedAsSeen() async throws {
-        var runner = try await RequestEconomyTests.runner(RequestEconomyTests.Gateway(orders: [:]))
-        let db = try #require(runner.store as? OrderDatabase)
-        let log = ReadLog(db)
-        runner.store = log
-        let streams = StreamReconciler(runner: runner, venues: Venues([]))
-        let first = try #require(try await runner.store.accounts().first { $0.id == AccountID(1) })
-        let key = StreamReconciler.Key(account: first.id, market: .futures)
+        let (streams, db, log, first, key) = try await Self.logged(RequestEconomyTests.Gateway(orders: [:]))
         streams.setHealth(.healthy, key)
         var fill = RequestEconomyTests.order(1, "BTCUSDT")
         fill.status = .filled
