@@ -51,6 +51,9 @@ import Testing
             }
             defer { follower.cancel() }
             try await eventually("the stream is live") { told.signals.withLock { $0.contains(.live) } }
+            // The client is live once the upgrade is answered; the simulator sends events to the
+            // connection once its handler has registered it (a moment later on a busy machine).
+            try await eventually("the simulator has the connection") { streams.connectionCount[Product(market), default: 0] == 1 }
             var placed: [ExchangeOrderID] = []
             for price in ["50000", "50001", "50002", "50003"] { placed.append(try await rig.resting(market: market, price: price)) }
             try await eventually("the connection ended", timeout: .seconds(90)) { told.gaps > 0 }
